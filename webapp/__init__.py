@@ -1,0 +1,66 @@
+"""mpscope: a live web dashboard for Python multiprocessing. ``create_app`` builds it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .commands import ApiError
+from .dashboard import Dashboard
+from .sockets import socketio
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the app, start its Manager and supervisor, and register routes and events."""
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(
+        MAX_WORKERS=32,
+        ENDED_CAP=1000,
+        SCROLLBACK=2000,
+        START_METHOD="forkserver",
+        READ_ONLY=False,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False
+
+    from . import events, routes  # noqa: F401 -- registers handlers on import
+
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        cors_allowed_origins=None,  # same origin only
+        max_http_buffer_size=64 * 1024,
+        logger=False,
+        engineio_logger=False,
+    )
+    Dashboard.init_app(app)
+    app.register_blueprint(routes.bp)
+    register_errors(app)
+    return app
+
+
+def register_errors(app: Flask) -> None:
+    """Answer every error under /api and /healthz as JSON ``{"error": ...}``, never a traceback."""
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return jsonify(error=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith(("/api", "/healthz")):
+            return jsonify(error=exc.description or exc.name), exc.code
+        return exc
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        logger.error("error in %s %s: %r", request.method, request.path, exc)
+        return jsonify(error="internal error; see the server log"), 500

@@ -1,0 +1,102 @@
+"""The commands clients may give (spawn, kill, reset, clear), validated once for REST and Socket.IO.
+
+Each command takes the already-decoded request body or arguments, checks every field,
+and either returns the JSON result or raises :class:`ApiError` with a 4xx status and a
+message that names the bad field. Nothing is changed when a check fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.registry import ParamError, get_task
+
+from .dashboard import Dashboard
+from .supervisor import SIGNALS, Conflict, NotFound
+
+MAX_PID = 2**22  # Linux's pid_max ceiling
+
+
+class ApiError(Exception):
+    """A client error: ``status`` is the HTTP code, the message says what was wrong."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_pid(value: Any) -> int:
+    """Return ``value`` as a PID, or raise a 400/404 ApiError."""
+    if isinstance(value, bool):
+        raise ApiError(400, "'pid' must be an integer")
+    if isinstance(value, str):
+        if not value.isdigit() or len(value) > 10:
+            raise ApiError(400, f"'pid' must be a positive integer, not {value[:32]!r}")
+        value = int(value)
+    if not isinstance(value, int):
+        raise ApiError(400, "'pid' must be an integer")
+    if not 0 < value < MAX_PID:
+        raise ApiError(404, f"no running worker with PID {value}")
+    return value
+
+
+def parse_signal(value: Any) -> str:
+    if value is None:
+        return "TERM"
+    name = value.upper().removeprefix("SIG") if isinstance(value, str) else None
+    if name not in SIGNALS:
+        raise ApiError(400, "'signal' must be one of TERM, KILL, INT")
+    return name
+
+
+def _object(body: Any) -> dict:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return body
+
+
+def spawn(dashboard: Dashboard, body: Any) -> dict:
+    """Start workers: ``{"count": N, "task": NAME, "params": {...}}``, all optional."""
+    body = _object(body)
+    unknown = set(body) - {"count", "task", "params"}
+    if unknown:
+        raise ApiError(400, f"unknown field '{str(sorted(unknown, key=str)[0])[:64]}'")
+    count = body.get("count", 1)
+    limit = dashboard.config["MAX_WORKERS"]
+    if type(count) is not int or not 1 <= count <= limit:
+        raise ApiError(400, f"'count' must be an integer from 1 to {limit}")
+    try:
+        task = get_task(body.get("task", "append_pid"))
+        params = task.validate(body.get("params"))
+    except ParamError as exc:
+        raise ApiError(400, str(exc)) from None
+    try:
+        return {"workers": dashboard.supervisor.spawn_workers(count, task.name, params)}
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+def kill(dashboard: Dashboard, pid: Any, sig: Any = None) -> dict:
+    """Signal one running worker of ours; anything else is a 404 and nothing is sent."""
+    pid, name = parse_pid(pid), parse_signal(sig)
+    try:
+        return {"worker": dashboard.supervisor.kill_worker(pid, name), "signal": f"SIG{name}"}
+    except NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+def kill_all(dashboard: Dashboard, sig: Any = None) -> dict:
+    name = parse_signal(sig)
+    return {"killed": dashboard.supervisor.kill_all(name), "signal": f"SIG{name}"}
+
+
+def clear_ended(dashboard: Dashboard) -> dict:
+    return {"cleared": dashboard.supervisor.clear_ended()}
+
+
+def reset(dashboard: Dashboard) -> dict:
+    """Empty the shared dict and list."""
+    return {"version": dashboard.state.reset()}

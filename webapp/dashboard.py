@@ -1,0 +1,121 @@
+"""Dashboard: builds the long-lived parts (state, supervisor, output, feed) and wires them.
+
+Created once per app in :func:`Dashboard.init_app` and stored in ``app.extensions``, as
+Flask-SocketIO stores itself; :meth:`Dashboard.close` is the one place that stops them.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+
+from flask import Flask, current_app
+
+from .feed import ChangeFeed
+from .output import OutputCapture
+from .sockets import socketio
+from .state import SharedState
+from .supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
+
+
+class Dashboard:
+    """Everything one running mpscope server owns."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.started_at = time.time()
+        self.ctx = multiprocessing.get_context(config["START_METHOD"])
+        if config["START_METHOD"] == "forkserver":
+            self.ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
+        self.state = SharedState(self.ctx)
+        self.output = OutputCapture(self._emit_output, scrollback=config["SCROLLBACK"])
+        self.supervisor = Supervisor(
+            self.ctx,
+            self.state.for_worker,
+            self._emit_workers,
+            self.output,
+            max_workers=config["MAX_WORKERS"],
+            ended_cap=config["ENDED_CAP"],
+        )
+        self.manager_state = "running"
+        self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
+        self._closed = threading.Event()
+
+    @classmethod
+    def init_app(cls, app: Flask) -> Dashboard:
+        dashboard = cls(app.config)
+        app.extensions["mpscope"] = dashboard
+        return dashboard
+
+    # -- what clients see ------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The full state as sent in ``snapshot`` and ``GET /api/state``."""
+        snap = self.state.mirror.snapshot()
+        snap["workers"] = self.supervisor.infos()
+        snap["manager"] = self.manager_info()
+        snap["limits"] = {
+            "max_workers": self.config["MAX_WORKERS"],
+            "ended_cap": self.config["ENDED_CAP"],
+            "scrollback": self.config["SCROLLBACK"],
+        }
+        snap["read_only"] = self.config["READ_ONLY"]
+        snap["server_pid"] = os.getpid()
+        return snap
+
+    def manager_info(self) -> dict:
+        return {
+            "pid": self.state.manager_pid,
+            "restarts": self.state.restarts,
+            "state": self.manager_state,
+        }
+
+    def resync_all(self) -> None:
+        socketio.emit("snapshot", self.snapshot())
+
+    # -- callbacks from the parts ----------------------------------------------
+    def _emit_changes(self, payload: dict) -> None:
+        socketio.emit("changes", payload)
+
+    def _emit_workers(self, workers: list[dict], removed: list[int]) -> None:
+        socketio.emit("workers", {"workers": workers, "removed": removed})
+
+    def _emit_output(self, lines: list[dict]) -> None:
+        socketio.emit("output", {"lines": lines})
+
+    def _manager_lost(self) -> None:
+        """The Manager died: start a new one from the mirror and restart live workers."""
+        if self._closed.is_set():
+            return
+        self.manager_state = "restarting"
+        socketio.emit("manager", self.manager_info())
+        self.state.restart()
+        restarted = self.supervisor.restart_live()
+        self.manager_state = "running"
+        logger.warning(
+            "Manager restarted (PID %s, restart %d); %d worker(s) restarted",
+            self.state.manager_pid,
+            self.state.restarts,
+            len(restarted),
+        )
+        socketio.emit("manager", self.manager_info())
+        self.resync_all()
+
+    def close(self) -> None:
+        """Stop workers, the feed and the Manager; leave no process behind."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.supervisor.close()
+        self.feed.stop()
+        self.state.close()
+        self.output.close()
+        logger.info("mpscope stopped")
+
+
+def current_dashboard() -> Dashboard:
+    return current_app.extensions["mpscope"]

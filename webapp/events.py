@@ -1,0 +1,68 @@
+"""Socket.IO events: a snapshot on connect, resync on request, and the client commands.
+
+Commands (``spawn``, ``kill``, ``kill_all``, ``clear``, ``reset``) take the REST bodies and
+answer, as their acknowledgement, with what REST would return, plus ``status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import request
+from flask_socketio import emit
+
+from . import commands
+from .commands import ApiError
+from .dashboard import current_dashboard
+from .sockets import socketio
+
+
+def _answer(run: Callable[[], dict], status: int = 200) -> dict:
+    try:
+        return {"status": status, **run()}
+    except ApiError as exc:
+        return {"status": exc.status, "error": exc.message}
+
+
+def _args(data: Any) -> dict:
+    return data if isinstance(data, dict) else {}
+
+
+@socketio.on("connect")
+def connect(auth: Any = None) -> None:
+    """Send the new client a full snapshot; changes follow from its version."""
+    emit("snapshot", current_dashboard().snapshot())
+
+
+@socketio.on("resync")
+def resync(data: Any = None) -> dict:
+    """Send this client a fresh snapshot (it saw a gap in versions)."""
+    emit("snapshot", current_dashboard().snapshot(), to=request.sid)
+    return {"status": 200}
+
+
+@socketio.on("spawn")
+def spawn(data: Any = None) -> dict:
+    return _answer(lambda: commands.spawn(current_dashboard(), data), 201)
+
+
+@socketio.on("kill")
+def kill(data: Any = None) -> dict:
+    args = _args(data)
+    return _answer(lambda: commands.kill(current_dashboard(), args.get("pid"), args.get("signal")), 202)
+
+
+@socketio.on("kill_all")
+def kill_all(data: Any = None) -> dict:
+    return _answer(lambda: commands.kill_all(current_dashboard(), _args(data).get("signal")), 202)
+
+
+@socketio.on("clear")
+def clear(data: Any = None) -> dict:
+    return _answer(lambda: commands.clear_ended(current_dashboard()))
+
+
+@socketio.on("reset")
+def reset(data: Any = None) -> dict:
+    return _answer(lambda: commands.reset(current_dashboard()))

@@ -1,0 +1,108 @@
+"""HTTP routes: the dashboard page and the JSON API. Views validate, call, and return JSON."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request
+
+from workers.registry import TASKS
+
+from . import commands
+from .commands import ApiError, parse_pid
+from .dashboard import current_dashboard
+from .encoding import encode_list, encode_pairs
+
+bp = Blueprint("dashboard", __name__)
+
+
+def json_body() -> Any:
+    """Return the decoded JSON body (None when there is none); refuse other content types."""
+    if not request.content_length and not request.mimetype:
+        return None
+    if request.mimetype != "application/json":
+        raise ApiError(415, "the request body must be JSON (Content-Type: application/json)")
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return None
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "the request body is not valid JSON")
+    return body
+
+
+@bp.get("/")
+def index():
+    """Show the dashboard."""
+    return render_template("index.html", read_only=current_dashboard().config["READ_ONLY"])
+
+
+@bp.get("/healthz")
+def healthz():
+    """Report that the server is up, with its Manager's PID and restart count."""
+    dash = current_dashboard()
+    return jsonify(
+        status="ok",
+        manager_pid=dash.state.manager_pid,
+        manager_restarts=dash.state.restarts,
+        server_pid=os.getpid(),
+        workers=dash.supervisor.live_count(),
+        version=dash.state.mirror.version,
+    )
+
+
+@bp.get("/api/state")
+def get_state():
+    """Return the shared state and workers; ``?source=manager`` reads the Manager itself."""
+    dash = current_dashboard()
+    if request.args.get("source") == "manager":
+        version, items, entries, locks = dash.state.manager_contents()
+        return jsonify(version=version, list=encode_list(items), dict=encode_pairs(entries))
+    return jsonify(dash.snapshot())
+
+
+@bp.post("/api/state/reset")
+def reset_state():
+    """Empty the shared dict and list."""
+    json_body()
+    return jsonify(commands.reset(current_dashboard()))
+
+
+@bp.get("/api/tasks")
+def list_tasks():
+    """List the tasks a worker can run, with their params and limits."""
+    return jsonify([task.describe() for task in TASKS.values()])
+
+
+@bp.post("/api/workers")
+def spawn_workers():
+    """Start workers; 201 once their processes exist."""
+    return jsonify(commands.spawn(current_dashboard(), json_body())), 201
+
+
+@bp.delete("/api/workers/<pid>")
+def kill_worker(pid: str):
+    """Signal one running worker of this server (default SIGTERM)."""
+    return jsonify(commands.kill(current_dashboard(), pid, request.args.get("signal"))), 202
+
+
+@bp.delete("/api/workers")
+def delete_workers():
+    """``?state=ended`` clears ended workers; ``?state=running`` signals all running ones."""
+    dash = current_dashboard()
+    state = request.args.get("state")
+    if state == "ended":
+        return jsonify(commands.clear_ended(dash))
+    if state == "running":
+        return jsonify(commands.kill_all(dash, request.args.get("signal"))), 202
+    raise ApiError(400, "'state' must be 'ended' or 'running'")
+
+
+@bp.get("/api/workers/<pid>")
+def get_worker(pid: str):
+    """Return one worker of this server, running or ended."""
+    worker = current_dashboard().supervisor.get(parse_pid(pid))
+    if worker is None:
+        raise ApiError(404, f"no worker with PID {pid} was started by this server")
+    return jsonify(worker.info())

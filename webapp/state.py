@@ -1,0 +1,80 @@
+"""SharedState: the running Manager, the server's mirror of it, and restarting it if it dies."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from multiprocessing.context import BaseContext
+
+from .manager import StateManager, start_manager
+from .mirror import SharedStateMirror
+
+logger = logging.getLogger(__name__)
+
+
+class SharedState:
+    """Owns the Manager process and hands out proxies to its shared dict, list and locks."""
+
+    def __init__(self, ctx: BaseContext) -> None:
+        self.ctx = ctx
+        self.mirror = SharedStateMirror()
+        self.restarts = 0
+        self.lock = threading.RLock()
+        self.manager: StateManager | None = None
+        self._start()
+
+    def _start(self, version: int = 0, items: list | None = None, entries: dict | None = None) -> None:
+        self.manager = start_manager(self.ctx, version, items, entries)
+        self.dict = self.manager.shared_dict()
+        self.list = self.manager.shared_list()
+        self.journal = self.manager.journal()
+        self.locks: dict[str, object] = {}
+        self.mirror.load(*self.journal.snapshot())
+        logger.info("Manager started (PID %d)", self.manager_pid)
+
+    @property
+    def manager_pid(self) -> int | None:
+        process = getattr(self.manager, "_process", None)
+        return process.pid if process is not None else None
+
+    def for_worker(self, lock_names: dict[str, str | None]) -> tuple:
+        """Return ``(d, l, {kwarg: lock proxy or None})`` to hand to a new worker."""
+        with self.lock:
+            locks = {}
+            for kwarg, name in lock_names.items():
+                if name is not None and name not in self.locks:
+                    self.locks[name] = self.manager.named_lock(name)
+                locks[kwarg] = None if name is None else self.locks[name]
+            return self.dict, self.list, locks
+
+    def reset(self) -> int:
+        """Empty the shared dict and list; return the Manager's version afterwards."""
+        return self.journal.reset_state()
+
+    def break_lock(self, name: str) -> bool:
+        """Release a lock whose holder died, so its waiters can go on."""
+        return self.journal.break_lock(name)
+
+    def manager_contents(self) -> tuple[int, list, dict, dict]:
+        """Read the Manager's real contents (for checks; the page uses the mirror)."""
+        return self.journal.snapshot()
+
+    def restart(self) -> None:
+        """Start a new Manager holding the last state the mirror saw (the old one died)."""
+        with self.lock:
+            version, items, entries = self.mirror.raw()
+            self._shutdown()
+            self.restarts += 1
+            self._start(version, items, entries)
+
+    def close(self) -> None:
+        with self.lock:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self.manager is not None:
+            try:
+                self.manager.shutdown()
+            except Exception as exc:  # already dead: nothing to shut down
+                logger.debug("Manager shutdown: %r", exc)
+            self.manager = None

@@ -1,0 +1,88 @@
+"""The first code a worker process runs: wire up output, control and parent watch, run the task.
+
+A worker talks to the server over one duplex control connection: it reports
+``("ready", pid, ppid)``, answers ``"stack"`` requests with every thread's current stack
+(taken from inside the process, so no ptrace rights are needed), and reports an
+exception's traceback before exiting. If the connection reaches EOF the server is gone,
+and the worker exits rather than live on as an orphan.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Any
+
+from .registry import get_task
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Ask Linux to signal this process when its parent exits (no orphans survive us)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the control connection still watches
+        pass
+
+
+def current_stacks(skip: int | None = None) -> list[dict]:
+    """Return every thread's current Python stack, innermost frame last."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    threads = []
+    for ident, frame in sys._current_frames().items():
+        if ident == skip:
+            continue
+        frames = [
+            {"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
+            for f in traceback.extract_stack(frame)
+        ]
+        threads.append({"ident": ident, "name": names.get(ident, "?"), "frames": frames})
+    return threads
+
+
+def _serve_control(control) -> None:
+    me = threading.get_ident()
+    while True:
+        try:
+            request = control.recv()
+        except (EOFError, OSError):
+            os._exit(1)  # the server is gone: do not outlive it
+        if isinstance(request, tuple) and request[0] == "stack":
+            control.send(("stack", request[1], current_stacks(skip=me)))
+
+
+def _redirect(conn, fd: int, stream: Any) -> Any:
+    os.dup2(conn.fileno(), fd)
+    conn.close()
+    if stream is None:
+        return open(fd, "w", buffering=1, closefd=False)
+    stream.reconfigure(line_buffering=True)
+    return stream
+
+
+def run_worker(task_name: str, params: dict, shared: tuple, control, out, err) -> None:
+    """Run one task in this process; the Process target the supervisor starts."""
+    die_with_parent()
+    os.setpgrp()  # a Ctrl-C at the server's terminal is the server's to handle, not ours
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # INT ends us by signal, shown as SIGINT
+    sys.stdout = _redirect(out, 1, sys.stdout)
+    sys.stderr = _redirect(err, 2, sys.stderr)
+    control.send(("ready", os.getpid(), os.getppid()))
+    threading.Thread(target=_serve_control, args=(control,), name="mpscope-control", daemon=True).start()
+    d, l, locks = shared  # noqa: E741 -- the tutorial's names
+    task = get_task(task_name)
+    try:
+        task.func(d, l, **{**params, **locks})
+    except Exception:
+        text = traceback.format_exc()
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        control.send(("error", text))
+        sys.exit(1)
+    finally:
+        sys.stdout.flush()

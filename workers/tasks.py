@@ -1,0 +1,97 @@
+"""The functions that run inside worker processes: small, and read like the tutorial.
+
+Each task takes the shared dict ``d`` and list ``l`` (Manager proxies) and its params;
+tasks that use a shared lock also get it as a keyword argument (an AcquirerProxy).
+"""
+
+import os
+import sys
+import time
+
+
+def append_pid(d, l, interval=1.0):  # noqa: E741 -- `l` is the tutorial's name
+    """Append our PID to the list, write our entry in the dict, then tick until stopped."""
+    pid = os.getpid()
+    l.append(pid)
+    d[pid] = {"ppid": os.getppid(), "ticks": 0}
+    ticks = 0
+    while True:
+        time.sleep(interval)
+        ticks += 1
+        d[pid] = {"ppid": os.getppid(), "ticks": ticks}
+
+
+def counter(d, l, n=1000, lock=None):  # noqa: E741
+    """Increment d["counter"] n times; without a lock, concurrent workers lose updates.
+
+    ``d["counter"] += 1`` through a proxy is a read, then a write: two separate requests
+    to the Manager, with room for another process to write in between.
+    """
+    for _ in range(n):
+        if lock is None:
+            d["counter"] = d.get("counter", 0) + 1
+        else:
+            with lock:
+                d["counter"] = d.get("counter", 0) + 1
+
+
+def cpu(d, l, seconds=5.0):  # noqa: E741
+    """Spin the CPU for ``seconds``."""
+    end = time.monotonic() + seconds
+    spins = 0
+    while time.monotonic() < end:
+        spins += 1
+    d[os.getpid()] = {"spins": spins}
+
+
+def sleep(d, l, seconds=5.0):  # noqa: E741
+    """Sleep for ``seconds``, then exit."""
+    time.sleep(seconds)
+
+
+def crash(d, l, seconds=0.5):  # noqa: E741
+    """Raise an exception after ``seconds``."""
+    time.sleep(seconds)
+    raise RuntimeError(f"worker {os.getpid()} crashed on purpose after {seconds}s")
+
+
+def burst(d, l, n=1000, rate=0.0, keys=100, target="dict"):  # noqa: E741
+    """Write ``n`` mutations, ``rate`` per second (0 = as fast as possible)."""
+    pid = os.getpid()
+    start = time.monotonic()
+    for i in range(n):
+        if target == "dict":
+            d[f"{pid}:{i % keys}"] = i
+        else:
+            l.append(i)
+        if rate:
+            ahead = start + (i + 1) / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+
+
+def printer(d, l, lines=10, interval=0.0, stream="stdout"):  # noqa: E741
+    """Print ``lines`` numbered lines to stdout, stderr or both."""
+    pid = os.getpid()
+    for i in range(1, lines + 1):
+        if stream in ("stdout", "both"):
+            print(f"line {i} from {pid}")
+        if stream in ("stderr", "both"):
+            print(f"line {i} from {pid} (stderr)", file=sys.stderr)
+        if interval:
+            time.sleep(interval)
+
+
+def hold_lock(d, l, lock=None, seconds=5.0):  # noqa: E741
+    """Take the shared lock and hold it for ``seconds``."""
+    with lock:
+        d[os.getpid()] = "holding the lock"
+        time.sleep(seconds)
+
+
+def deadlock(d, l, first=None, second=None, pause=0.5):  # noqa: E741
+    """Take ``first``, pause, then take ``second``: two of us with swapped names deadlock."""
+    with first:
+        time.sleep(pause)
+        with second:
+            d[os.getpid()] = "got both locks"
