@@ -1,0 +1,159 @@
+// mpscope dashboard: one Socket.IO connection feeds a local model; the DOM is updated
+// at most once per animation frame, however fast changes arrive.
+
+import { io } from "../vendor/socket.io-client/socket.io.esm.min.js";
+import { ActivityChart } from "./chart.js";
+import { describe, toText } from "./format.js";
+import { SharedModel } from "./model.js";
+import { setParts, VirtualList } from "./vlist.js";
+import { WorkersTable } from "./workers.js";
+import { initControls } from "./controls.js";
+import { toast, setConnection, showBanner } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const readOnly = document.body.dataset.readOnly === "true";
+
+const model = new SharedModel();
+const socket = io({ transports: ["websocket"] });
+
+/** Send a command over the socket; resolve with the server's answer (the REST body + status). */
+export function command(event, body) {
+  return new Promise((resolve) => {
+    socket.timeout(10000).emit(event, body, (err, answer) => {
+      if (err) answer = { status: 0, error: "no answer from the server" };
+      if (answer.error) toast(answer.error, "error");
+      resolve(answer);
+    });
+  });
+}
+
+const workers = new WorkersTable($("workers"), {
+  readOnly,
+  kill: (pid, signal) => command("kill", { pid, signal }),
+});
+
+const listView = new VirtualList($("shared-list"), (row, i) => {
+  const value = model.list[i];
+  const { text, cls } = describe(value);
+  const pid = model.listWriter.get(i);
+  setParts(row, [["idx", `[${i}]`], [`val ${cls}`, text], ["who", pid ? `by ${pid}` : ""]]);
+  row.title = text;
+  return model.listChanged.get(i);
+}, { follow: true });
+
+const dictView = new VirtualList($("shared-dict"), (row, i) => {
+  const [id, entry] = model.dictEntries()[i];
+  const key = describe(entry.key);
+  const value = describe(entry.value);
+  setParts(row, [[`key ${key.cls}`, key.text], ["arrow", ":"], [`val ${value.cls}`, value.text],
+    ["who", entry.pid ? `by ${entry.pid}` : ""]]);
+  row.title = `${key.text}: ${toText(entry.value)}`;
+  return model.dictChanged.get(id);
+});
+
+// -- rendering: at most once per frame --------------------------------------
+let frameRequested = false;
+export function scheduleRender() {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(render);
+}
+
+const renderHooks = [];
+export function onRender(hook) { renderHooks.push(hook); }
+
+function render(now) {
+  frameRequested = false;
+  listView.setCount(model.list.length);
+  dictView.setCount(model.dict.size);
+  listView.render(now);
+  dictView.render(now);
+  $("list-count").textContent = `${model.list.length} item${model.list.length === 1 ? "" : "s"}`;
+  $("dict-count").textContent = `${model.dict.size} key${model.dict.size === 1 ? "" : "s"}`;
+  $("list-empty").hidden = model.list.length > 0;
+  $("dict-empty").hidden = model.dict.size > 0;
+  $("version").textContent = `v${model.version}`;
+  workers.render(Date.now() / 1000);
+  const { live, ended } = workers.counts();
+  $("worker-counts").textContent = `${live} running · ${ended} ended`;
+  $("no-workers").hidden = live + ended > 0;
+  for (const hook of renderHooks) hook(now);
+  // keep flashing rows animating until their flash has faded
+  if (model.listChanged.size || model.dictChanged.size) {
+    const recent = (m) => { for (const t of m.values()) if (now - t < 1300) return true; return false; };
+    if (recent(model.listChanged) || recent(model.dictChanged)) scheduleRender();
+  }
+}
+
+// -- the live feed ------------------------------------------------------------
+let limits = {};
+let everConnected = false;
+
+socket.on("connect", () => {
+  setConnection("live", "Live");
+  showBanner(null);
+  if (everConnected) toast("Reconnected; state resynchronised from a fresh snapshot");
+  everConnected = true;
+});
+
+socket.on("disconnect", (reason) => {
+  setConnection("reconnecting", "Reconnecting…");
+  showBanner(reason === "io server disconnect"
+    ? "The server closed the connection."
+    : "Lost the connection to the server — reconnecting automatically…", "bad");
+});
+
+socket.io.on("reconnect_attempt", () => setConnection("reconnecting", "Reconnecting…"));
+socket.on("connect_error", () => {
+  setConnection("offline", "Offline");
+  showBanner("Cannot reach the server — retrying…", "bad");
+});
+
+socket.on("snapshot", (snap) => {
+  model.load(snap);
+  workers.load(snap.workers);
+  limits = snap.limits || {};
+  updateManager(snap.manager);
+  if (limits.ended_cap) $("ended-cap").textContent = `ended workers kept: up to ${limits.ended_cap}, oldest dropped first`;
+  for (const hook of snapshotHooks) hook(snap);
+  scheduleRender();
+});
+
+const snapshotHooks = [];
+export function onSnapshot(hook) { snapshotHooks.push(hook); }
+
+socket.on("changes", (msg) => {
+  const result = model.apply(msg);
+  if (result === "gap") socket.emit("resync");
+  else if (result === "ok") scheduleRender();
+});
+
+socket.on("workers", (msg) => {
+  workers.upsert(msg.workers);
+  for (const pid of msg.removed || []) workers.remove(pid);
+  scheduleRender();
+});
+
+socket.on("manager", updateManager);
+
+function updateManager(info) {
+  if (!info) return;
+  const restarts = info.restarts ? ` · ${info.restarts} restart${info.restarts === 1 ? "" : "s"}` : "";
+  $("manager-info").textContent = `Manager PID ${info.pid}${restarts}`;
+  if (info.state === "restarting") showBanner("The Manager process died — starting a new one and restoring the shared state…", "bad");
+  else if (socket.connected) showBanner(null);
+}
+
+// -- chart: one point a second, from what the feed delivered ----------------
+const chart = new ActivityChart($("chart"));
+let lastCount = 0;
+setInterval(() => {
+  const rate = model.mutations - lastCount;
+  lastCount = model.mutations;
+  chart.push(Date.now() / 1000, model.list.length, rate);
+  scheduleRender(); // uptimes tick
+}, 1000);
+
+if (!readOnly) initControls({ command, maxWorkers: () => limits.max_workers });
+
+export { model, socket, workers };

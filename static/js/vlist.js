@@ -1,0 +1,76 @@
+// A virtual scroller: however long the list, only the rows in view exist in the DOM.
+
+export const ROW_HEIGHT = 24;
+const FLASH_MS = 1200;
+
+export class VirtualList {
+  /**
+   * @param {HTMLElement} el the scrolling container
+   * @param {(row: HTMLElement, index: number, now: number) => number|undefined} fill
+   *   writes row `index` into `row`; returns the time it last changed (to flash it)
+   */
+  constructor(el, fill, { follow = false } = {}) {
+    this.el = el;
+    this.fill = fill;
+    this.follow = follow; // keep the newest rows in view while the user is at the bottom
+    this.count = 0;
+    this.rows = [];
+    this.spacer = document.createElement("div");
+    this.spacer.className = "spacer";
+    el.append(this.spacer);
+    this.atBottom = true;
+    el.addEventListener("scroll", () => {
+      this.atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT;
+      this.render(performance.now());
+    }, { passive: true });
+  }
+
+  setCount(n) {
+    if (n === this.count) return;
+    this.count = n;
+    this.spacer.style.height = `${n * ROW_HEIGHT}px`;
+    if (this.follow && this.atBottom) this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  render(now) {
+    const height = this.el.clientHeight || 320;
+    const first = Math.max(0, Math.floor(this.el.scrollTop / ROW_HEIGHT) - 2);
+    const last = Math.min(this.count, first + Math.ceil(height / ROW_HEIGHT) + 4);
+    const needed = Math.max(0, last - first);
+    while (this.rows.length < needed) {
+      const row = document.createElement("div");
+      row.className = "vrow";
+      row.setAttribute("role", "listitem");
+      this.el.append(row);
+      this.rows.push(row);
+    }
+    for (let i = 0; i < this.rows.length; i++) {
+      const row = this.rows[i];
+      const index = first + i;
+      if (index >= last) { row.hidden = true; continue; }
+      row.hidden = false;
+      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      const changedAt = this.fill(row, index, now);
+      const age = changedAt === undefined ? FLASH_MS : now - changedAt;
+      if (age < FLASH_MS) {
+        // a negative delay resumes the flash where it was, so re-rendering does not restart it
+        row.classList.add("flash");
+        row.style.animationDelay = `${-age}ms`;
+      } else if (row.classList.contains("flash")) {
+        row.classList.remove("flash");
+        row.style.animationDelay = "";
+      }
+    }
+  }
+}
+
+/** Fill `row` with spans of the given [className, text] parts, reusing its children. */
+export function setParts(row, parts) {
+  while (row.children.length < parts.length) row.append(document.createElement("span"));
+  while (row.children.length > parts.length) row.lastChild.remove();
+  parts.forEach(([cls, text], i) => {
+    const span = row.children[i];
+    if (span.className !== cls) span.className = cls;
+    if (span.textContent !== text) span.textContent = text;
+  });
+}
