@@ -100,3 +100,18 @@ def clear_ended(dashboard: Dashboard) -> dict:
 def reset(dashboard: Dashboard) -> dict:
     """Empty the shared dict and list."""
     return {"version": dashboard.state.reset()}
+
+
+def break_lock(dashboard: Dashboard, name: str) -> dict:
+    """Release lock ``name`` only if its holder is dead; a live holder's lock is left alone."""
+    locks = {lock["name"]: lock for lock in dashboard.state.mirror.snapshot_locks()}
+    lock = locks.get(name)
+    if lock is None:
+        raise ApiError(404, f"no shared lock named {name[:64]!r}")
+    holder = lock["holder_pid"]
+    if holder is None:
+        raise ApiError(409, f"lock {name!r} is not held")
+    if dashboard.is_alive(holder):
+        raise ApiError(409, f"lock {name!r} is held by PID {holder}, which is alive")
+    dashboard.state.break_lock(name)
+    return {"released": name, "holder_pid": holder}

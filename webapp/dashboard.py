@@ -12,6 +12,7 @@ import os
 import threading
 import time
 
+import psutil
 from flask import Flask, current_app
 
 from .feed import ChangeFeed
@@ -74,6 +75,13 @@ class Dashboard:
             "state": self.manager_state,
         }
 
+    def is_alive(self, pid: int) -> bool:
+        """True if ``pid`` is a running process (a lock holder that died is not)."""
+        worker = self.supervisor.get(pid)
+        if worker is not None:
+            return worker.alive()
+        return pid == os.getpid() or psutil.pid_exists(pid)
+
     def resync_all(self) -> None:
         socketio.emit("snapshot", self.snapshot())
 
@@ -83,6 +91,19 @@ class Dashboard:
 
     def _emit_workers(self, workers: list[dict], removed: list[int]) -> None:
         socketio.emit("workers", {"workers": workers, "removed": removed})
+        ended = {w["pid"] for w in workers if w["ended_at"] is not None}
+        if ended:
+            self._forget_dead_waiters(ended)
+
+    def _forget_dead_waiters(self, pids: set[int]) -> None:
+        # A Manager thread still blocked in acquire() for a dead worker would take the
+        # lock for it when it frees up, and nobody would ever release it.
+        waiting = {pid for lock in self.state.mirror.snapshot_locks() for pid in lock["waiters"]}
+        for pid in pids & waiting:
+            try:
+                self.state.journal.forget_waiter(pid)
+            except Exception as exc:  # the Manager is gone: its waiters went with it
+                logger.debug("forget_waiter(%d): %r", pid, exc)
 
     def _emit_output(self, lines: list[dict]) -> None:
         socketio.emit("output", {"lines": lines})

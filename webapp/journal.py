@@ -90,6 +90,12 @@ class ChangeJournal:
         with self.lock:
             return list(self.locks)
 
+    def forget_waiter(self, pid: int) -> None:
+        """Stop waiting on behalf of ``pid``, which died: it must never be handed a lock."""
+        with self.lock:
+            for lock in self.locks.values():
+                lock.cancel(pid)
+
     def break_lock(self, name: str) -> bool:
         """Release ``name`` on behalf of a holder that can no longer do it (it died)."""
         lock = self.locks.get(name)
@@ -257,6 +263,7 @@ class RecordedLock:
         self.holder: int | None = None
         self.held_since: float | None = None
         self.waiters: list[int] = []
+        self._cancelled: set[int] = set()
         self._free = threading.Condition(journal.lock)
 
     def describe(self) -> dict:
@@ -276,9 +283,10 @@ class RecordedLock:
                 self.waiters.append(pid)
                 self._journal.record("lock", "wait", (self.name,))
                 deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
-                while self.holder is not None:
+                while self.holder is not None or pid in self._cancelled:
                     remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
+                    if pid in self._cancelled or (remaining is not None and remaining <= 0):
+                        self._cancelled.discard(pid)
                         self.waiters.remove(pid)
                         self._journal.record("lock", "gave_up", (self.name,))
                         return False
@@ -295,6 +303,11 @@ class RecordedLock:
                 raise RuntimeError(f"release of unlocked lock {self.name!r}")
             self._release("release")
 
+    def cancel(self, pid: int) -> None:
+        if pid in self.waiters:
+            self._cancelled.add(pid)
+            self._free.notify_all()
+
     def force_release(self) -> bool:
         with self._journal.lock:
             if self.holder is None:
@@ -306,4 +319,4 @@ class RecordedLock:
         self.holder = None
         self.held_since = None
         self._journal.record("lock", op, (self.name,))
-        self._free.notify()
+        self._free.notify_all()

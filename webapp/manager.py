@@ -73,7 +73,7 @@ class SharedListProxy(ListProxy):
     _exposed_ = ListProxy._exposed_ + ("clear",)
 
 
-JournalProxy_exposed = ("read", "snapshot", "reset_state", "lock_names", "break_lock")
+JournalProxy_exposed = ("read", "snapshot", "reset_state", "lock_names", "break_lock", "forget_waiter")
 
 
 class StateManager(SyncManager):

@@ -52,6 +52,10 @@ class SharedStateMirror:
                 "locks": [dict(info) for info in self.locks.values()],
             }
 
+    def snapshot_locks(self) -> list[dict]:
+        with self.lock:
+            return [{**info, "waiters": list(info["waiters"])} for info in self.locks.values()]
+
     def raw(self) -> tuple[int, list, dict]:
         """Return copies of the real values, to restore them into a new Manager."""
         with self.lock:

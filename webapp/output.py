@@ -10,6 +10,7 @@ flushed once it has waited ``partial_delay`` seconds.
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 import selectors
 import threading
@@ -34,11 +35,12 @@ class WorkerOutput:
         self.lines.append(line)
         return line
 
-    def since(self, n: int) -> tuple[list[dict], int]:
-        """Return lines numbered above ``n`` and how many of those were dropped."""
+    def since(self, n: int) -> tuple[list[dict], int, int]:
+        """Return lines numbered above ``n``, how many of those were dropped, and the total."""
         first = self.count - len(self.lines) + 1  # number of the oldest line kept
         dropped = max(0, first - 1 - n) if self.count else 0
-        return [line for line in self.lines if line["n"] > n], dropped
+        skip = max(0, n - (first - 1))
+        return list(itertools.islice(self.lines, skip, None)), dropped, self.count
 
 
 class OutputCapture:
@@ -76,8 +78,8 @@ class OutputCapture:
                 output.open_streams += 1
         self._wake()
 
-    def lines(self, pid: int, since: int = 0) -> tuple[list[dict], int] | None:
-        """Return ``(lines, dropped)`` for ``pid`` after line ``since``, or None if unknown."""
+    def lines(self, pid: int, since: int = 0) -> tuple[list[dict], int, int] | None:
+        """Return ``(lines, dropped, total)`` for ``pid`` after line ``since``, or None if unknown."""
         with self.lock:
             output = self.outputs.get(pid)
             return None if output is None else output.since(since)

@@ -13,6 +13,8 @@ from . import commands
 from .commands import ApiError, parse_pid
 from .dashboard import current_dashboard
 from .encoding import encode_list, encode_pairs
+from .locks import describe_locks
+from .supervisor import NotFound
 
 bp = Blueprint("dashboard", __name__)
 
@@ -99,10 +101,60 @@ def delete_workers():
     raise ApiError(400, "'state' must be 'ended' or 'running'")
 
 
-@bp.get("/api/workers/<pid>")
-def get_worker(pid: str):
-    """Return one worker of this server, running or ended."""
+def our_worker(pid: str):
+    """Return a worker this server started (running or ended), or raise a 404."""
     worker = current_dashboard().supervisor.get(parse_pid(pid))
     if worker is None:
         raise ApiError(404, f"no worker with PID {pid} was started by this server")
-    return jsonify(worker.info())
+    return worker
+
+
+@bp.get("/api/workers/<pid>")
+def get_worker(pid: str):
+    """Return one worker of this server, running or ended."""
+    return jsonify(our_worker(pid).info())
+
+
+@bp.get("/api/workers/<pid>/output")
+def worker_output(pid: str):
+    """Return a worker's captured output after line ``since`` and how many lines were dropped."""
+    worker = our_worker(pid)
+    since = request.args.get("since", "0")
+    if not since.isdigit() or len(since) > 15:
+        raise ApiError(400, "'since' must be a non-negative integer")
+    found = current_dashboard().output.lines(worker.pid, int(since))
+    if found is None:
+        raise ApiError(404, f"no output kept for PID {pid}")
+    lines, dropped, total = found
+    if int(since) > total:
+        raise ApiError(400, f"'since' is beyond the last line ({total})")
+    return jsonify(lines=lines, dropped=dropped, total=total)
+
+
+@bp.get("/api/workers/<pid>/stack")
+def worker_stack(pid: str):
+    """Return every thread's current stack, taken inside the running worker."""
+    supervisor = current_dashboard().supervisor
+    number = parse_pid(pid)
+    try:
+        threads = supervisor.stack(number)
+    except NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except TimeoutError as exc:
+        raise ApiError(504, str(exc)) from None
+    return jsonify(pid=number, threads=threads)
+
+
+@bp.get("/api/locks")
+def list_locks():
+    """Return each shared lock's holder and waiters, and any deadlock cycles."""
+    dash = current_dashboard()
+    table = describe_locks(dash.state.mirror.snapshot_locks(), dash.is_alive)
+    return jsonify(table)
+
+
+@bp.post("/api/locks/<name>/release")
+def release_lock(name: str):
+    """Release a lock whose holder died, so that its waiters can go on."""
+    json_body()
+    return jsonify(commands.break_lock(current_dashboard(), name))

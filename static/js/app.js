@@ -9,6 +9,9 @@ import { setParts, VirtualList } from "./vlist.js";
 import { WorkersTable } from "./workers.js";
 import { initControls } from "./controls.js";
 import { toast, setConnection, showBanner } from "./ui.js";
+import { OutputLog } from "./output.js";
+import { LocksPanel, waitingFor } from "./locks.js";
+import { Inspector } from "./inspector.js";
 
 const $ = (id) => document.getElementById(id);
 const readOnly = document.body.dataset.readOnly === "true";
@@ -73,11 +76,11 @@ function render(now) {
   $("list-empty").hidden = model.list.length > 0;
   $("dict-empty").hidden = model.dict.size > 0;
   $("version").textContent = `v${model.version}`;
+  for (const hook of renderHooks) hook(now);
   workers.render(Date.now() / 1000);
   const { live, ended } = workers.counts();
   $("worker-counts").textContent = `${live} running · ${ended} ended`;
   $("no-workers").hidden = live + ended > 0;
-  for (const hook of renderHooks) hook(now);
   // keep flashing rows animating until their flash has faded
   if (model.listChanged.size || model.dictChanged.size) {
     const recent = (m) => { for (const t of m.values()) if (now - t < 1300) return true; return false; };
@@ -155,5 +158,61 @@ setInterval(() => {
 }, 1000);
 
 if (!readOnly) initControls({ command, maxWorkers: () => limits.max_workers });
+
+// -- inside a worker: output, stack, locks --------------------------------------
+const outputLog = new OutputLog();
+const inspector = new Inspector();
+
+socket.on("output", (msg) => {
+  outputLog.add(msg.lines);
+  inspector.add(msg.lines);
+  scheduleRender();
+});
+
+const button = (label, aria, onclick) => {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "small";
+  b.textContent = label;
+  b.setAttribute("aria-label", aria);
+  b.addEventListener("click", onclick);
+  return b;
+};
+workers.extraActions.push((w, box) => {
+  box.append(button("Output", `Output of ${w.pid}`, () => inspector.open(workers.workers.get(w.pid), "output")));
+  if (w.state === "starting" || w.state === "running") {
+    box.append(button("Stack", `Stack of ${w.pid}`, () => inspector.open(workers.workers.get(w.pid), "stack")));
+  }
+});
+
+const locksPanel = new LocksPanel({
+  readOnly,
+  isDead: (pid) => {
+    const w = workers.workers.get(pid);
+    return w ? w.state === "exited" || w.state === "killed" : false;
+  },
+  release: async (name) => {
+    const response = await fetch(`/api/locks/${encodeURIComponent(name)}/release`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+    });
+    const answer = await response.json();
+    toast(answer.error || `Released ${name}: its waiters can go on`, answer.error ? "error" : "");
+  },
+});
+
+let lastWaiting = new Map();
+let lastLocksKey = "";
+onRender(() => {
+  const locks = [...model.locks.values()];
+  const waiting = waitingFor(locks);
+  for (const pid of new Set([...waiting.keys(), ...lastWaiting.keys()])) {
+    if (waiting.get(pid) !== lastWaiting.get(pid)) workers.dirty.add(pid);
+  }
+  workers.waiting = lastWaiting = waiting;
+  // the lock table is small but rebuilt whole: do it when it changed or once a second
+  const key = JSON.stringify(locks) + Math.floor(Date.now() / 1000) + workers.counts().ended;
+  if (key !== lastLocksKey) { lastLocksKey = key; locksPanel.render(locks, Date.now() / 1000); }
+  outputLog.render(performance.now());
+});
 
 export { model, socket, workers };

@@ -23,6 +23,7 @@ export class WorkersTable {
     this.rows = new Map(); // pid -> {tr, cells, errorRow}
     this.dirty = new Set();
     this.extraActions = []; // (worker, container) => void, added by other panels
+    this.waiting = new Map(); // pid -> "waiting for LOCK, held by PID"
   }
 
   load(list) {
@@ -79,7 +80,8 @@ export class WorkersTable {
     cells.task.title = JSON.stringify(w.params);
     cells.state.replaceChildren(el("span", { className: `badge state-${w.state}` }, w.state));
     if (w.restarted_from) cells.state.append(el("span", { className: "hint", title: "restarted after the Manager was lost" }, ` ↻ ${w.restarted_from}`));
-    if (w.waiting_for) cells.state.append(el("span", { className: "hint" }, ` waiting for ${w.waiting_for}`));
+    const waiting = live && this.waiting.get(w.pid);
+    if (waiting) cells.state.append(el("span", { className: "waiting-note" }, waiting));
     const end = w.ended_at ?? Date.now() / 1000;
     cells.uptime.textContent = formatDuration(end - w.started_at);
     cells.cpu.textContent = live ? w.cpu_percent.toFixed(1) : "—";

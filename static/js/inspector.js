@@ -1,0 +1,92 @@
+// The worker inspector: one worker's own output (kept after it ends) and its live stack.
+
+import { setParts, VirtualList } from "./vlist.js";
+
+export class Inspector {
+  constructor() {
+    this.dialog = document.getElementById("inspector");
+    this.pid = null;
+    this.lines = [];
+    this.view = new VirtualList(document.getElementById("inspector-output"), (row, i) => {
+      const line = this.lines[i];
+      row.classList.toggle("stderr", line.stream === "stderr");
+      setParts(row, [["line-no", String(line.n)], ["src" + (line.stream === "stderr" ? " stderr" : ""), line.stream], ["val", line.text]]);
+      return undefined;
+    }, { follow: true });
+    document.getElementById("inspector-close").addEventListener("click", () => this.dialog.close());
+    document.getElementById("tab-output").addEventListener("click", () => this.showTab("output"));
+    document.getElementById("tab-stack").addEventListener("click", () => this.showTab("stack"));
+    this.dialog.addEventListener("close", () => { this.pid = null; });
+  }
+
+  async open(worker, tab) {
+    this.pid = worker.pid;
+    this.worker = worker;
+    this.lines = [];
+    document.getElementById("inspector-title").textContent = `Worker ${worker.pid} — ${worker.task} (${worker.state})`;
+    if (!this.dialog.open) this.dialog.showModal();
+    this.showTab(tab);
+    const answer = await (await fetch(`/api/workers/${worker.pid}/output?since=0`)).json();
+    if (this.pid !== worker.pid || answer.error) return;
+    this.lines = answer.lines;
+    const dropped = document.getElementById("inspector-dropped");
+    dropped.hidden = !answer.dropped;
+    dropped.textContent = `${answer.dropped} earlier lines were dropped (scrollback keeps the last lines only).`;
+    this.refresh();
+  }
+
+  /** Live lines for the open worker arrive through the same `output` events as the log. */
+  add(lines) {
+    if (this.pid === null) return;
+    const last = this.lines.length ? this.lines[this.lines.length - 1].n : 0;
+    const mine = lines.filter((l) => l.pid === this.pid && l.n > last);
+    if (mine.length) { this.lines.push(...mine); this.refresh(); }
+  }
+
+  refresh() {
+    this.view.setCount(this.lines.length);
+    this.view.render(performance.now());
+  }
+
+  showTab(tab) {
+    document.getElementById("tab-output").setAttribute("aria-selected", String(tab === "output"));
+    document.getElementById("tab-stack").setAttribute("aria-selected", String(tab === "stack"));
+    document.getElementById("inspector-output").hidden = tab !== "output";
+    document.getElementById("inspector-stack").hidden = tab !== "stack";
+    if (tab === "stack") this.loadStack();
+    else this.refresh();
+  }
+
+  async loadStack() {
+    const box = document.getElementById("inspector-stack");
+    box.replaceChildren(document.createTextNode("Asking the worker for its stack…"));
+    const response = await fetch(`/api/workers/${this.pid}/stack`);
+    const answer = await response.json();
+    if (answer.error) { box.textContent = answer.error; return; }
+    const parts = [];
+    const refresh = document.createElement("button");
+    refresh.type = "button";
+    refresh.className = "small";
+    refresh.textContent = "Refresh stack";
+    refresh.addEventListener("click", () => this.loadStack());
+    parts.push(refresh);
+    for (const thread of answer.threads) {
+      const h = document.createElement("h3");
+      h.textContent = `Thread ${thread.name} (ident ${thread.ident})`;
+      parts.push(h);
+      for (const f of thread.frames) {
+        const frame = document.createElement("div");
+        frame.className = "frame" + (f.file.includes("/workers/tasks.py") ? " task" : "");
+        const where = document.createElement("div");
+        where.className = "where";
+        where.textContent = `${f.file}:${f.line} in ${f.function}`;
+        const code = document.createElement("div");
+        code.className = "code";
+        code.textContent = f.code;
+        frame.append(where, code);
+        parts.push(frame);
+      }
+    }
+    box.replaceChildren(...parts);
+  }
+}

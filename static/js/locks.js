@@ -1,0 +1,85 @@
+// The locks panel: who holds each shared lock, who waits, dead holders and deadlock cycles.
+
+import { formatDuration } from "./format.js";
+
+/** Each cycle in the waits-for graph, as a list of PIDs (same rule as webapp/locks.py). */
+export function findDeadlocks(locks) {
+  const waitsFor = new Map();
+  for (const lock of locks) {
+    if (lock.holder_pid === null) continue;
+    for (const w of lock.waiters) waitsFor.set(w, [lock.holder_pid, lock.name]);
+  }
+  const cycles = [], seen = new Set();
+  for (const start of waitsFor.keys()) {
+    const path = [], names = [];
+    let pid = start;
+    while (waitsFor.has(pid) && !path.includes(pid) && !seen.has(pid)) {
+      path.push(pid);
+      const [next, name] = waitsFor.get(pid);
+      names.push(name);
+      pid = next;
+    }
+    const i = path.indexOf(pid);
+    if (i >= 0) cycles.push({ pids: path.slice(i), locks: names.slice(i) });
+    path.forEach((p) => seen.add(p));
+  }
+  return cycles;
+}
+
+/** Map of waiting PID -> "waiting for LOCK, held by PID". */
+export function waitingFor(locks) {
+  const out = new Map();
+  for (const lock of locks) {
+    for (const w of lock.waiters) {
+      out.set(w, `waiting for ${lock.name}` + (lock.holder_pid ? `, held by ${lock.holder_pid}` : ""));
+    }
+  }
+  return out;
+}
+
+export class LocksPanel {
+  constructor({ isDead, release, readOnly }) {
+    this.tbody = document.querySelector("#locks tbody");
+    this.isDead = isDead;
+    this.release = release;
+    this.readOnly = readOnly;
+    this.key = "";
+  }
+
+  render(locks, nowSeconds) {
+    const cells = (...texts) => texts.map((t) => { const td = document.createElement("td"); td.textContent = t; return td; });
+    const rows = [];
+    for (const lock of locks) {
+      const dead = lock.holder_pid !== null && this.isDead(lock.holder_pid);
+      const holder = lock.holder_pid === null ? "free" : `PID ${lock.holder_pid}${dead ? " (dead)" : ""}`;
+      const held = lock.held_since ? formatDuration(nowSeconds - lock.held_since) : "";
+      const tr = document.createElement("tr");
+      tr.dataset.lock = lock.name;
+      const [name, by, forTd, waiting] = cells(lock.name, holder, held, lock.waiters.join(", ") || "—");
+      name.className = "mono";
+      if (dead) by.className = "dead";
+      forTd.className = "num";
+      waiting.className = "waiting";
+      const action = document.createElement("td");
+      if (dead && !this.readOnly) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "small";
+        button.textContent = "Release";
+        button.title = "The holder died without releasing it: release it so the waiters can go on";
+        button.addEventListener("click", () => this.release(lock.name));
+        action.append(button);
+      }
+      tr.append(name, by, forTd, waiting, action);
+      rows.push(tr);
+    }
+    this.tbody.replaceChildren(...rows);
+    document.getElementById("locks-empty").hidden = locks.length > 0;
+    document.getElementById("lock-count").textContent = locks.length ? String(locks.length) : "";
+    const cycles = findDeadlocks(locks);
+    const box = document.getElementById("deadlocks");
+    box.hidden = cycles.length === 0;
+    box.textContent = cycles.map((c) =>
+      `Deadlock: ${c.pids.map((p, i) => `PID ${p} waits for ${c.locks[i]}`).join(" → ")} → back to PID ${c.pids[0]}`).join("\n");
+  }
+}

@@ -1,0 +1,84 @@
+// The combined output log: every worker's stdout and stderr lines, filterable, bounded.
+
+import { setParts, VirtualList } from "./vlist.js";
+
+const KEEP = 5000; // lines kept in the page; the server keeps each worker's own scrollback
+
+export class OutputLog {
+  constructor({ onDropped } = {}) {
+    this.lines = [];
+    this.shown = [];
+    this.filter = { pid: "", stream: "", text: "" };
+    this.pids = new Set();
+    this.trimmed = 0;
+    this.dirty = true;
+    this.onDropped = onDropped;
+    this.view = new VirtualList(document.getElementById("output-log"), (row, i) => {
+      const line = this.shown[i];
+      row.classList.toggle("stderr", line.stream === "stderr");
+      setParts(row, [
+        ["src" + (line.stream === "stderr" ? " stderr" : ""), `${line.pid} ${line.stream === "stderr" ? "err" : "out"}`],
+        ["line-no", String(line.n)],
+        ["val", line.text],
+      ]);
+      row.title = `PID ${line.pid} ${line.stream} line ${line.n} at ${new Date(line.t * 1000).toLocaleTimeString()}`;
+      return undefined;
+    }, { follow: true });
+    const pidSelect = document.getElementById("output-pid");
+    pidSelect.addEventListener("change", () => this.setFilter({ pid: pidSelect.value }));
+    const stream = document.getElementById("output-stream");
+    stream.addEventListener("change", () => this.setFilter({ stream: stream.value }));
+    const text = document.getElementById("output-text");
+    text.addEventListener("input", () => this.setFilter({ text: text.value }));
+  }
+
+  add(lines) {
+    for (const line of lines) {
+      this.lines.push(line);
+      if (!this.pids.has(line.pid)) {
+        this.pids.add(line.pid);
+        document.getElementById("output-pid").append(new Option(String(line.pid), String(line.pid)));
+      }
+      if (this.matches(line)) this.shown.push(line);
+    }
+    if (this.lines.length > KEEP) {
+      const cut = this.lines.length - KEEP;
+      this.trimmed += cut;
+      this.lines.splice(0, cut);
+      this.shown = this.lines.filter((l) => this.matches(l));
+    }
+    this.dirty = true;
+  }
+
+  matches(line) {
+    const f = this.filter;
+    return (!f.pid || String(line.pid) === f.pid) && (!f.stream || line.stream === f.stream)
+      && (!f.text || line.text.toLowerCase().includes(f.text.toLowerCase()));
+  }
+
+  setFilter(change) {
+    Object.assign(this.filter, change);
+    this.shown = this.lines.filter((l) => this.matches(l));
+    this.dirty = true;
+    this.view.atBottom = true;
+    this.render(performance.now());
+  }
+
+  showPid(pid) {
+    document.getElementById("output-pid").value = String(pid);
+    this.setFilter({ pid: String(pid) });
+  }
+
+  render(now) {
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.view.setCount(this.shown.length);
+    this.view.render(now);
+    document.getElementById("output-count").textContent =
+      this.lines.length ? `${this.shown.length} of ${this.lines.length} lines` : "";
+    document.getElementById("output-empty").hidden = this.lines.length > 0;
+    const dropped = document.getElementById("output-dropped");
+    dropped.hidden = this.trimmed === 0;
+    dropped.textContent = `${this.trimmed} older lines dropped from this view (each worker's last lines stay available in its own panel).`;
+  }
+}

@@ -1,0 +1,41 @@
+"""Who holds which shared lock, who waits for it, and which waits form a deadlock cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def find_deadlocks(locks: list[dict]) -> list[dict]:
+    """Return each cycle in the waits-for graph as ``{"pids": [...], "locks": [...]}``.
+
+    A waiter waits for the holder of the lock it wants. A PID waits for one lock at a
+    time, so each PID has at most one outgoing edge and cycles are simple to follow.
+    """
+    waits_for: dict[int, tuple[int, str]] = {}
+    for lock in locks:
+        holder = lock["holder_pid"]
+        if holder is None:
+            continue
+        for waiter in lock["waiters"]:
+            waits_for[waiter] = (holder, lock["name"])
+    cycles, seen = [], set()
+    for start in waits_for:
+        path, names, pid = [], [], start
+        while pid in waits_for and pid not in path and pid not in seen:
+            path.append(pid)
+            pid, name = waits_for[pid]
+            names.append(name)
+        if pid in path:  # came back round: the part of the path from pid on is a cycle
+            i = path.index(pid)
+            cycles.append({"pids": path[i:], "locks": names[i:]})
+        seen.update(path)
+    return cycles
+
+
+def describe_locks(locks: list[dict], is_alive: Callable[[int], bool]) -> dict:
+    """Return the lock table with each holder's liveness, plus the deadlock cycles."""
+    table = []
+    for lock in locks:
+        holder = lock["holder_pid"]
+        table.append({**lock, "holder_alive": None if holder is None else is_alive(holder)})
+    return {"locks": table, "deadlocks": find_deadlocks(locks)}
