@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from .commands import ApiError
 from .dashboard import Dashboard
+from .guard import RequestGuard, allowed_hosts
 from .sockets import socketio
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SCROLLBACK=2000,
         START_METHOD="forkserver",
         READ_ONLY=False,
+        HOST="127.0.0.1",
+        ALLOWED_HOSTS=(),
+        TOKEN=None,
+        VIEWER_TOKEN=None,
+        RATE_LIMIT=50.0,  # commands per second per client (bursts of twice that)
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
     )
@@ -40,6 +46,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         max_http_buffer_size=64 * 1024,
         logger=False,
         engineio_logger=False,
+    )
+    app.wsgi_app = RequestGuard(
+        app.wsgi_app,
+        allowed_hosts(app.config["HOST"], app.config["ALLOWED_HOSTS"]),
+        token=app.config["TOKEN"],
+        viewer_token=app.config["VIEWER_TOKEN"],
+        read_only=app.config["READ_ONLY"],
     )
     Dashboard.init_app(app)
     app.register_blueprint(routes.bp)

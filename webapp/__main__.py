@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
+import secrets
 import signal
 import sys
 import threading
@@ -12,6 +14,9 @@ from werkzeug.serving import make_server
 
 from . import create_app
 from .dashboard import Dashboard
+from .guard import is_loopback
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -20,9 +25,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
     parser.add_argument("--max-workers", type=int, default=32, help="most workers alive at once")
     parser.add_argument("--ended-cap", type=int, default=1000, help="ended workers kept listed")
+    parser.add_argument(
+        "--read-only", action="store_true", help="watch only: spawn, kill and reset are refused"
+    )
+    parser.add_argument(
+        "--token", help="require this token (generated and printed when binding beyond loopback)"
+    )
+    parser.add_argument("--viewer-token", help="a second token that grants read-only access")
+    parser.add_argument(
+        "--allow-host", action="append", default=[], help="another Host name to accept (repeatable)"
+    )
+    parser.add_argument(
+        "--rate-limit", type=float, default=50.0, help="commands per second per client (0 = off)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.max_workers <= 1024:
         parser.error("--max-workers must be from 1 to 1024")
+    if args.ended_cap < 0:
+        parser.error("--ended-cap must be >= 0")
+    for name in ("token", "viewer_token"):
+        value = getattr(args, name)
+        if value is not None and not TOKEN_RE.match(value):
+            parser.error(f"--{name.replace('_', '-')} must be 16-256 letters, digits, '-' or '_'")
+    if args.viewer_token and not args.token and is_loopback(args.host):
+        parser.error("--viewer-token needs --token")
+    if args.token is None and (args.viewer_token or not is_loopback(args.host)):
+        args.token = secrets.token_urlsafe(24)
     return args
 
 
@@ -30,7 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    app = create_app({"MAX_WORKERS": args.max_workers, "ENDED_CAP": args.ended_cap})
+    app = create_app(
+        {
+            "MAX_WORKERS": args.max_workers,
+            "ENDED_CAP": args.ended_cap,
+            "READ_ONLY": args.read_only,
+            "HOST": args.host,
+            "ALLOWED_HOSTS": tuple(args.allow_host),
+            "TOKEN": args.token,
+            "VIEWER_TOKEN": args.viewer_token,
+            "RATE_LIMIT": args.rate_limit,
+        }
+    )
     dashboard: Dashboard = app.extensions["mpscope"]
     try:
         server = make_server(args.host, args.port, app, threaded=True)
@@ -39,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mpscope: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"mpscope running at http://{host}:{server.server_port} (Ctrl-C to stop)", flush=True)
+    url = f"http://{host}:{server.server_port}"
+    notes = " (read-only)" if args.read_only else ""
+    print(f"mpscope running at {url}{notes} (Ctrl-C to stop)", flush=True)
+    if args.token:
+        print(f"  open {url}/?token={args.token} (REST: Authorization: Bearer TOKEN)", flush=True)
+    if args.viewer_token:
+        print(f"  viewers: {url}/?token={args.viewer_token} (read-only)", flush=True)
 
     def stop(signum, frame):
         # shutdown() waits for serve_forever() to return, so it cannot run in this thread

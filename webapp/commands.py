@@ -26,12 +26,18 @@ class ApiError(Exception):
         self.message = message
 
 
+def check_rate(dashboard: Dashboard, client: str) -> None:
+    """Refuse a command from a client that sends them faster than the rate limit."""
+    if not dashboard.ratelimit.allow(client):
+        raise ApiError(429, "too many commands from this client: slow down")
+
+
 def parse_pid(value: Any) -> int:
     """Return ``value`` as a PID, or raise a 400/404 ApiError."""
     if isinstance(value, bool):
         raise ApiError(400, "'pid' must be an integer")
     if isinstance(value, str):
-        if not value.isdigit() or len(value) > 10:
+        if not (value.isascii() and value.isdigit()) or len(value) > 10:
             raise ApiError(400, f"'pid' must be a positive integer, not {value[:32]!r}")
         value = int(value)
     if not isinstance(value, int):

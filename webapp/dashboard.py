@@ -15,8 +15,10 @@ import time
 import psutil
 from flask import Flask, current_app
 
+from .clients import ClientRegistry
 from .feed import ChangeFeed
 from .output import OutputCapture
+from .ratelimit import RateLimiter
 from .sockets import socketio
 from .state import SharedState
 from .supervisor import Supervisor
@@ -44,6 +46,8 @@ class Dashboard:
             ended_cap=config["ENDED_CAP"],
         )
         self.manager_state = "running"
+        self.clients = ClientRegistry(socketio, self.snapshot)
+        self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
         self._closed = threading.Event()
 
@@ -83,14 +87,14 @@ class Dashboard:
         return pid == os.getpid() or psutil.pid_exists(pid)
 
     def resync_all(self) -> None:
-        socketio.emit("snapshot", self.snapshot())
+        self.clients.broadcast("snapshot", self.snapshot())
 
     # -- callbacks from the parts ----------------------------------------------
     def _emit_changes(self, payload: dict) -> None:
-        socketio.emit("changes", payload)
+        self.clients.broadcast("changes", payload)
 
     def _emit_workers(self, workers: list[dict], removed: list[int]) -> None:
-        socketio.emit("workers", {"workers": workers, "removed": removed})
+        self.clients.broadcast("workers", {"workers": workers, "removed": removed})
         ended = {w["pid"] for w in workers if w["ended_at"] is not None}
         if ended:
             self._forget_dead_waiters(ended)
@@ -106,14 +110,14 @@ class Dashboard:
                 logger.debug("forget_waiter(%d): %r", pid, exc)
 
     def _emit_output(self, lines: list[dict]) -> None:
-        socketio.emit("output", {"lines": lines})
+        self.clients.broadcast("output", {"lines": lines})
 
     def _manager_lost(self) -> None:
         """The Manager died: start a new one from the mirror and restart live workers."""
         if self._closed.is_set():
             return
         self.manager_state = "restarting"
-        socketio.emit("manager", self.manager_info())
+        self.clients.broadcast("manager", self.manager_info())
         self.state.restart()
         restarted = self.supervisor.restart_live()
         self.manager_state = "running"
@@ -123,7 +127,7 @@ class Dashboard:
             self.state.restarts,
             len(restarted),
         )
-        socketio.emit("manager", self.manager_info())
+        self.clients.broadcast("manager", self.manager_info())
         self.resync_all()
 
     def close(self) -> None:
@@ -132,6 +136,7 @@ class Dashboard:
             return
         self._closed.set()
         self.supervisor.close()
+        self.clients.close()
         self.feed.stop()
         self.state.close()
         self.output.close()

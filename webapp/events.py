@@ -13,13 +13,17 @@ from flask import request
 from flask_socketio import emit
 
 from . import commands
-from .commands import ApiError
+from .commands import ApiError, check_rate
 from .dashboard import current_dashboard
 from .sockets import socketio
 
 
 def _answer(run: Callable[[], dict], status: int = 200) -> dict:
+    """Run a command for this client, as REST would: read-only and rate limits first."""
     try:
+        if request.environ.get("mpscope.read_only"):
+            raise ApiError(403, "this dashboard is read-only")
+        check_rate(current_dashboard(), f"sid:{request.sid}")
         return {"status": status, **run()}
     except ApiError as exc:
         return {"status": exc.status, "error": exc.message}
@@ -32,7 +36,14 @@ def _args(data: Any) -> dict:
 @socketio.on("connect")
 def connect(auth: Any = None) -> None:
     """Send the new client a full snapshot; changes follow from its version."""
-    emit("snapshot", current_dashboard().snapshot())
+    dashboard = current_dashboard()
+    dashboard.clients.add(request.sid, socketio.server.manager.eio_sid_from_sid(request.sid, "/"))
+    emit("snapshot", dashboard.snapshot())
+
+
+@socketio.on("disconnect")
+def disconnect(reason: Any = None) -> None:
+    current_dashboard().clients.remove(request.sid)
 
 
 @socketio.on("resync")

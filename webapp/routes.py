@@ -10,13 +10,18 @@ from flask import Blueprint, jsonify, render_template, request
 from workers.registry import TASKS
 
 from . import commands
-from .commands import ApiError, parse_pid
+from .commands import ApiError, check_rate, parse_pid
 from .dashboard import current_dashboard
 from .encoding import encode_list, encode_pairs
 from .locks import describe_locks
 from .supervisor import NotFound
 
 bp = Blueprint("dashboard", __name__)
+
+
+def command_allowed() -> None:
+    """Apply the per-client rate limit to a state-changing REST call."""
+    check_rate(current_dashboard(), f"addr:{request.remote_addr}")
 
 
 def json_body() -> Any:
@@ -37,7 +42,7 @@ def json_body() -> Any:
 @bp.get("/")
 def index():
     """Show the dashboard."""
-    return render_template("index.html", read_only=current_dashboard().config["READ_ONLY"])
+    return render_template("index.html", read_only=request.environ.get("mpscope.read_only", False))
 
 
 @bp.get("/healthz")
@@ -68,6 +73,7 @@ def get_state():
 def reset_state():
     """Empty the shared dict and list."""
     json_body()
+    command_allowed()
     return jsonify(commands.reset(current_dashboard()))
 
 
@@ -80,12 +86,15 @@ def list_tasks():
 @bp.post("/api/workers")
 def spawn_workers():
     """Start workers; 201 once their processes exist."""
-    return jsonify(commands.spawn(current_dashboard(), json_body())), 201
+    body = json_body()
+    command_allowed()
+    return jsonify(commands.spawn(current_dashboard(), body)), 201
 
 
 @bp.delete("/api/workers/<pid>")
 def kill_worker(pid: str):
     """Signal one running worker of this server (default SIGTERM)."""
+    command_allowed()
     return jsonify(commands.kill(current_dashboard(), pid, request.args.get("signal"))), 202
 
 
@@ -93,6 +102,7 @@ def kill_worker(pid: str):
 def delete_workers():
     """``?state=ended`` clears ended workers; ``?state=running`` signals all running ones."""
     dash = current_dashboard()
+    command_allowed()
     state = request.args.get("state")
     if state == "ended":
         return jsonify(commands.clear_ended(dash))
@@ -157,4 +167,5 @@ def list_locks():
 def release_lock(name: str):
     """Release a lock whose holder died, so that its waiters can go on."""
     json_body()
+    command_allowed()
     return jsonify(commands.break_lock(current_dashboard(), name))

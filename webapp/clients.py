@@ -1,0 +1,84 @@
+"""ClientRegistry: the connected Socket.IO clients, and holding back the ones that lag.
+
+Every broadcast is encoded once and queued to each client's Engine.IO socket. A client
+that stops reading would make its queue grow without bound, so a client whose queue
+holds more than ``high`` packets is skipped ("lagging") until it drains below ``low``;
+then it is sent a fresh snapshot, which replaces everything it missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from flask_socketio import SocketIO
+
+logger = logging.getLogger(__name__)
+
+
+class ClientRegistry:
+    """Tracks connected clients and broadcasts to those keeping up."""
+
+    def __init__(
+        self, socketio: SocketIO, snapshot: Callable[[], dict], high: int = 256, low: int = 16
+    ) -> None:
+        self.socketio = socketio
+        self.snapshot = snapshot
+        self.high = high
+        self.low = low
+        self.lock = threading.Lock()
+        self.clients: dict[str, str] = {}  # sid -> Engine.IO sid
+        self.lagging: set[str] = set()
+        self.timer: threading.Timer | None = None
+
+    def add(self, sid: str, eio_sid: str) -> None:
+        with self.lock:
+            self.clients[sid] = eio_sid
+
+    def remove(self, sid: str) -> None:
+        with self.lock:
+            self.clients.pop(sid, None)
+            self.lagging.discard(sid)
+
+    def count(self) -> int:
+        return len(self.clients)
+
+    def _queued(self, eio_sid: str) -> int:
+        sock = self.socketio.server.eio.sockets.get(eio_sid)
+        return sock.queue.qsize() if sock is not None else 0
+
+    def broadcast(self, event: str, data: dict) -> None:
+        """Send ``event`` to every client that is keeping up."""
+        self.socketio.emit(event, data, skip_sid=self._check())
+
+    def _check(self) -> list[str]:
+        caught_up = []
+        with self.lock:
+            for sid, eio_sid in self.clients.items():
+                queued = self._queued(eio_sid)
+                if sid in self.lagging and queued <= self.low:
+                    self.lagging.discard(sid)
+                    caught_up.append(sid)
+                elif sid not in self.lagging and queued > self.high:
+                    self.lagging.add(sid)
+                    logger.info("client %s is not reading (%d messages queued): holding back", sid, queued)
+            skip = list(self.lagging)
+            if self.lagging and self.timer is None:
+                # nothing else may be sent for a while: look again to resync it when it drains
+                self.timer = threading.Timer(0.5, self._recheck)
+                self.timer.daemon = True
+                self.timer.start()
+        for sid in caught_up:
+            self.socketio.emit("snapshot", self.snapshot(), to=sid)
+        return skip
+
+    def _recheck(self) -> None:
+        with self.lock:
+            self.timer = None
+        self._check()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
