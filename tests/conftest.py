@@ -1,0 +1,58 @@
+"""Fixtures that run the real thing: an mpscope server process, a REST helper and a Socket.IO client.
+
+``server`` (one per session) -> ``api`` (resets that server before each test) -> ``sio`` (a
+connected websocket client that rebuilds the shared state from ``snapshot`` + ``changes``).
+``fresh_server`` is a private server per test, for tests that stop the server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import MAX_WORKERS, Api, LiveClient, ServerProcess
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """One mpscope server for the session: --max-workers 8, no rate limit (the tests send bursts)."""
+    srv = ServerProcess(tmp_path_factory.mktemp("server"), MAX_WORKERS, "--rate-limit", "0")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path):
+    """A private mpscope server (--max-workers 4, default rate limit) for a test that stops it."""
+    srv = ServerProcess(tmp_path, max_workers=4)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def api(server: ServerProcess):
+    """REST helper for the session server, first reset to no workers and an empty state."""
+    client = Api(server)
+    client.reset()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sio(api: Api):
+    """A websocket Socket.IO client connected to the freshly reset server, first snapshot received."""
+    client = LiveClient(api.url)
+    client.wait(lambda: client.replica.version is not None, what="the first snapshot")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def stranger():
+    """A `sleep 30` process that is none of the server's business."""
+    proc = subprocess.Popen(["sleep", "30"], stdin=subprocess.DEVNULL)
+    yield proc
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(timeout=10)
