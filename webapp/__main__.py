@@ -10,11 +10,10 @@ import signal
 import sys
 import threading
 
-from werkzeug.serving import make_server
-
 from . import create_app
 from .dashboard import Dashboard
 from .guard import is_loopback
+from .serving import make_threaded_server
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dashboard: Dashboard = app.extensions["mpscope"]
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = make_threaded_server(app, args.host, args.port)
     except OSError as exc:
         dashboard.close()
         print(f"mpscope: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)

@@ -1,0 +1,26 @@
+"""Serving the app with Werkzeug's threaded server, websocket teardown included.
+
+When a websocket session ends, simple-websocket raises ConnectionError out of the WSGI
+app so that Werkzeug writes no HTTP response on the upgraded socket. Werkzeug treats
+that as a dropped connection, but its handler then goes on to read the next HTTP/1.1
+request from the same socket: it reads the client's last websocket frames (the close
+frame) as a request line and logs ``code 400, message Bad request syntax ('\\x88\\x82…')``.
+A dropped connection must simply end, which is what :class:`RequestHandler` does.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, except that a dropped (or upgraded and ended) connection closes."""
+
+    def connection_dropped(self, error: BaseException, environ: dict | None = None) -> None:
+        self.close_connection = True
+
+
+def make_threaded_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
+    """Bind ``host:port`` (0 picks a free port) and return a threaded WSGI server."""
+    return make_server(host, port, app, threaded=True, request_handler=RequestHandler)
