@@ -81,6 +81,8 @@ function render(now) {
   const { live, ended } = workers.counts();
   $("worker-counts").textContent = `${live} running · ${ended} ended`;
   $("no-workers").hidden = live + ended > 0;
+  $("stat-running").textContent = String(live);
+  $("stat-changes").textContent = model.mutations.toLocaleString();
   // keep flashing rows animating until their flash has faded
   if (model.listChanged.size || model.dictChanged.size) {
     const recent = (m) => { for (const t of m.values()) if (now - t < 1300) return true; return false; };
@@ -116,6 +118,7 @@ socket.on("snapshot", (snap) => {
   model.load(snap);
   workers.load(snap.workers);
   limits = snap.limits || {};
+  $("stat-server").textContent = String(snap.server_pid ?? "—");
   updateManager(snap.manager);
   if (limits.ended_cap) $("ended-cap").textContent = `ended workers kept: up to ${limits.ended_cap}, oldest dropped first`;
   for (const hook of snapshotHooks) hook(snap);
@@ -149,11 +152,13 @@ function updateManager(info) {
 
 // -- chart: one point a second, from what the feed delivered ----------------
 const chart = new ActivityChart($("chart"));
+chart.push(Date.now() / 1000, 0, 0);
 let lastCount = 0;
 setInterval(() => {
   const rate = model.mutations - lastCount;
   lastCount = model.mutations;
   chart.push(Date.now() / 1000, model.list.length, rate);
+  $("stat-rate").textContent = rate.toLocaleString();
   scheduleRender(); // uptimes tick
 }, 1000);
 

@@ -8,6 +8,13 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+// Show at least a minute and at most the kept window, ending now.
+function xRange(min, max) {
+  const now = Date.now() / 1000;
+  if (max === null || !Number.isFinite(max)) return [now - 60, now];
+  return [max - Math.max(60, Math.min(WINDOW, max - min)), max];
+}
+
 export class ActivityChart {
   constructor(el) {
     this.el = el;
@@ -19,7 +26,7 @@ export class ActivityChart {
       height: 180,
       cursor: { drag: { x: false, y: false } },
       legend: { show: false },
-      scales: { x: { time: true, range: (u, min, max) => [max - Math.max(60, Math.min(WINDOW, max - min)), max] }, len: { auto: true, range: (u, min, max) => [0, Math.max(5, max)] },
+      scales: { x: { time: true, range: (u, min, max) => xRange(min, max) }, len: { auto: true, range: (u, min, max) => [0, Math.max(5, max)] },
         rate: { auto: true, range: (u, min, max) => [0, Math.max(5, max)] } },
       series: [
         {},

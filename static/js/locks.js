@@ -75,6 +75,7 @@ export class LocksPanel {
     }
     this.tbody.replaceChildren(...rows);
     document.getElementById("locks-empty").hidden = locks.length > 0;
+    document.getElementById("locks").hidden = locks.length === 0;
     document.getElementById("lock-count").textContent = locks.length ? String(locks.length) : "";
     const cycles = findDeadlocks(locks);
     const box = document.getElementById("deadlocks");

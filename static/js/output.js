@@ -33,6 +33,7 @@ export class OutputLog {
   }
 
   add(lines) {
+    const wasEmpty = this.lines.length === 0;
     for (const line of lines) {
       this.lines.push(line);
       if (!this.pids.has(line.pid)) {
@@ -48,6 +49,7 @@ export class OutputLog {
       this.shown = this.lines.filter((l) => this.matches(l));
     }
     this.dirty = true;
+    if (wasEmpty) this.view.el.hidden = false;
   }
 
   matches(line) {
@@ -77,6 +79,7 @@ export class OutputLog {
     document.getElementById("output-count").textContent =
       this.lines.length ? `${this.shown.length} of ${this.lines.length} lines` : "";
     document.getElementById("output-empty").hidden = this.lines.length > 0;
+    this.view.el.hidden = this.lines.length === 0;
     const dropped = document.getElementById("output-dropped");
     dropped.hidden = this.trimmed === 0;
     dropped.textContent = `${this.trimmed} older lines dropped from this view (each worker's last lines stay available in its own panel).`;
