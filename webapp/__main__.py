@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
     parser.add_argument("--max-workers", type=int, default=32, help="most workers alive at once")
     parser.add_argument("--ended-cap", type=int, default=1000, help="ended workers kept listed")
+    parser.add_argument("--scrollback", type=int, default=2000, help="output lines kept per worker")
     parser.add_argument(
         "--read-only", action="store_true", help="watch only: spawn, kill and reset are refused"
     )
@@ -42,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--max-workers must be from 1 to 1024")
     if args.ended_cap < 0:
         parser.error("--ended-cap must be >= 0")
+    if not 1 <= args.scrollback <= 1_000_000:
+        parser.error("--scrollback must be from 1 to 1000000")
     for name in ("token", "viewer_token"):
         value = getattr(args, name)
         if value is not None and not TOKEN_RE.match(value):
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "MAX_WORKERS": args.max_workers,
             "ENDED_CAP": args.ended_cap,
+            "SCROLLBACK": args.scrollback,
             "READ_ONLY": args.read_only,
             "HOST": args.host,
             "ALLOWED_HOSTS": tuple(args.allow_host),
