@@ -12,6 +12,7 @@ from typing import Any
 from workers.registry import ParamError, get_task
 
 from .dashboard import Dashboard
+from .state import ManagerUnavailable
 from .supervisor import SIGNALS, Conflict, NotFound
 
 MAX_PID = 2**22  # Linux's pid_max ceiling
@@ -105,7 +106,10 @@ def clear_ended(dashboard: Dashboard) -> dict:
 
 def reset(dashboard: Dashboard) -> dict:
     """Empty the shared dict and list."""
-    return {"version": dashboard.state.reset()}
+    try:
+        return {"version": dashboard.state.reset()}
+    except ManagerUnavailable as exc:
+        raise ApiError(409, str(exc)) from None
 
 
 def break_lock(dashboard: Dashboard, name: str) -> dict:
@@ -119,5 +123,8 @@ def break_lock(dashboard: Dashboard, name: str) -> dict:
         raise ApiError(409, f"lock {name!r} is not held")
     if dashboard.is_alive(holder):
         raise ApiError(409, f"lock {name!r} is held by PID {holder}, which is alive")
-    dashboard.state.break_lock(name)
+    try:
+        dashboard.state.break_lock(name)
+    except ManagerUnavailable as exc:
+        raise ApiError(409, str(exc)) from None
     return {"released": name, "holder_pid": holder}

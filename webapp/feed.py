@@ -12,12 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from .state import SharedState
+from .state import MANAGER_LOST, SharedState
 
 logger = logging.getLogger(__name__)
 
 FRAME = 0.016
-MANAGER_LOST = (EOFError, ConnectionError, OSError)
 
 
 class ChangeFeed:

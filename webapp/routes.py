@@ -14,6 +14,7 @@ from .commands import ApiError, check_rate, parse_pid
 from .dashboard import current_dashboard
 from .encoding import encode_list, encode_pairs
 from .locks import describe_locks
+from .state import ManagerUnavailable
 from .supervisor import NotFound
 
 bp = Blueprint("dashboard", __name__)
@@ -64,7 +65,10 @@ def get_state():
     """Return the shared state and workers; ``?source=manager`` reads the Manager itself."""
     dash = current_dashboard()
     if request.args.get("source") == "manager":
-        version, items, entries, locks = dash.state.manager_contents()
+        try:
+            version, items, entries, locks = dash.state.manager_contents()
+        except ManagerUnavailable as exc:
+            raise ApiError(409, str(exc)) from None
         return jsonify(version=version, list=encode_list(items), dict=encode_pairs(entries))
     return jsonify(dash.snapshot())
 

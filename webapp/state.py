@@ -11,6 +11,12 @@ from .mirror import SharedStateMirror
 
 logger = logging.getLogger(__name__)
 
+MANAGER_LOST = (EOFError, ConnectionError, OSError)
+
+
+class ManagerUnavailable(RuntimeError):
+    """The Manager process died and is being replaced."""
+
 
 class SharedState:
     """Owns the Manager process and hands out proxies to its shared dict, list and locks."""
@@ -49,15 +55,24 @@ class SharedState:
 
     def reset(self) -> int:
         """Empty the shared dict and list; return the Manager's version afterwards."""
-        return self.journal.reset_state()
+        return self._call("reset_state")
 
     def break_lock(self, name: str) -> bool:
         """Release a lock whose holder died, so its waiters can go on."""
-        return self.journal.break_lock(name)
+        return self._call("break_lock", name)
 
     def manager_contents(self) -> tuple[int, list, dict, dict]:
         """Read the Manager's real contents (for checks; the page uses the mirror)."""
-        return self.journal.snapshot()
+        return self._call("snapshot")
+
+    def _call(self, method: str, *args):
+        # Holding the lock means a restart in progress finishes first and we use the new
+        # Manager; a Manager that died a moment ago (not yet noticed) is reported as such.
+        with self.lock:
+            try:
+                return getattr(self.journal, method)(*args)
+            except MANAGER_LOST as exc:
+                raise ManagerUnavailable("the Manager process is restarting; try again in a moment") from exc
 
     def restart(self) -> None:
         """Start a new Manager holding the last state the mirror saw (the old one died)."""
