@@ -67,6 +67,7 @@ export function onRender(hook) { renderHooks.push(hook); }
 
 function render(now) {
   frameRequested = false;
+  model.prune(now);
   listView.setCount(model.list.length);
   dictView.setCount(model.dict.size);
   listView.render(now);

@@ -53,10 +53,6 @@ export class SharedModel {
       if (entry) { entry.value = op.value; entry.pid = op.pid; }
       else { this.dict.set(id, { key: op.key, value: op.value, pid: op.pid }); this.dictOrder = null; }
       this.dictChanged.set(id, now);
-      if (this.dictChanged.size > 5000) {
-        const cutoff = now - 1500;
-        for (const [k, t] of this.dictChanged) if (t < cutoff) this.dictChanged.delete(k);
-      }
     } else if (op.op === "del") {
       this.dict.delete(canonKey(op.key));
       this.dictOrder = null;
@@ -103,10 +99,17 @@ export class SharedModel {
   touch(index, pid, now) {
     this.listChanged.set(index, now);
     this.listWriter.set(index, pid);
-    if (this.listChanged.size > 2000) {
-      // keep the flash bookkeeping bounded on busy lists
-      const cutoff = now - 1500;
-      for (const [i, t] of this.listChanged) if (t < cutoff) this.listChanged.delete(i);
+  }
+
+  /** Forget flash times that have faded; called once per frame, so busy feeds stay cheap. */
+  prune(now) {
+    const cutoff = now - 1500;
+    for (const map of [this.listChanged, this.dictChanged]) {
+      if (map.size < 256) continue;
+      for (const [k, t] of map) if (t < cutoff) map.delete(k);
+    }
+    if (this.listWriter.size > this.list.length + 1024) {
+      for (const i of this.listWriter.keys()) if (i >= this.list.length) this.listWriter.delete(i);
     }
   }
 
