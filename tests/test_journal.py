@@ -196,11 +196,6 @@ def test_lock_holders_and_waiters_replay_into_the_mirror():
     assert mirror.locks["demo"]["holder_pid"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ObservedList.sort journals nothing when the sort raises, but list.sort may "
-    "already have reordered the list, so the mirror no longer matches the Manager",
-)
 def test_a_sort_that_fails_halfway_still_leaves_the_mirror_equal():
     journal = new_journal()
     values = [32, 23, 33, 12, 18, 39, 11, 1, 35, 14, 27, 25, 22, 17, 38, 5, 36, 10, 16, 26, 37, 8]

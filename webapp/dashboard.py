@@ -62,6 +62,7 @@ class Dashboard:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
         snap = self.state.mirror.snapshot()
         snap["workers"] = self.supervisor.infos()
+        snap["output"] = self.output.recent()
         snap["manager"] = self.manager_info()
         snap["limits"] = {
             "max_workers": self.config["MAX_WORKERS"],

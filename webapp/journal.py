@@ -232,8 +232,10 @@ class ObservedList(list):
 
     def sort(self, *args: Any, **kwargs: Any) -> None:
         with self._journal.lock:
-            super().sort(*args, **kwargs)
-            self._replace()
+            try:
+                super().sort(*args, **kwargs)
+            finally:  # a sort that raises half-way may still have reordered the list
+                self._replace()
 
     def reverse(self) -> None:
         with self._journal.lock:

@@ -23,12 +23,17 @@ class SharedStateMirror:
         self.items: list = []
         self.entries: dict = {}
         self.locks: dict[str, dict] = {}
+        # who wrote each entry last, so a page opened later can still say "by PID"
+        self.item_writers: list = []
+        self.entry_writers: dict = {}
 
     def load(self, version: int, items: list, entries: dict, locks: dict) -> None:
         """Replace the whole copy with a consistent snapshot from the Manager."""
         with self.lock:
             self.version, self.items, self.entries = version, items, entries
             self.locks = {name: dict(info) for name, info in locks.items()}
+            self.item_writers = [None] * len(items)
+            self.entry_writers = {}
 
     def apply(self, journal_entries: list) -> list[dict]:
         """Replay journal entries in order; return them encoded as ``changes`` ops."""
@@ -50,6 +55,10 @@ class SharedStateMirror:
                 "list": encode_list(self.items),
                 "dict": encode_pairs(self.entries),
                 "locks": [dict(info) for info in self.locks.values()],
+                "writers": {
+                    "list": list(self.item_writers),
+                    "dict": [self.entry_writers.get(k) for k in self.entries],
+                },
             }
 
     def snapshot_locks(self) -> list[dict]:
@@ -65,45 +74,55 @@ class SharedStateMirror:
     def _dict_set(self, args, pid, t):
         key, value = args
         self.entries[key] = value
+        self.entry_writers[key] = pid
         return {"key": encode(key), "value": encode(value)}
 
     def _dict_del(self, args, pid, t):
         self.entries.pop(args[0], None)
+        self.entry_writers.pop(args[0], None)
         return {"key": encode(args[0])}
 
     def _dict_clear(self, args, pid, t):
         self.entries.clear()
+        self.entry_writers.clear()
         return {}
 
     # -- list ------------------------------------------------------------------
     def _list_append(self, args, pid, t):
         self.items.append(args[0])
+        self.item_writers.append(pid)
         return {"value": encode(args[0])}
 
     def _list_extend(self, args, pid, t):
         self.items.extend(args[0])
+        self.item_writers.extend([pid] * len(args[0]))
         return {"values": encode_list(args[0])}
 
     def _list_insert(self, args, pid, t):
         index, value = args
         self.items.insert(index, value)
+        self.item_writers.insert(index, pid)
         return {"index": index, "value": encode(value)}
 
     def _list_set(self, args, pid, t):
         index, value = args
         self.items[index] = value
+        self.item_writers[index] = pid
         return {"index": index, "value": encode(value)}
 
     def _list_del(self, args, pid, t):
         del self.items[args[0]]
+        del self.item_writers[args[0]]
         return {"index": args[0]}
 
     def _list_clear(self, args, pid, t):
         self.items.clear()
+        self.item_writers.clear()
         return {}
 
     def _list_replace(self, args, pid, t):
         self.items = list(args[0])
+        self.item_writers = [pid] * len(self.items)
         return {"values": encode_list(self.items)}
 
     # -- locks -----------------------------------------------------------------

@@ -56,6 +56,8 @@ class OutputCapture:
         self.scrollback = scrollback
         self.partial_delay = partial_delay
         self.outputs: dict[int, WorkerOutput] = {}
+        # the latest lines of all workers together, for a page that opens later
+        self.recent_lines: collections.deque = collections.deque(maxlen=500)
         self.lock = threading.Lock()
         self.selector = selectors.DefaultSelector()
         self.partial: dict[tuple[int, str], tuple[bytes, float]] = {}
@@ -83,6 +85,11 @@ class OutputCapture:
         with self.lock:
             output = self.outputs.get(pid)
             return None if output is None else output.since(since)
+
+    def recent(self) -> list[dict]:
+        """The last lines of all workers, oldest first."""
+        with self.lock:
+            return list(self.recent_lines)
 
     def forget(self, pid: int) -> None:
         """Drop the scrollback of a worker that was cleared from the table."""
@@ -162,5 +169,6 @@ class OutputCapture:
                 return
             for raw in raw_lines:
                 text = raw[:MAX_LINE].decode("utf-8", "replace").rstrip("\r")
-                line = output.add(stream, text, t)
-                self.pending.append({"pid": pid, **line})
+                line = {"pid": pid, **output.add(stream, text, t)}
+                self.pending.append(line)
+                self.recent_lines.append(line)

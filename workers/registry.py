@@ -30,6 +30,7 @@ class Param:
     high: float | None = None
     choices: tuple = ()
     help: str = ""
+    unit: str = ""
 
     def check(self, name: str, value: Any) -> Any:
         if self.kind is float and type(value) is int:
@@ -59,6 +60,8 @@ class Param:
             out["max"] = self.high
         if self.choices:
             out["choices"] = list(self.choices)
+        if self.unit:
+            out["unit"] = self.unit
         return out
 
 
@@ -98,7 +101,7 @@ class Task:
         }
 
 
-SECONDS = dict(low=0.0, high=3600.0)
+SECONDS = dict(low=0.0, high=3600.0, unit="s")
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -107,7 +110,7 @@ TASKS: dict[str, Task] = {
             "append_pid",
             tasks.append_pid,
             "l.append(pid); d[pid] = {...}; then tick every interval until stopped",
-            {"interval": Param(float, 1.0, 0.01, 3600.0, help="seconds between ticks")},
+            {"interval": Param(float, 1.0, 0.01, 3600.0, help="seconds between ticks", unit="s")},
         ),
         Task(
             "counter",
@@ -128,7 +131,7 @@ TASKS: dict[str, Task] = {
             'write n mutations: d[f"{pid}:{i % keys}"] = i or l.append(i)',
             {
                 "n": Param(int, 1000, 0, 10_000_000, help="mutations"),
-                "rate": Param(float, 0.0, 0.0, 1_000_000.0, help="per second, 0 = flat out"),
+                "rate": Param(float, 0.0, 0.0, 1_000_000.0, help="per second, 0 = flat out", unit="/s"),
                 "keys": Param(int, 100, 1, 1_000_000, help="distinct keys cycled"),
                 "target": Param(str, "dict", choices=("dict", "list")),
             },
@@ -139,7 +142,7 @@ TASKS: dict[str, Task] = {
             "print numbered lines",
             {
                 "lines": Param(int, 10, 0, 1_000_000),
-                "interval": Param(float, 0.0, 0.0, 60.0, help="seconds between lines"),
+                "interval": Param(float, 0.0, 0.0, 60.0, help="seconds between lines", unit="s"),
                 "stream": Param(str, "stdout", choices=("stdout", "stderr", "both")),
             },
         ),
@@ -157,7 +160,7 @@ TASKS: dict[str, Task] = {
             {
                 "first": Param(str, "a"),
                 "second": Param(str, "b"),
-                "pause": Param(float, 0.5, 0.0, 60.0),
+                "pause": Param(float, 0.5, 0.0, 60.0, unit="s"),
             },
             lambda p: {"first": p["first"], "second": p["second"]},
         ),

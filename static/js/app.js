@@ -94,6 +94,7 @@ function render(now) {
 // -- the live feed ------------------------------------------------------------
 let limits = {};
 let everConnected = false;
+let chartStarted = false;
 
 socket.on("connect", () => {
   setConnection("live", "Live");
@@ -123,6 +124,7 @@ socket.on("snapshot", (snap) => {
   updateManager(snap.manager);
   if (limits.ended_cap) $("ended-cap").textContent = `ended workers kept: up to ${limits.ended_cap}, oldest dropped first`;
   for (const hook of snapshotHooks) hook(snap);
+  if (!chartStarted) { chartStarted = true; chart.push(Date.now() / 1000, model.list.length, 0); }
   scheduleRender();
 });
 
@@ -153,9 +155,9 @@ function updateManager(info) {
 
 // -- chart: one point a second, from what the feed delivered ----------------
 const chart = new ActivityChart($("chart"));
-chart.push(Date.now() / 1000, 0, 0);
 let lastCount = 0;
 setInterval(() => {
+  if (!chartStarted) return;
   const rate = model.mutations - lastCount;
   lastCount = model.mutations;
   chart.push(Date.now() / 1000, model.list.length, rate);
@@ -168,6 +170,7 @@ if (!readOnly) initControls({ command, maxWorkers: () => limits.max_workers });
 // -- inside a worker: output, stack, locks --------------------------------------
 const outputLog = new OutputLog();
 const inspector = new Inspector();
+onSnapshot((snap) => outputLog.load(snap.output));
 
 socket.on("output", (msg) => {
   outputLog.add(msg.lines);

@@ -24,8 +24,9 @@ function paramInput(name, spec) {
     if ("max" in spec) input.max = spec.max;
   }
   label.title = spec.help || "";
-  if (spec.type === "bool") label.append(input, document.createTextNode(name));
-  else label.append(document.createTextNode(name), input);
+  const text = spec.unit ? `${name} (${spec.unit})` : name;
+  if (spec.type === "bool") label.append(input, document.createTextNode(text));
+  else label.append(document.createTextNode(text), input);
   return label;
 }
 

@@ -20,12 +20,14 @@ export class SharedModel {
     this.version = snap.version;
     this.list = snap.list.slice();
     this.dict = new Map();
-    for (const [key, value] of snap.dict) this.dict.set(canonKey(key), { key, value, pid: null });
+    const writers = snap.writers || { list: [], dict: [] };
+    snap.dict.forEach(([key, value], i) => this.dict.set(canonKey(key), { key, value, pid: writers.dict[i] ?? null }));
     this.dictOrder = null;
     this.locks = new Map((snap.locks || []).map((l) => [l.name, { ...l, waiters: [...l.waiters] }]));
     this.listChanged.clear();
     this.dictChanged.clear();
     this.listWriter.clear();
+    writers.list.forEach((pid, i) => { if (pid) this.listWriter.set(i, pid); });
     this.dirty = true;
   }
 

@@ -32,6 +32,14 @@ export class OutputLog {
     text.addEventListener("input", () => this.setFilter({ text: text.value }));
   }
 
+  /** Start over from a snapshot's recent lines (the page may open after they were printed). */
+  load(lines) {
+    this.lines = [];
+    this.shown = [];
+    this.trimmed = 0;
+    this.add(lines || []);
+  }
+
   add(lines) {
     const wasEmpty = this.lines.length === 0;
     for (const line of lines) {

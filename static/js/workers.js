@@ -127,9 +127,10 @@ export class WorkersTable {
         onclick: () => this.toggleError(w.pid),
       }, "Traceback"));
     }
-    const extra = el("span", { className: "actions" });
-    for (const addAction of this.extraActions) addAction(w, extra);
-    cell.replaceChildren(...buttons, ...extra.childNodes);
+    const box = el("div", { className: "row-actions" });
+    box.append(...buttons);
+    for (const addAction of this.extraActions) addAction(w, box);
+    cell.replaceChildren(box);
   }
 
   toggleError(pid) {
