@@ -189,12 +189,12 @@ class Supervisor:
         for w in live:
             w.signal_if_alive(signal.SIGTERM)
         deadline = time.monotonic() + grace
+        for w in live:  # the monitor thread reaps them; only it touches their processes
+            w.ended.wait(max(0.0, deadline - time.monotonic()))
         for w in live:
-            w.process.join(max(0.0, deadline - time.monotonic()))
-        for w in live:
-            if w.process.exitcode is None:
+            if not w.ended.is_set():
                 w.signal_if_alive(signal.SIGKILL)
-                w.process.join(1.0)
+                w.ended.wait(1.0)
         self._wake()
         self.monitor.join(2.0)
 
@@ -250,7 +250,6 @@ class Supervisor:
     def _reap(self, worker: Worker) -> None:
         while not worker.control.closed and worker.control.poll():
             self._on_message(worker)  # an error report may still be in flight
-        worker.process.join()
         worker.mark_ended()
         worker.control.close()
         with self.lock:

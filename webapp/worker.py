@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from multiprocessing.connection import wait
 
@@ -34,6 +35,11 @@ class Worker:
         self.error: str | None = None
         self.cpu_percent = 0.0
         self.rss: int | None = None
+        # Guards the process object: its exit status may be read once only (a second
+        # reader of the forkserver's sentinel gets EOF and would record exit code 255),
+        # and after mark_ended() it is closed.
+        self._lock = threading.Lock()
+        self.ended = threading.Event()
         try:
             # psutil remembers the creation time, so a later signal can never reach a
             # different process that was given the same PID after ours ended.
@@ -44,7 +50,8 @@ class Worker:
 
     def alive(self) -> bool:
         """True while the process has not ended (its sentinel is not ready)."""
-        return self.process.exitcode is None and not wait([self.process.sentinel], 0)
+        with self._lock:
+            return self.state in LIVE and not wait([self.process.sentinel], 0)
 
     def signal_if_alive(self, signum: int) -> bool:
         """Send ``signum`` only if this very process still runs; return whether it was sent."""
@@ -62,15 +69,23 @@ class Worker:
             self.ppid = ppid
 
     def mark_ended(self) -> None:
-        code = self.process.exitcode
-        self.ended_at = time.time()
-        self.cpu_percent = 0.0
-        if code is not None and code < 0:
-            self.state = KILLED
-            self.signal = signal.Signals(-code).name
-        else:
-            self.state = EXITED
-            self.exitcode = code
+        """Reap the process, record how it ended and release it (the monitor thread calls this)."""
+        with self._lock:
+            self.process.join()
+            code = self.process.exitcode
+            # Close it now rather than when the table forgets this worker: an unclosed
+            # Process keeps two descriptors (the forkserver's sentinel and pipe), and up to
+            # --ended-cap ended workers are kept.
+            self.process.close()
+            self.ended_at = time.time()
+            self.cpu_percent = 0.0
+            if code is not None and code < 0:
+                self.state = KILLED
+                self.signal = signal.Signals(-code).name
+            else:
+                self.state = EXITED
+                self.exitcode = code
+        self.ended.set()
 
     def sample(self) -> bool:
         """Refresh CPU % and RSS; return True if either changed noticeably."""

@@ -1,0 +1,790 @@
+"""The real parts the reliability, security and fuzz tests (and ``chaos/run.py``) drive.
+
+* :class:`Server` is one ``python -m webapp --port 0`` subprocess. ``stop()`` records every
+  descendant (Manager, forkserver, workers), sends SIGTERM and asserts that all of them are
+  gone; ``kill_hard()`` SIGKILLs the server and returns what outlived it by 2 s.
+* :class:`Watcher` is a python-socketio client over a websocket that rebuilds the shared
+  state and the worker table from ``snapshot``, ``changes`` and ``workers`` events only.
+* :func:`stuck_client` is a raw websocket that completes the Socket.IO connect and then
+  stops reading.
+* ``servers`` is the fixture factory: ``servers(*args, **options)`` starts a server that is
+  stopped and checked at the end of the test.
+
+Nothing here is a mock: every check reads the server's API, its processes or ``/proc``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+import socketio
+import websocket
+
+REPO = Path(__file__).resolve().parents[1]
+RUNNING_AT = re.compile(r"mpscope running at (http://\S+)")
+TOKEN_LINE = re.compile(r"open \S+/\?token=(\S+)")
+LIVE = ("starting", "running")
+ENDED = ("exited", "killed")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "a condition") -> Any:
+    """Poll ``predicate`` (5 ms, backing off to 50 ms) until it is truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    interval = 0.005
+    while not (value := predicate()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+        interval = min(interval * 2, 0.05)
+    return value
+
+
+def is_alive(process: psutil.Process) -> bool:
+    """True while this very process (not a reuse of its PID) runs; a zombie counts as ended."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def proc_stat(pid: int) -> tuple[str, int] | None:
+    """``(state letter, ppid)`` from ``/proc/PID/stat``, or None if there is no such process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may contain spaces
+    return fields[0], int(fields[1])
+
+
+def zombies_under(pids: set[int]) -> list[int]:
+    """Every zombie in ``/proc`` whose parent is one of ``pids``: children nobody reaped."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = proc_stat(int(entry))
+            if stat is not None and stat[0] == "Z" and stat[1] in pids:
+                found.append(int(entry))
+    return found
+
+
+def key(value: Any) -> str:
+    """A hashable identity for an encoded dict key (encoded keys may be JSON objects)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def dict_of(pairs: list) -> dict[str, Any]:
+    """The encoded shared dict (``[[key, value], ...]``) keyed by :func:`key`."""
+    return {key(k): v for k, v in pairs}
+
+
+# -- the server process ---------------------------------------------------------------------
+class Server:
+    """``python -m webapp --port 0 ...`` in a subprocess, with a REST session and process checks."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        *args: str,
+        max_workers: int = 8,
+        rate_limit: float | None = 0,
+        token: str | None = None,
+        allow_errors: bool = False,
+    ) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.out_path = log_dir / "server.out"
+        self.log_path = log_dir / "server.log"
+        self.allow_errors = allow_errors
+        command = [sys.executable, "-m", "webapp", "--port", "0", "--max-workers", str(max_workers)]
+        if rate_limit is not None:
+            command += ["--rate-limit", str(rate_limit)]
+        if token is not None:
+            command += ["--token", token]
+        with open(self.out_path, "wb") as out, open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [*command, *args], cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=log
+            )
+        self.pid = self.proc.pid
+        self.ps = psutil.Process(self.pid)
+        self.tracked: dict[int, psutil.Process] = {}
+        self.stopped = False
+        try:
+            self.url: str = wait_for(self._printed_url, 30, "the server to print its URL")
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.port = int(self.url.rsplit(":", 1)[1])
+        printed = TOKEN_LINE.search(self.out_path.read_text())
+        self.token = token or (printed.group(1) if printed else None)
+        self.session = requests.Session()
+        if self.token:
+            self.session.headers["Authorization"] = f"Bearer {self.token}"
+        self.track_descendants()
+
+    def _printed_url(self) -> str | None:
+        match = RUNNING_AT.search(self.out_path.read_text())
+        if match:
+            return match.group(1)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+        return None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # -- REST -------------------------------------------------------------------------------
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 15)
+        with self.session.request(method, self.url + path, **kwargs) as response:
+            _ = response.content
+            return response
+
+    def get_json(self, path: str) -> Any:
+        response = self.request("GET", path)
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text[:500]}"
+        return response.json()
+
+    def health(self) -> dict:
+        return self.get_json("/healthz")
+
+    def state(self, source: str | None = None) -> dict:
+        return self.get_json("/api/state" + (f"?source={source}" if source else ""))
+
+    def workers(self) -> dict[int, dict]:
+        return {w["pid"]: w for w in self.state()["workers"]}
+
+    def spawn(self, count: int = 1, task: str = "sleep", **params: Any) -> list[dict]:
+        response = self.request("POST", "/api/workers", json={"count": count, "task": task, "params": params})
+        assert response.status_code == 201, response.text
+        workers = response.json()["workers"]
+        for info in workers:
+            self.track(info["pid"])
+        return workers
+
+    def kill(self, pid: Any, sig: str = "KILL") -> requests.Response:
+        return self.request("DELETE", f"/api/workers/{pid}", params={"signal": sig})
+
+    def kill_all(self, sig: str = "KILL") -> None:
+        response = self.request("DELETE", "/api/workers", params={"state": "running", "signal": sig})
+        assert response.status_code == 202, response.text
+        wait_for(lambda: self.health()["workers"] == 0, 20, "every worker to end")
+
+    def wait_settled(self, timeout: float = 20.0) -> dict:
+        """Wait until no worker runs and the mirror holds all the Manager has; return /api/state."""
+        wait_for(lambda: self.health()["workers"] == 0, timeout, "every worker to end")
+
+        def settled() -> dict | None:
+            state = self.state()
+            return state if state["version"] == self.state("manager")["version"] else None
+
+        return wait_for(settled, timeout, "the mirror to reach the Manager's version")
+
+    # -- processes --------------------------------------------------------------------------
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return self.ps.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def track(self, pid: int) -> None:
+        """Remember a process the server started, to check it is gone after the server."""
+        try:
+            self.tracked.setdefault(pid, psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
+
+    def track_descendants(self) -> list[psutil.Process]:
+        found = self.descendants()
+        for process in found:
+            self.tracked.setdefault(process.pid, process)
+        return found
+
+    @property
+    def manager_pid(self) -> int:
+        return self.health()["manager_pid"]
+
+    def helpers(self) -> set[int]:
+        """PIDs of the server's own helper processes: forkserver, resource tracker, Manager."""
+        manager = self.manager_pid
+        found = {manager}
+        for process in self.descendants():
+            try:
+                cmdline = " ".join(process.cmdline())
+            except psutil.Error:
+                continue
+            if "forkserver" in cmdline or "resource_tracker" in cmdline:
+                found.add(process.pid)
+        return found
+
+    def worker_processes(self) -> set[int]:
+        """PIDs of the worker processes really running now (descendants that are not helpers)."""
+        helpers = self.helpers()
+        return {p.pid for p in self.descendants() if p.pid not in helpers and is_alive(p)}
+
+    def zombies(self) -> list[int]:
+        """Zombie children of the server or of any of its descendants."""
+        return zombies_under({self.pid} | {p.pid for p in self.descendants()})
+
+    def fds(self) -> int:
+        return self.ps.num_fds()
+
+    def threads(self) -> int:
+        return self.ps.num_threads()
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def wait_baseline(self, fds: int, threads: int, timeout: float = 15.0) -> None:
+        """Wait until the server's open descriptors and threads are back to a baseline."""
+
+        def back() -> bool:
+            return self.fds() <= fds and self.threads() <= threads
+
+        try:
+            wait_for(back, timeout, "descriptors and threads to return to their baseline")
+        except AssertionError:
+            raise AssertionError(
+                f"fds {self.fds()} (baseline {fds}), threads {self.threads()} (baseline {threads})"
+            ) from None
+
+    # -- ending it --------------------------------------------------------------------------
+    def errors_logged(self) -> list[str]:
+        return [line for line in self.log().splitlines() if " ERROR " in line or "Traceback" in line]
+
+    def stop(self) -> None:
+        """Record descendants, SIGTERM, wait; assert a clean exit and that nothing survived."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.session.close()
+        self.track_descendants()
+        killed = False
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                killed = True
+        survivors = self.survivors(10.0)
+        assert not survivors, f"processes left behind by the server (now killed): {survivors}"
+        assert not killed, "the server ignored SIGTERM for 15 s and was killed"
+        assert self.proc.returncode == 0, f"server exited with {self.proc.returncode}:\n{self.log()[-3000:]}"
+        if not self.allow_errors:
+            errors = self.errors_logged()
+            assert not errors, "the server logged errors:\n" + "\n".join(errors[:20])
+
+    def kill_hard(self, within: float = 2.0) -> tuple[list[int], float]:
+        """SIGKILL the server; return ``(survivors after `within` s, seconds until all had ended)``."""
+        self.stopped = True
+        self.session.close()
+        self.track_descendants()
+        start = time.monotonic()
+        self.proc.kill()
+        self.proc.wait()
+        try:
+            wait_for(lambda: not any(is_alive(p) for p in self.tracked.values()), within, "orphans to exit")
+        except AssertionError:
+            pass
+        took = time.monotonic() - start
+        return self.survivors(0.0), took
+
+    def survivors(self, timeout: float) -> list[int]:
+        """Wait up to ``timeout`` for every tracked process to end; kill and return the rest."""
+        try:
+            wait_for(lambda: not any(is_alive(p) for p in self.tracked.values()), timeout, "processes to end")
+            return []
+        except AssertionError:
+            alive = [p for p in self.tracked.values() if is_alive(p)]
+            for process in alive:
+                try:
+                    process.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            return sorted(p.pid for p in alive)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Factory: ``servers(*cli_args, max_workers=8, rate_limit=0, token=None)`` -> a started Server.
+
+    Every server it started is stopped and checked (no survivors, clean exit, no errors
+    logged) when the test ends.
+    """
+    started: list[Server] = []
+
+    def start(*args: str, **options: Any) -> Server:
+        srv = Server(tmp_path / f"server{len(started)}", *args, **options)
+        started.append(srv)
+        return srv
+
+    yield start
+    failures = []
+    for srv in started:
+        try:
+            srv.stop()
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "\n".join(failures)
+
+
+class ModuleServer:
+    """A server shared by a test module: ``with ModuleServer(...) as srv`` stops and checks it."""
+
+    def __init__(self, *args: str, **options: Any) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="mpscope-rel-")
+        self.args, self.options = args, options
+
+    def __enter__(self) -> Server:
+        self.server = Server(Path(self.tmp.name), *self.args, **self.options)
+        return self.server
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.server.stop()
+        finally:
+            self.tmp.cleanup()
+
+
+# -- Socket.IO clients ----------------------------------------------------------------------
+STATE_RANK = {"starting": 0, "running": 1, "exited": 2, "killed": 2}
+
+
+class Watcher:
+    """A websocket Socket.IO client that rebuilds state and workers from events, as the page does.
+
+    python-socketio runs each event handler in its own thread, so ``changes`` batches may
+    arrive out of order: they wait in ``pending`` until the one after ``version`` is there.
+    """
+
+    def __init__(self, server: Server, connect: bool = True, **connect_options: Any) -> None:
+        self.server = server
+        self.cond = threading.Condition()
+        self.version: int | None = None
+        self.list: list = []
+        self.dict: dict[str, Any] = {}
+        self.pending: list[dict] = []
+        self.workers: dict[int, dict] = {}
+        self.ended_at: dict[int, float] = {}  # every worker seen ending, kept after removal
+        self.events: list[tuple[str, Any]] = []
+        self.snapshots = 0
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("*", self._on_event)
+        if connect:
+            self.connect(**connect_options)
+
+    def connect(self, **options: Any) -> None:
+        headers = options.pop("headers", {})
+        if self.server.token and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.server.token}"
+        self.client.connect(
+            self.server.url, transports=["websocket"], wait_timeout=10, headers=headers, **options
+        )
+
+    def _on_event(self, event: str, data: Any = None) -> None:
+        with self.cond:
+            if event != "changes":  # changes are applied, not kept: a storm sends many
+                self.events.append((event, data))
+            if event == "snapshot":
+                self.snapshots += 1
+                self._load(data)
+            elif event == "changes":
+                self.pending.append(data)
+                self._drain()
+            elif event == "workers":
+                self._merge(data["workers"])
+                for pid in data["removed"]:
+                    self.workers.pop(pid, None)
+            self.cond.notify_all()
+
+    def _load(self, snap: dict) -> None:
+        if self.version is not None and snap["version"] < self.version:
+            return  # an older snapshot delivered late: what we have is newer
+        self.version = snap["version"]
+        self.list = list(snap["list"])
+        self.dict = dict_of(snap["dict"])
+        self.workers = {}
+        self._merge(snap["workers"])
+        self._drain()
+
+    def _merge(self, infos: list[dict]) -> None:
+        for info in infos:
+            if info["ended_at"] is not None:
+                self.ended_at[info["pid"]] = info["ended_at"]
+            old = self.workers.get(info["pid"])
+            if old is None or STATE_RANK[info["state"]] >= STATE_RANK[old["state"]]:
+                self.workers[info["pid"]] = info
+
+    def _drain(self) -> None:
+        if self.version is None:
+            return
+        progress = True
+        while progress:
+            progress = False
+            for batch in list(self.pending):
+                if batch["to"] <= self.version:
+                    self.pending.remove(batch)
+                elif batch["from"] <= self.version:
+                    self.pending.remove(batch)
+                    for op in batch["ops"]:
+                        if op["seq"] > self.version:
+                            assert op["seq"] == self.version + 1, f"gap inside a batch at {op['seq']}"
+                            self._apply(op)
+                            self.version = op["seq"]
+                    progress = True
+
+    def _apply(self, op: dict) -> None:
+        target, name = op["target"], op["op"]
+        if target == "dict":
+            if name == "set":
+                self.dict[key(op["key"])] = op["value"]
+            elif name == "del":
+                self.dict.pop(key(op["key"]), None)
+            elif name == "clear":
+                self.dict.clear()
+        elif target == "list":
+            if name == "append":
+                self.list.append(op["value"])
+            elif name == "extend":
+                self.list.extend(op["values"])
+            elif name == "insert":
+                self.list.insert(op["index"], op["value"])
+            elif name == "set":
+                self.list[op["index"]] = op["value"]
+            elif name == "del":
+                del self.list[op["index"]]
+            elif name == "clear":
+                self.list.clear()
+            elif name == "replace":
+                self.list = list(op["values"])
+
+    def received(self, event: str) -> list[Any]:
+        with self.cond:
+            return [data for name, data in self.events if name == event]
+
+    def wait(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "an event") -> Any:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not (value := predicate()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+                self.cond.wait(remaining)
+            return value
+
+    def wait_version(self, version: int, timeout: float = 15.0) -> None:
+        self.wait(
+            lambda: self.version is not None and self.version >= version and not self.pending,
+            timeout,
+            f"version {version} (at {self.version})",
+        )
+
+    def call(self, event: str, data: Any = None, timeout: float = 15) -> Any:
+        return self.client.call(event, data, timeout=timeout)
+
+    def close(self) -> None:
+        self.client.shutdown()
+
+
+def assert_same_state(server: Server, watchers: list[Watcher], timeout: float = 20.0) -> dict:
+    """Wait for quiet, then assert Manager == /api/state == every watcher; return the figures."""
+    state = server.wait_settled(timeout)
+    manager = server.state("manager")
+    assert state["version"] == manager["version"]
+    assert state["list"] == manager["list"], "the mirror's list differs from the Manager's"
+    assert dict_of(state["dict"]) == dict_of(manager["dict"]), "the mirror's dict differs from the Manager's"
+    table = {w["pid"]: (w["state"], w["signal"], w["exitcode"]) for w in state["workers"]}
+    for watcher in watchers:
+        watcher.wait_version(state["version"], timeout)
+
+        def same_table(watcher: Watcher = watcher) -> bool:
+            seen = {pid: (w["state"], w["signal"], w["exitcode"]) for pid, w in watcher.workers.items()}
+            return seen == table
+
+        watcher.wait(same_table, timeout, "the client's worker table to match /api/state")
+        with watcher.cond:
+            assert watcher.version == state["version"]
+            assert watcher.list == state["list"], "a client's list differs from /api/state"
+            assert watcher.dict == dict_of(state["dict"]), "a client's dict differs from /api/state"
+    return {"version": state["version"], "list": len(state["list"]), "dict": len(state["dict"])}
+
+
+def stuck_client(server: Server, rcvbuf: int = 4096) -> websocket.WebSocket:
+    """A raw websocket that completes the Engine.IO and Socket.IO connect, then reads nothing.
+
+    Its receive buffer is small, so the server's sends back up after a few kilobytes.
+    """
+    host = server.url.removeprefix("http://")
+    ws = websocket.create_connection(
+        f"ws://{host}/socket.io/?EIO=4&transport=websocket",
+        timeout=10,
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)],
+        header=[f"Authorization: Bearer {server.token}"] if server.token else None,
+    )
+    opening = ws.recv()
+    assert opening.startswith("0{"), opening
+    ws.send("40")
+    while not (message := ws.recv()).startswith("40"):
+        pass
+    return ws
+
+
+def read_until(ws: websocket.WebSocket, predicate: Callable[[str], bool], timeout: float) -> list[str]:
+    """Read messages (answering pings) until one satisfies ``predicate``; return all read."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no matching message within {timeout}s ({len(seen)} read)")
+        ws.settimeout(remaining)
+        message = ws.recv()
+        seen.append(message)
+        if message == "2":
+            ws.send("3")
+        if predicate(message):
+            return seen
+
+
+# -- processes that are none of the server's business -----------------------------------------
+class Stranger:
+    """A ``sleep`` process the server did not start; it must never be signalled."""
+
+    def __init__(self, seconds: int = 300) -> None:
+        self.proc = subprocess.Popen(["sleep", str(seconds)], stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def chromium_or_skip() -> None:
+    """Skip when there is no system Chromium, unless REQUIRE_BROWSER=1 asks for a failure."""
+    if os.path.exists(CHROMIUM):
+        return
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {CHROMIUM} does not exist")
+    pytest.skip(f"{CHROMIUM} is not installed")
+
+
+# -- scenarios: shared by the fast tests (short) and chaos/run.py (long) ---------------------
+def burst_losses(pairs: list, keys: int) -> tuple[int, int]:
+    """Check the ``burst`` keys of killed workers; return ``(mutations checked, lost)``.
+
+    A burst worker writes ``d[f"{pid}:{i % keys}"] = i`` for i = 0, 1, 2, ... and waits for
+    each write to be acknowledged before the next. So after its last acknowledged write ``M``
+    its keys hold exactly the values ``M-keys+1 .. M``: any other picture means a change the
+    Manager acknowledged was lost (or one never made appeared).
+    """
+    by_pid: dict[str, dict[int, int]] = {}
+    for k, v in pairs:
+        if isinstance(k, str) and ":" in k:
+            pid, index = k.split(":")
+            by_pid.setdefault(pid, {})[int(index)] = v
+    checked = lost = 0
+    for slots in by_pid.values():
+        last = max(slots.values())
+        expected = {i % keys: i for i in range(max(0, last - keys + 1), last + 1)}
+        lost += sum(1 for index, value in expected.items() if slots.get(index) != value)
+        lost += len(set(slots) - set(expected))
+        checked += last + 1
+    return checked, lost
+
+
+def kill_storm(srv: Server, seconds: float, workers: int = 8, keys: int = 20, clients: int = 2) -> dict:
+    """SIGKILL random ``burst`` workers (replacing each) for ``seconds``; check nothing was lost.
+
+    Each kill waits until the state moved on by a random number of changes, so kills land
+    at random points of the workers' writes. Returns the figures for the report.
+    """
+    rng = random.Random()
+    watchers = [Watcher(srv) for _ in range(clients)]
+    try:
+        srv.spawn(1, "burst", n=10, keys=keys)  # warm up: everything lazily created exists now
+        srv.wait_settled()
+        base_fds, base_threads = srv.fds(), srv.threads()
+        params = {"n": 10_000_000, "keys": keys}
+        live = [w["pid"] for w in srv.spawn(workers, "burst", **params)]
+        killed: list[int] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            target = srv.health()["version"] + rng.randint(1, 2000)
+            wait_for(lambda t=target: srv.health()["version"] >= t, 10, "the workers to write")
+            victim = live.pop(rng.randrange(len(live)))
+            response = srv.kill(victim, "KILL")
+            assert response.status_code == 202, response.text
+            killed.append(victim)
+            wait_for(lambda v=victim: srv.get_json(f"/api/workers/{v}")["state"] in ENDED, 10, "the reap")
+            live += [w["pid"] for w in srv.spawn(1, "burst", **params)]
+        for pid in live:
+            assert srv.kill(pid, "KILL").status_code == 202
+        killed += live
+        figures = assert_same_state(srv, watchers)
+        table = srv.workers()
+        for pid in killed:
+            info = table[pid]
+            assert (info["state"], info["signal"]) == ("killed", "SIGKILL"), info
+            assert not is_alive(srv.tracked[pid]), f"worker {pid} still runs"
+        wait_for(lambda: not srv.zombies(), 5, "no zombies")
+        checked, lost = burst_losses(srv.state("manager")["dict"], keys)
+        assert lost == 0, f"{lost} acknowledged changes lost"
+        srv.wait_baseline(base_fds, base_threads)
+        return {
+            "seconds": seconds,
+            "workers_killed": len(killed),
+            "mutations_checked": checked,
+            "lost_acknowledged_changes": lost,
+            "clients": clients,
+            "zombies": len(srv.zombies()),
+            "fd_drift": srv.fds() - base_fds,
+            "thread_drift": srv.threads() - base_threads,
+            "state_version": figures["version"],
+        }
+    finally:
+        for watcher in watchers:
+            watcher.close()
+
+
+class Hammer:
+    """Threads that keep calling the API and record every status; a 500 is a failure."""
+
+    PATHS = ("/healthz", "/api/state", "/api/locks", "/api/tasks", "/api/state?source=manager")
+
+    def __init__(self, srv: Server, threads: int = 2, spawn: bool = False) -> None:
+        self.srv = srv
+        self.spawn = spawn
+        self.stopping = threading.Event()
+        self.statuses: dict[int, int] = {}
+        self.failures: list[str] = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, index: int) -> None:
+        session = requests.Session()
+        if self.srv.token:
+            session.headers["Authorization"] = f"Bearer {self.srv.token}"
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            if self.spawn and index == 0 and n % 4 == 0:
+                method, path, body = "POST", "/api/workers", {"task": "sleep", "params": {"seconds": 0}}
+            else:
+                method, path, body = "GET", self.PATHS[n % len(self.PATHS)], None
+            try:
+                response = session.request(method, self.srv.url + path, json=body, timeout=15)
+            except requests.RequestException as exc:
+                with self.lock:
+                    self.failures.append(f"{method} {path}: {exc!r}")
+                continue
+            with self.lock:
+                self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+                if response.status_code >= 500 and response.status_code != 503:
+                    self.failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+            if method == "POST" and response.status_code == 201:
+                for info in response.json()["workers"]:
+                    self.srv.track(info["pid"])
+        session.close()
+
+    def stop(self) -> dict[int, int]:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(30)
+        assert not self.failures, "\n".join(self.failures[:10])
+        return self.statuses
+
+
+def kill_manager(srv: Server, watcher: Watcher, rounds: int = 1) -> dict:
+    """SIGKILL the Manager ``rounds`` times under load; check restart, restore and restarted workers."""
+    srv.spawn(1, "burst", n=500, keys=500)
+    before = srv.wait_settled()
+    tickers = [w["pid"] for w in srv.spawn(2, "append_pid", interval=0.05)]
+    hammer = Hammer(srv, spawn=True)
+    noticed = []
+    try:
+        for n in range(1, rounds + 1):
+            old_pid = srv.manager_pid
+            wait_for(lambda: srv.health()["version"] > before["version"] + 4, 10, "the tickers to write")
+            restarting = len([m for m in watcher.received("manager") if m["state"] == "restarting"])
+            killed_at = time.monotonic()
+            os.kill(old_pid, signal.SIGKILL)
+            watcher.wait(
+                lambda r=restarting: len([m for m in watcher.received("manager") if m["state"] == "restarting"])
+                > r,
+                5,
+                "the manager event",
+            )
+            noticed.append(time.monotonic() - killed_at)
+            health = wait_for(
+                lambda o=old_pid: (h := srv.health())["manager_pid"] not in (o, None) and h, 10, "a new Manager"
+            )
+            assert health["manager_restarts"] == n
+            watcher.wait(
+                lambda p=health["manager_pid"]: any(
+                    m == {"pid": p, "restarts": n, "state": "running"} for m in watcher.received("manager")
+                ),
+                10,
+                "the manager running event",
+            )
+            restarted = wait_for(
+                lambda t=tickers: (
+                    found := [w for w in srv.workers().values() if w["restarted_from"] in t and w["state"] in LIVE]
+                )
+                and len(found) == len(t)
+                and found,
+                10,
+                "the restarted workers",
+            )
+            table = srv.workers()
+            for pid in tickers:
+                assert table[pid]["state"] in ENDED, table[pid]
+            tickers = [w["pid"] for w in restarted]
+            for pid in tickers:
+                srv.track(pid)
+    finally:
+        statuses = hammer.stop()
+    for pid in tickers:
+        assert srv.kill(pid, "KILL").status_code == 202
+    state = assert_same_state(srv, [watcher])
+    after = dict_of(srv.state("manager")["dict"])
+    for k, v in dict_of(before["dict"]).items():  # the burst's entries came through every restart
+        assert after.get(k) == v, f"{k} lost in the restart"
+    return {
+        "manager_kills": rounds,
+        "noticed_within_s": round(max(noticed), 3),
+        "statuses": statuses,
+        "state_version": state["version"],
+    }
