@@ -331,8 +331,8 @@ class Server:
             return sorted(p.pid for p in alive)
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+@pytest.fixture(name="servers")
+def servers_fixture(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Factory: ``servers(*cli_args, max_workers=8, rate_limit=0, token=None)`` -> a started Server.
 
     Every server it started is stopped and checked (no survivors, clean exit, no errors
@@ -551,8 +551,8 @@ def stuck_client(server: Server, rcvbuf: int = 4096) -> websocket.WebSocket:
     opening = ws.recv()
     assert opening.startswith("0{"), opening
     ws.send("40")
-    while not (message := ws.recv()).startswith("40"):
-        pass
+    while not ws.recv().startswith("40"):
+        pass  # skip anything before the Socket.IO connect answer
     return ws
 
 
@@ -734,43 +734,32 @@ def kill_manager(srv: Server, watcher: Watcher, rounds: int = 1) -> dict:
     tickers = [w["pid"] for w in srv.spawn(2, "append_pid", interval=0.05)]
     hammer = Hammer(srv, spawn=True)
     noticed = []
+
+    def manager_events(state: str) -> list[dict]:
+        return [m for m in watcher.received("manager") if m["state"] == state]
+
+    def restarted_from(old: list[int]) -> list[dict] | None:
+        found = [w for w in srv.workers().values() if w["restarted_from"] in old and w["state"] in LIVE]
+        return found if len(found) == len(old) else None
+
     try:
         for n in range(1, rounds + 1):
             old_pid = srv.manager_pid
-            wait_for(lambda: srv.health()["version"] > before["version"] + 4, 10, "the tickers to write")
-            restarting = len([m for m in watcher.received("manager") if m["state"] == "restarting"])
+            version = srv.health()["version"]
+            wait_for(lambda v=version: srv.health()["version"] > v + 4, 10, "the tickers to write")
+            seen = len(manager_events("restarting"))
             killed_at = time.monotonic()
             os.kill(old_pid, signal.SIGKILL)
-            watcher.wait(
-                lambda r=restarting: len([m for m in watcher.received("manager") if m["state"] == "restarting"])
-                > r,
-                5,
-                "the manager event",
-            )
+            watcher.wait(lambda s=seen: len(manager_events("restarting")) > s, 5, "a manager event")
             noticed.append(time.monotonic() - killed_at)
-            health = wait_for(
-                lambda o=old_pid: (h := srv.health())["manager_pid"] not in (o, None) and h, 10, "a new Manager"
-            )
+            new_pid = lambda o=old_pid: (h := srv.health())["manager_pid"] not in (o, None) and h  # noqa: E731
+            health = wait_for(new_pid, 10, "a new Manager")
             assert health["manager_restarts"] == n
-            watcher.wait(
-                lambda p=health["manager_pid"]: any(
-                    m == {"pid": p, "restarts": n, "state": "running"} for m in watcher.received("manager")
-                ),
-                10,
-                "the manager running event",
-            )
-            restarted = wait_for(
-                lambda t=tickers: (
-                    found := [w for w in srv.workers().values() if w["restarted_from"] in t and w["state"] in LIVE]
-                )
-                and len(found) == len(t)
-                and found,
-                10,
-                "the restarted workers",
-            )
+            shown = {"pid": health["manager_pid"], "restarts": n, "state": "running"}
+            watcher.wait(lambda s=shown: s in manager_events("running"), 10, "the running event")
+            restarted = wait_for(lambda t=tickers: restarted_from(t), 10, "the restarted workers")
             table = srv.workers()
-            for pid in tickers:
-                assert table[pid]["state"] in ENDED, table[pid]
+            assert all(table[pid]["state"] in ENDED for pid in tickers)
             tickers = [w["pid"] for w in restarted]
             for pid in tickers:
                 srv.track(pid)

@@ -136,11 +136,17 @@ class Supervisor:
         return pids
 
     def restart_live(self) -> list[dict]:
-        """Replace every live worker by a fresh one running the same task (Manager restart)."""
+        """Replace the workers the dead Manager took down with it by fresh ones (same task).
+
+        That is every live worker, and every one that already ended because its Manager
+        connection broke: workers often notice the death, fail and are reaped before the
+        change feed does, so "live now" alone would miss them.
+        """
         with self.lock:
-            old = [w for w in self.workers.values() if w.state in LIVE]
+            old = [w for w in self.workers.values() if not w.replaced and (w.state in LIVE or w.manager_lost)]
             for w in old:
                 w.signal_if_alive(signal.SIGKILL)
+                w.replaced = True
             new = [
                 self._spawn(w.task, w.params, get_task(w.task).locks(w.params), restarted_from=w.pid)
                 for w in old
@@ -241,6 +247,7 @@ class Supervisor:
             worker.mark_running(message[2])
         elif kind == "error":
             worker.error = message[1]
+            worker.manager_lost = message[2]
         elif kind == "stack":
             waiting = self.stack_requests.get(message[1])
             if waiting is not None:

@@ -33,6 +33,8 @@ class Worker:
         self.exitcode: int | None = None
         self.signal: str | None = None
         self.error: str | None = None
+        self.manager_lost = False  # it failed because its Manager connection broke
+        self.replaced = False  # a Manager restart started a new worker in its place
         self.cpu_percent = 0.0
         self.rss: int | None = None
         # Guards the process object: its exit status may be read once only (a second

@@ -78,11 +78,13 @@ def run_worker(task_name: str, params: dict, shared: tuple, control, out, err) -
     task = get_task(task_name)
     try:
         task.func(d, l, **{**params, **locks})
-    except Exception:
+    except Exception as exc:
         text = traceback.format_exc()
         sys.stderr.write(text)
         sys.stderr.flush()
-        control.send(("error", text))
+        # The Manager's proxies raise EOFError or ConnectionError when the Manager died:
+        # saying so lets the server restart this worker on the new Manager.
+        control.send(("error", text, isinstance(exc, (EOFError, ConnectionError))))
         sys.exit(1)
     finally:
         sys.stdout.flush()
