@@ -1,0 +1,141 @@
+"""4. Against the naive way: mpscope vs a server that polls and sends full snapshots.
+
+Both servers run at once (benchmarks/polling_server.py is the baseline). At 100 and at
+10,000 dict entries, each gets the same load in alternating phases: 8 writers, 1,000
+dict writes/s in all, 12 keys each (so 96 keys change). The same client code measures
+both. mpscope's latency runs from each op's ``t`` to its arrival. The baseline's runs
+from the moment each write returned in the writer (a plain Manager records no time; a
+write is applied slightly before it returns, which favours the baseline) to the arrival
+of the first full snapshot that shows that write or a later one to the same key.
+CPU per mutation is the server process's CPU time (and, separately, its Manager's)
+over the phase divided by the mutations.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import os
+import shutil
+import tempfile
+import time
+from array import array
+
+from . import bench_latency
+from .harness import Client, Server, figure, median, summary_ms
+
+WORKERS, RATE, KEYS = 8, 1000, 12
+
+
+class SnapshotLog:
+    """Per worker key, the (arrival, value) of each full snapshot the baseline sent."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
+
+    def on_event(self, name: str, data: dict, arrival: float) -> None:
+        if name == "state":
+            for key, value in data["dict"].items():
+                if not key.startswith("fill:"):
+                    self.seen[key].append((arrival, value))
+
+    def latencies(self, stamps: dict[int, array], keys: int, window: tuple[float, float]) -> list[float]:
+        """For each write: first arrival showing it (or a later value) minus its stamp."""
+        out = []
+        for pid, times in stamps.items():
+            for k in range(keys):
+                seen = self.seen.get(f"{pid}:{k}", [])
+                values = [v for _, v in seen]
+                for i in range(k, len(times), keys):
+                    if not window[0] <= times[i] <= window[1]:
+                        continue
+                    j = bisect.bisect_left(values, i)
+                    if j == len(values):
+                        raise AssertionError(f"write {pid}:{k}={i} never reached the client")
+                    out.append(seen[j][0] - times[i])
+        return out
+
+
+def baseline_phase(server: Server, log: SnapshotLog, seconds: float) -> dict:
+    path = tempfile.mkdtemp(prefix="bench-stamps-")
+    try:
+        n = int(RATE / WORKERS * seconds)
+        server.post("/spawn", {"count": WORKERS, "n": n, "rate": RATE / WORKERS, "keys": KEYS, "path": path})
+        time.sleep(seconds * 0.2)  # CPU is read in the steady middle, as for mpscope
+        ta, cpu0 = time.time(), server.cpu()
+        time.sleep(seconds * 0.6)
+        tb, cpu1 = time.time(), server.cpu()
+        server.post("/join")
+        time.sleep(0.35)  # the next poll carries the last writes
+        stamps = {}
+        for name in os.listdir(path):
+            with open(os.path.join(path, name), "rb") as f:
+                stamps[int(name.split(".")[0])] = array("d", f.read())
+        every = sorted(t for times in stamps.values() for t in times)
+        window = (every[len(every) // 20], every[-len(every) // 20 - 1])
+        lat = log.latencies(stamps, KEYS, window)
+        total = max(1, bisect.bisect(every, tb) - bisect.bisect(every, ta))
+        return {
+            **summary_ms(lat),
+            "server_us": (cpu1[0] - cpu0[0]) / total * 1e6,
+            "manager_us": (cpu1[1] - cpu0[1]) / total * 1e6,
+        }
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run(bench) -> list[dict]:
+    ours = bench.server()
+    base = Server("benchmarks.polling_server", name="polling")
+    client = Client(ours.url)
+    log = SnapshotLog()
+    base_client = Client(base.url, on_event=log.on_event, replica=False)
+    seconds, repeats = bench.q(5.0, 2.5), bench.q(3, 1)
+    rows, plot = [], {}
+    try:
+        for size in (100, 10_000):
+            results: dict[str, list[dict]] = {"mpscope": [], "polling": []}
+            for rep in range(repeats):
+                for kind in ["mpscope", "polling"] if rep % 2 == 0 else ["polling", "mpscope"]:
+                    if kind == "mpscope":
+                        ours.reset()
+                        ours.fill(entries=size - WORKERS * KEYS)
+                        r = bench_latency.phase(ours, client, RATE, seconds, keys=KEYS)
+                    else:
+                        base.post("/reset")
+                        base.post("/fill", {"entries": size - WORKERS * KEYS})
+                        log.seen.clear()
+                        r = baseline_phase(base, log, seconds)
+                    results[kind].append(r)
+            m = {
+                k: {f: median([r[f] for r in v]) for f in ("p50", "p99", "server_us", "manager_us")}
+                for k, v in results.items()
+            }
+            plot[size] = m
+            bench.log(f"{size:,} entries: {m}")
+            for field, label, unit in (
+                ("p50", "latency p50", "ms"),
+                ("p99", "latency p99", "ms"),
+                ("server_us", "server CPU per mutation", "µs"),
+            ):
+                win = m["polling"][field] / m["mpscope"][field]
+                rows.append(
+                    figure(
+                        f"polling.{size}.{field}",
+                        f"{label} at {size:,} entries, 1,000 mutations/s: mpscope vs polling baseline",
+                        m["mpscope"][field],
+                        m["polling"][field],
+                        unit,
+                        baseline_name="poll the Manager + full snapshot every 100 ms",
+                        target="≥ 10× better" if size == 10_000 else "report",
+                        met=win >= 10 if size == 10_000 else None,
+                        note=f"mpscope {win:.1f}× better; Manager CPU/mutation: mpscope "
+                        f"{m['mpscope']['manager_us']:.0f} µs, baseline {m['polling']['manager_us']:.0f} µs",
+                    )
+                )
+        bench.data["polling"] = plot
+    finally:
+        client.close()
+        base_client.close()
+        base.stop()
+    return rows

@@ -1,0 +1,63 @@
+"""3. Cost does not grow with the state: 100,000 dict entries vs 100, side by side.
+
+Two mpscope servers run at once, one holding ~100 dict entries and one 100,000 (20,000 in
+a quick run). They take turns at the same load (8 workers, 1,000 dict writes/s in all)
+and we compare push latency and CPU per mutation, big ÷ small.
+"""
+
+from __future__ import annotations
+
+from . import bench_latency
+from .harness import Client, Server, figure, median
+
+WORKERS, KEYS = 8, 12
+
+
+def run(bench) -> list[dict]:
+    big_size = bench.q(100_000, 20_000)
+    small = bench.server()
+    big = Server("webapp", "--max-workers", "64", "--rate-limit", "0", name="mpscope-big")
+    seconds, repeats = bench.q(5.0, 2.5), bench.q(3, 1)
+    rows = []
+    try:
+        big.fill(entries=big_size, writers=4)
+        clients = {"small": Client(small.url), "big": Client(big.url)}
+        servers = {"small": small, "big": big}
+        for c in clients.values():
+            c.wait(lambda c=c: c.replica.version >= 0, what="the first snapshot")
+        results: dict[str, list[dict]] = {"small": [], "big": []}
+        for rep in range(repeats):
+            for kind in ["small", "big"] if rep % 2 == 0 else ["big", "small"]:
+                if kind == "small":
+                    small.reset()  # back to ~100 entries: 4 + the 96 keys the workers write
+                    small.fill(entries=4)
+                results[kind].append(bench_latency.phase(servers[kind], clients[kind], 1000, seconds, KEYS))
+        m = {
+            k: {f: median([r[f] for r in v]) for f in ("p50", "p99", "server_us", "manager_us")}
+            for k, v in results.items()
+        }
+        bench.log(f"{m}")
+        bench.data["state_size"] = {"small": 100, "big": big_size, **m}
+        for field, label, unit in (
+            ("p50", "push latency p50", "ms"),
+            ("p99", "push latency p99", "ms"),
+            ("server_us", "server CPU per mutation", "µs"),
+            ("manager_us", "Manager CPU per mutation", "µs"),
+        ):
+            rows.append(
+                figure(
+                    f"state_size.{field}",
+                    f"{label} with {big_size:,} dict entries vs 100",
+                    m["big"][field],
+                    m["small"][field],
+                    unit,
+                    baseline_name="the same with 100 entries",
+                    target="≤ 1.3×",
+                    met=m["big"][field] / m["small"][field] <= 1.3,
+                )
+            )
+        for c in clients.values():
+            c.close()
+    finally:
+        big.stop()
+    return rows

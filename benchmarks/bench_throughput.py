@@ -1,0 +1,89 @@
+"""1. Observed proxies cost almost nothing: mutation throughput, recording vs plain Manager.
+
+Both Managers run side by side in this process's forkserver context; N writer processes
+run the very ``burst`` task mpscope workers run (flat out), released together. The
+recording Manager is read as in the server: a real ChangeFeed drains its journal into a
+mirror and encodes each batch to JSON, so the observer's cost lands on the same cores.
+Many short runs alternate plain / recording (order flipped each repeat), because the
+machine is shared and noisy; the medians are compared.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+
+from webapp.feed import ChangeFeed
+from webapp.state import SharedState
+
+from . import plain
+from .harness import figure, median
+
+
+def writers_run(ctx, d, l, writers: int, total: int, target: str) -> float:  # noqa: E741
+    """Run ``total`` mutations split over ``writers`` processes; return mutations per second."""
+    go, done = ctx.Event(), ctx.Queue()
+    n = total // writers
+    procs = [
+        ctx.Process(target=plain.timed_burst, args=(d, l, go, done, n, 0.0, 100, target))
+        for _ in range(writers)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:  # every writer is at the starting line
+        done.get(timeout=60)
+    go.set()
+    spans = [done.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join()
+    start = min(s for s, _ in spans)
+    end = max(e for _, e in spans)
+    return n * writers / (end - start)
+
+
+def run(bench) -> list[dict]:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
+    total = bench.q(20_000, 5_000)
+    repeats = bench.q(5, 2)
+    cases = bench.q(
+        [("dict", w) for w in (1, 2, 4, 8)] + [("list", 1), ("list", 8)], [("dict", 1), ("dict", 8)]
+    )
+
+    state = SharedState(ctx)
+    feed = ChangeFeed(state, lambda payload: json.dumps(payload), lambda: None, lambda: None)
+    plain_manager = ctx.Manager()
+    subjects = {
+        "plain": (plain_manager.dict(), plain_manager.list()),
+        "mpscope": (state.dict, state.list),
+    }
+    rows = []
+    try:
+        for target, writers in cases:
+            rates: dict[str, list[float]] = {"plain": [], "mpscope": []}
+            for rep in range(repeats):
+                order = ["plain", "mpscope"] if rep % 2 == 0 else ["mpscope", "plain"]
+                for kind in order:
+                    d, l = subjects[kind]  # noqa: E741
+                    rates[kind].append(writers_run(ctx, d, l, writers, total, target))
+                    d.clear()
+                    del l[:]
+            ours, base = median(rates["mpscope"]), median(rates["plain"])
+            bench.log(f"{target} x{writers}: mpscope {ours:,.0f}/s, plain {base:,.0f}/s")
+            rows.append(
+                figure(
+                    f"throughput.{target}.w{writers}",
+                    f"{target} mutations/s, {writers} writer(s), recording vs plain Manager",
+                    ours,
+                    base,
+                    "ops/s",
+                    baseline_name="plain multiprocessing.Manager()",
+                    target="≥ 0.8×",
+                    met=ours / base >= 0.8,
+                )
+            )
+    finally:
+        feed.stop()
+        state.close()
+        plain_manager.shutdown()
+    return rows

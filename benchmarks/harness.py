@@ -1,0 +1,418 @@
+"""The shared harness: servers in subprocesses, a measuring Socket.IO client, stats and CPU.
+
+* :class:`Server` runs ``python -m webapp`` (or the polling baseline) as a subprocess and,
+  on :meth:`Server.stop`, checks that it and every process it started are gone.
+* :class:`Client` is a minimal Socket.IO-over-websocket client with one reader thread. It
+  stamps each frame as it arrives, before decoding, so every client-side figure (mpscope's
+  and the baseline's) is measured the same way, and it rebuilds the shared state only from
+  ``snapshot`` + ``changes`` events, as the page does.
+* :func:`percentile`, :func:`median`, :func:`cpu_seconds` and :func:`figure` are the stats.
+
+Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+import websocket
+
+REPO = Path(__file__).resolve().parents[1]
+URL = re.compile(r"http://127\.0\.0\.1:\d+")
+_servers: list[Server] = []
+
+
+# -- small utilities --------------------------------------------------------------------
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.005
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy (returned); raise after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+    return value
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation; NaN for no values."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(s) - 1)
+    return s[low] + (s[high] - s[low]) * (pos - low)
+
+
+def median(values: list[float]) -> float:
+    return percentile(values, 50)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (not its children)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def rss(pid: int) -> int:
+    return psutil.Process(pid).memory_info().rss
+
+
+def figure(
+    fid: str,
+    what: str,
+    value: float,
+    baseline: float | None,
+    unit: str,
+    *,
+    ratio: float | None = None,
+    target: str = "",
+    met: bool | None = None,
+    baseline_name: str = "",
+    note: str = "",
+) -> dict:
+    """One reported figure: the subject, its side-by-side baseline and their ratio."""
+    if ratio is None and baseline:
+        ratio = value / baseline
+    return {
+        "id": fid,
+        "what": what,
+        "value": value,
+        "baseline": baseline,
+        "baseline_name": baseline_name,
+        "ratio": ratio,
+        "unit": unit,
+        "target": target,
+        "met": met,
+        "note": note,
+    }
+
+
+# -- servers ------------------------------------------------------------------------------
+class Server:
+    """A server subprocess (mpscope, or the polling baseline) with a REST session."""
+
+    def __init__(self, module: str = "webapp", *args: str, name: str = "mpscope") -> None:
+        self.name = name
+        self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        self.out_path = self.dir / "out.txt"
+        self.log_path = self.dir / "log.txt"
+        with open(self.out_path, "wb") as out, open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", module, "--port", "0", *args],
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=log,
+            )
+        _servers.append(self)
+        self.pid = self.proc.pid
+        self.ps = psutil.Process(self.pid)
+        self.tracked: dict[int, psutil.Process] = {}
+        self.url = wait_for(self._ready, 60, f"{name} to print its URL")
+        self.http = requests.Session()
+        self.manager_pid = self.health()["manager_pid"]
+        self.track()
+
+    def _ready(self) -> str | None:
+        match = URL.search(self.out_path.read_text())
+        if match:
+            return match.group(0)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text()[-2000:]}")
+        return None
+
+    def track(self) -> None:
+        """Remember the server's descendants, so stop() can check each one ended."""
+        try:
+            for p in self.ps.children(recursive=True):
+                self.tracked.setdefault(p.pid, p)
+        except psutil.NoSuchProcess:
+            pass
+
+    # REST
+    def get(self, path: str, **kw: Any) -> Any:
+        r = self.http.get(self.url + path, timeout=60, **kw)
+        r.raise_for_status()
+        return r.json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        r = self.http.post(self.url + path, json=body if body is not None else {}, timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def delete(self, path: str, **params: Any) -> Any:
+        r = self.http.delete(self.url + path, params=params, timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def health(self) -> dict:
+        return self.get("/healthz")
+
+    def state(self, source: str | None = None) -> dict:
+        return self.get("/api/state", params={"source": source} if source else None)
+
+    def spawn(self, count: int, task: str, **params: Any) -> list[int]:
+        workers = self.post("/api/workers", {"count": count, "task": task, "params": params})["workers"]
+        self.track()
+        return [w["pid"] for w in workers]
+
+    def wait_idle(self, timeout: float = 120) -> None:
+        """Wait until no worker of this server runs and the feed caught up with the Manager.
+
+        Polls every 50 ms only, so that the polling itself costs the server little CPU.
+        """
+        wait_for(lambda: self.health()["workers"] == 0, timeout, "workers to finish", 0.05)
+        version = self.state("manager")["version"]
+        wait_for(lambda: self.health()["version"] >= version, timeout, "the feed to catch up", 0.05)
+
+    def reset(self) -> None:
+        """Kill every worker, forget ended ones and empty the shared state."""
+        self.delete("/api/workers", state="running", signal="KILL")
+        self.wait_idle()
+        self.delete("/api/workers", state="ended")
+        self.post("/api/state/reset")
+        self.wait_idle()
+
+    def fill(self, entries: int = 0, items: int = 0, writers: int = 2) -> None:
+        """Grow the dict to ``entries`` keys and the list to ``items`` items, as fast as we can."""
+        if entries:
+            per = entries // writers
+            self.spawn(writers, "burst", n=per, keys=per, target="dict")
+        if items:
+            self.spawn(1, "burst", n=items, target="list")
+        self.wait_idle(300)
+        self.delete("/api/workers", state="ended")
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far of (server, Manager)."""
+        return cpu_seconds(self.pid), cpu_seconds(self.manager_pid)
+
+    def stop(self) -> list[int]:
+        """SIGTERM, wait, and make sure nothing it started survives; return PIDs we had to kill."""
+        self.track()
+        self.http.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        leftovers = []
+        deadline = time.monotonic() + 10
+        for p in self.tracked.values():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except psutil.NoSuchProcess:
+                continue
+            except psutil.TimeoutExpired:
+                p.kill()
+                leftovers.append(p.pid)
+        if self in _servers:
+            _servers.remove(self)
+        return leftovers
+
+
+def stop_all() -> list[int]:
+    """Stop every server still running (the runner's last step, also on errors)."""
+    leftovers = []
+    for server in list(_servers):
+        leftovers += server.stop()
+    return leftovers
+
+
+# -- the measuring client -----------------------------------------------------------------
+def canon(key: Any) -> str:
+    return json.dumps(key, sort_keys=True)
+
+
+class Replica:
+    """The shared dict and list rebuilt from ``snapshot`` + ``changes`` (enough for these loads)."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.dict: dict[str, list] = {}
+        self.list: list = []
+
+    def load(self, snap: dict) -> None:
+        self.version = snap["version"]
+        self.dict = {canon(k): [k, v] for k, v in snap["dict"]}
+        self.list = list(snap["list"])
+
+    def apply(self, batch: dict) -> bool:
+        """Apply a ``changes`` batch; False if it does not follow on (a resync is needed)."""
+        if batch["to"] <= self.version:
+            return True
+        if batch["from"] > self.version:
+            return False
+        for op in batch["ops"]:
+            if op["seq"] <= self.version:
+                continue
+            self.version = op["seq"]
+            name = op["op"]
+            if op["target"] == "dict":
+                if name == "set":
+                    self.dict.setdefault(canon(op["key"]), [op["key"], None])[1] = op["value"]
+                elif name == "del":
+                    self.dict.pop(canon(op["key"]), None)
+                elif name == "clear":
+                    self.dict.clear()
+            elif op["target"] == "list":
+                if name == "append":
+                    self.list.append(op["value"])
+                elif name == "extend":
+                    self.list.extend(op["values"])
+                elif name == "clear":
+                    self.list.clear()
+                elif name == "replace":
+                    self.list = list(op["values"])
+                else:
+                    raise NotImplementedError(f"list op {name} is not used by the benchmarks")
+        return True
+
+    def matches(self, state: dict) -> bool:
+        """True if the rebuilt dict and list equal ``state``'s (from /api/state)."""
+        return list(self.dict.values()) == state["dict"] and self.list == state["list"]
+
+
+class Client:
+    """A Socket.IO client over a raw websocket: one reader thread, frames stamped on arrival.
+
+    ``latency`` collects ``arrival - op["t"]`` for every op received and ``op_t`` the ops'
+    ``t``, so a benchmark can keep only the ops applied within its measuring window.
+    ``on_event(name, data, arrival)`` sees every other event (the polling baseline's).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_event: Callable[[str, Any, float], None] | None = None,
+        rcvbuf: int | None = None,
+        read: bool = True,
+        replica: bool = True,
+    ) -> None:
+        ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        opts = ((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),) if rcvbuf else ()
+        self.ws = websocket.create_connection(ws_url, timeout=60, sockopt=opts, enable_multithread=True)
+        self.ws.recv()  # Engine.IO open packet
+        self.ws.send("40")  # connect to the default namespace
+        self.on_event = on_event
+        self.replica = Replica() if replica else None
+        self.cond = threading.Condition()
+        self.latency = array("d")
+        self.op_t = array("d")
+        self.snapshots = 0
+        self.batches = 0
+        self.gaps = 0
+        self.frames = 0
+        self.workers: dict[int, dict] = {}
+        self.seen_at: dict[tuple[int, str], float] = {}  # (pid, state) -> first arrival
+        self.closed = False
+        self.thread = None
+        if read:
+            self.thread = threading.Thread(target=self._read, name="bench-client", daemon=True)
+            self.thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.ws.recv()
+            except Exception:
+                break
+            now = time.time()
+            if not message:
+                break
+            self.frames += 1
+            if message == "2":  # Engine.IO ping
+                self.ws.send("3")
+                continue
+            if message.startswith("42"):
+                name, data = json.loads(message[2:])[:2]
+                with self.cond:
+                    self._event(name, data, now)
+                    self.cond.notify_all()
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def _event(self, name: str, data: Any, now: float) -> None:
+        if name == "changes":
+            self.batches += 1
+            ops = data["ops"]
+            self.op_t.extend([op["t"] for op in ops])
+            self.latency.extend([now - op["t"] for op in ops])
+            if self.replica is not None and not self.replica.apply(data):
+                self.gaps += 1
+                self.ws.send('42["resync"]')
+        elif name == "snapshot":
+            self.snapshots += 1
+            if self.replica is not None and data["version"] >= self.replica.version:
+                self.replica.load(data)
+            self._workers(data["workers"], now)
+        elif name == "workers":
+            self._workers(data["workers"], now)
+        elif self.on_event is not None:
+            self.on_event(name, data, now)
+
+    def _workers(self, infos: list[dict], now: float) -> None:
+        for info in infos:
+            self.workers[info["pid"]] = info
+            self.seen_at.setdefault((info["pid"], info["state"]), now)
+
+    def wait(self, predicate: Callable[[], Any], timeout: float = 60, what: str = "an event") -> Any:
+        """Wait until ``predicate()``, checked under the client's lock after each event, is truthy."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not (value := predicate()):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise TimeoutError(f"client: timed out after {timeout}s waiting for {what}")
+                self.cond.wait(left)
+            return value
+
+    def latencies(self, t0: float = 0.0, t1: float = float("inf")) -> list[float]:
+        """Push latencies (seconds) of the ops the Manager applied between ``t0`` and ``t1``."""
+        with self.cond:
+            return [lat for t, lat in zip(self.op_t, self.latency, strict=True) if t0 <= t <= t1]
+
+    def clear(self) -> None:
+        with self.cond:
+            self.latency = array("d")
+            self.op_t = array("d")
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except Exception:
+            pass
+        if self.thread is not None:
+            self.thread.join(5)
+
+
+def summary_ms(latencies: list[float]) -> dict:
+    """p50/p90/p99/max in milliseconds, and how many samples."""
+    return {
+        "n": len(latencies),
+        "p50": percentile(latencies, 50) * 1000,
+        "p90": percentile(latencies, 90) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "max": max(latencies) * 1000 if latencies else float("nan"),
+    }
