@@ -777,3 +777,68 @@ def kill_manager(srv: Server, watcher: Watcher, rounds: int = 1) -> dict:
         "statuses": statuses,
         "state_version": state["version"],
     }
+
+
+def server_kill(srv: Server) -> dict:
+    """Start workers of every kind, SIGKILL the server: every descendant must exit within 2 s."""
+    srv.spawn(2, "append_pid", interval=0.05)
+    srv.spawn(1, "hold_lock", lock="held", seconds=3600)
+    srv.spawn(1, "hold_lock", lock="held", seconds=1)  # waits for the lock
+    srv.spawn(1, "printer", lines=1_000_000, interval=0.01)
+    srv.spawn(1, "burst", n=10_000_000, rate=1000.0)
+    srv.spawn(1, "sleep", seconds=3600)
+    srv.spawn(1, "cpu", seconds=3600)
+    watcher = Watcher(srv)
+    try:
+        wait_for(lambda: all(w["state"] == "running" for w in srv.workers().values()), 10, "running workers")
+        wait_for(lambda: srv.get_json("/api/locks")["locks"][0]["waiters"], 10, "a lock waiter")
+        processes = len(srv.track_descendants())
+        survivors, took = srv.kill_hard(within=2.0)
+    finally:
+        watcher.close()
+    assert not survivors, f"orphans still running 2 s after the server was SIGKILLed: {survivors}"
+    return {"processes": processes, "orphans": len(survivors), "all_gone_after_s": round(took, 3)}
+
+
+def short_workers(srv: Server, total: int, batch: int, cap: int) -> dict:
+    """Spawn and end ``total`` short workers; the table keeps ``cap`` ended, memory stays flat.
+
+    ``srv`` must run with ``--ended-cap cap`` and ``--max-workers >= batch``.
+    """
+    watcher = Watcher(srv)
+    try:
+        done = 0
+
+        def run_batch() -> int:
+            srv.spawn(batch, "sleep", seconds=0)
+            wait_for(lambda: srv.health()["workers"] == 0, 20, "the batch to end")
+            return batch
+
+        while done < min(total, 2 * cap):  # warm up, and fill the table to its cap
+            done += run_batch()
+        base_fds, base_threads, base_rss = srv.fds(), srv.threads(), srv.rss()
+        while done < total:
+            done += run_batch()
+        state = srv.state()
+        ended = [w for w in state["workers"] if w["state"] in ENDED]
+        assert state["limits"]["ended_cap"] == cap
+        assert len(ended) == min(cap, done), f"{len(ended)} ended workers kept, cap {cap}"
+        kept = {w["pid"] for w in ended}
+        watcher.wait(lambda: set(watcher.workers) == kept, 10, "the client's table to match")
+        newest_dropped = max((t for pid, t in watcher.ended_at.items() if pid not in kept), default=0)
+        assert newest_dropped <= min(w["ended_at"] for w in ended), "a newer worker was dropped first"
+        srv.wait_baseline(base_fds, base_threads)
+        wait_for(lambda: not srv.zombies(), 5, "no zombies")
+        growth = srv.rss() - base_rss
+        return {
+            "workers": done,
+            "ended_kept": len(ended),
+            "ended_cap": cap,
+            "rss_growth_mib": round(growth / 2**20, 1),
+            "rss_mib": round(srv.rss() / 2**20, 1),
+            "fd_drift": srv.fds() - base_fds,
+            "thread_drift": srv.threads() - base_threads,
+            "zombies": len(srv.zombies()),
+        }
+    finally:
+        watcher.close()

@@ -10,7 +10,9 @@ from reliability_support import (  # noqa: F401 -- servers_fixture provides `ser
     key,
     kill_manager,
     kill_storm,
+    server_kill,
     servers_fixture,
+    short_workers,
     wait_for,
 )
 
@@ -73,3 +75,19 @@ def test_the_manager_dies_and_is_restarted_with_the_shared_state(servers):
         watcher.close()
     assert figures["noticed_within_s"] < 1.0, figures
     assert 500 not in figures["statuses"], figures
+
+
+def test_no_orphan_outlives_a_sigkilled_server(servers):
+    """Fault 4: SIGKILL the server; every worker, the Manager and the forkserver exit within 2 s."""
+    srv: Server = servers(max_workers=10)
+    figures = server_kill(srv)
+    assert figures["orphans"] == 0 and figures["processes"] >= 10, figures
+
+
+def test_ended_workers_are_capped_and_memory_stays_flat(servers):
+    """Fault 5, short: 400 short workers with --ended-cap 50: 50 kept (oldest dropped first),
+    fds and threads back to baseline, RSS flat."""
+    srv: Server = servers("--ended-cap", "50", max_workers=25)
+    figures = short_workers(srv, total=400, batch=25, cap=50)
+    assert figures["ended_kept"] == 50
+    assert figures["rss_growth_mib"] < 8, figures

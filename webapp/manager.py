@@ -9,9 +9,12 @@ arguments and cost nothing more per call.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import struct
+import threading
+from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from multiprocessing.managers import AcquirerProxy, DictProxy, ListProxy, Server, SyncManager
 
@@ -41,10 +44,30 @@ class RecordingServer(Server):
         super().handle_request(conn)
 
 
+def _exit_with_server() -> None:
+    """Exit as soon as the server process is gone, even if it was SIGKILLed.
+
+    PDEATHSIG is not enough: our parent is the forkserver, not the server, and the
+    forkserver only exits once every process holding its liveness pipe has exited, the
+    Manager included. The server's end of our start-up pipe (the parent sentinel)
+    closes when the server dies, so a thread waits on it.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mpscope-server-watch", daemon=True).start()
+
+
 def _init_journal(version: int, items: list, entries: dict) -> None:
     """Create the Manager process's journal, restoring any state carried over."""
     global _journal
     die_with_parent()
+    _exit_with_server()
     os.setpgrp()  # signals sent to the server's process group are for the server to handle
     _journal = ChangeJournal(version=version)
     _journal.dict = ObservedDict(_journal, entries)
