@@ -37,7 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     app.json.sort_keys = False
 
-    from . import events, routes  # noqa: F401 -- registers handlers on import
+    from . import events, labs, routes  # noqa: F401 -- registers handlers on import
 
     socketio.init_app(
         app,
@@ -56,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     Dashboard.init_app(app)
     app.register_blueprint(routes.bp)
+    labs.init_app(app)
     register_errors(app)
     return app
 

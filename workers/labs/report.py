@@ -1,0 +1,167 @@
+"""The child side of a lab run: report states and output lines to the server through a pipe.
+
+A lab's child process gets the run's ``Reporter``: the writing end of a pipe the server
+reads, and a lock so that writers take turns. Each report is written at once, in one
+write of at most PIPE_BUF bytes, so reports arrive in the order they were made and a
+process killed mid-report cannot leave half a message behind.
+
+:func:`install` points ``sys.stdout``/``sys.stderr`` at it, so the lessons' plain
+``print()`` calls arrive at the server tagged with PID, PPID and thread ident;
+:func:`state` marks what a thread is doing (sleeping, blocked, waiting for a lock) so
+the timeline can draw it. Nothing here imports Flask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from multiprocessing.reduction import ForkingPickler
+from multiprocessing.util import Finalize
+from typing import Any
+
+from workers.bootstrap import die_with_parent
+
+MAX_REPORT = 4000  # bytes; under Linux's PIPE_BUF (4096), so one write is atomic
+
+_reporter: Reporter | None = None
+
+
+class Reporter:
+    """What a child needs to report: the run's pipe and its lock. Passed when a process starts."""
+
+    def __init__(self, conn: Any, lock: Any) -> None:
+        self.conn = conn
+        self.lock = lock
+
+    def send(self, message: tuple) -> None:
+        data = ForkingPickler.dumps(message)
+        if len(data) > MAX_REPORT:
+            data = ForkingPickler.dumps(
+                ("event", {**_base(), "kind": "note", "label": "report too big, dropped"})
+            )
+        with self.lock:
+            self.conn.send_bytes(data)
+
+
+def _base() -> dict:
+    return {"pid": os.getpid(), "tid": threading.get_ident(), "t": time.time()}
+
+
+def _send(message: tuple) -> None:
+    if _reporter is not None:
+        _reporter.send(message)
+
+
+def event(kind: str, state: str | None = None, label: str = "", **extra: Any) -> None:
+    """Report one timeline event for the calling thread."""
+    body = {**_base(), "kind": kind}
+    if state is not None:
+        body["state"] = state
+    body["label"] = label
+    body.update(extra)
+    _send(("event", body))
+
+
+@contextlib.contextmanager
+def state(name: str, label: str = "", after: str = "running", **extra: Any) -> Iterator[None]:
+    """Show the calling thread in state ``name`` while the block runs, then ``after``."""
+    event("state", name, label, **extra)
+    try:
+        yield
+    finally:
+        event("state", after)
+
+
+@contextlib.contextmanager
+def task(label: str, number: int) -> Iterator[None]:
+    """Show a Pool task on the timeline; after it, the worker waits for its next task."""
+    event("state", "running", label, task=number)
+    try:
+        yield
+    finally:
+        event("state", "blocked", "waiting for a task")
+
+
+class _QueueWriter(io.RawIOBase):
+    """A write-only raw stream whose every write becomes one chunk on the shared screen."""
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        text = bytes(data).decode("utf-8", "replace")
+        for start in range(0, len(text), 1000):
+            chunk = text[start : start + 1000]
+            _send(("out", os.getpid(), os.getppid(), threading.get_ident(), time.time(), self.stream, chunk))
+        return len(data)
+
+
+def _stream(name: str) -> io.TextIOWrapper:
+    # Line-buffered like a terminal's stdout: one print() is one write, unless the code
+    # flushes part of a line itself (as the Lock lab does, word by word). Chunks stay
+    # under 1000 characters so that a report fits in one atomic write.
+    return io.TextIOWrapper(io.BufferedWriter(_QueueWriter(name)), encoding="utf-8", line_buffering=True)
+
+
+def install(reporter: Reporter, label: str = "", first_state: str = "running") -> None:
+    """Make this process report to ``reporter``; the first call in every lab child."""
+    global _reporter
+    die_with_parent()
+    os.setpgrp()  # a Ctrl-C at the server's terminal is the server's to handle, not ours
+    _reporter = reporter
+    sys.stdout = _stream("stdout")
+    sys.stderr = _stream("stderr")
+    event("start", first_state, label)
+
+
+def install_pool_worker(reporter: Reporter) -> None:
+    """The Pool initializer: report like any lab child, and report the end at exit."""
+    install(reporter, "pool worker", "blocked")
+    Finalize(None, finish, exitpriority=10)
+
+
+def record(key: str, value: Any) -> None:
+    """Put ``value`` into the run's result under ``key`` (a list: one entry per call)."""
+    _send(("result", key, value))
+
+
+def finish() -> None:
+    """Report this process's end and flush what it still has to say."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    event("end", process=True)
+
+
+def run_child(reporter: Reporter, target: Any, args: tuple, label: str) -> None:
+    """The Process target of every lab child: report, run ``target(*args)``, report the end."""
+    install(reporter, label)
+    code = 0
+    try:
+        target(*args)
+    except Exception:
+        traceback.print_exc()  # into the run's output, where the user is looking
+        code = 1
+    finally:
+        finish()
+    sys.exit(code)
+
+
+class Thread(threading.Thread):
+    """A threading.Thread that shows on the timeline from its start to its end."""
+
+    def run(self) -> None:
+        event("start", "running", self.name)
+        try:
+            super().run()
+        finally:
+            event("end")
