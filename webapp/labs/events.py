@@ -1,6 +1,7 @@
 """Socket.IO events of the Labs: follow one run in its own room, or stop it.
 
-``lab_subscribe`` {"id"} joins the run's room and answers with the whole run so far;
+``lab_subscribe`` {"id"} joins the run's room and answers ``{"status": 200, "run": {...}}``
+with the whole run so far (as ``GET /api/labs/runs/<id>``);
 batches that follow arrive as ``lab`` events, numbered so a client drops what it has.
 """
 
@@ -31,7 +32,7 @@ def lab_subscribe(data: Any = None) -> dict:
     if run is None:
         return {"status": 404, "error": "no such lab run"}
     join_room(room(run.id))  # join first: a batch sent meanwhile is a duplicate, never a gap
-    return {"status": 200, **run.info()}
+    return {"status": 200, "run": run.info()}
 
 
 @socketio.on("lab_unsubscribe")

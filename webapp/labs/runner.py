@@ -111,7 +111,7 @@ class LabRunner:
             daemon=True,
         )
         drain.start()
-        context.event("start", "running", f"{lab.main.__name__}(lab, ...) in the server")
+        context.event("start", "running", f"{lab.main.__name__}(lab, ...)")
         result, error = None, None
         try:
             result = lab.main(context, **params)
