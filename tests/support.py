@@ -7,12 +7,14 @@ processes, HTTP through requests, and Socket.IO over a websocket. Nothing is moc
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import socketio
 REPO = Path(__file__).resolve().parents[1]
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
 MAX_WORKERS = 8
+MARK = "MPSCOPE_TEST_SERVER"  # set in each test server's environment, inherited by all it starts
 LIVE = ("starting", "running")
 ENDED = ("exited", "killed")
 
@@ -63,10 +66,12 @@ class ServerProcess:
         self.out_path = log_dir / "server.out"
         self.log_path = log_dir / "server.log"
         command = [sys.executable, "-m", "webapp", "--port", "0", "--max-workers", str(max_workers)]
+        self.mark = uuid.uuid4().hex
         with open(self.out_path, "wb") as out, open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*command, *extra_args],
                 cwd=REPO,
+                env={**os.environ, MARK: self.mark},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=log,
@@ -94,8 +99,21 @@ class ServerProcess:
         except psutil.NoSuchProcess:
             return []
 
+    def marked(self) -> list[psutil.Process]:
+        """Every live process carrying this server's environment mark, wherever it was reparented."""
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if process.environ().get(MARK) == self.mark and is_alive(process):
+                    found.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                pass
+        return found
+
     def track(self, pid: int) -> None:
         """Remember a process the server started, to check it is gone after the server."""
+        # psutil.Process(None) would be this test process: never track (and later kill) that
+        assert type(pid) is int and pid > 1 and pid != os.getpid(), f"not a process to track: {pid!r}"
         try:
             self.tracked.setdefault(pid, psutil.Process(pid))
         except psutil.NoSuchProcess:
@@ -121,22 +139,24 @@ class ServerProcess:
         return self.proc.returncode
 
     def leftovers(self, timeout: float = 10.0) -> list[psutil.Process]:
-        """Wait for every tracked process to end; kill and return those that do not."""
+        """Wait for every recorded or marked process to end; kill and return those that do not."""
+
+        def alive() -> list[psutil.Process]:
+            found = {p.pid: p for p in self.tracked.values() if is_alive(p)}
+            found.update({p.pid: p for p in self.marked()})
+            return list(found.values())
+
         try:
-            wait_for(
-                lambda: not any(is_alive(p) for p in self.tracked.values()),
-                timeout=timeout,
-                what="the server's processes to end",
-            )
+            wait_for(lambda: not alive(), timeout=timeout, what="the server's processes to end")
             return []
         except AssertionError:
-            alive = [p for p in self.tracked.values() if is_alive(p)]
-            for process in alive:
+            left = alive()
+            for process in left:
                 try:
                     process.kill()
                 except psutil.NoSuchProcess:
                     pass
-            return alive
+            return left
 
     def stop(self) -> None:
         """Teardown: SIGTERM, wait, then assert a clean exit and that no descendant survived."""
