@@ -9,6 +9,7 @@ everything once the lesson's ``main`` has returned, killing stragglers after a g
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from multiprocessing.connection import wait
@@ -115,7 +116,7 @@ class Supervision:
                 process.kill()
                 process.join(1.0)
                 logger.warning("lab run %s: killed PID %d after the grace period", self.run.id, process.pid)
-        for pid in set(self.run.started_pids) - self.run.ended_pids:
+        for pid in set(self.run.started_pids) - self.run.ended_pids - {os.getpid()}:
             self._end_event(pid, "ended without reporting it (killed or terminated)")
         self.poll_ended()
 
