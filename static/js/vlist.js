@@ -19,8 +19,12 @@ export class VirtualList {
     this.spacer.className = "spacer";
     el.append(this.spacer);
     this.atBottom = true;
+    this.followedTop = -1;
     el.addEventListener("scroll", () => {
       this.atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT;
+      // Our own follow scroll (setCount) was drawn by the frame that made it; rendering
+      // again here touched the DOM twice per frame (make bench: browser.dom_per_frame).
+      if (el.scrollTop === this.followedTop) return;
       this.render(performance.now());
     }, { passive: true });
   }
@@ -29,7 +33,10 @@ export class VirtualList {
     if (n === this.count) return;
     this.count = n;
     this.spacer.style.height = `${n * ROW_HEIGHT}px`;
-    if (this.follow && this.atBottom) this.el.scrollTop = this.el.scrollHeight;
+    if (this.follow && this.atBottom) {
+      this.el.scrollTop = this.el.scrollHeight;
+      this.followedTop = this.el.scrollTop;
+    }
   }
 
   render(now) {
