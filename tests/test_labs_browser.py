@@ -1,0 +1,108 @@
+"""The Labs page in headless Chromium: run a lab, see its timeline, output and takeaway.
+
+With ``LABS_SCREENSHOTS=1`` the last test also runs every lab with the page's
+defaults and saves ``docs/img/labs-<name>.png`` (the screenshots in docs/labs.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from labs_fixtures import LabServer, lab_server_fixture  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+FINISHED = ".run-status.status-done, .run-status.status-failed, .run-status.status-timeout"
+
+
+@pytest.fixture(scope="module", name="chromium")
+def chromium_fixture() -> Iterator:
+    """One headless Chromium for the module; skipped where there is none (unless required)."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_labs(chromium, server: LabServer, lab: str, scheme: str = "light", width: int = 1400):
+    page = chromium.new_page(viewport={"width": width, "height": 1000}, color_scheme=scheme)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{server.url}/labs#{lab}")
+    page.wait_for_selector("#lab-params input, #lab-params select")
+    page.wait_for_selector(".conn-live")
+    return page, errors
+
+
+def test_running_a_lab_draws_its_timeline_and_output(chromium, lab_server: LabServer) -> None:
+    page, errors = open_labs(chromium, lab_server, "process")
+    page.fill("#param-processes", "3")
+    page.fill("#param-seconds", "0.4")
+    page.click("#run-button")
+    # while it runs the timeline already has one row per process, drawn as events arrive
+    page.locator(".tl-bar.st-sleeping").nth(2).wait_for(timeout=10000)
+    page.wait_for_selector(FINISHED, timeout=20000)
+    assert page.inner_text("#run-status") == "done"
+    lines = page.locator("#output .out-line .text").all_inner_texts()
+    assert sorted(t for t in lines if t.startswith("hello")) == ["hello msc0", "hello msc1", "hello msc2"]
+    pids = set(page.locator("#output .out-line .pid").all_inner_texts())
+    assert len(pids) == 4  # three children and the server's own line
+    assert "not 1.2 s" in page.inner_text("#takeaway")
+    assert "def run(name: str, seconds: float)" in page.inner_text("#code")
+    assert not errors, errors
+    page.close()
+
+
+def test_bad_params_show_the_servers_message(chromium, lab_server: LabServer) -> None:
+    page, errors = open_labs(chromium, lab_server, "pool")
+    page.fill("#param-size", "99")
+    page.locator("#param-size").evaluate("input => input.removeAttribute('max')")
+    page.click("#run-button")
+    page.wait_for_selector("#form-error:not([hidden])")
+    assert "'size'" in page.inner_text("#form-error")
+    page.close()
+
+
+@pytest.mark.skipif(os.environ.get("LABS_SCREENSHOTS") != "1", reason="set LABS_SCREENSHOTS=1 to retake")
+@pytest.mark.parametrize(
+    "lab", ["process", "threads", "parent", "queues", "pipe", "manager", "lock", "pool", "gil"]
+)
+def test_take_the_docs_screenshots(chromium, lab_server: LabServer, lab: str) -> None:
+    page, errors = open_labs(chromium, lab_server, lab)
+    page.click("#run-button")
+    page.wait_for_selector(FINISHED, timeout=60000)
+    page.wait_for_timeout(200)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    box = page.locator(".lab-result").bounding_box()
+    timeline = page.locator(".lab-timeline").bounding_box()
+    top = page.locator(".lab-controls").bounding_box()["y"]
+    bottom = max(box["y"] + box["height"], timeline["y"] + timeline["height"])
+    page.screenshot(
+        path=str(DOCS_IMG / f"labs-{lab}.png"),
+        full_page=True,
+        clip={"x": 0, "y": top - 8, "width": 1400, "height": bottom - top + 16},
+    )
+    assert not errors, errors
+    page.close()
