@@ -69,7 +69,7 @@ def test_a_second_server_on_a_busy_port_exits_with_code_2_and_leaves_nothing(
             stderr=subprocess.STDOUT,
         )
     try:
-        code = second.wait(timeout=10)
+        code = second.wait(timeout=8)
     except subprocess.TimeoutExpired:
         code = "hung"
     try:
