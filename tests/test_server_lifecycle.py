@@ -47,13 +47,6 @@ def processes_marked(mark: str) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: werkzeug's make_server calls sys.exit(1) on EADDRINUSE, which __main__'s "
-    "`except OSError` misses, so the Dashboard is never closed: exit code 1, the change feed "
-    "then sees the Manager vanish at exit and starts a new one, and the process can hang "
-    "for ever with that Manager, its forkserver and resource tracker",
-)
 def test_a_second_server_on_a_busy_port_exits_with_code_2_and_leaves_nothing(
     fresh_server: ServerProcess, tmp_path: Path
 ):

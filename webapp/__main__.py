@@ -76,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     dashboard: Dashboard = app.extensions["mpscope"]
     try:
         server = make_threaded_server(app, args.host, args.port)
-    except OSError as exc:
+    except (OSError, SystemExit) as exc:  # Werkzeug reports a busy port with sys.exit(1)
         dashboard.close()
-        print(f"mpscope: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        reason = exc.strerror if isinstance(exc, OSError) else "the address is in use or not available"
+        print(f"mpscope: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{server.server_port}"

@@ -6,6 +6,7 @@ Flask-SocketIO stores itself; :meth:`Dashboard.close` is the one place that stop
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
@@ -48,8 +49,11 @@ class Dashboard:
         self.manager_state = "running"
         self.clients = ClientRegistry(socketio, self.snapshot)
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
-        self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
         self._closed = threading.Event()
+        self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
+        # Whatever way the process ends, stop our processes first: otherwise the
+        # interpreter's own exit handlers kill the Manager and the feed "restarts" it.
+        atexit.register(self.close)
 
     @classmethod
     def init_app(cls, app: Flask) -> Dashboard:

@@ -134,7 +134,7 @@ def worker_output(pid: str):
     """Return a worker's captured output after line ``since`` and how many lines were dropped."""
     worker = our_worker(pid)
     since = request.args.get("since", "0")
-    if not since.isdigit() or len(since) > 15:
+    if not (since.isascii() and since.isdigit()) or len(since) > 15:
         raise ApiError(400, "'since' must be a non-negative integer")
     found = current_dashboard().output.lines(worker.pid, int(since))
     if found is None:

@@ -27,10 +27,12 @@ class SharedState:
         self.restarts = 0
         self.lock = threading.RLock()
         self.manager: StateManager | None = None
+        self._manager_pid: int | None = None
         self._start()
 
     def _start(self, version: int = 0, items: list | None = None, entries: dict | None = None) -> None:
         self.manager = start_manager(self.ctx, version, items, entries)
+        self._manager_pid = self.manager._process.pid
         self.dict = self.manager.shared_dict()
         self.list = self.manager.shared_list()
         self.journal = self.manager.journal()
@@ -40,8 +42,8 @@ class SharedState:
 
     @property
     def manager_pid(self) -> int | None:
-        process = getattr(self.manager, "_process", None)
-        return process.pid if process is not None else None
+        """The running Manager's PID (the old one's until a replacement is up)."""
+        return self._manager_pid
 
     def for_worker(self, lock_names: dict[str, str | None]) -> tuple:
         """Return ``(d, l, {kwarg: lock proxy or None})`` to hand to a new worker."""
@@ -79,8 +81,8 @@ class SharedState:
         with self.lock:
             version, items, entries = self.mirror.raw()
             self._shutdown()
-            self.restarts += 1
             self._start(version, items, entries)
+            self.restarts += 1
 
     def close(self) -> None:
         with self.lock:
