@@ -1,6 +1,6 @@
 // The figures of a finished run, one small view per lab. Every value is set as text.
 
-import { describe } from "./format.js";
+import { describe, toText } from "./format.js";
 
 function h(tag, cls, text) {
   const node = document.createElement(tag);
@@ -61,7 +61,7 @@ const views = {
   },
   queues(r) {
     return [fact("queue.Queue → p.start()", r.thread_queue_error, "bad"),
-      fact("reader got", JSON.stringify(r.reader_got)), fact("writer's list after the change", JSON.stringify(r.writer_after_change))];
+      fact("reader got", toText(r.reader_got)), fact("writer's list after the change", toText(r.writer_after_change))];
   },
   pipe(r) {
     return [fact(`recv #${r.blocked_recv}`, r.blocked ? `blocked for ${fmt(r.blocked_for)}, then ended by the timeout` : "did not block", r.blocked ? "bad" : ""),

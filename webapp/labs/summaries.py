@@ -234,6 +234,7 @@ def gil(run, result: dict) -> dict:
             f"(the GIL lets one thread run Python at a time); "
             f"{p['processes']} processes ran at {cpu[2]['speedup']:.2f}× (at most "
             f"{min(p['processes'], result['usable_cpus'])}× possible). IO-bound waits: threads ran at "
-            f"{bars[4]['speedup']:.2f}×, since a thread waiting on IO releases the GIL."
+            f"{bars[4]['speedup']:.2f}×, since a thread waiting on IO releases the GIL. Wall times run "
+            "from start() to join() in the server, so they include starting each process."
         ),
     }

@@ -55,7 +55,7 @@ class Supervision:
                 "t": time.time(),
                 "kind": "start",
                 "state": "blocked",
-                "label": "Manager process (serves d and l)",
+                "label": "Manager: waits for requests on d, l",
             }
         )
         with self.lock:

@@ -87,7 +87,8 @@ def main_pipe(lab, messages: int, wait: float) -> dict:
     for i in range(messages):
         writer_end.send(f"message {i + 1}")
     started = time.monotonic()
-    p.join(wait)
+    with lab.state("blocked", f"p.join({wait})"):
+        p.join(wait)
     blocked = p.is_alive()
     if blocked:
         lab.print(f"recv #{messages + 1} still blocked after {wait} s: terminating the reader")
