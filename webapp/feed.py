@@ -63,6 +63,12 @@ class ChangeFeed:
 
     def _step(self) -> None:
         journal, mirror = self.state.journal, self.state.mirror
+        wait = self.last_emit + (FRAME if self.busy else MIN_GAP) - time.monotonic()
+        if wait > 0:
+            # Sent one very recently: let this gap's changes gather, then take them in one
+            # read. (Reading first and again after the sleep cost two Manager round trips
+            # per message: ~20 µs of server + Manager CPU per change at 1,000/s.)
+            time.sleep(wait)
         status, entries = journal.read(mirror.version, 1.0)
         if status == "overflow":
             mirror.load(*journal.snapshot())
@@ -70,13 +76,6 @@ class ChangeFeed:
             return
         if not entries:
             return
-        gap = FRAME if self.busy else MIN_GAP
-        wait = self.last_emit + gap - time.monotonic()
-        if wait > 0:  # sent one very recently: gather what arrives meanwhile into one message
-            time.sleep(wait)
-            more_status, more = journal.read(entries[-1][0], 0)
-            if more_status == "ok":
-                entries.extend(more)
         first = mirror.version
         ops = mirror.apply(entries)
         if ops:
