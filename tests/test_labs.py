@@ -264,3 +264,27 @@ def test_the_server_log_has_one_line_per_run_start_and_end(labs: Labs, lab_serve
     run_id = labs.run("queues")["id"]
     lines = [line for line in lab_server.log().splitlines() if run_id in line]
     assert len(lines) == 2 and "started" in lines[0] and " done in " in lines[1]
+
+
+def test_stopping_the_server_mid_run_leaves_no_process(tmp_path) -> None:
+    server = LabServer(tmp_path)
+    try:
+        labs = Labs(server)
+        run_id = labs.start("pool", {"size": 2, "tasks": 4, "seconds": 2})
+        wait_until(lambda: any(e.get("task") is not None for e in labs.get(run_id)["events"]), 15, "a task")
+        server.descendants()  # remember the pool's workers, to check they are gone too
+    finally:
+        server.stop()  # SIGTERM; asserts a clean exit, no errors logged and no process left
+
+
+def test_old_finished_runs_are_dropped_past_the_cap() -> None:
+    from webapp.labs.run import DONE, LabRun
+    from webapp.labs.runner import LabRunner
+
+    runner = LabRunner(ctx=None, emit=lambda *a: None, keep=3)
+    for i in range(5):
+        run = LabRun(f"r{i}", "process", {}, lambda *a: None)
+        run.status = DONE
+        runner.runs[run.id] = (run, None)
+    runner._trim()
+    assert list(runner.runs) == ["r2", "r3", "r4"]
