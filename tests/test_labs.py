@@ -160,7 +160,7 @@ def test_lock_lab_keeps_lines_whole_only_with_the_lock(labs: Labs) -> None:
 def test_pool_lab_apply_is_a_staircase_apply_async_waves_callback_in_the_server(
     labs: Labs, lab_server: LabServer
 ) -> None:
-    result = labs.run("pool", {"size": 2, "tasks": 4, "seconds": 0.15})["result"]
+    result = labs.run("pool", {"size": 2, "tasks": 4, "seconds": 0.25})["result"]
     server = server_pid(lab_server)
     assert result["callback_pids"] == [server]
     apply, waves = result["phases"]["apply"], result["phases"]["apply_async"]
@@ -205,19 +205,24 @@ def test_a_hung_pool_is_stopped_at_its_time_limit(labs: Labs) -> None:
 
 
 # -- Socket.IO ---------------------------------------------------------------------------------
-def follow(client: socketio.SimpleClient, run_id: str, timeout: float = 20) -> tuple[dict, list[dict]]:
-    """Subscribe to a run and collect its ``lab`` batches until the final one."""
+def subscribe(client: socketio.SimpleClient, run_id: str) -> dict:
+    """Join a run's room; return the run as it was then."""
     answer = client.call("lab_subscribe", {"id": run_id}, timeout=5)
     assert answer["status"] == 200
+    return answer["run"]
+
+
+def collect(client: socketio.SimpleClient, snapshot: dict, timeout: float = 20) -> list[dict]:
+    """Collect ``lab`` batches until the final one (none if the run had already ended)."""
     batches = []
     deadline = time.monotonic() + timeout
-    status = answer["run"]["status"]
+    status = snapshot["status"]
     while status == "running":
         event, payload = client.receive(timeout=max(0.1, deadline - time.monotonic()))
         if event == "lab":
             batches.append(payload)
             status = payload["status"]
-    return answer["run"], batches
+    return batches
 
 
 def test_two_clients_follow_their_own_runs_without_mixing(labs: Labs, lab_server: LabServer) -> None:
@@ -225,13 +230,14 @@ def test_two_clients_follow_their_own_runs_without_mixing(labs: Labs, lab_server
     first.connect(lab_server.url, transports=["websocket"])
     second.connect(lab_server.url, transports=["websocket"])
     try:
-        a = labs.start("process", {"processes": 2, "seconds": 0.3})
-        b = labs.start("threads", {"processes": 2, "seconds": 0.3})
-        snap_a, got_a = follow(first, a)
-        snap_b, got_b = follow(second, b)
+        a = labs.start("process", {"processes": 2, "seconds": 1})
+        b = labs.start("threads", {"processes": 2, "seconds": 1})
+        snap_a, snap_b = subscribe(first, a), subscribe(second, b)
+        got_a, got_b = collect(first, snap_a), collect(second, snap_b)
     finally:
         first.disconnect()
         second.disconnect()
+    assert got_a and got_b, "both runs were still going when subscribed: batches must follow"
     assert {batch["id"] for batch in got_a} == {a} and {batch["id"] for batch in got_b} == {b}
     for run_id, snap, got in ((a, snap_a, got_a), (b, snap_b, got_b)):
         final = labs.wait(run_id)
