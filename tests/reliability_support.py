@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -752,9 +753,8 @@ def kill_manager(srv: Server, watcher: Watcher, rounds: int = 1) -> dict:
             os.kill(old_pid, signal.SIGKILL)
             watcher.wait(lambda s=seen: len(manager_events("restarting")) > s, 5, "a manager event")
             noticed.append(time.monotonic() - killed_at)
-            new_pid = lambda o=old_pid: (h := srv.health())["manager_pid"] not in (o, None) and h  # noqa: E731
-            health = wait_for(new_pid, 10, "a new Manager")
-            assert health["manager_restarts"] == n
+            health = wait_for(lambda n=n: (h := srv.health())["manager_restarts"] == n and h, 10, "a restart")
+            assert health["manager_pid"] not in (old_pid, None), health
             shown = {"pid": health["manager_pid"], "restarts": n, "state": "running"}
             watcher.wait(lambda s=shown: s in manager_events("running"), 10, "the running event")
             restarted = wait_for(lambda t=tickers: restarted_from(t), 10, "the restarted workers")
@@ -842,3 +842,206 @@ def short_workers(srv: Server, total: int, batch: int, cap: int) -> dict:
         }
     finally:
         watcher.close()
+
+
+def spawn_storm(srv: Server, total: int, max_workers: int, sockets: int = 4, threads: int = 48) -> dict:
+    """Fire ``total`` spawn and kill requests at once, over REST and Socket.IO.
+
+    Checks: each gets a definite answer (201/409 or 202/404), no more than ``max_workers``
+    worker processes ever run (sampled from /proc all along), and afterwards the worker
+    table's live PIDs are exactly the worker processes that run.
+    """
+    rng = random.Random()
+    clients = [Watcher(srv) for _ in range(sockets)]
+    helpers = srv.helpers()
+    known: list[int] = []
+    answers: dict[str, int] = {}
+    most = 0
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def sample() -> None:
+        nonlocal most
+        while not stop.is_set():
+            running = sum(1 for p in srv.descendants() if p.pid not in helpers and is_alive(p))
+            most = max(most, running)
+
+    def spawn_body() -> dict:
+        seconds = rng.choice([0.0, 0.05, 0.3, 30.0])
+        return {"count": rng.randint(1, 3), "task": "sleep", "params": {"seconds": seconds}}
+
+    def job(kind: str) -> str:
+        if kind == "rest-spawn":
+            response = srv.request("POST", "/api/workers", json=spawn_body())
+            status, body = response.status_code, response.json()
+        elif kind == "socket-spawn":
+            body = rng.choice(clients).call("spawn", spawn_body())
+            status = body["status"]
+        else:
+            with lock:
+                pid = rng.choice(known) if known else 1
+            if kind == "rest-kill":
+                response = srv.kill(pid, rng.choice(["KILL", "TERM"]))
+                status, body = response.status_code, response.json()
+            else:
+                body = rng.choice(clients).call("kill", {"pid": pid, "signal": "KILL"})
+                status = body["status"]
+        expected = (201, 409) if kind.endswith("spawn") else (202, 404)
+        assert status in expected, f"{kind}: {status} {body}"
+        if status == 201:
+            with lock:
+                for info in body["workers"]:
+                    known.append(info["pid"])
+                    srv.track(info["pid"])
+        return f"{kind} {status}"
+
+    kinds = ["rest-spawn"] * 45 + ["socket-spawn"] * 35 + ["rest-kill"] * 10 + ["socket-kill"] * 10
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(job, [rng.choice(kinds) for _ in range(total)]))
+        for result in results:
+            answers[result] = answers.get(result, 0) + 1
+
+        def table_matches() -> bool:
+            live = {w["pid"] for w in srv.state()["workers"] if w["state"] in LIVE}
+            return live == {p.pid for p in srv.descendants() if p.pid not in helpers and is_alive(p)}
+
+        wait_for(table_matches, 10, "the worker table to match the running processes")
+        srv.kill_all("KILL")
+    finally:
+        stop.set()
+        sampler.join(10)
+        for client in clients:
+            client.close()
+    assert most <= max_workers, f"{most} workers ran at once, --max-workers {max_workers}"
+    wait_for(lambda: not srv.worker_processes(), 10, "every worker process to end")
+    assert all(w["state"] in ENDED for w in srv.state()["workers"])
+    wait_for(lambda: not srv.zombies(), 5, "no zombies")
+    return {"requests": total, "answers": answers, "spawned": len(known), "most_running": most}
+
+
+def stuck_clients(srv: Server, seconds: float, stuck: int = 1, workers: int = 4) -> dict:
+    """Clients that stop reading while burst workers write flat out for ``seconds``.
+
+    Checks: a reading client keeps up (it catches up as soon as the writes stop), the
+    server answers promptly all along, its memory stops growing once the stuck clients'
+    queues are full, and a stuck client that reads again is sent a fresh snapshot.
+    """
+    watcher = Watcher(srv)
+    srv.spawn(1, "burst", n=10, keys=10)
+    srv.wait_settled()
+    base_fds, base_threads = srv.fds(), srv.threads()
+    raws = [stuck_client(srv) for _ in range(stuck)]
+    try:
+        pids = [w["pid"] for w in srv.spawn(workers, "burst", n=10_000_000, keys=5000)]
+        started = time.monotonic()
+        slowest = 0.0
+        rss_half = None
+        while (elapsed := time.monotonic() - started) < seconds:
+            t = time.monotonic()
+            srv.health()
+            slowest = max(slowest, time.monotonic() - t)
+            if rss_half is None and elapsed >= seconds / 2:
+                rss_half = srv.rss()
+        rss_end = srv.rss()
+        for pid in pids:
+            assert srv.kill(pid, "KILL").status_code == 202
+        stopped = time.monotonic()
+        version = srv.wait_settled()["version"]
+        watcher.wait_version(version, 15)
+        caught_up = time.monotonic() - stopped
+        held_back = srv.log().count("is not reading")
+        assert held_back >= len(raws), "a stuck client was never held back"
+        resynced = 0
+        for ws in raws:  # read again: a snapshot comes once the backlog drained
+            read_until(ws, lambda m: m.startswith('42["snapshot"'), 30)
+            resynced += 1
+    finally:
+        for ws in raws:
+            ws.close()
+        watcher.close()
+    srv.wait_baseline(base_fds, base_threads)
+    return {
+        "seconds": seconds,
+        "stuck_clients": stuck,
+        "slowest_healthz_s": round(slowest, 3),
+        "reader_caught_up_after_s": round(caught_up, 3),
+        "rss_growth_second_half_mib": round((rss_end - (rss_half or rss_end)) / 2**20, 1),
+        "rss_mib": round(rss_end / 2**20, 1),
+        "held_back": held_back,
+        "resynced_with_snapshot": resynced,
+        "state_version": version,
+    }
+
+
+PING_INTERVAL = 25  # Engine.IO's default, which the app keeps
+
+
+def reconnect_loop(srv: Server, clients: int, seconds: float, settle_threads: bool = False) -> dict:
+    """``clients`` Socket.IO clients connect, take their snapshot and disconnect, in a loop,
+    while a worker writes: the server stays responsive, and its descriptors (at once) and
+    threads come back once they are gone.
+
+    Engine.IO (threading mode) gives each connection a ping thread that sleeps
+    ``PING_INTERVAL`` seconds and cannot be woken, so each closed connection leaves one
+    sleeping thread for up to 25 s: right after the loop the server may have up to one
+    extra thread per connection made, and only ``settle_threads`` waits them out.
+    """
+    probe = Watcher(srv)
+    probe.close()  # warm up the Socket.IO machinery before the baseline
+    writer = srv.spawn(1, "burst", n=10_000_000, rate=500.0, keys=200)[0]["pid"]
+    wait_for(lambda: srv.health()["version"] > 10, 10, "the writer")
+    base_fds, base_threads = srv.fds(), srv.threads()
+    stop = threading.Event()
+    connections = [0] * clients
+    errors: list[str] = []
+
+    def loop(index: int) -> None:
+        while not stop.is_set():
+            try:
+                watcher = Watcher(srv)
+                try:
+                    watcher.wait(lambda w=watcher: w.snapshots, 15, "a snapshot")
+                finally:
+                    watcher.close()
+                connections[index] += 1
+            except Exception as exc:  # noqa: BLE001 -- recorded, and the test fails on it
+                errors.append(repr(exc))
+                return
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    slowest, samples = 0.0, []
+    while (elapsed := time.monotonic() - started) < seconds:
+        t = time.monotonic()
+        srv.health()
+        slowest = max(slowest, time.monotonic() - t)
+        samples.append((elapsed, srv.rss()))
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors[:5]
+    assert srv.kill(writer, "KILL").status_code == 202
+    srv.wait_settled()
+    made = sum(connections)
+    srv.wait_baseline(base_fds, base_threads + made, timeout=15)
+    lingering = srv.threads() - base_threads
+    if settle_threads:
+        srv.wait_baseline(base_fds, base_threads, timeout=PING_INTERVAL + 15)
+    third = [rss for elapsed, rss in samples if elapsed >= seconds * 2 / 3]
+    middle = [rss for elapsed, rss in samples if seconds / 3 <= elapsed < seconds * 2 / 3]
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "connections": made,
+        "lingering_ping_threads": lingering,
+        "slowest_healthz_s": round(slowest, 3),
+        "rss_growth_last_third_mib": round((max(third) - max(middle)) / 2**20, 1) if middle else 0.0,
+        "rss_mib": round(srv.rss() / 2**20, 1),
+        "fd_drift": srv.fds() - base_fds,
+        "thread_drift": srv.threads() - base_threads,
+    }

@@ -13,6 +13,7 @@ from reliability_support import (  # noqa: F401 -- servers_fixture provides `ser
     server_kill,
     servers_fixture,
     short_workers,
+    spawn_storm,
     wait_for,
 )
 
@@ -91,3 +92,12 @@ def test_ended_workers_are_capped_and_memory_stays_flat(servers):
     figures = short_workers(srv, total=400, batch=25, cap=50)
     assert figures["ended_kept"] == 50
     assert figures["rss_growth_mib"] < 8, figures
+
+
+def test_a_spawn_storm_never_exceeds_max_workers(servers):
+    """Fault 7: 500 spawn and kill requests at once over REST and Socket.IO: every one answered,
+    --max-workers never exceeded, the table matches the real processes."""
+    srv: Server = servers(max_workers=8)
+    figures = spawn_storm(srv, total=500, max_workers=8)
+    assert sum(figures["answers"].values()) == 500
+    assert figures["most_running"] <= 8

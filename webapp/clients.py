@@ -2,8 +2,10 @@
 
 Every broadcast is encoded once and queued to each client's Engine.IO socket. A client
 that stops reading would make its queue grow without bound, so a client whose queue
-holds more than ``high`` packets is skipped ("lagging") until it drains below ``low``;
-then it is sent a fresh snapshot, which replaces everything it missed.
+holds more than ``high`` packets or ``high_bytes`` bytes is skipped ("lagging") until it
+drains below ``low`` packets; then it is sent a fresh snapshot, which replaces
+everything it missed. The byte bound matters: one busy ``changes`` message can be
+~0.5 MB, so 256 of them would be over 100 MB held for a single stuck client.
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ class ClientRegistry:
     """Tracks connected clients and broadcasts to those keeping up."""
 
     def __init__(
-        self, socketio: SocketIO, snapshot: Callable[[], dict], high: int = 256, low: int = 16
+        self,
+        socketio: SocketIO,
+        snapshot: Callable[[], dict],
+        high: int = 256,
+        low: int = 16,
+        high_bytes: int = 4 * 2**20,
     ) -> None:
         self.socketio = socketio
         self.snapshot = snapshot
         self.high = high
         self.low = low
+        self.high_bytes = high_bytes
         self.lock = threading.Lock()
         self.clients: dict[str, str] = {}  # sid -> Engine.IO sid
         self.lagging: set[str] = set()
@@ -44,9 +52,19 @@ class ClientRegistry:
     def count(self) -> int:
         return len(self.clients)
 
-    def _queued(self, eio_sid: str) -> int:
+    def _queued(self, eio_sid: str) -> tuple[int, int]:
+        """Packets and bytes waiting in one client's queue (bytes only counted past ``low``)."""
         sock = self.socketio.server.eio.sockets.get(eio_sid)
-        return sock.queue.qsize() if sock is not None else 0
+        if sock is None:
+            return 0, 0
+        count = sock.queue.qsize()
+        if count <= self.low:
+            return count, 0
+        with sock.queue.mutex:  # its writer thread takes packets off concurrently
+            # (a closing socket's queue also holds None, the writer's stop sentinel)
+            data = [getattr(packet, "data", None) for packet in sock.queue.queue]
+        size = sum(len(d) for d in data if isinstance(d, (str, bytes)))
+        return count, size
 
     def broadcast(self, event: str, data: dict) -> None:
         """Send ``event`` to every client that is keeping up."""
@@ -56,13 +74,18 @@ class ClientRegistry:
         caught_up = []
         with self.lock:
             for sid, eio_sid in self.clients.items():
-                queued = self._queued(eio_sid)
+                queued, size = self._queued(eio_sid)
                 if sid in self.lagging and queued <= self.low:
                     self.lagging.discard(sid)
                     caught_up.append(sid)
-                elif sid not in self.lagging and queued > self.high:
+                elif sid not in self.lagging and (queued > self.high or size > self.high_bytes):
                     self.lagging.add(sid)
-                    logger.info("client %s is not reading (%d messages queued): holding back", sid, queued)
+                    logger.info(
+                        "client %s is not reading (%d messages, %d bytes queued): holding back",
+                        sid,
+                        queued,
+                        size,
+                    )
             skip = list(self.lagging)
             if self.lagging and self.timer is None:
                 # nothing else may be sent for a while: look again to resync it when it drains
