@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test lint format clean bench bench-quick
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,18 @@ format: setup
 
 test: lint
 	$(PY) -m pytest
+
+# Benchmarks (docs/performance.md): `make bench` full run under 10 minutes, writes the
+# results and the page; `make bench-quick` small scale, under a minute. ARGS=--soak adds the soak.
+$(VENV)/.bench-installed: $(VENV)/.installed benchmarks/requirements.txt
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
+	touch $@
+
+bench: setup $(VENV)/.bench-installed
+	$(PY) -m benchmarks $(ARGS)
+
+bench-quick: setup $(VENV)/.bench-installed
+	$(PY) -m benchmarks --quick $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

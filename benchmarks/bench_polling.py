@@ -22,7 +22,7 @@ import time
 from array import array
 
 from . import bench_latency
-from .harness import Client, Server, figure, median, summary_ms
+from .harness import Client, Server, figure, median, summary_ms, wait_for
 
 WORKERS, RATE, KEYS = 8, 1000, 12
 
@@ -61,6 +61,7 @@ def baseline_phase(server: Server, log: SnapshotLog, seconds: float) -> dict:
     try:
         n = int(RATE / WORKERS * seconds)
         server.post("/spawn", {"count": WORKERS, "n": n, "rate": RATE / WORKERS, "keys": KEYS, "path": path})
+        wait_for(lambda: log.seen, 30, "the first write to show")
         time.sleep(seconds * 0.2)  # CPU is read in the steady middle, as for mpscope
         ta, cpu0 = time.time(), server.cpu()
         time.sleep(seconds * 0.6)
@@ -90,7 +91,7 @@ def run(bench) -> list[dict]:
     client = Client(ours.url)
     log = SnapshotLog()
     base_client = Client(base.url, on_event=log.on_event, replica=False)
-    seconds, repeats = bench.q(5.0, 2.5), bench.q(3, 1)
+    seconds, repeats = bench.q(5.0, 1.5), bench.q(3, 1)
     rows, plot = [], {}
     try:
         for size in (100, 10_000):

@@ -14,10 +14,10 @@ WORKERS, KEYS = 8, 12
 
 
 def run(bench) -> list[dict]:
-    big_size = bench.q(100_000, 20_000)
+    big_size = bench.q(100_000, 10_000)
     small = bench.server()
     big = Server("webapp", "--max-workers", "64", "--rate-limit", "0", name="mpscope-big")
-    seconds, repeats = bench.q(5.0, 2.5), bench.q(3, 1)
+    seconds, repeats = bench.q(5.0, 1.5), bench.q(3, 1)
     rows = []
     try:
         big.fill(entries=big_size, writers=4)
@@ -37,7 +37,7 @@ def run(bench) -> list[dict]:
             for k, v in results.items()
         }
         bench.log(f"{m}")
-        bench.data["state_size"] = {"small": 100, "big": big_size, **m}
+        bench.data["state_size"] = {"entries": {"small": 100, "big": big_size}, **m}
         for field, label, unit in (
             ("p50", "push latency p50", "ms"),
             ("p99", "push latency p99", "ms"),

@@ -125,8 +125,8 @@ class Server:
         self.pid = self.proc.pid
         self.ps = psutil.Process(self.pid)
         self.tracked: dict[int, psutil.Process] = {}
-        self.url = wait_for(self._ready, 60, f"{name} to print its URL")
         self.http = requests.Session()
+        self.url = wait_for(self._ready, 60, f"{name} to print its URL")
         self.manager_pid = self.health()["manager_pid"]
         self.track()
 

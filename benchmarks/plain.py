@@ -81,3 +81,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def print_to_file(path: str, lines: int, line_buffered: bool) -> None:
+    """Run the ``printer`` task with stdout going to a file (the output baseline)."""
+    import sys
+
+    from workers.tasks import printer
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.close(fd)
+    with open(1, "w", buffering=1 if line_buffered else -1, closefd=False) as sys.stdout:
+        printer(None, None, lines=lines, interval=0.0)

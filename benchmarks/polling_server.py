@@ -28,6 +28,7 @@ POLL = 0.1
 app = Flask(__name__)
 socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False)
 ctx = multiprocessing.get_context("forkserver")
+ctx.set_forkserver_preload(["benchmarks.plain"])  # writers start as fast as mpscope's workers
 manager = None
 shared: dict = {}
 writers: list = []
