@@ -18,6 +18,7 @@ def test_every_task_the_issue_lists_is_registered():
         "printer",
         "hold_lock",
         "deadlock",
+        "odd_values",
     }
 
 

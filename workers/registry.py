@@ -125,6 +125,7 @@ TASKS: dict[str, Task] = {
         Task("cpu", tasks.cpu, "busy loop", {"seconds": Param(float, 5.0, **SECONDS)}),
         Task("sleep", tasks.sleep, "sleep, then exit", {"seconds": Param(float, 5.0, **SECONDS)}),
         Task("crash", tasks.crash, "raise an exception", {"seconds": Param(float, 0.5, **SECONDS)}),
+        Task("odd_values", tasks.odd_values, "write a set, bytes, an object, NaN, inf, a huge list, HTML"),
         Task(
             "burst",
             tasks.burst,

@@ -95,3 +95,25 @@ def deadlock(d, l, first=None, second=None, pause=0.5):  # noqa: E741
         time.sleep(pause)
         with second:
             d[os.getpid()] = "got both locks"
+
+
+class Opaque:
+    """A custom object: JSON cannot carry it, so the page shows its repr."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+
+    def __repr__(self):
+        return f"<Opaque from {self.pid}>"
+
+
+def odd_values(d, l):  # noqa: E741
+    """Write values JSON cannot carry (or should not render as HTML) into d, then exit."""
+    d["set"] = {1, 2, 3}
+    d["bytes"] = b"\x00\xff"
+    d["object"] = Opaque()
+    d["nan"] = float("nan")
+    d["inf"] = float("inf")
+    d["big list"] = list(range(100_000))
+    d["html"] = "<img src=x onerror=alert(1)>"
+    d["<b>html key</b>"] = "a key is text too"
