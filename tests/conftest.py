@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from browser_support import browser  # noqa: F401 -- one Chromium for every browser test module
 from support import MAX_WORKERS, Api, LiveClient, ServerProcess
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from browser_support import LiveServer, browser, free_port, live_server  # noqa: F401 -- fixtures
+from browser_support import LiveServer, free_port, live_server  # noqa: F401 -- fixtures
 from playwright.sync_api import Browser, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -92,7 +92,7 @@ def clean_server(live_server: LiveServer) -> LiveServer:  # noqa: F811 -- the im
 
 
 @pytest.fixture
-def open_page(browser: Browser) -> Iterator[Callable[..., Dashboard]]:  # noqa: F811
+def open_page(browser: Browser) -> Iterator[Callable[..., Dashboard]]:
     """Open dashboards in fresh browser contexts; fail if any of them showed a JavaScript error."""
     contexts, dashboards = [], []
 
@@ -184,7 +184,7 @@ def test_two_pages_stay_in_sync_through_spawn_kill_and_reset(clean_server, open_
 
 
 # -- 4. server restart ---------------------------------------------------------------------
-def test_page_reconnects_by_itself_after_the_server_restarts(browser):  # noqa: F811
+def test_page_reconnects_by_itself_after_the_server_restarts(browser):
     port = free_port()
     first = LiveServer(port=port)
     second = None

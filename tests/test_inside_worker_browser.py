@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from browser_support import LiveServer, browser, live_server  # noqa: F401 -- fixtures
+from browser_support import LiveServer, live_server  # noqa: F401 -- fixtures
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.browser
@@ -13,7 +13,7 @@ expect.set_options(timeout=10_000)
 
 
 def test_printer_lines_the_stack_of_a_sleeper_and_a_lock_holder_show_in_the_page(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     live_server: LiveServer,  # noqa: F811
 ):
     live_server.reset()

@@ -7,7 +7,6 @@ defaults and saves ``docs/img/labs-<name>.png`` (the screenshots in docs/labs.md
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,34 +14,14 @@ from labs_fixtures import LabServer, lab_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 FINISHED = ".run-status.status-done, .run-status.status-failed, .run-status.status-timeout"
 
 
-@pytest.fixture(scope="module", name="chromium")
-def chromium_fixture() -> Iterator:
-    """One headless Chromium for the module; skipped where there is none (unless required)."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+@pytest.fixture(name="chromium")
+def chromium_fixture(browser):
+    """The session's headless Chromium (from browser_support, registered in conftest)."""
+    return browser
 
 
 def open_labs(chromium, server: LabServer, lab: str, scheme: str = "light", width: int = 1400):
