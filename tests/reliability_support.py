@@ -512,6 +512,9 @@ class Watcher:
 
     def close(self) -> None:
         self.client.shutdown()
+        ws = getattr(self.client.eio, "ws", None)
+        if ws is not None:  # when the server ended the connection, nobody closed its socket
+            ws.shutdown()
 
 
 def assert_same_state(server: Server, watchers: list[Watcher], timeout: float = 20.0) -> dict:

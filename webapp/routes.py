@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from workers.registry import TASKS
 
@@ -26,15 +27,26 @@ def command_allowed() -> None:
 
 
 def json_body() -> Any:
-    """Return the decoded JSON body (None when there is none); refuse other content types."""
+    """Return the decoded JSON body (None when there is none); refuse other content types.
+
+    Werkzeug refuses a body whose Content-Length is over MAX_CONTENT_LENGTH, but a
+    chunked body (no Content-Length) is silently cut at the limit: refuse that too,
+    rather than parse what is left of it.
+    """
     if not request.content_length and not request.mimetype:
         return None
     if request.mimetype != "application/json":
         raise ApiError(415, "the request body must be JSON (Content-Type: application/json)")
-    data = request.get_data(cache=True)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = request.stream.read(limit)
+    if len(data) == limit and request.stream.read(1):
+        raise ApiError(413, f"the request body is larger than {limit} bytes")
     if not data.strip():
         return None
-    body = request.get_json(silent=True)
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        body = None
     if body is None:
         raise ApiError(400, "the request body is not valid JSON")
     return body
@@ -98,6 +110,7 @@ def spawn_workers():
 @bp.delete("/api/workers/<pid>")
 def kill_worker(pid: str):
     """Signal one running worker of this server (default SIGTERM)."""
+    json_body()  # a DELETE may carry a body too: it must be JSON like any other
     command_allowed()
     return jsonify(commands.kill(current_dashboard(), pid, request.args.get("signal"))), 202
 
@@ -106,6 +119,7 @@ def kill_worker(pid: str):
 def delete_workers():
     """``?state=ended`` clears ended workers; ``?state=running`` signals all running ones."""
     dash = current_dashboard()
+    json_body()
     command_allowed()
     state = request.args.get("state")
     if state == "ended":
