@@ -65,6 +65,21 @@ class Param:
         return out
 
 
+def validate_params(specs: dict[str, Param], params: Any, owner: str) -> dict:
+    """Check ``params`` against ``specs`` and fill in defaults, or raise ParamError naming the bad one."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise ParamError("'params' must be an object")
+    unknown = sorted(set(params) - set(specs), key=str)
+    if unknown:
+        raise ParamError(f"unknown param '{str(unknown[0])[:64]}' for {owner}")
+    return {
+        name: spec.check(name, params[name]) if name in params else spec.default
+        for name, spec in specs.items()
+    }
+
+
 def _no_locks(params: dict) -> dict:
     return {}
 
@@ -81,17 +96,7 @@ class Task:
 
     def validate(self, params: Any) -> dict:
         """Return complete, checked params, or raise ParamError naming the bad one."""
-        if params is None:
-            params = {}
-        if not isinstance(params, dict):
-            raise ParamError("'params' must be an object")
-        unknown = sorted(set(params) - set(self.params), key=str)
-        if unknown:
-            raise ParamError(f"unknown param '{str(unknown[0])[:64]}' for task '{self.name}'")
-        return {
-            name: spec.check(name, params[name]) if name in params else spec.default
-            for name, spec in self.params.items()
-        }
+        return validate_params(self.params, params, f"task '{self.name}'")
 
     def describe(self) -> dict:
         return {

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.labs import basics, comms, pools, sharing
-from workers.registry import Param, ParamError
+from workers.registry import Param, validate_params
 
 from . import summaries
 
@@ -36,16 +36,7 @@ class Lab:
 
     def validate(self, params: Any) -> dict:
         """Return complete, checked params, or raise ParamError naming the bad one."""
-        if params is None:
-            params = {}
-        if not isinstance(params, dict):
-            raise ParamError("the params must be a JSON object")
-        unknown = sorted(set(params) - set(self.params), key=str)
-        if unknown:
-            raise ParamError(f"unknown param '{str(unknown[0])[:64]}' for lab '{self.name}'")
-        return {
-            n: spec.check(n, params[n]) if n in params else spec.default for n, spec in self.params.items()
-        }
+        return validate_params(self.params, params, f"lab '{self.name}'")
 
     def describe(self) -> dict:
         return {
