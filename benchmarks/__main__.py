@@ -75,7 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", action="store_true", help="add the 10-minute memory soak")
     parser.add_argument("--only", help="comma-separated families: " + ", ".join(FAMILIES))
     parser.add_argument("--no-page", action="store_true", help="do not write docs/performance.md")
+    parser.add_argument(
+        "--page-only", action="store_true", help="rewrite docs/performance.md from results/latest.json"
+    )
     args = parser.parse_args(argv)
+    if args.page_only:
+        saved = json.loads((report.RESULTS / "latest.json").read_text())
+        print(f"wrote {report.write_page(saved['machine'], saved['figures'], saved['data'])}")
+        return 0
     names = args.only.split(",") if args.only else [f for f in FAMILIES if f != "soak" or args.soak]
     for name in names:
         if name not in FAMILIES:

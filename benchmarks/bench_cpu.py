@@ -48,7 +48,7 @@ def plain_phase(ctx, manager, d, seconds: float) -> float:
 
 def run(bench) -> list[dict]:
     server = bench.server()
-    window = bench.q(20.0, 2.0)
+    window = bench.q(20.0, 1.5)
     base = Server("benchmarks.polling_server", name="polling")
     rows = []
     try:

@@ -3,7 +3,7 @@
 mpscope: one POST /api/workers for 50 ``append_pid`` workers, timed until a websocket
 client's copy of the shared list (built from ``changes``) holds all 50 PIDs; the time
 until its worker table lists them is reported too. Baseline, side by side: this process
-runs a lean parent (``python -m benchmarks.plain``: no web stack imported) that starts 50
+runs a lean parent (``python -m benchmarks.bare_spawn``: no web stack imported) that starts 50
 processes from a forkserver context (warmed up, as mpscope's is), each appending its PID
 to a plain Manager list, timed until the list holds all 50.
 """
@@ -44,7 +44,7 @@ def run(bench) -> list[dict]:
     server = bench.server()
     client = Client(server.url)
     parent = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.plain"],
+        [sys.executable, "-m", "benchmarks.bare_spawn"],
         cwd=REPO,
         text=True,
         stdin=subprocess.PIPE,

@@ -62,27 +62,6 @@ def spawn_and_append(ctx, l, count: int) -> float:  # noqa: E741
     return elapsed
 
 
-def main() -> None:
-    """A lean parent for the bare spawn baseline: one ``spawn N`` per stdin line, EOF ends."""
-    import multiprocessing
-    import sys
-
-    ctx = multiprocessing.get_context("forkserver")
-    # Preload what the children need, as mpscope preloads its worker code. (The default,
-    # preloading __main__, makes each start about 3x slower here: a weaker baseline.)
-    ctx.set_forkserver_preload(["benchmarks.plain"])
-    manager = ctx.Manager()  # also starts (warms up) the forkserver
-    l = manager.list()  # noqa: E741
-    print("ready", flush=True)
-    for line in sys.stdin:
-        print(spawn_and_append(ctx, l, int(line.split()[1])), flush=True)
-    manager.shutdown()
-
-
-if __name__ == "__main__":
-    main()
-
-
 def print_to_file(path: str, lines: int, line_buffered: bool) -> None:
     """Run the ``printer`` task with stdout going to a file (the output baseline)."""
     import sys

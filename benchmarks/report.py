@@ -149,7 +149,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
             xs = [int(s) for s in sizes]
             ax.plot(xs, [polling[s]["polling"][field] for s in sizes], "s-", label="polling baseline")
             ours_x, ours_y = xs[:], [polling[s]["mpscope"][field] for s in sizes]
-            if size:
+            if size and size["entries"]["big"] not in xs:
                 ours_x.append(size["entries"]["big"])
                 ours_y.append(size["big"][field])
             ax.plot(ours_x, ours_y, "o-", label="mpscope")
