@@ -10,12 +10,22 @@ A dropped connection must simply end, which is what :class:`RequestHandler` does
 
 from __future__ import annotations
 
+import socket
+
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 class RequestHandler(WSGIRequestHandler):
     """Werkzeug's handler, except that a dropped (or upgraded and ended) connection closes."""
+
+    def setup(self) -> None:
+        super().setup()
+        # Websocket frames are small and often sent back to back: with Nagle's algorithm on,
+        # a frame waited for the client's delayed ACK, stalling pushes by ~40 ms every few
+        # seconds at 1,000 changes/s (make bench: latency p99 28-42 ms; with this, ~5 ms).
+        if self.connection.family in (socket.AF_INET, socket.AF_INET6):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def connection_dropped(self, error: BaseException, environ: dict | None = None) -> None:
         self.close_connection = True
