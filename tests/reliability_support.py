@@ -276,7 +276,12 @@ class Server:
 
     # -- ending it --------------------------------------------------------------------------
     def errors_logged(self) -> list[str]:
-        return [line for line in self.log().splitlines() if " ERROR " in line or "Traceback" in line]
+        """Every ERROR record and traceback in the server's log, each with its following lines."""
+        found, lines = [], self.log().splitlines()
+        for i, line in enumerate(lines):
+            if " ERROR " in line or line.startswith("Traceback"):
+                found.append("\n".join(lines[i : i + 12]))
+        return found
 
     def stop(self) -> None:
         """Record descendants, SIGTERM, wait; assert a clean exit and that nothing survived."""
@@ -300,7 +305,7 @@ class Server:
         assert self.proc.returncode == 0, f"server exited with {self.proc.returncode}:\n{self.log()[-3000:]}"
         if not self.allow_errors:
             errors = self.errors_logged()
-            assert not errors, "the server logged errors:\n" + "\n".join(errors[:20])
+            assert not errors, "the server logged errors:\n" + "\n".join(errors[:3])
 
     def kill_hard(self, within: float = 2.0) -> tuple[list[int], float]:
         """SIGKILL the server; return ``(survivors after `within` s, seconds until all had ended)``."""

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from .commands import ApiError
 from .dashboard import Dashboard
 from .guard import RequestGuard, allowed_hosts
-from .sockets import socketio
+from .sockets import WireJSON, socketio
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         async_mode="threading",
         cors_allowed_origins=None,  # same origin only
         max_http_buffer_size=64 * 1024,
+        json=WireJSON,
         logger=False,
         engineio_logger=False,
     )
