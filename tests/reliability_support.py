@@ -1053,3 +1053,52 @@ def reconnect_loop(srv: Server, clients: int, seconds: float, settle_threads: bo
         "fd_drift": srv.fds() - base_fds,
         "thread_drift": srv.threads() - base_threads,
     }
+
+
+# -- headless Chromium ---------------------------------------------------------------------------
+@pytest.fixture(scope="module", name="chromium")
+def chromium_fixture() -> Iterator[Any]:
+    """One headless system Chromium for a test module (skipped without it, unless REQUIRE_BROWSER=1)."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+class Page:
+    """A dashboard page in a fresh context that records JS errors, dialogs and CSP violations."""
+
+    def __init__(self, chromium: Any, url: str) -> None:
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(10_000)
+        self.context.add_init_script(
+            "window.__violations = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            " (e) => window.__violations.push(e.violatedDirective));"
+        )
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+
+        def on_dialog(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        self.page.on("dialog", on_dialog)
+        self.page.goto(url)
+
+    def violations(self) -> list[str]:
+        return self.page.evaluate("window.__violations")
+
+    def close(self) -> None:
+        self.context.close()

@@ -1,0 +1,173 @@
+"""Let no one in, seen from a real headless Chromium: a page on another origin cannot drive the
+dashboard, worker values are rendered as text under a strict CSP, and read-only users get no
+controls."""
+
+from __future__ import annotations
+
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from playwright.sync_api import expect
+from reliability_support import (  # noqa: F401 -- the *_fixture imports provide fixtures
+    LIVE,
+    Page,
+    Server,
+    chromium_fixture,
+    servers_fixture,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+EVIL_PAGE = """<!doctype html><title>evil</title>
+<form id="form" method="POST" action="DASH/api/workers" enctype="text/plain" target="sink">
+<input name='{"task": "sleep", "x": "' value='"}'></form>
+<iframe name="sink" id="sink"></iframe>
+<script>
+const target = "DASH";
+window.results = {};
+async function attempt(name, run) {
+  try { results[name] = await run(); } catch (e) { results[name] = "blocked: " + e.name; }
+}
+async function go() {
+  const body = JSON.stringify({task: "sleep", params: {seconds: 30}});
+  await attempt("json", async () => "status " + (await fetch(target + "/api/workers",
+    {method: "POST", headers: {"Content-Type": "application/json"}, body})).status);
+  await attempt("simple", async () => "sent " + (await fetch(target + "/api/workers",
+    {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body})).type);
+  await attempt("delete", async () => "status " + (await fetch(
+    target + "/api/workers?state=running&signal=KILL", {method: "DELETE"})).status);
+  await attempt("reset", async () => "sent " + (await fetch(target + "/api/state/reset",
+    {method: "POST", mode: "no-cors"})).type);
+  results.ws = await new Promise((resolve) => {
+    const ws = new WebSocket(target.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket");
+    ws.onopen = () => { ws.send("40"); ws.send('42["spawn",{"task":"sleep"}]'); resolve("open"); };
+    ws.onerror = () => resolve("error");
+  });
+  document.getElementById("sink").onload = () => { results.form = "submitted"; document.title = "done"; };
+  document.getElementById("form").submit();
+}
+go();
+</script>"""
+
+
+class EvilSite:
+    """A second local HTTP server, on another port (so another origin), serving ``EVIL_PAGE``."""
+
+    def __init__(self, dashboard_url: str) -> None:
+        page = EVIL_PAGE.replace("DASH", dashboard_url).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 -- http.server's name
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def test_a_page_on_another_origin_cannot_drive_the_dashboard(chromium, servers):
+    srv: Server = servers(max_workers=4)
+    srv.spawn(1, "burst", n=5, keys=5)  # some state that a reset would empty
+    entries = wait_for(lambda: len((state := srv.wait_settled())["dict"]) == 5 and state["dict"], 10, "state")
+    srv.request("DELETE", "/api/workers", params={"state": "ended"})
+    victim = srv.spawn(1, "sleep", seconds=60)[0]["pid"]
+    evil = EvilSite(srv.url)
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(evil.url)
+        expect(page).to_have_title("done", timeout=15_000)
+        results = page.evaluate("window.results")
+    finally:
+        context.close()
+        evil.close()
+    assert results["json"].startswith("blocked"), results  # no CORS: the preflight fails
+    assert results["delete"].startswith("blocked"), results
+    assert results["ws"] == "error", results  # the handshake is refused (Origin)
+    workers = srv.workers()
+    assert list(workers) == [victim], f"a cross-origin page changed the workers: {results} {workers}"
+    assert workers[victim]["state"] in LIVE
+    assert srv.log().count("spawned") == 2, "only the test's own workers were ever spawned"
+    assert srv.state()["dict"] == entries, "a cross-origin page reset the state"
+
+
+def test_worker_values_are_text_never_html_under_a_strict_csp(chromium, servers):
+    srv: Server = servers(max_workers=4)
+    live = Page(chromium, srv.url)  # open first: the values arrive as changes
+    try:
+        expect(live.page.locator("#connection")).to_have_text("Live")
+        pid = srv.spawn(1, "odd_values")[0]["pid"]
+        wait_for(lambda: srv.get_json(f"/api/workers/{pid}")["state"] == "exited", 15, "odd_values")
+        late = Page(chromium, srv.url)  # and this one gets them in its snapshot
+        try:
+            for view in (live, late):
+                panel = view.page.locator("#shared-dict")
+                expect(panel).to_contain_text("'<img src=x onerror=alert(1)>'")
+                expect(panel).to_contain_text("'<b>html key</b>'")
+                expect(panel).to_contain_text("{1, 2, 3}")
+                expect(panel).to_contain_text("b'\\x00\\xff'")
+                expect(panel).to_contain_text(f"<Opaque from {pid}>")
+                expect(panel).to_contain_text(re.compile(r"\bnan\b"))
+                expect(panel).to_contain_text(re.compile(r"\binf\b"))
+                expect(panel).to_contain_text("99900 more")
+                assert panel.locator("img, b, script").count() == 0, "a value became HTML"
+                assert view.page.locator("img[src=x]").count() == 0
+                assert view.dialogs == [], view.dialogs
+                assert view.errors == [], view.errors
+                assert view.violations() == [], "the page itself breaks its CSP"
+            # the policy is enforced: an inline script injected into the page does not run
+            try:
+                late.page.add_script_tag(content="window.__inline_ran = true;")
+            except Exception:  # noqa: BLE001 -- Playwright reports the refused script as an error
+                pass
+            assert late.page.evaluate("window.__inline_ran") is None
+            assert "script-src-elem" in late.violations() or "script-src" in late.violations()
+        finally:
+            late.close()
+    finally:
+        live.close()
+
+
+def test_read_only_users_get_no_controls(chromium, servers):
+    admin, viewer = "A" * 24, "V" * 24
+    srv: Server = servers("--viewer-token", viewer, token=admin)
+    pid = srv.spawn(1, "sleep", seconds=60)[0]["pid"]
+    for token, controls in ((viewer, False), (admin, True)):
+        view = Page(chromium, f"{srv.url}/?token={token}")
+        try:
+            row = view.page.locator(f'#workers tbody tr[data-pid="{pid}"]')
+            expect(row).to_be_visible()
+            expect(row.get_by_role("button", name="Output")).to_be_visible()
+            count = 1 if controls else 0
+            expect(view.page.locator("#spawn-form")).to_have_count(count)
+            expect(view.page.locator("#kill-all")).to_have_count(count)
+            expect(row.get_by_role("button", name="Kill")).to_have_count(count)
+            if not controls:
+                expect(view.page.locator(".readonly-note")).to_be_visible()
+            assert view.errors == [], view.errors
+        finally:
+            view.close()
+    ro = servers("--read-only")
+    view = Page(chromium, ro.url)
+    try:
+        expect(view.page.locator(".readonly-note")).to_be_visible()
+        expect(view.page.locator("#spawn-form")).to_have_count(0)
+        expect(view.page.locator("#connection")).to_have_text("Live")
+    finally:
+        view.close()
