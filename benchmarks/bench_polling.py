@@ -151,7 +151,8 @@ def run(bench) -> list[dict]:
                         target="≥ 10× better" if size == 10_000 else "report",
                         met=win >= 10 if size == 10_000 else None,
                         ratio=m["mpscope"][field] / m["polling"][field],
-                        note=f"mpscope {win:.1f}× better; Manager CPU/mutation: mpscope "
+                        note=(f"mpscope {win:.1f}× better" if win >= 1 else f"mpscope {1 / win:.1f}× worse")
+                        + "; Manager CPU/mutation: mpscope "
                         f"{m['mpscope']['manager_us']:.0f} µs, baseline {m['polling']['manager_us']:.0f} µs",
                     )
                 )
