@@ -149,7 +149,7 @@ def test_the_lock_table_shows_the_holder_and_the_waiter_until_the_holder_release
     assert api.wait_worker(waiter, ("exited",))["exitcode"] == 0
     # the Manager has every increment once the waiter exits; the page's copy follows it
     assert dict(api.state("manager")["dict"])["counter"] == 50
-    assert locks_by_name(api)["counter"]["holder_pid"] is None
+    wait_for(lambda: locks_by_name(api)["counter"]["holder_pid"] is None, what="the lock to be free")
 
 
 def test_two_workers_that_wait_for_each_others_locks_are_reported_as_a_deadlock_cycle(api: Api):
