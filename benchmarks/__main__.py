@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["mode"] = "quick" if args.quick else "full"
     rows: list[dict] = []
     failed: list[str] = []
+    timings: dict[str, float] = {}
     started = time.monotonic()
     try:
         for name in names:
@@ -104,12 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             except Exception:
                 traceback.print_exc()
                 failed.append(name)
-            bench.log(f"({time.monotonic() - t0:.1f} s)")
+            timings[name] = round(time.monotonic() - t0, 1)
+            bench.log(f"({timings[name]} s)")
     finally:
         leftovers = harness.stop_all()
     meta["seconds"] = round(time.monotonic() - started, 1)
     meta["failed"] = failed
     meta["leftover_processes"] = leftovers
+    meta["families"] = timings
     report.print_table(rows)
     name = "quick.json" if args.quick else "latest.json"
     out = report.RESULTS / name
@@ -119,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         keep = [r for r in old["figures"] if r["id"].split(".")[0] not in names]
         rows = keep + rows
         bench.data = {**old.get("data", {}), **bench.data}
+        meta["families"] = {**old["machine"].get("families", {}), **timings}
+        meta["merged"] = (
+            f"{', '.join(names)} re-measured at {meta['date']} into a run of {old['machine']['date']}"
+        )
     report.write_json(out, meta, rows, bench.data)
     print(f"wrote {out.relative_to(harness.REPO)} in {meta['seconds']} s", flush=True)
     if not args.quick and not args.no_page:

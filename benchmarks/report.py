@@ -70,7 +70,9 @@ def write_page(meta: dict, rows: list[dict], data: dict) -> Path:
         "",
         f"Measured on **{meta['date']}** on a **shared {meta['cores']}-core machine** (other developers' "
         f"test suites were running at the same time; load average {meta['load_before']:.1f} when the "
-        f"run started), Python {meta['python']}, {meta['platform']}. The run took {meta['seconds']:.0f} s.",
+        f"run started), Python {meta['python']}, {meta['platform']}.",
+        "",
+        _runtime(meta),
         "",
         "Because the machine is shared and noisy, every figure is measured **side by side** with its "
         "baseline in the same run — phases interleaved, repeated, medians taken — and reported as a "
@@ -165,3 +167,16 @@ def _plots(data: dict) -> list[tuple[str, str]]:
         plt.close(fig)
         made.append(("Cost vs state size, mpscope vs the polling baseline", "cost_vs_state_size.png"))
     return made
+
+
+def _runtime(meta: dict) -> str:
+    """How long the families took: ``make bench`` is all of them but the opt-in soak."""
+    families = meta.get("families", {})
+    if not families:
+        return f"The run took {meta['seconds']:.0f} s."
+    bench = sum(t for name, t in families.items() if name != "soak")
+    parts = ", ".join(f"{name} {t:.0f} s" for name, t in families.items())
+    text = f"`make bench` took {bench / 60:.1f} minutes ({parts})."
+    if meta.get("merged"):
+        text += f" Merged results: {meta['merged']}."
+    return text
