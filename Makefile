@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run test lint format clean bench bench-quick
+.PHONY: setup run test lint format clean bench bench-quick chaos
 
 setup: $(VENV)/.installed
 
@@ -41,6 +41,11 @@ bench: setup $(VENV)/.bench-installed
 
 bench-quick: setup $(VENV)/.bench-installed
 	$(PY) -m benchmarks --quick $(ARGS)
+
+# Long fault-injection run (docs/reliability.md): bounded (ARGS=--budget S, default 300 s),
+# stops itself, writes chaos/results/latest.json. ARGS="--only kill_storm soak" runs a subset.
+chaos: setup
+	$(PY) -m chaos.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -41,6 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 RUNNING_AT = re.compile(r"mpscope running at (http://\S+)")
 TOKEN_LINE = re.compile(r"open \S+/\?token=(\S+)")
 LIVE = ("starting", "running")
+PING_INTERVAL = 25  # Engine.IO's default, which the app keeps
+WEBSOCKET_TIMEOUT = 45  # webapp/serving.py: a silent websocket peer is dropped after this
 ENDED = ("exited", "killed")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -96,7 +98,9 @@ def zombies_under(pids: set[int]) -> list[int]:
 
 def key(value: Any) -> str:
     """A hashable identity for an encoded dict key (encoded keys may be JSON objects)."""
-    return json.dumps(value, sort_keys=True)
+    if type(value) is str:  # the common case, kept cheap: a storm applies ~35,000 changes/s
+        return "s" + value
+    return "j" + json.dumps(value, sort_keys=True)
 
 
 def dict_of(pairs: list) -> dict[str, Any]:
@@ -387,21 +391,29 @@ class Watcher:
     """A websocket Socket.IO client that rebuilds state and workers from events, as the page does.
 
     python-socketio runs each event handler in its own thread, so ``changes`` batches may
-    arrive out of order: they wait in ``pending`` until the one after ``version`` is there.
+    arrive out of order: they wait in ``pending`` (keyed by the version they start from) until
+    the one that starts at ``version`` is there.
     """
 
-    def __init__(self, server: Server, connect: bool = True, **connect_options: Any) -> None:
+    def __init__(
+        self, server: Server, connect: bool = True, reconnect: bool = False, **connect_options: Any
+    ) -> None:
         self.server = server
         self.cond = threading.Condition()
         self.version: int | None = None
         self.list: list = []
         self.dict: dict[str, Any] = {}
-        self.pending: list[dict] = []
+        self.pending: dict[int, dict] = {}
         self.workers: dict[int, dict] = {}
         self.ended_at: dict[int, float] = {}  # every worker seen ending, kept after removal
         self.events: list[tuple[str, Any]] = []
         self.snapshots = 0
-        self.client = socketio.Client(reconnection=False)
+        self.connects = 0
+        self.sockets: list[Any] = []
+        # reconnect as the page does (with a fresh snapshot). Under a storm a CPU-starved
+        # python-socketio client can miss the server's ping by more than its 5 s slack and drop.
+        self.client = socketio.Client(reconnection=reconnect, reconnection_delay=0.2)
+        self.client.on("connect", self._connected)
         self.client.on("*", self._on_event)
         if connect:
             self.connect(**connect_options)
@@ -414,6 +426,16 @@ class Watcher:
             self.server.url, transports=["websocket"], wait_timeout=10, headers=headers, **options
         )
 
+    def _connected(self) -> None:
+        with self.cond:
+            self.connects += 1
+            # python-engineio does not close the websocket it gave up on; a page would
+            ws = getattr(self.client.eio, "ws", None)
+            for old in self.sockets:
+                if old is not ws:
+                    old.shutdown()
+            self.sockets = [ws] if ws is not None else []
+
     def _on_event(self, event: str, data: Any = None) -> None:
         with self.cond:
             if event != "changes":  # changes are applied, not kept: a storm sends many
@@ -422,8 +444,10 @@ class Watcher:
                 self.snapshots += 1
                 self._load(data)
             elif event == "changes":
-                self.pending.append(data)
-                self._drain()
+                # applied by the thread that waits (see wait()): python-socketio runs each
+                # handler in a new thread, and thousands of them contending for this lock
+                # starved the client's own read loop under a storm
+                self.pending[data["from"]] = data
             elif event == "workers":
                 self._merge(data["workers"])
                 for pid in data["removed"]:
@@ -438,6 +462,13 @@ class Watcher:
         self.dict = dict_of(snap["dict"])
         self.workers = {}
         self._merge(snap["workers"])
+        # batches that began before the snapshot's version but end after it apply in part
+        for start, batch in sorted(self.pending.items()):
+            if batch["to"] <= self.version:
+                del self.pending[start]
+            elif start < self.version:
+                del self.pending[start]
+                self.pending[self.version] = batch
         self._drain()
 
     def _merge(self, infos: list[dict]) -> None:
@@ -449,22 +480,17 @@ class Watcher:
                 self.workers[info["pid"]] = info
 
     def _drain(self) -> None:
+        """Apply the pending batches that follow on from ``version``; drop those already in it."""
         if self.version is None:
             return
-        progress = True
-        while progress:
-            progress = False
-            for batch in list(self.pending):
-                if batch["to"] <= self.version:
-                    self.pending.remove(batch)
-                elif batch["from"] <= self.version:
-                    self.pending.remove(batch)
-                    for op in batch["ops"]:
-                        if op["seq"] > self.version:
-                            assert op["seq"] == self.version + 1, f"gap inside a batch at {op['seq']}"
-                            self._apply(op)
-                            self.version = op["seq"]
-                    progress = True
+        while (batch := self.pending.pop(self.version, None)) is not None:
+            for op in batch["ops"]:
+                if op["seq"] > self.version:
+                    assert op["seq"] == self.version + 1, f"gap inside a batch at {op['seq']}"
+                    self._apply(op)
+                    self.version = op["seq"]
+        for start in [start for start, batch in self.pending.items() if batch["to"] <= self.version]:
+            del self.pending[start]
 
     def _apply(self, op: dict) -> None:
         target, name = op["target"], op["op"]
@@ -496,14 +522,17 @@ class Watcher:
             return [data for name, data in self.events if name == event]
 
     def wait(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "an event") -> Any:
+        """Wait until ``predicate()`` is truthy, checked after each event with changes applied."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            while not (value := predicate()):
+            while True:
+                self._drain()
+                if value := predicate():
+                    return value
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
                 self.cond.wait(remaining)
-            return value
 
     def wait_version(self, version: int, timeout: float = 15.0) -> None:
         self.wait(
@@ -639,7 +668,7 @@ def kill_storm(srv: Server, seconds: float, workers: int = 8, keys: int = 20, cl
     at random points of the workers' writes. Returns the figures for the report.
     """
     rng = random.Random()
-    watchers = [Watcher(srv) for _ in range(clients)]
+    watchers = [Watcher(srv, reconnect=True) for _ in range(clients)]
     try:
         srv.spawn(1, "burst", n=10, keys=keys)  # warm up: everything lazily created exists now
         srv.wait_settled()
@@ -660,7 +689,7 @@ def kill_storm(srv: Server, seconds: float, workers: int = 8, keys: int = 20, cl
         for pid in live:
             assert srv.kill(pid, "KILL").status_code == 202
         killed += live
-        figures = assert_same_state(srv, watchers)
+        figures = assert_same_state(srv, watchers, timeout=max(20.0, seconds * 2))
         table = srv.workers()
         for pid in killed:
             info = table[pid]
@@ -669,13 +698,16 @@ def kill_storm(srv: Server, seconds: float, workers: int = 8, keys: int = 20, cl
         wait_for(lambda: not srv.zombies(), 5, "no zombies")
         checked, lost = burst_losses(srv.state("manager")["dict"], keys)
         assert lost == 0, f"{lost} acknowledged changes lost"
-        srv.wait_baseline(base_fds, base_threads)
+        # a client that reconnected leaves Engine.IO's ping thread asleep for up to 25 s
+        reconnected = any(w.connects > 1 for w in watchers)
+        srv.wait_baseline(base_fds, base_threads, timeout=PING_INTERVAL + 15 if reconnected else 15)
         return {
             "seconds": seconds,
             "workers_killed": len(killed),
             "mutations_checked": checked,
             "lost_acknowledged_changes": lost,
             "clients": clients,
+            "client_reconnects": sum(w.connects - 1 for w in watchers),
             "zombies": len(srv.zombies()),
             "fd_drift": srv.fds() - base_fds,
             "thread_drift": srv.threads() - base_threads,
@@ -984,10 +1016,9 @@ def stuck_clients(srv: Server, seconds: float, stuck: int = 1, workers: int = 4)
     }
 
 
-PING_INTERVAL = 25  # Engine.IO's default, which the app keeps
-
-
-def reconnect_loop(srv: Server, clients: int, seconds: float, settle_threads: bool = False) -> dict:
+def reconnect_loop(
+    srv: Server, clients: int, seconds: float, settle_threads: bool = False, abandoned: int = 0
+) -> dict:
     """``clients`` Socket.IO clients connect, take their snapshot and disconnect, in a loop,
     while a worker writes: the server stays responsive, and its descriptors (at once) and
     threads come back once they are gone.
@@ -996,12 +1027,16 @@ def reconnect_loop(srv: Server, clients: int, seconds: float, settle_threads: bo
     ``PING_INTERVAL`` seconds and cannot be woken, so each closed connection leaves one
     sleeping thread for up to 25 s: right after the loop the server may have up to one
     extra thread per connection made, and only ``settle_threads`` waits them out.
+
+    ``abandoned`` raw clients connect at the end and then neither read, send nor close:
+    with ``settle_threads`` the server must free them too (its websocket timeout, 45 s).
     """
     probe = Watcher(srv)
     probe.close()  # warm up the Socket.IO machinery before the baseline
     writer = srv.spawn(1, "burst", n=10_000_000, rate=500.0, keys=200)[0]["pid"]
     wait_for(lambda: srv.health()["version"] > 10, 10, "the writer")
     base_fds, base_threads = srv.fds(), srv.threads()
+    raws = [stuck_client(srv) for _ in range(abandoned)]  # silent from now on
     stop = threading.Event()
     connections = [0] * clients
     errors: list[str] = []
@@ -1021,25 +1056,31 @@ def reconnect_loop(srv: Server, clients: int, seconds: float, settle_threads: bo
 
     threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(clients)]
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    slowest, samples = 0.0, []
-    while (elapsed := time.monotonic() - started) < seconds:
-        t = time.monotonic()
-        srv.health()
-        slowest = max(slowest, time.monotonic() - t)
-        samples.append((elapsed, srv.rss()))
-    stop.set()
-    for thread in threads:
-        thread.join(30)
-    assert not errors, errors[:5]
-    assert srv.kill(writer, "KILL").status_code == 202
-    srv.wait_settled()
-    made = sum(connections)
-    srv.wait_baseline(base_fds, base_threads + made, timeout=15)
-    lingering = srv.threads() - base_threads
-    if settle_threads:
-        srv.wait_baseline(base_fds, base_threads, timeout=PING_INTERVAL + 15)
+    try:
+        for thread in threads:
+            thread.start()
+        slowest, samples = 0.0, []
+        while (elapsed := time.monotonic() - started) < seconds:
+            t = time.monotonic()
+            srv.health()
+            slowest = max(slowest, time.monotonic() - t)
+            samples.append((elapsed, srv.rss()))
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        assert not errors, errors[:5]
+        assert srv.kill(writer, "KILL").status_code == 202
+        srv.wait_settled()
+        made = sum(connections)
+        # an abandoned client holds a descriptor and up to 4 threads until it times out
+        srv.wait_baseline(base_fds + abandoned, base_threads + made + 4 * abandoned, timeout=15)
+        lingering = srv.threads() - base_threads
+        if settle_threads:
+            srv.wait_baseline(base_fds, base_threads, timeout=WEBSOCKET_TIMEOUT + 20)
+    finally:
+        stop.set()
+        for ws in raws:
+            ws.close()
     third = [rss for elapsed, rss in samples if elapsed >= seconds * 2 / 3]
     middle = [rss for elapsed, rss in samples if seconds / 3 <= elapsed < seconds * 2 / 3]
     return {
@@ -1047,6 +1088,7 @@ def reconnect_loop(srv: Server, clients: int, seconds: float, settle_threads: bo
         "seconds": seconds,
         "connections": made,
         "lingering_ping_threads": lingering,
+        "abandoned_clients_freed": abandoned if settle_threads else 0,
         "slowest_healthz_s": round(slowest, 3),
         "rss_growth_last_third_mib": round((max(third) - max(middle)) / 2**20, 1) if middle else 0.0,
         "rss_mib": round(srv.rss() / 2**20, 1),
@@ -1102,3 +1144,77 @@ class Page:
 
     def close(self) -> None:
         self.context.close()
+
+
+def soak(srv: Server, seconds: float, clients: int = 3, keys: int = 20) -> dict:
+    """Everything at once for ``seconds``: writers, printers, lock users, kills by SIGKILL and
+    SIGTERM, replacements; then clients == /api/state == Manager and nothing leaked.
+
+    A short first round (not counted) makes the server open what it opens once, such as a
+    long-lived thread's Manager connection, before the descriptor and thread baseline.
+    """
+    rng = random.Random()
+    watchers = [Watcher(srv, reconnect=True) for _ in range(clients)]
+    kinds = [
+        ("burst", {"n": 10_000_000, "keys": keys}),
+        ("burst", {"n": 10_000_000, "rate": 2000.0, "keys": keys}),
+        ("burst", {"n": 10_000_000, "rate": 500.0, "keys": keys}),
+        ("printer", {"lines": 1_000_000, "interval": 0.001, "stream": "both"}),
+        ("counter", {"n": 1_000_000, "lock": True}),
+        ("append_pid", {"interval": 0.01}),
+        ("crash", {"seconds": 0.05}),
+        ("sleep", {"seconds": 0.1}),
+    ]
+
+    def round_of(duration: float) -> tuple[int, int]:
+        killed = spawned = 0
+        deadline = time.monotonic() + duration
+        while time.monotonic() < deadline:
+            live = [w for w in srv.state()["workers"] if w["state"] in LIVE]
+            if len(live) < 12:
+                task, params = rng.choice(kinds)
+                response = srv.request("POST", "/api/workers", json={"task": task, "params": params})
+                assert response.status_code in (201, 409), response.text
+                if response.status_code == 201:
+                    spawned += 1
+                    srv.track(response.json()["workers"][0]["pid"])
+            if live and rng.random() < 0.4:
+                response = srv.kill(rng.choice(live)["pid"], rng.choice(["KILL", "KILL", "TERM"]))
+                assert response.status_code in (202, 404), response.text
+                killed += response.status_code == 202
+        srv.kill_all("KILL")
+        # a counter killed inside `with lock` leaves the lock held by a dead PID: release it
+        for lock in srv.get_json("/api/locks")["locks"]:
+            if lock["holder_pid"] is not None:
+                assert lock["holder_alive"] is False, lock
+                assert srv.request("POST", f"/api/locks/{lock['name']}/release").status_code == 200
+        return spawned, killed
+
+    try:
+        round_of(min(3.0, seconds / 4))
+        srv.wait_settled()
+        base_fds, base_threads = srv.fds(), srv.threads()
+        spawned, killed = round_of(seconds)
+        figures = assert_same_state(srv, watchers, timeout=max(20.0, seconds * 2))
+        checked, lost = burst_losses(srv.state("manager")["dict"], keys)
+        assert lost == 0, f"{lost} acknowledged changes lost"
+        wait_for(lambda: not srv.zombies(), 5, "no zombies")
+        # a client that reconnected leaves Engine.IO's ping thread asleep for up to 25 s
+        reconnected = any(w.connects > 1 for w in watchers)
+        srv.wait_baseline(base_fds, base_threads, timeout=PING_INTERVAL + 15 if reconnected else 15)
+        return {
+            "seconds": seconds,
+            "workers_spawned": spawned,
+            "workers_killed": killed,
+            "mutations_checked": checked,
+            "lost_acknowledged_changes": lost,
+            "clients": clients,
+            "client_reconnects": sum(w.connects - 1 for w in watchers),
+            "zombies": len(srv.zombies()),
+            "fd_drift": srv.fds() - base_fds,
+            "thread_drift": srv.threads() - base_threads,
+            "state_version": figures["version"],
+        }
+    finally:
+        for watcher in watchers:
+            watcher.close()

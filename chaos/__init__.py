@@ -1,0 +1,1 @@
+"""make chaos: the long fault-injection run (python -m chaos.run); see docs/reliability.md."""
