@@ -1098,21 +1098,11 @@ def reconnect_loop(
 
 
 # -- headless Chromium ---------------------------------------------------------------------------
-@pytest.fixture(scope="module", name="chromium")
-def chromium_fixture() -> Iterator[Any]:
-    """One headless system Chromium for a test module (skipped without it, unless REQUIRE_BROWSER=1)."""
-    chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
+@pytest.fixture(name="chromium")
+def chromium_fixture(browser: Any) -> Any:
+    """The session's one headless Chromium (browser_support's ``browser``, registered in conftest):
+    two sync Playwright instances cannot run in one process."""
+    return browser
 
 
 class Page:
