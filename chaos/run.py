@@ -94,8 +94,8 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
         with_server(lambda s: rs.spawn_storm(s, total=500, max_workers=8), max_workers=8),
     ),
     "stuck_clients": (
-        "5 clients stop reading for 20 s while 4 workers write flat out",
-        with_server(lambda s: rs.stuck_clients(s, 20, stuck=5), max_workers=8),
+        "5 clients stop reading for 15 s while 4 workers write flat out",
+        with_server(lambda s: rs.stuck_clients(s, 15, stuck=5), max_workers=8),
     ),
     "reconnecting_clients": (
         "50 clients connecting and disconnecting in a loop for 40 s; 5 more connect and go silent",

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import engineio
 import psutil
 import pytest
 import requests
@@ -387,12 +388,41 @@ class ModuleServer:
 STATE_RANK = {"starting": 0, "running": 1, "exited": 2, "killed": 2}
 
 
+class InOrderEngineIOClient(engineio.Client):
+    """python-engineio's client, except that messages are handled in its read loop, in order.
+
+    The stock client starts a thread per message, so a ``snapshot`` and the ``workers``
+    event sent after it could be handled the other way round (leaving a killed worker shown
+    as running), and under a storm thousands of handler threads starved the read loop until
+    the client missed the server's ping. A page handles its messages in order, one by one.
+    """
+
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+    def _connect_websocket(self, *args: Any, **kwargs: Any) -> bool:
+        connected = super()._connect_websocket(*args, **kwargs)
+        # Its write loop gives up when it has had nothing to send (no ping to answer) for
+        # ping_interval + 5 s; the browser client waits ping_interval + ping_timeout (45 s).
+        # A test client starved of CPU next to flat-out workers can be that late reading
+        # its backlog; let it be as patient as a page.
+        self.ping_timeout = self.ping_interval + self.ping_timeout
+        return connected
+
+
+class InOrderClient(socketio.Client):
+    def _engineio_client_class(self) -> type:
+        return InOrderEngineIOClient
+
+
 class Watcher:
     """A websocket Socket.IO client that rebuilds state and workers from events, as the page does.
 
-    python-socketio runs each event handler in its own thread, so ``changes`` batches may
-    arrive out of order: they wait in ``pending`` (keyed by the version they start from) until
-    the one that starts at ``version`` is there.
+    Events are handled in order (:class:`InOrderClient`); ``changes`` batches wait in
+    ``pending`` (keyed by the version they start from) until the one that starts at
+    ``version`` is there, and the thread that waits applies them.
     """
 
     def __init__(
@@ -412,7 +442,7 @@ class Watcher:
         self.sockets: list[Any] = []
         # reconnect as the page does (with a fresh snapshot). Under a storm a CPU-starved
         # python-socketio client can miss the server's ping by more than its 5 s slack and drop.
-        self.client = socketio.Client(reconnection=reconnect, reconnection_delay=0.2)
+        self.client = InOrderClient(reconnection=reconnect, reconnection_delay=0.2)
         self.client.on("connect", self._connected)
         self.client.on("*", self._on_event)
         if connect:
@@ -444,9 +474,7 @@ class Watcher:
                 self.snapshots += 1
                 self._load(data)
             elif event == "changes":
-                # applied by the thread that waits (see wait()): python-socketio runs each
-                # handler in a new thread, and thousands of them contending for this lock
-                # starved the client's own read loop under a storm
+                # applied by the thread that waits (see wait()), to keep the read loop quick
                 self.pending[data["from"]] = data
             elif event == "workers":
                 self._merge(data["workers"])
@@ -1181,6 +1209,15 @@ def soak(srv: Server, seconds: float, clients: int = 3, keys: int = 20) -> dict:
         return spawned, killed
 
     try:
+        # warm up: a lock waiter that dies makes the monitor thread open its Manager
+        # connection (kept for the thread's life), then one short round of everything
+        holder = srv.spawn(1, "hold_lock", lock="warm-up", seconds=3600)[0]["pid"]
+        waiter = srv.spawn(1, "hold_lock", lock="warm-up", seconds=0)[0]["pid"]
+        lock = lambda: next(lk for lk in srv.get_json("/api/locks")["locks"] if lk["name"] == "warm-up")  # noqa: E731
+        wait_for(lambda: waiter in lock()["waiters"], 10, "the waiter")
+        assert srv.kill(waiter, "KILL").status_code == 202
+        wait_for(lambda: not lock()["waiters"], 10, "the dead waiter to be forgotten")
+        assert srv.kill(holder, "KILL").status_code == 202
         round_of(min(3.0, seconds / 4))
         srv.wait_settled()
         base_fds, base_threads = srv.fds(), srv.threads()
