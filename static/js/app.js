@@ -156,12 +156,19 @@ function updateManager(info) {
 // -- chart: one point a second, from what the feed delivered ----------------
 const chart = new ActivityChart($("chart"));
 let lastCount = 0;
+let lastRate = 0;
+let shownRate = null;
+onRender(() => {
+  if (lastRate === shownRate) return;
+  shownRate = lastRate;
+  $("stat-rate").textContent = lastRate.toLocaleString();
+});
 setInterval(() => {
   if (!chartStarted) return;
   const rate = model.mutations - lastCount;
   lastCount = model.mutations;
   chart.push(Date.now() / 1000, model.list.length, rate);
-  $("stat-rate").textContent = rate.toLocaleString();
+  lastRate = rate; // shown by the next render: the DOM changes in animation frames only
   scheduleRender(); // uptimes tick
 }, 1000);
 
