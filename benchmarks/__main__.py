@@ -120,12 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     if partial and out.exists():  # a partial run updates only its families' figures
         old = json.loads(out.read_text())
         keep = [r for r in old["figures"] if r["id"].split(".")[0] not in names]
-        rows = keep + rows
+        rows = sorted(keep + rows, key=lambda r: FAMILIES.index(r["id"].split(".")[0]))
         bench.data = {**old.get("data", {}), **bench.data}
-        meta["families"] = {**old["machine"].get("families", {}), **timings}
-        meta["merged"] = (
-            f"{', '.join(names)} re-measured at {meta['date']} into a run of {old['machine']['date']}"
-        )
+        merged = f"{', '.join(names)} re-measured at {meta['date']} into the run of {old['machine']['date']}"
+        meta = {**old["machine"], "families": {**old["machine"].get("families", {}), **timings}}
+        meta["merged"] = merged
     report.write_json(out, meta, rows, bench.data)
     print(f"wrote {out.relative_to(harness.REPO)} in {meta['seconds']} s", flush=True)
     if not args.quick and not args.no_page:

@@ -325,7 +325,6 @@ class Client:
         rcvbuf: int | None = None,
         read: bool = True,
         replica: bool = True,
-        parse_every: int = 1,
     ) -> None:
         ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         opts = ((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),) if rcvbuf else ()
@@ -333,8 +332,6 @@ class Client:
         self.ws.recv()  # Engine.IO open packet
         self.ws.send("40")  # connect to the default namespace
         self.on_event = on_event
-        # Decode only every Nth ``changes`` frame (for many cheap load clients; no replica)
-        self.parse_every = parse_every
         self.replica = Replica() if replica else None
         self.cond = threading.Condition()
         self.latency = array("d")
@@ -365,11 +362,6 @@ class Client:
                 self.ws.send("3")
                 continue
             if message.startswith("42"):
-                if self.parse_every > 1 and message.startswith('42["changes"'):
-                    self.batches += 1
-                    if self.batches % self.parse_every:
-                        continue
-                    self.batches -= 1  # counted again in _event
                 name, data = json.loads(message[2:])[:2]
                 with self.cond:
                     self._event(name, data, now)

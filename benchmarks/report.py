@@ -166,6 +166,20 @@ def _plots(data: dict) -> list[tuple[str, str]]:
         fig.savefig(IMAGES / "cost_vs_state_size.png", dpi=100)
         plt.close(fig)
         made.append(("Cost vs state size, mpscope vs the polling baseline", "cost_vs_state_size.png"))
+    soak = data.get("soak")
+    if soak:
+        fig, ax = plt.subplots(figsize=(8, 3.4))
+        ax.plot([t / 60 for t, _, _ in soak], [r / 2**20 for _, r, _ in soak], label="server")
+        ax.plot([t / 60 for t, _, _ in soak], [r / 2**20 for _, _, r in soak], label="Manager")
+        ax.set_xlabel("minutes at 1,000 mutations/s")
+        ax.set_ylabel("RSS (MiB)")
+        ax.set_ylim(bottom=0)
+        ax.set_title("Memory during the soak")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(IMAGES / "soak_rss.png", dpi=100)
+        plt.close(fig)
+        made.append(("Server and Manager RSS during the soak", "soak_rss.png"))
     return made
 
 
@@ -175,8 +189,10 @@ def _runtime(meta: dict) -> str:
     if not families:
         return f"The run took {meta['seconds']:.0f} s."
     bench = sum(t for name, t in families.items() if name != "soak")
-    parts = ", ".join(f"{name} {t:.0f} s" for name, t in families.items())
+    parts = ", ".join(f"{name} {t:.0f} s" for name, t in families.items() if name != "soak")
     text = f"`make bench` took {bench / 60:.1f} minutes ({parts})."
+    if "soak" in families:
+        text += f" The opt-in soak (`make bench ARGS=--soak`) took {families['soak'] / 60:.1f} minutes more."
     if meta.get("merged"):
         text += f" Merged results: {meta['merged']}."
     return text
