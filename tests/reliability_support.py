@@ -1211,9 +1211,13 @@ def soak(srv: Server, seconds: float, clients: int = 3, keys: int = 20) -> dict:
     try:
         # warm up: a lock waiter that dies makes the monitor thread open its Manager
         # connection (kept for the thread's life), then one short round of everything
+        def lock() -> dict:
+            found = [lk for lk in srv.get_json("/api/locks")["locks"] if lk["name"] == "warm-up"]
+            return found[0] if found else {"holder_pid": None, "waiters": []}
+
         holder = srv.spawn(1, "hold_lock", lock="warm-up", seconds=3600)[0]["pid"]
+        wait_for(lambda: lock()["holder_pid"] == holder, 10, "the holder")
         waiter = srv.spawn(1, "hold_lock", lock="warm-up", seconds=0)[0]["pid"]
-        lock = lambda: next(lk for lk in srv.get_json("/api/locks")["locks"] if lk["name"] == "warm-up")  # noqa: E731
         wait_for(lambda: waiter in lock()["waiters"], 10, "the waiter")
         assert srv.kill(waiter, "KILL").status_code == 202
         wait_for(lambda: not lock()["waiters"], 10, "the dead waiter to be forgotten")
