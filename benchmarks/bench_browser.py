@@ -99,7 +99,7 @@ def wait_page_version(page, version: int, timeout: float = 60) -> None:
 def run(bench) -> list[dict]:
     server = bench.server()
     size = bench.q(100_000, 10_000)
-    seconds = bench.q(6.0, 2.0)
+    seconds = bench.q(6.0, 1.5)
     rows = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)

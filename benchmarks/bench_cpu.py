@@ -48,7 +48,7 @@ def plain_phase(ctx, manager, d, seconds: float) -> float:
 
 def run(bench) -> list[dict]:
     server = bench.server()
-    window = bench.q(20.0, 1.5)
+    window = bench.q(20.0, 1.0)
     base = Server("benchmarks.polling_server", name="polling")
     rows = []
     try:
@@ -91,7 +91,7 @@ def run(bench) -> list[dict]:
     ctx = multiprocessing.get_context("forkserver")
     manager = ctx.Manager()
     d = manager.dict()
-    seconds, repeats = bench.q(5.0, 1.5), bench.q(3, 1)
+    seconds, repeats = bench.q(5.0, 1.0), bench.q(3, 1)
     ours, theirs = [], []
     try:
         client.wait(lambda: client.replica.version >= 0, what="the first snapshot")

@@ -103,7 +103,7 @@ def helper(url: str, count: int) -> None:
 def run(bench) -> list[dict]:
     server = bench.server()
     probe = Client(server.url)
-    seconds, repeats, many = bench.q(5.0, 1.5), bench.q(3, 1), 50
+    seconds, repeats, many = bench.q(5.0, 1.0), bench.q(3, 1), 50
     results: dict[str, list[dict]] = {"one": [], "many": [], "slow": [], "others": []}
     try:
         probe.wait(lambda: probe.replica.version >= 0, what="the first snapshot")

@@ -69,7 +69,7 @@ def run(bench) -> list[dict]:
     client.wait(lambda: client.replica.version >= 0, what="the first snapshot")
     rows = []
     try:
-        seconds = bench.q(6.0, 2.0)
+        seconds = bench.q(6.0, 1.5)
         target = [phase(server, client, 1000, seconds) for _ in range(bench.q(3, 1))]
         p50 = sorted(r["p50"] for r in target)[len(target) // 2]
         p99 = sorted(r["p99"] for r in target)[len(target) // 2]
@@ -99,7 +99,7 @@ def run(bench) -> list[dict]:
 
         sweep = []
         for rate in bench.q([500, 1000, 2000, 5000, 10_000, 20_000, 0], [5000, 0]):
-            result = phase(server, client, rate, bench.q(4.0, 1.5))
+            result = phase(server, client, rate, bench.q(4.0, 1.0))
             bench.log(
                 f"{'flat out' if not rate else f'{rate:,}/s'}: achieved {result['achieved']:,.0f}/s, "
                 f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, lost: {result['lost']}"

@@ -114,7 +114,7 @@ def polling_phase(size: int, seconds: float) -> dict:
 def run(bench) -> list[dict]:
     ours = bench.server()
     client = Client(ours.url)
-    seconds, repeats = bench.q(5.0, 1.5), bench.q(3, 1)
+    seconds, repeats = bench.q(5.0, 1.0), bench.q(3, 1)
     rows, plot = [], {}
     try:
         for size in bench.q((100, 10_000, 100_000), (10_000,)):

@@ -17,7 +17,7 @@ def run(bench) -> list[dict]:
     big_size = bench.q(100_000, 10_000)
     small = bench.server()
     big = Server("webapp", "--max-workers", "64", "--rate-limit", "0", name="mpscope-big")
-    seconds, repeats = bench.q(5.0, 1.5), bench.q(3, 1)
+    seconds, repeats = bench.q(5.0, 1.0), bench.q(3, 1)
     rows = []
     try:
         big.fill(entries=big_size, writers=4)

@@ -237,8 +237,8 @@ class Server:
         for p in self.tracked.values():
             try:
                 p.wait(max(0.1, deadline - time.monotonic()))
-            except psutil.NoSuchProcess:
-                continue
+            except (psutil.NoSuchProcess, ProcessLookupError, FileNotFoundError):
+                continue  # already gone (psutil may raise the OS error from pidfd_open)
             except psutil.TimeoutExpired:
                 p.kill()
                 leftovers.append(p.pid)
