@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -244,6 +245,7 @@ class Server:
                 leftovers.append(p.pid)
         if self in _servers:
             _servers.remove(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
         return leftovers
 
 
