@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.log(f"({timings[name]} s)")
     finally:
         leftovers = harness.stop_all()
-    meta["seconds"] = round(time.monotonic() - started, 1)
+    elapsed = meta["seconds"] = round(time.monotonic() - started, 1)
     meta["failed"] = failed
     meta["leftover_processes"] = leftovers
     meta["families"] = timings
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = {**old["machine"], "families": {**old["machine"].get("families", {}), **timings}}
         meta["merged"] = merged
     report.write_json(out, meta, rows, bench.data)
-    print(f"wrote {out.relative_to(harness.REPO)} in {meta['seconds']} s", flush=True)
+    print(f"wrote {out.relative_to(harness.REPO)}; this run took {elapsed} s", flush=True)
     if not args.quick and not args.no_page:
         page = report.write_page(meta, rows, bench.data)
         print(f"wrote {page.relative_to(harness.REPO)}", flush=True)
