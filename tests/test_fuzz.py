@@ -21,7 +21,7 @@ from workers.registry import TASKS
 
 MAX_WORKERS = 3
 SETTINGS = settings(
-    max_examples=200,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -22,10 +22,10 @@ def test_clients_that_stop_reading_are_held_back_and_resynced(servers):
 
 
 def test_clients_reconnecting_in_a_loop_leave_nothing_behind(servers):
-    """Ten clients connect and disconnect in a loop for 3 s while a worker writes: the server stays
+    """Ten clients connect and disconnect in a loop for 2 s while a worker writes: the server stays
     prompt, fds return to baseline at once, and at most one thread per closed connection (Engine.IO's
     sleeping ping thread, gone within 25 s; make chaos waits for it) is left."""
     srv: Server = servers(max_workers=8)
-    figures = reconnect_loop(srv, clients=10, seconds=3)
+    figures = reconnect_loop(srv, clients=10, seconds=2)
     assert figures["connections"] >= 10
     assert figures["slowest_healthz_s"] < 2.0, figures
