@@ -1,20 +1,15 @@
 """The Labs page in headless Chromium: run a lab, see its timeline, output and takeaway.
 
-With ``LABS_SCREENSHOTS=1`` the last test also runs every lab with the page's
-defaults and saves ``docs/img/labs-<name>.png`` (the screenshots in docs/labs.md).
+The screenshots in docs/labs.md are retaken by ``tools/labs_screenshots.py``.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 from labs_fixtures import LabServer, lab_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 FINISHED = ".run-status.status-done, .run-status.status-failed, .run-status.status-timeout"
 
 
@@ -61,27 +56,4 @@ def test_bad_params_show_the_servers_message(chromium, lab_server: LabServer) ->
     page.click("#run-button")
     page.wait_for_selector("#form-error:not([hidden])")
     assert "'size'" in page.inner_text("#form-error")
-    page.close()
-
-
-@pytest.mark.skipif(os.environ.get("LABS_SCREENSHOTS") != "1", reason="set LABS_SCREENSHOTS=1 to retake")
-@pytest.mark.parametrize(
-    "lab", ["process", "threads", "parent", "queues", "pipe", "manager", "lock", "pool", "gil"]
-)
-def test_take_the_docs_screenshots(chromium, lab_server: LabServer, lab: str) -> None:
-    page, errors = open_labs(chromium, lab_server, lab)
-    page.click("#run-button")
-    page.wait_for_selector(FINISHED, timeout=60000)
-    page.wait_for_timeout(200)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    box = page.locator(".lab-result").bounding_box()
-    timeline = page.locator(".lab-timeline").bounding_box()
-    top = page.locator(".lab-controls").bounding_box()["y"]
-    bottom = max(box["y"] + box["height"], timeline["y"] + timeline["height"])
-    page.screenshot(
-        path=str(DOCS_IMG / f"labs-{lab}.png"),
-        full_page=True,
-        clip={"x": 0, "y": top - 8, "width": 1400, "height": bottom - top + 16},
-    )
-    assert not errors, errors
     page.close()
