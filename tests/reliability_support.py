@@ -385,9 +385,6 @@ class ModuleServer:
 
 
 # -- Socket.IO clients ----------------------------------------------------------------------
-STATE_RANK = {"starting": 0, "running": 1, "exited": 2, "killed": 2}
-
-
 class InOrderEngineIOClient(engineio.Client):
     """python-engineio's client, except that messages are handled in its read loop, in order.
 
@@ -500,12 +497,11 @@ class Watcher:
         self._drain()
 
     def _merge(self, infos: list[dict]) -> None:
+        # as the page does: the info received last wins, so the server must send them in order
         for info in infos:
             if info["ended_at"] is not None:
                 self.ended_at[info["pid"]] = info["ended_at"]
-            old = self.workers.get(info["pid"])
-            if old is None or STATE_RANK[info["state"]] >= STATE_RANK[old["state"]]:
-                self.workers[info["pid"]] = info
+            self.workers[info["pid"]] = info
 
     def _drain(self) -> None:
         """Apply the pending batches that follow on from ``version``; drop those already in it."""

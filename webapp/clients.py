@@ -6,6 +6,12 @@ holds more than ``high`` packets or ``high_bytes`` bytes is skipped ("lagging") 
 drains below ``low`` packets; then it is sent a fresh snapshot, which replaces
 everything it missed. The byte bound matters: one busy ``changes`` message can be
 ~0.5 MB, so 256 of them would be over 100 MB held for a single stuck client.
+
+Every send goes through here, one at a time (``send_lock``), and a payload may be a
+callable that is evaluated inside: what is read at send time cannot be overtaken by
+something older. Otherwise a snapshot built just before a worker ended could reach a
+client after the ``workers`` event saying it ended, and the page, which keeps what it
+received last, would show that worker running for good.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from flask_socketio import SocketIO
 
@@ -36,13 +43,22 @@ class ClientRegistry:
         self.low = low
         self.high_bytes = high_bytes
         self.lock = threading.Lock()
+        self.send_lock = threading.Lock()
         self.clients: dict[str, str] = {}  # sid -> Engine.IO sid
         self.lagging: set[str] = set()
         self.timer: threading.Timer | None = None
 
-    def add(self, sid: str, eio_sid: str) -> None:
-        with self.lock:
-            self.clients[sid] = eio_sid
+    def welcome(self, sid: str, eio_sid: str) -> None:
+        """Register a new client and send it a snapshot; broadcasts to it follow from there."""
+        with self.send_lock:
+            with self.lock:
+                self.clients[sid] = eio_sid
+            self.socketio.emit("snapshot", self.snapshot(), to=sid)
+
+    def send_snapshot(self, sid: str) -> None:
+        """Send one client a fresh snapshot (it asked: it saw a gap in versions)."""
+        with self.send_lock:
+            self.socketio.emit("snapshot", self.snapshot(), to=sid)
 
     def remove(self, sid: str) -> None:
         with self.lock:
@@ -66,11 +82,17 @@ class ClientRegistry:
         size = sum(len(d) for d in data if isinstance(d, (str, bytes)))
         return count, size
 
-    def broadcast(self, event: str, data: dict) -> None:
-        """Send ``event`` to every client that is keeping up."""
-        self.socketio.emit(event, data, skip_sid=self._check())
+    def broadcast(self, event: str, data: dict | Callable[[], Any]) -> None:
+        """Send ``event`` to every client that is keeping up (``data()`` is read at send time)."""
+        with self.send_lock:
+            skip = self._check()
+            self.socketio.emit(event, data() if callable(data) else data, skip_sid=skip)
 
     def _check(self) -> list[str]:
+        """Update who lags, resync those that caught up; return the clients to skip.
+
+        The caller holds ``send_lock``.
+        """
         caught_up = []
         with self.lock:
             for sid, eio_sid in self.clients.items():
@@ -99,7 +121,8 @@ class ClientRegistry:
     def _recheck(self) -> None:
         with self.lock:
             self.timer = None
-        self._check()
+        with self.send_lock:
+            self._check()
 
     def close(self) -> None:
         with self.lock:

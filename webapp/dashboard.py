@@ -92,14 +92,23 @@ class Dashboard:
         return pid == os.getpid() or psutil.pid_exists(pid)
 
     def resync_all(self) -> None:
-        self.clients.broadcast("snapshot", self.snapshot())
+        self.clients.broadcast("snapshot", self.snapshot)
 
     # -- callbacks from the parts ----------------------------------------------
     def _emit_changes(self, payload: dict) -> None:
         self.clients.broadcast("changes", payload)
 
     def _emit_workers(self, workers: list[dict], removed: list[int]) -> None:
-        self.clients.broadcast("workers", {"workers": workers, "removed": removed})
+        pids = [w["pid"] for w in workers]
+
+        def payload() -> dict:
+            # Each worker's info as it is when sent, not when the change was seen: two threads
+            # report workers (a spawn, the monitor), and the page keeps the last info it gets.
+            # A worker no longer in the table was removed, and its removal is sent on its own.
+            now = [w.info() for pid in pids if (w := self.supervisor.get(pid)) is not None]
+            return {"workers": now, "removed": removed}
+
+        self.clients.broadcast("workers", payload)
         ended = {w["pid"] for w in workers if w["ended_at"] is not None}
         if ended:
             self._forget_dead_waiters(ended)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import request
-from flask_socketio import emit
 
 from . import commands
 from .commands import ApiError, check_rate
@@ -37,8 +36,7 @@ def _args(data: Any) -> dict:
 def connect(auth: Any = None) -> None:
     """Send the new client a full snapshot; changes follow from its version."""
     dashboard = current_dashboard()
-    dashboard.clients.add(request.sid, socketio.server.manager.eio_sid_from_sid(request.sid, "/"))
-    emit("snapshot", dashboard.snapshot())
+    dashboard.clients.welcome(request.sid, socketio.server.manager.eio_sid_from_sid(request.sid, "/"))
 
 
 @socketio.on("disconnect")
@@ -49,7 +47,7 @@ def disconnect(reason: Any = None) -> None:
 @socketio.on("resync")
 def resync(data: Any = None) -> dict:
     """Send this client a fresh snapshot (it saw a gap in versions)."""
-    emit("snapshot", current_dashboard().snapshot(), to=request.sid)
+    current_dashboard().clients.send_snapshot(request.sid)
     return {"status": 200}
 
 
