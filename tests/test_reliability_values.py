@@ -33,8 +33,16 @@ def test_values_json_cannot_carry_are_typed_truncated_and_do_not_break_the_strea
         pid = srv.spawn(1, "odd_values")[0]["pid"]
         info = wait_for(lambda: (w := srv.workers()[pid])["state"] == "exited" and w, 15, "odd_values")
         assert info["exitcode"] == 0, info["error"]
-        response = srv.request("GET", "/api/state")
-        entries = dict_of(strict_json(response.text)["dict"])
+        # the worker has exited once the Manager holds every value; the server's copy follows
+        entries = wait_for(
+            lambda: (
+                (e := dict_of(strict_json(srv.request("GET", "/api/state").text)["dict"]))
+                and key("<b>html key</b>") in e
+                and e
+            ),
+            10,
+            "every odd value in /api/state",
+        )
         assert entries[key("set")] == {"$type": "set", "items": [1, 2, 3]}
         assert entries[key("bytes")] == {"$type": "bytes", "repr": "b'\\x00\\xff'"}
         assert entries[key("object")] == {"$type": "Opaque", "repr": f"<Opaque from {pid}>"}
