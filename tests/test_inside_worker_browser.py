@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from browser_support import LiveServer, live_server  # noqa: F401 -- fixtures
+from browser_support import LiveServer, live_server, wait_until  # noqa: F401 -- fixtures
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.browser
@@ -31,6 +31,12 @@ def test_printer_lines_the_stack_of_a_sleeper_and_a_lock_holder_show_in_the_page
         expect(log.locator(".vrow.stderr").first).to_be_visible()
 
         (sleeper,) = live_server.spawn(1, "sleep", seconds=30)
+
+        def in_task() -> bool:  # a stack taken before the task starts shows only the bootstrap
+            stack = live_server.call("GET", f"/api/workers/{sleeper}/stack")
+            return any(f["function"] == "sleep" for t in stack["threads"] for f in t["frames"])
+
+        wait_until(in_task, what="the sleeper to be inside its task")
         page.get_by_role("button", name=f"Stack of {sleeper}").click()
         frame = page.locator("#inspector .frame.task")
         expect(frame).to_contain_text("time.sleep(seconds)")
