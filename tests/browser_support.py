@@ -21,12 +21,17 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from support import is_alive, wait_for
+
+# Only for things outside the page (the server's log, processes, the REST API); anything the
+# page shows is waited for with Playwright's ``expect``.
+wait_until = wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -43,35 +48,11 @@ STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "a condition") -> Any:
-    """Poll ``predicate`` (backing off from 5 ms to 50 ms) until it is truthy; fail after ``timeout``.
-
-    Only for things outside the page (the server's log file and processes, the REST API);
-    anything the page shows is waited for with Playwright's ``expect``.
-    """
-    deadline = time.monotonic() + timeout
-    interval = 0.005
-    while not (value := predicate()):
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-        interval = min(interval * 2, 0.05)
-    return value
-
-
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def is_alive(process: psutil.Process) -> bool:
-    """True while this very process (not a reuse of its PID) runs; a zombie counts as ended."""
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 class LiveServer:

@@ -37,6 +37,7 @@ import pytest
 import requests
 import socketio
 import websocket
+from support import is_alive, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 RUNNING_AT = re.compile(r"mpscope running at (http://\S+)")
@@ -54,26 +55,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "a condition") -> Any:
-    """Poll ``predicate`` (5 ms, backing off to 50 ms) until it is truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    interval = 0.005
-    while not (value := predicate()):
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-        interval = min(interval * 2, 0.05)
-    return value
-
-
-def is_alive(process: psutil.Process) -> bool:
-    """True while this very process (not a reuse of its PID) runs; a zombie counts as ended."""
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def proc_stat(pid: int) -> tuple[str, int] | None:
