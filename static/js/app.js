@@ -237,8 +237,7 @@ onRender(() => {
 
 // -- shared objects of every other kind: one panel each, from the kind registry ----
 // d and l have their own panels above, the named locks their table.
-const BUILT_IN = new Set(["d", "l"]);
-const objects = new ObjectsModel((id, info) => BUILT_IN.has(id) || (info && info.target !== undefined));
+const objects = new ObjectsModel(["d", "l"]);
 const objectPanels = new ObjectPanels($("objects"), objects, {
   readOnly,
   isDead,

@@ -10,19 +10,23 @@ import { el } from "./kinds/parts.js";
 const RECENT = 6; // ops kept for an object's recent-ops line
 
 export class ObjectsModel {
-  /** @param {(id: string, op: object|null) => boolean} shownElsewhere objects with a panel of their own */
-  constructor(shownElsewhere) {
+  /** @param {Iterable<string>} builtIn ids of objects with a panel of their own (d, l) */
+  constructor(builtIn) {
     this.version = -1;
     this.objects = new Map(); // id -> {id, kind, label, state, recent, dirty, view}
-    this.shownElsewhere = shownElsewhere;
+    this.builtIn = new Set(builtIn);
+    // Objects shown elsewhere: d, l and the named locks (the locks table). Their ops keep
+    // the old `target` field, which is how a named lock created later is recognised.
+    this.elsewhere = new Set(this.builtIn);
     this.added = true; // objects were added or removed since the panels last looked
   }
 
   load(snap) {
     this.version = snap.version;
+    this.elsewhere = new Set([...this.builtIn, ...(snap.locks || []).map((lock) => lock.name)]);
     const seen = new Set();
     for (const [id, info] of Object.entries(snap.objects || {})) {
-      if (this.shownElsewhere(id, info)) continue;
+      if (this.elsewhere.has(id)) continue;
       seen.add(id);
       this.put(id, info.kind, info.label, info.value, info.writers);
     }
@@ -53,7 +57,7 @@ export class ObjectsModel {
     for (const op of msg.ops) {
       if (op.seq <= this.version) continue;
       this.version = op.seq;
-      if (op.object === undefined || this.shownElsewhere(op.object, op)) continue;
+      if (op.object === undefined || this.isElsewhere(op)) continue;
       changed = true;
       if (op.op === "create") {
         this.put(op.object, op.kind, op.label, op.value, op.writers).ops++;
@@ -70,6 +74,14 @@ export class ObjectsModel {
       }
     }
     return changed;
+  }
+
+  isElsewhere(op) {
+    if (op.target !== undefined && !this.elsewhere.has(op.object)) {
+      this.elsewhere.add(op.object);
+      if (this.objects.delete(op.object)) this.added = true;
+    }
+    return this.elsewhere.has(op.object);
   }
 
   /** Map of PID -> what it waits for, over every object (for the worker table). */
@@ -137,7 +149,9 @@ export class ObjectPanels {
 
   build(obj) {
     const count = el("span", { className: "count" });
-    const title = el("h2", {}, el("span", { className: "kind-badge" }, obj.kind), " ", el("code", {}, obj.label), count);
+    // an unnamed object's label repeats its kind ("Queue Queue-1"): the badge says it once
+    const name = obj.label.startsWith(`${obj.kind} `) ? obj.label.slice(obj.kind.length + 1) : obj.label;
+    const title = el("h2", {}, el("span", { className: "kind-badge" }, obj.kind), " ", el("code", {}, name), count);
     const body = el("div", { className: "obj-body" });
     const recent = el("div", { className: "obj-recent", title: "Recent operations, newest first, by PID" });
     recent.setAttribute("aria-label", "Recent operations");

@@ -55,13 +55,6 @@ export default {
   waiting: (s) => s.blocked.map((b) => [b.pid, `blocked in ${call(b.call)}`]),
 
   render(s, body, ctx, panel) {
-    if (!panel.view.status) panel.view.status = body.appendChild(el("div", { className: "obj-status" }));
-    const lines = [line("Blocked", s.blocked.map((b) => pidChip(b.pid, ctx, `${call(b.call)} ${since(b.since, ctx)}`)),
-      "nobody", "blocked")];
-    if (panel.kind === "JoinableQueue") {
-      lines.push(line("Unfinished", [el("span", { className: "mono" }, String(s.unfinished))], "", "unfinished"));
-    }
-    panel.view.status.replaceChildren(...lines);
     growingList(body, panel, s.items.length, "Empty: a get() now would block.", (row, i) => {
       const item = panel.state.items[i];
       const { text, cls } = describe(item.value);
@@ -70,5 +63,12 @@ export default {
       row.title = `${text}, put by ${item.pid ?? "?"}`;
       return item.at;
     }, "Items waiting, next out first");
+    if (!panel.view.status) panel.view.status = body.appendChild(el("div", { className: "obj-status" }));
+    const lines = [line("Blocked", s.blocked.map((b) => pidChip(b.pid, ctx, `${call(b.call)} ${since(b.since, ctx)}`)),
+      "nobody", "blocked")];
+    if (panel.kind === "JoinableQueue") {
+      lines.push(line("Unfinished", [el("span", { className: "mono" }, String(s.unfinished))], "", "unfinished"));
+    }
+    panel.view.status.replaceChildren(...lines);
   },
 };
