@@ -13,7 +13,6 @@ from workers.registry import TASKS
 from . import commands
 from .commands import ApiError, check_rate, parse_pid
 from .dashboard import current_dashboard
-from .encoding import encode_list, encode_pairs
 from .locks import describe_locks
 from .state import ManagerUnavailable
 from .supervisor import NotFound
@@ -76,13 +75,33 @@ def healthz():
 def get_state():
     """Return the shared state and workers; ``?source=manager`` reads the Manager itself."""
     dash = current_dashboard()
-    if request.args.get("source") == "manager":
+    source = request.args.get("source")
+    if source is not None and source != "manager":
+        raise ApiError(400, "'source' must be 'manager' (or left out for the server's copy)")
+    if source == "manager":
         try:
-            version, items, entries, locks = dash.state.manager_contents()
+            snap = dash.state.manager_contents()
         except ManagerUnavailable as exc:
             raise ApiError(409, str(exc)) from None
-        return jsonify(version=version, list=encode_list(items), dict=encode_pairs(entries))
+        return jsonify({k: snap[k] for k in ("version", "list", "dict", "objects")})
     return jsonify(dash.snapshot())
+
+
+@bp.get("/api/objects/<oid>")
+def get_object(oid: str):
+    """Return one shared object: its kind, label and value, at the server's current version."""
+    obj = current_dashboard().state.mirror.object(oid)
+    if obj is None:
+        raise ApiError(404, f"no shared object with id {oid[:64]!r}")
+    return jsonify(obj)
+
+
+@bp.post("/api/objects/<oid>/release")
+def release_object(oid: str):
+    """Release a lock, semaphore or condition on behalf of a holder that died."""
+    body = json_body()
+    command_allowed()
+    return jsonify(commands.release_object(current_dashboard(), oid, body))
 
 
 @bp.post("/api/state/reset")
