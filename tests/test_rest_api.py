@@ -39,7 +39,11 @@ def test_empty_state_has_the_documented_shape(api: Api):
     assert isinstance(state["version"], int)
     assert state["list"] == [] and state["dict"] == [] and state["workers"] == []
     manager = api.state(source="manager")
-    assert manager == {"version": state["version"], "list": [], "dict": []}
+    assert manager == {"version": state["version"], "list": [], "dict": [], "objects": manager["objects"]}
+    assert {oid: (o["kind"], o["value"]) for oid, o in manager["objects"].items()} == {
+        "d": ("dict", []),
+        "l": ("list", []),
+    }
 
 
 def test_spawned_workers_append_their_pids_and_are_children_of_the_server(api: Api):
@@ -139,7 +143,8 @@ def test_reset_empties_the_list_and_the_dict(api: Api):
     version = response.json()["version"]
     state = api.wait_version(version)
     assert state["list"] == [] and state["dict"] == []
-    assert api.state(source="manager") == {"version": version, "list": [], "dict": []}
+    manager = api.state(source="manager")
+    assert (manager["version"], manager["list"], manager["dict"]) == (version, [], [])
     assert {w["pid"] for w in state["workers"]} == set(pids)  # workers stay listed
 
 
