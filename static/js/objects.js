@@ -23,7 +23,8 @@ export class ObjectsModel {
 
   load(snap) {
     this.version = snap.version;
-    this.elsewhere = new Set([...this.builtIn, ...(snap.locks || []).map((lock) => lock.name)]);
+    // the named locks' ids are "lock:NAME" (webapp/mirror.py)
+    this.elsewhere = new Set([...this.builtIn, ...(snap.locks || []).map((lock) => `lock:${lock.name}`)]);
     const seen = new Set();
     for (const [id, info] of Object.entries(snap.objects || {})) {
       if (this.elsewhere.has(id)) continue;
@@ -90,7 +91,7 @@ export class ObjectsModel {
     for (const obj of this.objects.values()) {
       const module = kindModule(obj.kind);
       if (!module.waiting) continue;
-      for (const [pid, text] of module.waiting(obj.state)) out.set(pid, `${text} (${obj.label})`);
+      for (const [pid, text] of module.waiting(obj.state)) out.set(pid, `${obj.label}: ${text}`);
     }
     return out;
   }

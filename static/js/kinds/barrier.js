@@ -17,7 +17,7 @@ export default {
       case "wait": s.waiting.push(op.pid); return `wait() ${s.waiting.length} of ${s.parties}`;
       case "pass": s.waiting = []; s.passed++; return "all arrived: passed";
       case "abort": s.broken = true; return "abort()";
-      case "reset": s.broken = false; s.waiting = []; return "reset()";
+      case "reset": s.broken = false; return "reset()";
       case "leave": dropPid(s.waiting, op.pid); return "left";
     }
     return op.op;
@@ -25,7 +25,7 @@ export default {
 
   summary: (s) => `${s.waiting.length} of ${s.parties} waiting`,
 
-  waiting: (s) => s.waiting.map((pid) => [pid, `waiting at the barrier, ${s.waiting.length} of ${s.parties}`]),
+  waiting: (s) => s.waiting.map((pid) => [pid, `waiting, ${s.waiting.length} of ${s.parties} arrived`]),
 
   render(s, body, ctx) {
     // one seat per party, filled as they arrive

@@ -19,7 +19,7 @@ export default {
 
   summary: (s) => (s.set ? "set" : "not set"),
 
-  waiting: (s) => s.waiters.map((pid) => [pid, "waiting for an Event"]),
+  waiting: (s) => s.waiters.map((pid) => [pid, "in wait()"]),
 
   render(s, body, ctx) {
     const flag = el("span", { className: `flag ${s.set ? "on" : "off"}` }, s.set ? "SET" : "not set");
