@@ -23,7 +23,7 @@ export default {
     return op.op;
   },
 
-  summary: (s) => `${s.waiting.length} of ${s.parties} waiting`,
+  summary: (s) => `${s.parties} parties${s.broken ? " · broken" : ""}`,
 
   waiting: (s) => s.waiting.map((pid) => [pid, `waiting, ${s.waiting.length} of ${s.parties} arrived`]),
 

@@ -17,7 +17,7 @@ export default {
     return op.op;
   },
 
-  summary: (s) => (s.set ? "set" : "not set"),
+  summary: (s) => `${s.waiters.length} waiting`,
 
   waiting: (s) => s.waiters.map((pid) => [pid, "in wait()"]),
 

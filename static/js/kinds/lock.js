@@ -92,7 +92,7 @@ export default {
     if (panel.kind === "Semaphore" || panel.kind === "BoundedSemaphore") {
       const inside = Math.max(s.initial - s.available, s.holders.length);
       parts.push(el("div", { className: "obj-figure" }, el("span", { className: "big" }, `${inside} of ${s.initial}`),
-        el("span", { className: "caption" }, `inside · ${Math.max(s.available, 0)} free`)));
+        el("span", { className: "caption" }, "inside")));
     }
     parts.push(line("Held by", holderChips(s.holders, ctx), "free", "holders"));
     parts.push(line("Waiting", s.waiters.map((pid) => pidChip(pid, ctx)), "nobody", "waiters"));

@@ -49,7 +49,8 @@ export default {
 
   summary(s) {
     const size = s.maxsize > 0 ? ` of max ${s.maxsize}` : "";
-    return `${s.items.length} waiting${size}`;
+    const full = s.maxsize > 0 && s.items.length >= s.maxsize ? " · full" : "";
+    return `${s.items.length} waiting${size}${full}`;
   },
 
   waiting: (s) => s.blocked.map((b) => [b.pid, `blocked in ${call(b.call)}`]),
