@@ -14,15 +14,15 @@ from collections.abc import Callable
 import pytest
 from browser_support import LiveServer, live_server  # noqa: F401 -- fixtures
 from playwright.sync_api import Locator, Page, expect
-from test_browser import DESKTOP, PHONE, clean_server, open_page  # noqa: F401 -- the dashboard's fixtures
+from test_browser import DESKTOP, PHONE, Dashboard, clean_server, open_page  # noqa: F401 -- the dashboard's fixtures
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def server_and_page(clean_server, open_page) -> tuple[LiveServer, Callable[..., Page]]:  # noqa: F811
+def server_and_page(clean_server, open_page) -> tuple[LiveServer, Callable[..., Dashboard]]:  # noqa: F811
     """The module's clean server, and a function that opens its dashboard (live) at a viewport."""
-    return clean_server, lambda viewport=DESKTOP: open_page(clean_server.url, viewport=viewport).page
+    return clean_server, lambda viewport=DESKTOP: open_page(clean_server.url, viewport=viewport)
 
 
 def fresh(prefix: str) -> str:
@@ -42,9 +42,17 @@ def chips(box: Locator, line: str) -> Locator:
 
 def test_producer_items_wait_in_the_queue_until_a_consumer_takes_them(server_and_page):
     server, open_dashboard = server_and_page
-    page = open_dashboard()
+    dash = open_dashboard()
+    page = dash.page
     name = fresh("jobs")
-    (producer,) = server.spawn(1, "producer", queue=name, n=3, rate=0.0)
+    # the spawn form shows the task's str, int and float params
+    page.locator("#spawn-task").select_option("producer")
+    params = page.locator("#spawn-params")
+    expect(params.locator("input[name]")).to_have_count(4)
+    params.locator('input[name="queue"][type="text"]').fill(name)
+    params.locator('input[name="n"][type="number"][step="1"]').fill("3")
+    params.locator('input[name="rate"][type="number"][step="any"]').fill("0")
+    producer = int(dash.spawn())
 
     queue = panel(page, "Queue", name)
     items = queue.locator(".obj-list .vrow:visible")
@@ -72,7 +80,7 @@ def test_producer_items_wait_in_the_queue_until_a_consumer_takes_them(server_and
 
 def test_a_barrier_fills_x_of_n_then_passes_when_the_last_party_arrives(server_and_page):
     server, open_dashboard = server_and_page
-    page = open_dashboard()
+    page = open_dashboard().page
     name = fresh("meet")
     first = server.spawn(2, "barrier", barrier=name, parties=3, rounds=1, pause=0.0)
 
@@ -93,7 +101,7 @@ def test_a_barrier_fills_x_of_n_then_passes_when_the_last_party_arrives(server_a
 
 def test_a_semaphore_shows_its_holders_and_who_waits_for_a_slot(server_and_page):
     server, open_dashboard = server_and_page
-    page = open_dashboard()
+    page = open_dashboard().page
     name = fresh("pool")
     holders = server.spawn(2, "semaphore", semaphore=name, slots=2, seconds=60.0)
 
@@ -120,7 +128,7 @@ def test_a_semaphore_shows_its_holders_and_who_waits_for_a_slot(server_and_page)
 
 def test_object_panels_fit_a_phone_screen(server_and_page):
     server, open_dashboard = server_and_page
-    page = open_dashboard(PHONE)
+    page = open_dashboard(PHONE).page
     names = {kind: fresh(kind.lower()) for kind in ("Queue", "Barrier", "Semaphore")}
     server.spawn(1, "producer", queue=names["Queue"], n=2, rate=0.0)
     server.spawn(1, "barrier", barrier=names["Barrier"], parties=3, rounds=1, pause=0.0)
