@@ -120,10 +120,34 @@ def test_a_semaphore_shows_its_holders_and_who_waits_for_a_slot(server_and_page)
     dead = holders[0]
     server.call("DELETE", f"/api/workers/{dead}?signal=KILL")
     expect(chips(semaphore, "holders").filter(has_text=f"PID {dead}")).to_contain_text("ended")
-    semaphore.get_by_role("button", name=f"Release Semaphore '{name}' held by {dead}").click()
-    expect(chips(semaphore, "holders").filter(has_text=f"PID {dead}")).to_have_count(0)
-    expect(chips(semaphore, "holders").filter(has_text=f"PID {waiter}")).to_have_count(1)
-    expect(chips(semaphore, "waiters")).to_have_count(0)
+    # a page opened now builds the same panel from its snapshot, and its Release reaches both
+    later = panel(open_dashboard().page, "Semaphore", name)
+    expect(chips(later, "holders").filter(has_text=f"PID {dead}")).to_contain_text("ended")
+    expect(chips(later, "waiters")).to_have_text([f"PID {waiter}"])
+    later.get_by_role("button", name=f"Release Semaphore '{name}' held by {dead}").click()
+    for box in (semaphore, later):
+        expect(chips(box, "holders").filter(has_text=f"PID {dead}")).to_have_count(0)
+        expect(chips(box, "holders").filter(has_text=f"PID {waiter}")).to_have_count(1)
+        expect(chips(box, "waiters")).to_have_count(0)
+    expect(semaphore.locator(".obj-recent")).to_contain_text(f"released for dead {dead}")
+
+
+def test_an_event_holds_its_waiters_until_another_worker_sets_it(server_and_page):
+    server, open_dashboard = server_and_page
+    page = open_dashboard().page
+    name = fresh("go")
+    waiters = server.spawn(2, "event_wait", event=name, timeout=60.0)
+
+    event = panel(page, "Event", name)
+    expect(event.locator(".flag")).to_have_text("not set")
+    expect(chips(event, "waiters")).to_have_count(2)
+    for pid in waiters:
+        expect(page.locator(f'#workers tr[data-pid="{pid}"]')).to_contain_text(f"Event '{name}': in wait()")
+
+    (setter,) = server.spawn(1, "event_set", event=name, delay=0.0)
+    expect(event.locator(".flag")).to_have_text("SET")
+    expect(chips(event, "waiters")).to_have_count(0)
+    expect(event.locator(".obj-recent")).to_contain_text(f"{setter} set()")
 
 
 def test_object_panels_fit_a_phone_screen(server_and_page):
