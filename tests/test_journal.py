@@ -85,7 +85,8 @@ class Follower:
         return [op for op in self.ops if op["object"] == oid]
 
     def assert_same(self, *oids: str) -> dict[str, Any]:
-        """Assert Manager == mirror == replica for ``oids``; return the Manager's encoded values.
+        """Assert Manager == mirror == replica for ``oids`` (all objects if none given); return
+        the Manager's encoded values.
 
         The Manager's snapshot is taken first and the mirror replays exactly up to its
         version, so a thread still changing an object cannot make them differ.
@@ -98,7 +99,7 @@ class Follower:
         replayed = self.replica.described()
         assert self.replica.version == self.mirror.version
         values = {}
-        for oid in oids:
+        for oid in oids or manager:
             want = comparable(manager[oid]["value"])
             assert comparable(mirrored[oid]["value"]) == want, (
                 f"the mirror's {oid} differs from the Manager's"
