@@ -13,7 +13,7 @@ from workers.registry import TASKS
 from . import commands
 from .commands import ApiError, check_rate, parse_pid
 from .dashboard import current_dashboard
-from .locks import describe_locks
+from .locks import describe_locks, single_holder_locks
 from .state import ManagerUnavailable
 from .supervisor import NotFound
 
@@ -196,7 +196,8 @@ def worker_stack(pid: str):
 def list_locks():
     """Return each shared lock's holder and waiters, and any deadlock cycles."""
     dash = current_dashboard()
-    table = describe_locks(dash.state.mirror.snapshot_locks(), dash.is_alive)
+    mirror = dash.state.mirror
+    table = describe_locks(mirror.snapshot_locks(), dash.is_alive, single_holder_locks(mirror.lock_objects()))
     return jsonify(table)
 
 
