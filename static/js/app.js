@@ -230,8 +230,9 @@ onRender(() => {
   }
   workers.waiting = lastWaiting = waiting;
   // the lock table is small but rebuilt whole: do it when it changed or once a second
-  const key = JSON.stringify(locks) + Math.floor(Date.now() / 1000) + workers.counts().ended;
-  if (key !== lastLocksKey) { lastLocksKey = key; locksPanel.render(locks, Date.now() / 1000); }
+  const lockObjects = objects.lockTable();
+  const key = JSON.stringify([locks, lockObjects]) + Math.floor(Date.now() / 1000) + workers.counts().ended;
+  if (key !== lastLocksKey) { lastLocksKey = key; locksPanel.render(locks, Date.now() / 1000, lockObjects); }
   outputLog.render(performance.now());
 });
 

@@ -85,6 +85,17 @@ export class ObjectsModel {
     return this.elsewhere.has(op.object);
   }
 
+  /** Lock and RLock objects in the locks table's shape, so that deadlock cycles through them are found. */
+  lockTable() {
+    const out = [];
+    for (const obj of this.objects.values()) {
+      if (obj.kind !== "Lock" && obj.kind !== "RLock") continue;
+      const holder = obj.state.holders[0];
+      out.push({ name: obj.label, holder_pid: holder ? holder.pid : null, waiters: obj.state.waiters });
+    }
+    return out;
+  }
+
   /** Map of PID -> what it waits for, over every object (for the worker table). */
   waiting() {
     const out = new Map();
