@@ -58,10 +58,19 @@ export function holderChips(holders, ctx) {
     .filter(Boolean).join(" · ")));
 }
 
-/** One line per holder whose worker ended, with Release (POST /api/objects/<id>/release). */
+/**
+ * One line per holder whose worker ended, with Release (POST /api/objects/<id>/release).
+ * Each line is kept from render to render: the panel redraws every second, and a button
+ * replaced between press and release would swallow the click.
+ */
 export function deadHolders(holders, ctx, panel) {
+  const kept = panel.view.deadHolders || new Map();
+  panel.view.deadHolders = new Map();
   return holders.filter((h) => ctx.isDead(h.pid)).map((h) => {
-    const note = el("div", { className: "dead-holder" }, el("span", {}, `PID ${h.pid} ended while holding it`));
+    let note = kept.get(h.pid);
+    if (note) { panel.view.deadHolders.set(h.pid, note); return note; }
+    note = el("div", { className: "dead-holder" }, el("span", {}, `PID ${h.pid} ended while holding it`));
+    panel.view.deadHolders.set(h.pid, note);
     if (!ctx.readOnly) {
       note.append(el("button", {
         type: "button", className: "small", textContent: "Release",
