@@ -19,7 +19,7 @@ export default {
       const entry = s.entries.get(id);
       if (entry) Object.assign(entry, { value: op.value, pid: op.pid, at: performance.now() });
       else { s.entries.set(id, { key: op.key, value: op.value, pid: op.pid, at: performance.now() }); s.order = null; }
-      return `d[${short(op.key, 12)}] = ${short(op.value)}`;
+      return `[${short(op.key, 12)}] = ${short(op.value)}`;
     }
     if (op.op === "del") {
       s.entries.delete(canonKey(op.key));
