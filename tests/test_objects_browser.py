@@ -163,3 +163,17 @@ def test_object_panels_fit_a_phone_screen(server_and_page):
         bounds = box.bounding_box()
         assert bounds and bounds["x"] >= 0 and bounds["x"] + bounds["width"] <= PHONE["width"], (kind, bounds)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_named_locks_stay_in_the_locks_table_and_get_no_panel_of_their_own(server_and_page):
+    server, open_dashboard = server_and_page
+    before, after = fresh("early"), fresh("late")
+    (early,) = server.spawn(1, "hold_lock", lock=before, seconds=60.0)
+    page = open_dashboard().page  # `before` comes in the snapshot, `after` as a create op
+    (late,) = server.spawn(1, "hold_lock", lock=after, seconds=60.0)
+    for name, holder in ((before, early), (after, late)):
+        expect(page.locator(f'#locks tr[data-lock="{name}"]')).to_contain_text(f"PID {holder}")
+    name = fresh("pool")
+    server.spawn(1, "semaphore", semaphore=name, slots=1, seconds=60.0)
+    expect(panel(page, "Semaphore", name)).to_be_visible()  # drawn after both locks' ops
+    expect(page.locator('#objects .object-panel[data-kind="Lock"]')).to_have_count(0)
