@@ -171,7 +171,7 @@ export class ObjectPanels {
       el("div", { className: "panel-head" }, title), body, recent);
     section.dataset.object = obj.id;
     section.dataset.kind = obj.kind;
-    section.setAttribute("aria-label", `${obj.kind} ${obj.label}`);
+    section.setAttribute("aria-label", name === obj.label ? `${obj.kind} ${obj.label}` : obj.label);
     return { section, count, body, recent };
   }
 }

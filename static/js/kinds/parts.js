@@ -4,7 +4,7 @@
 import { describe, formatDuration } from "../format.js";
 import { ROW_HEIGHT, VirtualList } from "../vlist.js";
 
-const MAX_ROWS = 8; // a panel's list grows to this many rows, then scrolls (virtually)
+const MAX_ROWS = 10; // a panel's list grows to this many rows, then scrolls (virtually)
 
 /** Create an element with properties and optional text or children. */
 export function el(tag, props = {}, ...children) {
