@@ -20,10 +20,13 @@ manager), so they run on the recording Manager only.
 
 from __future__ import annotations
 
+import array
 import multiprocessing
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
+from multiprocessing import managers
 from typing import Any
 
 import pytest
@@ -210,6 +213,31 @@ def test_namespace(manager):
     del n.job
     assert str(n) == "Namespace(name='Bob')"
     assert hasattr(n, "name") and not hasattr(n, "job")
+
+
+def without_addresses(text: str) -> str:
+    return re.sub(r"0x[0-9a-f]+", "0x?", text)
+
+
+def test_str_of_every_kind_is_what_a_plain_manager_shows(manager):
+    """``print(proxy)`` shows the referent's str: what SyncManager serves is these plain objects."""
+    pairs = [
+        (manager.Value("i", 7), managers.Value("i", 7)),
+        (manager.Array("i", [1, 2]), array.array("i", [1, 2])),
+        (manager.Namespace(a=1), managers.Namespace(a=1)),
+        (manager.list([1]), [1]),
+        (manager.dict({1: 2}), {1: 2}),
+        (manager.Queue(), queue.Queue()),
+        (manager.Event(), threading.Event()),
+        (manager.Barrier(2), threading.Barrier(2)),
+        (manager.Semaphore(2), threading.Semaphore(2)),
+        (manager.BoundedSemaphore(2), threading.BoundedSemaphore(2)),
+        (manager.Lock(), threading.Lock()),
+        (manager.RLock(), threading.RLock()),
+        (manager.Condition(), threading.Condition()),
+    ]
+    shown = [without_addresses(str(proxy)) for proxy, _ in pairs]
+    assert shown == [without_addresses(str(plain)) for _, plain in pairs]
 
 
 # -- _TestQueue, _TestLock, _TestSemaphore, _TestEvent, _TestBarrier ------------------------
