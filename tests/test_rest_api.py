@@ -40,10 +40,9 @@ def test_empty_state_has_the_documented_shape(api: Api):
     assert state["list"] == [] and state["dict"] == [] and state["workers"] == []
     manager = api.state(source="manager")
     assert manager == {"version": state["version"], "list": [], "dict": [], "objects": manager["objects"]}
-    assert {oid: (o["kind"], o["value"]) for oid, o in manager["objects"].items()} == {
-        "d": ("dict", []),
-        "l": ("list", []),
-    }
+    objects = manager["objects"]
+    assert (objects["d"]["kind"], objects["d"]["value"]) == ("dict", [])
+    assert (objects["l"]["kind"], objects["l"]["value"]) == ("list", [])
 
 
 def test_spawned_workers_append_their_pids_and_are_children_of_the_server(api: Api):
