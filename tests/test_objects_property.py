@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import Api, LiveClient
+from test_containers import outcome
 
 from webapp import create_app
 from webapp.encoding import encode_list, encode_pairs
@@ -42,7 +43,7 @@ class LiveServer:
         self.thread = threading.Thread(target=self.http.serve_forever, name="test-http", daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.http.server_port}"
-        self.api = Api(types.SimpleNamespace(url=self.url))
+        self.api = Api(types.SimpleNamespace(url=self.url))  # Api needs only the URL for GETs
         self.client = LiveClient(self.url)
         self.client.wait(lambda: self.client.replica.version is not None, what="the first snapshot")
 
@@ -68,14 +69,6 @@ def live() -> Iterator[LiveServer]:
     server = LiveServer()
     yield server
     server.close()
-
-
-def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
-    """What a call did: ``("ok", result)`` or ``(exception type name, message)``."""
-    try:
-        return "ok", call()
-    except Exception as exc:
-        return type(exc).__name__, str(exc)
 
 
 def in_place(method: Callable, arg: Any) -> None:
@@ -147,7 +140,7 @@ def apply(change: tuple, d: Any, l: Any) -> tuple[str, Any]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
