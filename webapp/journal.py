@@ -21,7 +21,6 @@ import itertools
 import pickle
 import threading
 import time
-from multiprocessing import current_process
 from typing import Any
 
 from . import carry
@@ -48,6 +47,7 @@ class ChangeJournal:
         self.version = version
         self.objects: dict[str, Any] = {}  # id -> observed object, in order of creation
         self._numbers = itertools.count(1)
+        self._token_ids: dict[str, str] = {}  # kept while self.objects keeps the object alive
 
     # -- writing -------------------------------------------------------------------
     def record(self, oid: str, op: str, args: tuple = ()) -> None:
@@ -67,6 +67,7 @@ class ChangeJournal:
                 while oid in self.objects:
                     oid = f"{kind}-{next(self._numbers)}"
             obj._journal, obj._oid, obj._kind = self, oid, kind
+            self._token_ids[f"{id(obj):x}"] = oid  # the Manager's token id for it (Server.create)
             obj._label = label or f"{kind} {oid}"
             self.objects[oid] = obj
             self.record(oid, "create", (kind, obj._label, obj._raw()))
@@ -74,12 +75,8 @@ class ChangeJournal:
 
     def _name_of(self, proxy: Any) -> str:
         """Name the object a proxy stored inside a value points to (for SharedRef)."""
-        server = getattr(current_process(), "_manager_server", None)
-        try:
-            referent = server.id_to_obj[proxy._token.id][0]
-            return referent._oid
-        except (AttributeError, KeyError, TypeError):
-            return str(proxy._token.id)
+        # not server.id_to_obj: the Manager forgets an object there once no proxy holds it
+        return self._token_ids.get(proxy._token.id, str(proxy._token.id))
 
     # -- reading -------------------------------------------------------------------
     def read(self, after: int, timeout: float = 1.0, limit: int = 5000) -> tuple[str, Any]:

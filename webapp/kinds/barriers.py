@@ -18,6 +18,11 @@ class ObservedBarrier(threading.Barrier):
         self._waiting: list[int] = []
         self._passed = 0
 
+    def __repr__(self) -> str:
+        if self.broken:
+            return f"<threading.Barrier at {id(self):#x}: broken>"
+        return f"<threading.Barrier at {id(self):#x}: waiters={self.n_waiting}/{self.parties}>"
+
     def _raw(self) -> dict:
         return {
             "parties": self._parties,

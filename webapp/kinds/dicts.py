@@ -64,7 +64,8 @@ class ObservedDict(dict):
         """Apply pairs one by one as ``dict.update`` does: a bad pair keeps the ones before it."""
         with self._journal.lock:
             if hasattr(other, "keys"):
-                other = ((k, other[k]) for k in other.keys())  # noqa: SIM118 -- dict.update calls keys()
+                mapping = other
+                other = ((k, mapping[k]) for k in mapping.keys())  # noqa: SIM118 -- dict.update calls keys()
             self._update(other)
             self._update(kwargs.items())
 

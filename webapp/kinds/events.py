@@ -17,6 +17,9 @@ class ObservedEvent(threading.Event):
         self._cond = threading.Condition(journal.lock)
         self._waiting: list[int] = []
 
+    def __repr__(self) -> str:
+        return f"<threading.Event at {id(self):#x}: {'set' if self._flag else 'unset'}>"
+
     def _raw(self) -> dict:
         return {"set": self._flag, "waiters": list(self._waiting)}
 

@@ -39,6 +39,20 @@ class RecordedLock:
     def _record(self, op: str, *args: Any) -> None:
         self._journal.record(self._records_for._oid, op, args)
 
+    def __repr__(self) -> str:
+        """What the plain primitive of this kind shows (``print(proxy)`` shows the referent)."""
+        state = "locked" if self._value <= 0 else "unlocked"
+        if self._lock_kind == "Lock":
+            return f"<{state} _thread.lock object at {id(self):#x}>"
+        if self._lock_kind == "RLock":
+            owner: Any = self._thread or 0
+            thread = threading._active.get(owner)
+            owner = thread.name if thread is not None else owner
+            return f"<{state} _thread.RLock object owner={owner!r} count={self._depth} at {id(self):#x}>"
+        if self._lock_kind == "Semaphore":
+            return f"<threading.Semaphore at {id(self):#x}: value={self._value}>"
+        return f"<threading.BoundedSemaphore at {id(self):#x}: value={self._value}/{self._initial}>"
+
     def _raw(self) -> dict:
         return {
             "initial": self._initial,

@@ -15,6 +15,9 @@ class ObservedNamespace(managers.Namespace):
     def __init__(self, journal: Any, /, **kwds: Any) -> None:
         super().__init__(**kwds)
 
+    def __repr__(self) -> str:
+        return "Namespace" + super().__repr__()[len(type(self).__name__) :]
+
     def _raw(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 

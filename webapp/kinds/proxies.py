@@ -21,8 +21,11 @@ class _IteratorRegistry:
 
 
 class SharedDictProxy(DictProxy):
-    def __init__(self, *args: Any, manager: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, manager=manager or _IteratorRegistry, **kwargs)
+    def __iter__(self) -> Any:
+        # a proxy unpickled in a child, or whose process forked, has no manager (_after_fork)
+        if self._manager is None:
+            self._manager = _IteratorRegistry
+        return self._callmethod("__iter__")
 
 
 class SharedListProxy(ListProxy):

@@ -27,6 +27,9 @@ class ObservedQueue(queue.Queue):
         self.all_tasks_done = threading.Condition(self.mutex)
         self._blocked: list[list] = []  # [pid, call, since]
 
+    def __repr__(self) -> str:
+        return f"<queue.Queue object at {id(self):#x}>"
+
     def _raw(self) -> dict:
         return {
             "items": list(self.queue),

@@ -16,6 +16,9 @@ class ObservedValue(managers.Value):
     def __init__(self, journal: Any, typecode: Any, value: Any, lock: bool = True) -> None:
         super().__init__(typecode, value, lock)
 
+    def __repr__(self) -> str:
+        return f"Value({self._typecode!r}, {self._value!r})"
+
     def _raw(self) -> dict:
         return {"typecode": self._typecode, "value": self._value}
 
@@ -35,6 +38,9 @@ class ObservedArray(array.array):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def __repr__(self) -> str:
+        return "array" + super().__repr__()[len(type(self).__name__) :]
 
     def _raw(self) -> dict:
         return {"typecode": self.typecode, "items": self.tolist()}
