@@ -64,7 +64,7 @@ class Dashboard:
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
-        snap = self.state.mirror.snapshot()
+        snap = dict(self.state.mirror.snapshot_parts())
         snap["workers"] = self.supervisor.infos()
         snap["output"] = self.output.recent()
         snap["manager"] = self.manager_info()

@@ -8,6 +8,7 @@ Manager dies, they are what the next one starts from.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 
 from . import carry
 from .kinds import KINDS, Replica
+from .kinds.base import SEPARATORS
+from .rawjson import RawJSON
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,13 @@ class MirroredObject:
             out["writers"] = writers
         return out
 
+    def describe_json(self) -> str:
+        """``describe()`` as JSON text, from the replica's cached text."""
+        value, writers = self.replica.texts()
+        head = json.dumps({"kind": self.kind, "label": self.label}, separators=SEPARATORS)[:-1]
+        tail = "" if writers is None else f',"writers":{writers}'
+        return f'{head},"value":{value}{tail}}}'
+
 
 class SharedStateMirror:
     """Versioned copy of every shared object."""
@@ -55,6 +65,7 @@ class SharedStateMirror:
         self.objects: dict[str, MirroredObject] = {}
         self.entries: dict = {}  # the real contents of d and l, to restore a new Manager
         self.items: list = []
+        self._parts: tuple[int, dict] | None = None  # (version, snapshot_parts()) built last
 
     def load(self, version: int, objects: list) -> None:
         """Replace the whole copy with a consistent snapshot from the Manager (``journal.snapshot()``)."""
@@ -98,6 +109,7 @@ class SharedStateMirror:
                     op["kind"] = obj.kind
                     op.update(obj.replica.op_fields(name, args))
                     obj.replica.apply(op)
+                    obj.replica.changed()
                     self._apply_raw(oid, name, args)
                 if oid in TARGETS:
                     op["target"] = TARGETS[oid]
@@ -147,11 +159,56 @@ class SharedStateMirror:
                 "writers": {"list": l.get("writers", []), "dict": d.get("writers", [])},
             }
 
-    def object(self, oid: str) -> dict | None:
-        """One object as in ``snapshot()["objects"]``, with the version it is at."""
+    def snapshot_parts(self) -> dict[str, Any]:
+        """``snapshot()`` with its big parts as JSON text (RawJSON), built once per version.
+
+        Each object's text is cached until it changes, so a snapshot of 100,000 dict
+        entries joins text instead of encoding and serialising every entry again.
+        """
+        with self.lock:
+            if self._parts is not None and self._parts[0] == self.version:
+                return self._parts[1]
+            texts = {oid: obj.replica.texts() for oid, obj in self.objects.items()}
+            objects = ",".join(
+                f"{json.dumps(oid)}:{obj.describe_json()}" for oid, obj in self.objects.items()
+            )
+            none = ("[]", "[]")
+            d, l = texts.get("d", none), texts.get("l", none)  # noqa: E741
+            parts = {
+                "version": self.version,
+                "objects": RawJSON("{" + objects + "}"),
+                "list": RawJSON(l[0]),
+                "dict": RawJSON(d[0]),
+                "locks": self._named_locks(),
+                "writers": RawJSON(f'{{"list":{l[1]},"dict":{d[1]}}}'),
+            }
+            self._parts = (self.version, parts)
+            return parts
+
+    def object(self, oid: str, offset: int = 0, limit: int | None = None) -> dict | None:
+        """One object as in ``snapshot()["objects"]``, with the version it is at.
+
+        ``offset`` and ``limit`` page a value that is a sequence (a dict's pairs, a list's or
+        a Queue's or Array's items, with their writers); ``total`` says how many there are.
+        """
         with self.lock:
             obj = self.objects.get(oid)
-            return None if obj is None else {"id": oid, "version": self.version, **obj.describe()}
+            if obj is None:
+                return None
+            out = {"id": oid, "version": self.version, **obj.describe()}
+        value = out["value"]
+        items = value.get("items") if isinstance(value, dict) else value
+        if isinstance(items, list) and (offset or limit is not None):
+            end = None if limit is None else offset + limit
+            page = items[offset:end]
+            if isinstance(value, dict):
+                out["value"] = {**value, "items": page}
+            else:
+                out["value"] = page
+            if "writers" in out:
+                out["writers"] = out["writers"][offset:end]
+            out.update(offset=offset, limit=limit, total=len(items))
+        return out
 
     def _named_locks(self) -> list[dict]:
         """The dashboard's named locks in the ``locks`` format: one holder, its waiters."""

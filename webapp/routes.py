@@ -6,11 +6,11 @@ import json
 import os
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from workers.registry import TASKS
 
-from . import commands
+from . import commands, rawjson
 from .commands import ApiError, check_rate, parse_pid
 from .dashboard import current_dashboard
 from .locks import describe_locks, single_holder_locks
@@ -84,16 +84,47 @@ def get_state():
         except ManagerUnavailable as exc:
             raise ApiError(409, str(exc)) from None
         return jsonify({k: snap[k] for k in ("version", "list", "dict", "objects")})
-    return jsonify(dash.snapshot())
+    return _json_response(_only_fields(dash.snapshot()))
+
+
+def _json_response(payload: dict) -> Response:
+    # rawjson writes the snapshot's pre-serialised parts as they are (no re-encoding)
+    return Response(rawjson.dumps(payload, separators=(",", ":")), mimetype="application/json")
+
+
+def _only_fields(payload: dict) -> dict:
+    """Keep only the top-level fields named in ``?fields=a,b`` (all when it is absent)."""
+    fields = request.args.get("fields")
+    if fields is None:
+        return payload
+    wanted = [f for f in fields.split(",") if f]
+    unknown = [f for f in wanted if f not in payload]
+    if unknown or not wanted:
+        raise ApiError(400, f"'fields' takes a comma-separated list of: {', '.join(payload)}")
+    return {f: payload[f] for f in wanted}
+
+
+def _int_arg(name: str, default: int) -> int:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise ApiError(400, f"'{name}' must be a non-negative integer")
+    return int(text)
 
 
 @bp.get("/api/objects/<oid>")
 def get_object(oid: str):
-    """Return one shared object: its kind, label and value, at the server's current version."""
-    obj = current_dashboard().state.mirror.object(oid)
+    """Return one shared object: its kind, label and value, at the server's current version.
+
+    ``?offset=&limit=`` pages an object whose value is a sequence (dict, list, Queue and
+    Array items), and says ``total``; ``?fields=`` keeps only the named fields.
+    """
+    offset, limit = _int_arg("offset", 0), _int_arg("limit", 0)
+    obj = current_dashboard().state.mirror.object(oid, offset, limit or None)
     if obj is None:
         raise ApiError(404, f"no shared object with id {oid[:64]!r}")
-    return jsonify(obj)
+    return jsonify(_only_fields(obj))
 
 
 @bp.post("/api/objects/<oid>/release")

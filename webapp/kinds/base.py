@@ -7,6 +7,8 @@ from typing import Any
 
 from ..encoding import encode, encode_list
 
+SEPARATORS = (",", ":")
+
 
 def canon(key: Any) -> str:
     """A string that identifies an encoded value, for use as a Python dict key."""
@@ -47,3 +49,22 @@ class Replica:
 
     def size(self) -> int:
         return 1
+
+    # -- JSON text, written once per change (snapshots and GET /api/state join it) --------
+    def value_json(self) -> str:
+        return json.dumps(self.value(), separators=SEPARATORS)
+
+    def writers_json(self) -> str | None:
+        writers = self.writers()
+        return None if writers is None else json.dumps(writers, separators=SEPARATORS)
+
+    def texts(self) -> tuple[str, str | None]:
+        """``(value, writers)`` as JSON text, cached until the next :meth:`changed`."""
+        cached = self.__dict__.get("_texts")
+        if cached is None:
+            cached = self._texts = (self.value_json(), self.writers_json())
+        return cached
+
+    def changed(self) -> None:
+        """Forget the cached JSON text: an op was applied."""
+        self._texts = None

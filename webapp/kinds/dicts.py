@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from operator import itemgetter
 from typing import Any
 
 from ..encoding import encode
-from .base import Replica, canon
+from .base import SEPARATORS, Replica, canon
+
+_TEXT, _WRITER_TEXT = itemgetter(3), itemgetter(4)
 
 
 class ObservedDict(dict):
@@ -113,7 +117,10 @@ class DictReplica(Replica):
 
     def __init__(self, value: list, writers: list | None = None) -> None:
         writers = writers or [None] * len(value)
-        self.entries = {canon(k): [k, v, w] for (k, v), w in zip(value, writers, strict=True)}
+        # canon(key) -> [key, value, writer, JSON of [key, value], JSON of writer]; the texts
+        # are filled in when a snapshot needs them (``stale`` lists the entries to redo)
+        self.entries = {canon(k): [k, v, w, None, None] for (k, v), w in zip(value, writers, strict=True)}
+        self.stale: set[str] = set(self.entries)
 
     @classmethod
     def from_raw(cls, raw: dict) -> DictReplica:
@@ -122,23 +129,43 @@ class DictReplica(Replica):
     def apply(self, op: dict) -> None:
         name = op["op"]
         if name == "set":
-            entry = self.entries.get(canon(op["key"]))
+            key = canon(op["key"])
+            entry = self.entries.get(key)
             if entry is None:
-                self.entries[canon(op["key"])] = [op["key"], op["value"], op["pid"]]
+                self.entries[key] = [op["key"], op["value"], op["pid"], None, None]
             else:
                 entry[1], entry[2] = op["value"], op["pid"]
+            self.stale.add(key)
         elif name == "del":
             self.entries.pop(canon(op["key"]), None)
         elif name == "clear":
             self.entries.clear()
+            self.stale.clear()
         else:
             raise ValueError(f"unknown dict op {name!r}")
 
     def value(self) -> list:
-        return [[k, v] for k, v, _ in self.entries.values()]
+        return [[k, v] for k, v, _, _, _ in self.entries.values()]
 
     def writers(self) -> list:
-        return [w for _, _, w in self.entries.values()]
+        return [w for _, _, w, _, _ in self.entries.values()]
+
+    def _refresh(self) -> None:
+        # Only entries changed since the last snapshot are serialised again.
+        for key in self.stale:
+            entry = self.entries.get(key)
+            if entry is not None:
+                entry[3] = json.dumps(entry[:2], separators=SEPARATORS)
+                entry[4] = "null" if entry[2] is None else str(entry[2])
+        self.stale.clear()
+
+    def value_json(self) -> str:
+        self._refresh()
+        return "[" + ",".join(map(_TEXT, self.entries.values())) + "]"
+
+    def writers_json(self) -> str:
+        self._refresh()
+        return "[" + ",".join(map(_WRITER_TEXT, self.entries.values())) + "]"
 
     def size(self) -> int:
         return len(self.entries)
