@@ -10,6 +10,7 @@ Then, with no writes, the server CPU time one ``GET /api/state`` costs at that s
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 
@@ -24,43 +25,76 @@ KEYS = 12
 
 
 class Readers:
-    """Load the server with readers until stopped: a poller and a stream of reconnecting clients."""
+    """Load the server with readers until stopped: a poller and a stream of reconnecting clients.
+
+    They run in a process of their own: reading megabytes of snapshots in this one would
+    starve the measuring client's reader thread of the GIL and inflate the latencies it
+    stamps, which would measure this process rather than the server.
+    """
 
     def __init__(self, url: str, polls_per_s: float = 5, reconnects_per_s: int = 10) -> None:
-        self.url, self.stop = url, threading.Event()
-        self.polls = self.joins = 0
-        self.threads = [
-            threading.Thread(target=self._poll, args=(1 / polls_per_s,), daemon=True),
-            *(threading.Thread(target=self._join, daemon=True) for _ in range(reconnects_per_s)),
-        ]
-        for t in self.threads:
-            t.start()
+        ctx = multiprocessing.get_context("spawn")
+        self.stop = ctx.Event()
+        self.counts = ctx.Array("i", 2)
+        self.process = ctx.Process(
+            target=_read_until_stopped, args=(url, polls_per_s, reconnects_per_s, self.stop, self.counts)
+        )
+        self.process.start()
 
-    def _poll(self, every: float) -> None:
+    @property
+    def polls(self) -> int:
+        return self.counts[0]
+
+    @property
+    def joins(self) -> int:
+        return self.counts[1]
+
+    def close(self) -> None:
+        self.stop.set()
+        self.process.join(60)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def _read_until_stopped(url: str, polls_per_s: float, reconnects_per_s: int, stop, counts) -> None:
+    readers = _ReaderThreads(url, stop, counts)
+    threads = [
+        threading.Thread(target=readers.poll, args=(1 / polls_per_s,), daemon=True),
+        *(threading.Thread(target=readers.join, daemon=True) for _ in range(reconnects_per_s)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+class _ReaderThreads:
+    def __init__(self, url: str, stop, counts) -> None:
+        self.url, self.stop, self.counts = url, stop, counts
+
+    def poll(self, every: float) -> None:
         with requests.Session() as session:
             while not self.stop.wait(every):
                 session.get(f"{self.url}/api/state", timeout=30).content  # noqa: B018 -- read it all
-                self.polls += 1
+                with self.counts.get_lock():
+                    self.counts[0] += 1
 
-    def _join(self) -> None:
+    def join(self) -> None:
         ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         while not self.stop.is_set():
             started = time.monotonic()
-            ws = websocket.create_connection(ws_url, timeout=30)
+            ws = websocket.create_connection(ws_url, timeout=30, skip_utf8_validation=True)
             try:
                 ws.recv()
                 ws.send("40")
                 while not ws.recv().startswith('42["snapshot"'):
                     pass
-                self.joins += 1
+                with self.counts.get_lock():
+                    self.counts[1] += 1
             finally:
                 ws.close()
             self.stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
-
-    def close(self) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
 
 
 def process_cpu(pid: int) -> float:
