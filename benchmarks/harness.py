@@ -33,7 +33,7 @@ import psutil
 import requests
 import websocket
 
-from webapp.replica import StateReplica
+from sharedstate.replica import StateReplica
 
 REPO = Path(__file__).resolve().parents[1]
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
@@ -263,7 +263,7 @@ def stop_all() -> list[int]:
 class Replica:
     """Every shared object rebuilt from ``snapshot`` + ``changes``, through the one replayer.
 
-    A thin adapter over :class:`webapp.replica.StateReplica` for this client, which reads
+    A thin adapter over :class:`sharedstate.replica.StateReplica` for this client, which reads
     frames in order on one thread: ``version`` is -1 until the first snapshot, and
     :meth:`apply` says when a batch does not follow on, so the client can ask for a resync.
     """

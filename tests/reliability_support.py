@@ -4,7 +4,7 @@
   descendant (Manager, forkserver, workers), sends SIGTERM and asserts that all of them are
   gone; ``kill_hard()`` SIGKILLs the server and returns what outlived it by 2 s.
 * :class:`Watcher` is a python-socketio client over a websocket that rebuilds the shared
-  state (through :class:`webapp.replica.StateReplica`) and the worker table from
+  state (through :class:`sharedstate.replica.StateReplica`) and the worker table from
   ``snapshot``, ``changes`` and ``workers`` events only.
 * :func:`stuck_client` is a raw websocket that completes the Socket.IO connect and then
   stops reading.
@@ -40,7 +40,7 @@ import socketio
 import websocket
 from support import is_alive, wait_for
 
-from webapp.replica import StateReplica
+from sharedstate.replica import StateReplica
 
 REPO = Path(__file__).resolve().parents[1]
 RUNNING_AT = re.compile(r"mpscope running at (http://\S+)")

@@ -23,7 +23,7 @@ import psutil
 import requests
 import socketio
 
-from webapp.replica import StateReplica
+from sharedstate.replica import StateReplica
 
 REPO = Path(__file__).resolve().parents[1]
 URL = re.compile(r"http://127\.0\.0\.1:\d+")

@@ -26,15 +26,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.encoding import encode, encode_list, encode_pairs
-from webapp.journal import ChangeJournal
-from webapp.kinds import KINDS
-from webapp.kinds.dicts import ObservedDict
-from webapp.kinds.lists import ObservedList
-from webapp.kinds.locks import RecordedLock
+from sharedstate.encoding import encode, encode_list, encode_pairs
+from sharedstate.journal import ChangeJournal
+from sharedstate.kinds import KINDS
+from sharedstate.kinds.dicts import ObservedDict
+from sharedstate.kinds.lists import ObservedList
+from sharedstate.kinds.locks import RecordedLock
+from sharedstate.replica import StateReplica
 from webapp.manager import StateManager, start_manager
 from webapp.mirror import SharedStateMirror
-from webapp.replica import StateReplica
 
 
 # -- following a journal as the server and a client do ------------------------------------

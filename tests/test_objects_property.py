@@ -11,7 +11,7 @@ differs, none of which a task reporting through its output would allow.
 
 After each random sequence: the proxy's contents, the plain object, ``GET /api/state``
 (the server's mirror), ``GET /api/state?source=manager`` (the Manager's own contents) and
-the client's replica (``snapshot`` + ``changes``, through :class:`webapp.replica.StateReplica`)
+the client's replica (``snapshot`` + ``changes``, through :class:`sharedstate.replica.StateReplica`)
 must all agree, and every call must have returned or raised exactly as on the plain object.
 """
 
@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from support import Api, LiveClient
 from test_containers import outcome
 
+from sharedstate.encoding import encode_list, encode_pairs
 from webapp import create_app
-from webapp.encoding import encode_list, encode_pairs
 from webapp.serving import make_threaded_server
 
 

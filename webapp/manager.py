@@ -19,10 +19,9 @@ from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from multiprocessing.managers import Server, SyncManager
 
+from sharedstate.journal import ChangeJournal, caller
+from sharedstate.kinds import KINDS
 from workers.bootstrap import die_with_parent
-
-from .journal import ChangeJournal, caller
-from .kinds import KINDS
 
 _journal: ChangeJournal | None = None
 _PEERCRED = struct.Struct("3i")

@@ -14,9 +14,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from . import carry
-from .kinds import KINDS, Replica
-from .kinds.base import SEPARATORS
+from sharedstate import carry
+from sharedstate.kinds import KINDS, Replica
+from sharedstate.kinds.base import SEPARATORS
+
 from .rawjson import RawJSON
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import Any
 
 from .carry import SharedRef, Unloadable
 
-# Values that stand for what the server could not carry (webapp.carry), named for what they are.
+# Values that stand for what the server could not carry (sharedstate.carry), named for what they are.
 CARRIED = {SharedRef: "proxy", Unloadable: "unloadable"}
 MAX_STR = 1000
 MAX_ITEMS = 100

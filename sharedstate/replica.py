@@ -2,7 +2,7 @@
 
 Tests, benchmarks, chaos runs and tools rebuild the state with this, as the page does
 with ``static/js/model.js``; the server's mirror replays through the same per-kind
-Replica classes (:mod:`webapp.kinds`).
+Replica classes (:mod:`sharedstate.kinds`).
 """
 
 from __future__ import annotations

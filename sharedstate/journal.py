@@ -1,14 +1,14 @@
 """The Manager-side ChangeJournal: every shared object, and one bounded log of their changes.
 
 Everything in this module runs inside the Manager process. Each shared object (of any
-kind in :mod:`webapp.kinds`) applies a call and appends one entry to the journal under
+kind in :mod:`sharedstate.kinds`) applies a call and appends one entry to the journal under
 the journal's one lock, so the journal order is the order in which the Manager applied
 the changes. The server reads the journal with one blocking call (:meth:`ChangeJournal.read`)
 instead of copying and diffing the state.
 
 A journal entry is a plain tuple ``(seq, object_id, op, args, pid, t)``: ``seq`` is the
 state version after the change, ``args`` each argument pickled on its own
-(:mod:`webapp.carry`), ``pid`` the writer's PID (from the Manager connection's peer
+(:mod:`sharedstate.carry`), ``pid`` the writer's PID (from the Manager connection's peer
 credentials, see :mod:`webapp.manager`), ``t`` the ``time.time()`` it was applied.
 
 Standard library only: this module also runs inside a watched program's Manager.

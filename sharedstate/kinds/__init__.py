@@ -1,7 +1,7 @@
 """The registry of shared-object kinds: every typeid a ``SyncManager`` serves, one entry each.
 
 The Manager's ``register()`` lines (:mod:`webapp.manager`), the server's mirror, the one
-replayer (:mod:`webapp.replica`), the page (``static/js/kinds/``) and the tests all come
+replayer (:mod:`sharedstate.replica`), the page (``static/js/kinds/``) and the tests all come
 from ``KINDS``. A kind is: its name (the SyncManager typeid), how the Manager makes the
 observed object (``make(journal, *args, **kwargs)``), the proxy type clients get, and the
 Replica class that encodes and replays its changes. See docs/objects.md.
