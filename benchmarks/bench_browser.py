@@ -21,17 +21,9 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from .harness import figure, percentile, wait_for
+from testkit.browser import launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from .harness import figure, percentile, wait_for
 
 OBSERVERS = """
 (() => {
@@ -102,7 +94,7 @@ def run(bench) -> list[dict]:
     seconds = bench.q(6.0, 1.5)
     rows = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(pw)
         try:
             server.fill(entries=100, items=100)  # enough rows to fill both views
             page = open_page(browser, server.url)

@@ -20,7 +20,7 @@ def run(bench) -> list[dict]:
     count = bench.q(20, 6)
     ours, bare = [], []
     try:
-        pids = server.spawn(count, "sleep", seconds=600.0)
+        pids = server.spawn_pids(count, "sleep", seconds=600.0)
         client.wait(lambda: all((p, "running") in client.seen_at for p in pids), 60, "workers running")
         procs = [ctx.Process(target=time.sleep, args=(600,), daemon=True) for _ in range(count)]
         for p in procs:
@@ -31,7 +31,7 @@ def run(bench) -> list[dict]:
             proc.join()
             bare.append(time.time() - t0)
             t0 = time.time()
-            server.delete(f"/api/workers/{pid}")
+            server.call("DELETE", f"/api/workers/{pid}")
             client.wait(lambda pid=pid: (pid, "killed") in client.seen_at, 30, f"{pid} killed")
             ours.append(client.seen_at[(pid, "killed")] - t0)
     finally:

@@ -42,7 +42,7 @@ def phase(server, client: Client, rate: float, seconds: float, keys: int = 100) 
     with client.cond:
         lost = not (client.replica.matches(mirror) and client.replica.matches(manager))
         times = sorted(client.op_t)
-    server.delete("/api/workers", state="ended")
+    server.call("DELETE", "/api/workers", state="ended")
     # leave out the first and last 5% (workers starting and stopping at slightly different times)
     t0, t1 = times[len(times) // 20], times[-len(times) // 20 - 1]
     lat = client.latencies(t0, t1)

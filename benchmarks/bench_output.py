@@ -32,12 +32,12 @@ def bare(ctx, lines: int, line_buffered: bool) -> float:
 
 
 def ours(server, lines: int) -> float:
-    (pid,) = server.spawn(1, "printer", lines=lines, interval=0.0)
+    (pid,) = server.spawn_pids(1, "printer", lines=lines, interval=0.0)
     server.wait_idle()
-    info = server.get(f"/api/workers/{pid}")
-    total = server.get(f"/api/workers/{pid}/output", params={"since": lines})["total"]
+    info = server.call("GET", f"/api/workers/{pid}")
+    total = server.call("GET", f"/api/workers/{pid}/output", since=lines)["total"]
     assert total == lines, f"captured {total} of {lines} lines"
-    server.delete("/api/workers", state="ended")
+    server.call("DELETE", "/api/workers", state="ended")
     return info["ended_at"] - info["started_at"]
 
 

@@ -63,13 +63,15 @@ def baseline_phase(server: Server, log: SnapshotLog, seconds: float) -> dict:
     path = tempfile.mkdtemp(prefix="bench-stamps-")
     try:
         n = int(RATE / WORKERS * seconds)
-        server.post("/spawn", {"count": WORKERS, "n": n, "rate": RATE / WORKERS, "keys": KEYS, "path": path})
+        server.call(
+            "POST", "/spawn", {"count": WORKERS, "n": n, "rate": RATE / WORKERS, "keys": KEYS, "path": path}
+        )
         wait_for(lambda: log.seen, 30, "the first write to show")
         time.sleep(seconds * 0.2)  # CPU is read in the steady middle, as for mpscope
         ta, cpu0 = time.time(), server.cpu()
         time.sleep(seconds * 0.6)
         tb, cpu1 = time.time(), server.cpu()
-        server.post("/join")
+        server.call("POST", "/join")
         stamps = {}
         for name in os.listdir(path):
             with open(os.path.join(path, name), "rb") as f:
@@ -101,7 +103,7 @@ def polling_phase(size: int, seconds: float) -> dict:
     base = Server("benchmarks.polling_server", name="polling")
     log = SnapshotLog()
     try:
-        base.post("/fill", {"entries": size - WORKERS * KEYS})
+        base.call("POST", "/fill", {"entries": size - WORKERS * KEYS})
         client = Client(base.url, on_event=log.on_event, replica=False)
         try:
             return baseline_phase(base, log, seconds)

@@ -22,7 +22,7 @@ COUNT = 50
 def ours(server, client: Client) -> tuple[float, float]:
     """Seconds until the client's shared list, and its worker table, hold all 50 PIDs."""
     t0 = time.time()
-    pids = set(server.spawn(COUNT, "append_pid", interval=3600.0))
+    pids = set(server.spawn_pids(COUNT, "append_pid", interval=3600.0))
     client.wait(lambda: pids <= set(client.replica.list), 60, "50 PIDs in the list")
     t_list = time.time() - t0
     with client.cond:  # a worker's first appearance may already say "running"

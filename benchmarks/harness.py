@@ -1,8 +1,10 @@
 """The shared harness: servers in subprocesses, a measuring Socket.IO client, stats and CPU.
 
-* :class:`Server` runs ``python -m webapp`` (or the polling baseline) as a subprocess and,
-  on :meth:`Server.stop`, checks that it and every process it started are gone.
-* :class:`Client` is a minimal Socket.IO-over-websocket client with one reader thread. It
+* :class:`Server` is the one live server (:class:`testkit.server.Server`) running
+  ``python -m webapp`` (or the polling baseline); :meth:`Server.stop` reports (and kills)
+  any process it started that outlived it, for the run's report.
+* :class:`Client` is a minimal Socket.IO client over a raw websocket
+  (:func:`testkit.client.raw_socket`) with one reader thread. It
   stamps each frame as it arrives, before decoding, so every client-side figure (mpscope's
   and the baseline's) is measured the same way, and it rebuilds the shared state only from
   ``snapshot`` + ``changes`` events, as the page does.
@@ -15,44 +17,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from array import array
 from collections.abc import Callable
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 import psutil
-import requests
-import websocket
 
 from sharedstate.replica import StateReplica
+from testkit.client import raw_socket
+from testkit.server import REPO  # noqa: F401 -- the benchmarks find files from it
+from testkit.server import Server as LiveServer
+from testkit.waiting import wait_for  # noqa: F401 -- the benchmarks wait with it
 
-REPO = Path(__file__).resolve().parents[1]
-URL = re.compile(r"http://127\.0\.0\.1:\d+")
 _servers: list[Server] = []
 
 
-# -- small utilities --------------------------------------------------------------------
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.005
-) -> Any:
-    """Poll ``predicate`` until it returns something truthy (returned); raise after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-    return value
-
-
+# -- stats --------------------------------------------------------------------------------
 def percentile(values: list[float], q: float) -> float:
     """The ``q``-th percentile (0-100) by linear interpolation; NaN for no values."""
     if not values:
@@ -125,90 +108,28 @@ def figure(
 
 
 # -- servers ------------------------------------------------------------------------------
-class Server:
-    """A server subprocess (mpscope, or the polling baseline) with a REST session."""
+class Server(LiveServer):
+    """A benchmark's server subprocess (mpscope, or the polling baseline ``module``).
+
+    Waits and requests are patient (the machine is loaded on purpose), and :meth:`stop`
+    returns the PIDs it had to kill instead of failing, so the run reports them.
+    """
+
+    request_timeout = 60.0
 
     def __init__(self, module: str = "webapp", *args: str, name: str = "mpscope") -> None:
         self.name = name
-        self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-        self.out_path = self.dir / "out.txt"
-        self.log_path = self.dir / "log.txt"
-        with open(self.out_path, "wb") as out, open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", module, "--port", "0", *args],
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=log,
-            )
+        super().__init__(None, *args, module=module, max_workers=None, startup_timeout=60)
         _servers.append(self)
-        self.pid = self.proc.pid
-        self.ps = psutil.Process(self.pid)
-        self.tracked: dict[int, psutil.Process] = {}
-        self.http = requests.Session()
-        self.url = wait_for(self._ready, 60, f"{name} to print its URL")
-        self.manager_pid = self.health()["manager_pid"]
-        self.track()
 
-    def _ready(self) -> str | None:
-        match = URL.search(self.out_path.read_text())
-        if match:
-            return match.group(0)
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text()[-2000:]}")
-        return None
+    @cached_property
+    def manager_pid(self) -> int:
+        """Read once: the benchmarks sample it often and must not make the server work for it."""
+        return self.health()["manager_pid"]
 
-    def track(self) -> None:
-        """Remember the server's descendants, so stop() can check each one ended."""
-        try:
-            for p in self.ps.children(recursive=True):
-                self.tracked.setdefault(p.pid, p)
-        except psutil.NoSuchProcess:
-            pass
-
-    # REST
-    def get(self, path: str, **kw: Any) -> Any:
-        r = self.http.get(self.url + path, timeout=60, **kw)
-        r.raise_for_status()
-        return r.json()
-
-    def post(self, path: str, body: Any = None) -> Any:
-        r = self.http.post(self.url + path, json=body if body is not None else {}, timeout=60)
-        r.raise_for_status()
-        return r.json()
-
-    def delete(self, path: str, **params: Any) -> Any:
-        r = self.http.delete(self.url + path, params=params, timeout=60)
-        r.raise_for_status()
-        return r.json()
-
-    def health(self) -> dict:
-        return self.get("/healthz")
-
-    def state(self, source: str | None = None) -> dict:
-        return self.get("/api/state", params={"source": source} if source else None)
-
-    def spawn(self, count: int, task: str, **params: Any) -> list[int]:
-        workers = self.post("/api/workers", {"count": count, "task": task, "params": params})["workers"]
-        self.track()
-        return [w["pid"] for w in workers]
-
-    def wait_idle(self, timeout: float = 120) -> None:
-        """Wait until no worker of this server runs and the feed caught up with the Manager.
-
-        Polls every 50 ms only, so that the polling itself costs the server little CPU.
-        """
-        wait_for(lambda: self.health()["workers"] == 0, timeout, "workers to finish", 0.05)
-        version = self.state("manager")["version"]
-        wait_for(lambda: self.health()["version"] >= version, timeout, "the feed to catch up", 0.05)
-
-    def reset(self) -> None:
-        """Kill every worker, forget ended ones and empty the shared state."""
-        self.delete("/api/workers", state="running", signal="KILL")
-        self.wait_idle()
-        self.delete("/api/workers", state="ended")
-        self.post("/api/state/reset")
-        self.wait_idle()
+    def wait_idle(self, timeout: float = 120, interval: float | None = 0.05) -> None:
+        """Wait until no worker runs and the feed caught up; polls every 50 ms, to cost the server little."""
+        super().wait_idle(timeout, interval)
 
     def fill(self, entries: int = 0, items: int = 0, writers: int = 2) -> None:
         """Grow the dict to ``entries`` keys and the list to ``items`` items, as fast as we can."""
@@ -218,37 +139,17 @@ class Server:
         if items:
             self.spawn(1, "burst", n=items, target="list")
         self.wait_idle(300)
-        self.delete("/api/workers", state="ended")
+        self.call("DELETE", "/api/workers", state="ended")
 
     def cpu(self) -> tuple[float, float]:
         """CPU seconds so far of (server, Manager)."""
         return cpu_seconds(self.pid), cpu_seconds(self.manager_pid)
 
-    def stop(self) -> list[int]:
-        """SIGTERM, wait, and make sure nothing it started survives; return PIDs we had to kill."""
-        self.track()
-        self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        leftovers = []
-        deadline = time.monotonic() + 10
-        for p in self.tracked.values():
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except (psutil.NoSuchProcess, ProcessLookupError, FileNotFoundError):
-                continue  # already gone (psutil may raise the OS error from pidfd_open)
-            except psutil.TimeoutExpired:
-                p.kill()
-                leftovers.append(p.pid)
+    def stop(self, check: bool = False) -> list[int]:
+        """SIGTERM, wait, and kill whatever it started that survives; return those PIDs."""
         if self in _servers:
             _servers.remove(self)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return leftovers
+        return super().stop(check)
 
 
 def stop_all() -> list[int]:
@@ -324,11 +225,7 @@ class Client:
         read: bool = True,
         replica: bool = True,
     ) -> None:
-        ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        opts = ((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),) if rcvbuf else ()
-        self.ws = websocket.create_connection(ws_url, timeout=60, sockopt=opts, enable_multithread=True)
-        self.ws.recv()  # Engine.IO open packet
-        self.ws.send("40")  # connect to the default namespace
+        self.ws = raw_socket(url, rcvbuf=rcvbuf, timeout=60)
         self.on_event = on_event
         self.replica = Replica() if replica else None
         self.cond = threading.Condition()

@@ -2,10 +2,11 @@
 
 Each scenario starts its own real server (``python -m webapp``) with real workers, Manager and
 Socket.IO clients, injects its fault, checks the invariants (the same scenario functions the
-fast tests run, in tests/reliability_support.py, with longer parameters) and stops the server,
-asserting nothing was left behind. The run is bounded: a scenario that would start after the
-budget is skipped, and a watchdog ends a run that overstays it by two minutes. Figures go to
-chaos/results/latest.json and are printed; the exit status is 1 if any scenario failed.
+fast tests run, in tests/fault_scenarios.py and tests/load_scenarios.py, with longer
+parameters) and stops the server, asserting nothing was left behind. The run is bounded: a
+scenario that would start after the budget is skipped, and a watchdog ends a run that
+overstays it by two minutes. Figures go to chaos/results/latest.json and are printed; the
+exit status is 1 if any scenario failed.
 """
 
 from __future__ import annotations
@@ -25,17 +26,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-import reliability_support as rs  # noqa: E402 -- needs the path above
+import fault_scenarios as faults  # noqa: E402 -- needs the path above
+import load_scenarios as loads  # noqa: E402
+
+from testkit.client import SocketClient  # noqa: E402
+from testkit.server import Server  # noqa: E402
 
 RESULTS = REPO / "chaos" / "results" / "latest.json"
 DEFAULT_BUDGET = 300.0
 
 
-def with_server(body: Callable[[rs.Server], dict], *args: str, **options) -> Callable[[Path], dict]:
-    """A scenario: start a server, run ``body`` on it, stop it and check it left nothing."""
+def with_server(body: Callable[[Server], dict], *args: str, **options) -> Callable[[Path], dict]:
+    """A scenario: start a server (no rate limit), run ``body`` on it, stop it and check it left nothing."""
 
     def run(log_dir: Path) -> dict:
-        srv = rs.Server(log_dir, *args, **options)
+        srv = Server(log_dir, *args, rate_limit=0, **options)
         try:
             figures = body(srv)
         except BaseException:
@@ -51,10 +56,10 @@ def with_server(body: Callable[[rs.Server], dict], *args: str, **options) -> Cal
     return run
 
 
-def manager_kills(srv: rs.Server) -> dict:
-    watcher = rs.Watcher(srv)
+def manager_kills(srv: Server) -> dict:
+    watcher = SocketClient(srv)
     try:
-        return rs.kill_manager(srv, watcher, rounds=5)
+        return faults.kill_manager(srv, watcher, rounds=5)
     finally:
         watcher.close()
 
@@ -63,8 +68,8 @@ def server_kills(log_dir: Path) -> dict:
     """SIGKILL three servers, each with workers of every kind: count the orphans."""
     rounds = []
     for n in range(3):
-        srv = rs.Server(log_dir / f"round{n}", max_workers=10)
-        rounds.append(rs.server_kill(srv))
+        srv = Server(log_dir / f"round{n}", rate_limit=0, max_workers=10)
+        rounds.append(faults.server_kill(srv))
     return {
         "servers_killed": len(rounds),
         "processes": sum(r["processes"] for r in rounds),
@@ -77,7 +82,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
     "kill_storm": (
         "8 burst workers, random ones SIGKILLed (and replaced) for 30 s, 3 clients",
         with_server(
-            lambda s: rs.kill_storm(s, 30, workers=8, clients=3), "--ended-cap", "5000", max_workers=8
+            lambda s: faults.kill_storm(s, 30, workers=8, clients=3), "--ended-cap", "5000", max_workers=8
         ),
     ),
     "manager_kills": (
@@ -87,23 +92,25 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
     "server_kills": ("the server SIGKILLed 3 times with 8 workers of every kind", server_kills),
     "short_workers": (
         "20,000 short workers spawned and ended, default --ended-cap 1000",
-        with_server(lambda s: rs.short_workers(s, total=20_000, batch=64, cap=1000), max_workers=64),
+        with_server(lambda s: faults.short_workers(s, total=20_000, batch=64, cap=1000), max_workers=64),
     ),
     "spawn_storm": (
         "500 spawn/kill requests at once over REST and Socket.IO, --max-workers 8",
-        with_server(lambda s: rs.spawn_storm(s, total=500, max_workers=8), max_workers=8),
+        with_server(lambda s: loads.spawn_storm(s, total=500, max_workers=8), max_workers=8),
     ),
     "stuck_clients": (
         "5 clients stop reading for 15 s while 4 workers write flat out",
-        with_server(lambda s: rs.stuck_clients(s, 15, stuck=5), max_workers=8),
+        with_server(lambda s: loads.stuck_clients(s, 15, stuck=5), max_workers=8),
     ),
     "reconnecting_clients": (
         "50 clients connecting and disconnecting in a loop for 40 s; 5 more connect and go silent",
-        with_server(lambda s: rs.reconnect_loop(s, 50, 40, settle_threads=True, abandoned=5), max_workers=8),
+        with_server(
+            lambda s: loads.reconnect_loop(s, 50, 40, settle_threads=True, abandoned=5), max_workers=8
+        ),
     ),
     "soak": (
         "15 s of everything: writers, printers, lock users, crashes, SIGKILL/SIGTERM, 3 clients",
-        with_server(lambda s: rs.soak(s, 15), max_workers=16),
+        with_server(lambda s: loads.soak(s, 15), max_workers=16),
     ),
 }
 

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 from browser_support import browser  # noqa: F401 -- one Chromium for every browser test module
-from support import MAX_WORKERS, Api, LiveClient, ServerProcess
+from support import MAX_WORKERS, Api, LiveClient
+
+from testkit.server import Server
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory):
     """One mpscope server for the session: --max-workers 8, no rate limit (the tests send bursts)."""
-    srv = ServerProcess(tmp_path_factory.mktemp("server"), MAX_WORKERS, "--rate-limit", "0")
+    srv = Server(tmp_path_factory.mktemp("server"), "--rate-limit", "0", max_workers=MAX_WORKERS)
     yield srv
     srv.stop()
 
@@ -26,13 +28,13 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def fresh_server(tmp_path: Path):
     """A private mpscope server (--max-workers 4, default rate limit) for a test that stops it."""
-    srv = ServerProcess(tmp_path, max_workers=4)
+    srv = Server(tmp_path, max_workers=4)
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def api(server: ServerProcess):
+def api(server: Server):
     """REST helper for the session server, first reset to no workers and an empty state."""
     client = Api(server)
     client.reset()

@@ -1,97 +1,36 @@
 """Fixtures for the Labs tests: a real server, a helper that runs labs, Socket.IO clients.
 
 ``lab_server`` (one per module) -> ``labs`` (runs a lab over REST and waits for its end,
-checking that the run's processes are gone afterwards). Teardown records every
-descendant of the server, SIGTERMs it and asserts that none survived.
+checking that the run's processes are gone afterwards). The server is a
+:class:`testkit.server.Server`: its teardown records every descendant, SIGTERMs it and
+asserts that none survived.
 """
 
 from __future__ import annotations
 
-import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
-import requests
-from support import is_alive as alive
-from support import wait_for as wait_until
 
-REPO = Path(__file__).resolve().parents[1]
-URL = re.compile(r"http://127\.0\.0\.1:\d+")
+from testkit.server import Server
+from testkit.waiting import wait_for as wait_until
 
 
-class LabServer:
-    """``python -m webapp --port 0`` in a subprocess; ``stop()`` checks nothing is left."""
+class LabServer(Server):
+    """A server at the webapp's default --max-workers that knows its own helper processes."""
 
     def __init__(self, log_dir: Path) -> None:
-        self.out_path, self.log_path = log_dir / "labs-server.out", log_dir / "labs-server.log"
-        with open(self.out_path, "wb") as out, open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "webapp", "--port", "0"],
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=log,
-            )
-        self.ps = psutil.Process(self.proc.pid)
-        self.pid = self.proc.pid
-        self.seen: dict[int, psutil.Process] = {}
-        self.url = wait_until(self._url, timeout=30, what="the server's URL")
+        super().__init__(log_dir, max_workers=None)
         # the server's own long-lived helpers: Manager, fork server, resource tracker
         self.baseline = wait_until(self._steady, timeout=10, what="the server's helpers to start")
 
-    def _url(self) -> str | None:
-        match = URL.search(self.out_path.read_text())
-        if match:
-            return match.group(0)
-        if self.proc.poll() is not None:
-            raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-        return None
-
     def _steady(self) -> set[int] | None:
-        return self.descendants() or None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def descendants(self) -> set[int]:
-        try:
-            found = self.ps.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return set()
-        for process in found:
-            self.seen.setdefault(process.pid, process)
-        return {p.pid for p in found if alive(p)}
+        return self.descendant_pids() or None
 
     def extra(self) -> set[int]:
         """Live descendants beyond the server's own helpers (lab processes still running)."""
-        return self.descendants() - self.baseline
-
-    def stop(self) -> None:
-        self.descendants()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("the server ignored SIGTERM") from None
-        try:
-            wait_until(
-                lambda: not any(alive(p) for p in self.seen.values()), 10, "the server's processes to end"
-            )
-        finally:
-            left = [p.pid for p in self.seen.values() if alive(p)]
-            for pid in left:
-                psutil.Process(pid).kill()
-        assert not left, f"processes left behind: {left}"
-        assert code == 0, f"server exited with {code}:\n{self.log()[-3000:]}"
-        errors = [line for line in self.log().splitlines() if " ERROR " in line or "Traceback" in line]
-        assert not errors, "server logged errors:\n" + "\n".join(errors)
+        return self.descendant_pids() - self.baseline
 
 
 class Labs:
@@ -102,12 +41,12 @@ class Labs:
         self.url = server.url
 
     def start(self, name: str, params: dict | None = None) -> str:
-        answer = requests.post(f"{self.url}/api/labs/{name}/runs", json=params or {}, timeout=10)
+        answer = self.server.request("POST", f"/api/labs/{name}/runs", json=params or {})
         assert answer.status_code == 201, answer.text
         return answer.json()["id"]
 
     def get(self, run_id: str) -> dict:
-        answer = requests.get(f"{self.url}/api/labs/runs/{run_id}", timeout=10)
+        answer = self.server.request("GET", f"/api/labs/runs/{run_id}")
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -118,7 +57,7 @@ class Labs:
         )
         pids = {e["pid"] for e in run["events"]} - {self.server.pid}
         wait_until(
-            lambda: not (pids & self.server.descendants()), 10, f"run {run_id}'s processes to be reaped"
+            lambda: not (pids & self.server.descendant_pids()), 10, f"run {run_id}'s processes to be reaped"
         )
         return run
 

@@ -193,7 +193,7 @@ def test_page_reconnects_by_itself_after_the_server_restarts(browser):
         context.set_default_timeout(TIMEOUT)
         dash = Dashboard(context.new_page(), first.url)
         dash.open()
-        old_pid = first.spawn()[0]
+        old_pid = first.spawn_pids()[0]
         expect(dash.list_value(old_pid)).to_have_count(1)
         expect(dash.banner).to_be_hidden()
 
@@ -210,7 +210,7 @@ def test_page_reconnects_by_itself_after_the_server_restarts(browser):
         expect(dash.row(old_pid)).to_have_count(0)  # the old server's workers are gone from view
         expect(dash.list_value(old_pid)).to_have_count(0)
 
-        new_pid = second.spawn()[0]
+        new_pid = second.spawn_pids()[0]
         expect(dash.list_value(new_pid)).to_have_count(1)
         expect(dash.cell(new_pid, "State")).to_have_text("running")
         expect(dash.page.locator("#list-count")).to_have_text("1 item")

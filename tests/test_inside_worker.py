@@ -7,7 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import Api, LiveClient, ServerProcess, wait_for
+from support import Api, LiveClient, wait_for
+
+from testkit.server import Server
 
 
 def unique(prefix: str) -> str:
@@ -18,7 +20,7 @@ def unique(prefix: str) -> str:
 @pytest.fixture
 def roomy_server(tmp_path: Path):
     """A private server whose scrollback holds 20,000 lines per worker."""
-    srv = ServerProcess(tmp_path, 4, "--rate-limit", "0", "--scrollback", "20000")
+    srv = Server(tmp_path, "--rate-limit", "0", "--scrollback", "20000", max_workers=4)
     yield srv
     srv.stop()
 

@@ -25,12 +25,12 @@ def test_printer_lines_the_stack_of_a_sleeper_and_a_lock_holder_show_in_the_page
         page.goto(live_server.url)
         expect(page.locator("#connection")).to_have_text("Live")
 
-        (printer,) = live_server.spawn(1, "printer", lines=5, stream="both")
+        (printer,) = live_server.spawn_pids(1, "printer", lines=5, stream="both")
         log = page.locator("#output-log")
         expect(log).to_contain_text(f"line 5 from {printer} (stderr)")
         expect(log.locator(".vrow.stderr").first).to_be_visible()
 
-        (sleeper,) = live_server.spawn(1, "sleep", seconds=30)
+        (sleeper,) = live_server.spawn_pids(1, "sleep", seconds=30)
 
         def in_task() -> bool:  # a stack taken before the task starts shows only the bootstrap
             stack = live_server.call("GET", f"/api/workers/{sleeper}/stack")
@@ -43,10 +43,10 @@ def test_printer_lines_the_stack_of_a_sleeper_and_a_lock_holder_show_in_the_page
         page.get_by_role("button", name="Close").click()
 
         name = f"shown-{uuid.uuid4().hex[:6]}"
-        (holder,) = live_server.spawn(1, "hold_lock", lock=name, seconds=30)
+        (holder,) = live_server.spawn_pids(1, "hold_lock", lock=name, seconds=30)
         row = page.locator(f'#locks tr[data-lock="{name}"]')
         expect(row).to_contain_text(f"PID {holder}")
-        (waiter,) = live_server.spawn(1, "hold_lock", lock=name, seconds=0)
+        (waiter,) = live_server.spawn_pids(1, "hold_lock", lock=name, seconds=0)
         expect(row).to_contain_text(str(waiter))
         expect(page.locator(f'#workers tr[data-pid="{waiter}"]')).to_contain_text(
             f"waiting for {name}, held by {holder}"

@@ -278,7 +278,7 @@ def test_stopping_the_server_mid_run_leaves_no_process(tmp_path) -> None:
         labs = Labs(server)
         run_id = labs.start("pool", {"size": 2, "tasks": 4, "seconds": 2})
         wait_until(lambda: any(e.get("task") is not None for e in labs.get(run_id)["events"]), 15, "a task")
-        server.descendants()  # remember the pool's workers, to check they are gone too
+        server.track_descendants()  # remember the pool's workers, to check they are gone too
     finally:
         server.stop()  # SIGTERM; asserts a clean exit, no errors logged and no process left
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import psutil
-from support import ENDED, MAX_WORKERS, Api, LiveClient, descendant_pids
+from support import ENDED, MAX_WORKERS, Api, LiveClient
 
 
 def appended(client: LiveClient) -> dict[int, dict]:
@@ -42,7 +42,7 @@ def test_spawned_workers_pids_arrive_as_changes_written_by_those_workers(api: Ap
     for key, op in dict_writes.items():
         assert op["op"] == "set" and op["pid"] == key and op["value"]["ticks"] == 0
     assert set(pids) <= set(api.state()["list"])
-    assert set(pids) <= descendant_pids(api.server)
+    assert set(pids) <= api.server.descendant_pids()
 
 
 def test_changes_batches_are_versioned_without_gaps(api: Api, sio: LiveClient):
@@ -104,7 +104,7 @@ def test_kill_all_clear_and_reset_from_the_socket(api: Api, sio: LiveClient):
     ack = sio.call("reset")
     assert ack["status"] == 200 and isinstance(ack["version"], int)
     sio.wait(lambda: sio.replica.version >= ack["version"], what="the reset to arrive")
-    assert sio.replica.list == [] and sio.replica.pairs() == []
+    assert sio.replica.list == [] and sio.replica.dict == []
     assert api.state()["workers"] == []
 
 
@@ -160,7 +160,7 @@ def test_a_client_rebuilding_state_from_events_matches_the_server_and_the_manage
             client.wait(lambda c=client: c.replica.version == manager["version"], 30, "the last change")
             with client.cond:
                 assert client.replica.list == state["list"] == manager["list"]
-                assert client.replica.pairs() == state["dict"] == manager["dict"]
+                assert client.replica.dict == state["dict"] == manager["dict"]
                 assert list(client.replica.locks.values()) == state["locks"]
     finally:
         late.close()

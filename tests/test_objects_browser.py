@@ -61,7 +61,7 @@ def test_producer_items_wait_in_the_queue_until_a_consumer_takes_them(server_and
     expect(items.locator(".who")).to_have_text([f"put by {producer}"] * 3)
     expect(queue.locator(".obj-recent .op").first).to_have_text(f"{producer} put 'job 2 from {producer}'")
 
-    (consumer,) = server.spawn(1, "consumer", queue=name, rate=0.0)
+    (consumer,) = server.spawn_pids(1, "consumer", queue=name, rate=0.0)
     expect(queue.locator(".count")).to_have_text("0 waiting of max 10")
     expect(items).to_have_count(0)
     expect(queue.locator(".obj-list + .empty")).to_be_visible()
@@ -72,7 +72,7 @@ def test_producer_items_wait_in_the_queue_until_a_consumer_takes_them(server_and
         f"Queue '{name}': blocked in get()"
     )
 
-    (again,) = server.spawn(1, "producer", queue=name, n=1, rate=0.0)
+    (again,) = server.spawn_pids(1, "producer", queue=name, n=1, rate=0.0)
     expect(queue.locator(".obj-recent")).to_contain_text(f"{again} put 'job 0 from {again}'")
     expect(queue.locator(".obj-recent")).to_contain_text(f"{consumer} got 'job 0 from {again}'")
     expect(chips(queue, "blocked")).to_have_text([re.compile(rf"PID {consumer}")])  # waiting for the next
@@ -82,7 +82,7 @@ def test_a_barrier_fills_x_of_n_then_passes_when_the_last_party_arrives(server_a
     server, open_dashboard = server_and_page
     page = open_dashboard().page
     name = fresh("meet")
-    first = server.spawn(2, "barrier", barrier=name, parties=3, rounds=1, pause=0.0)
+    first = server.spawn_pids(2, "barrier", barrier=name, parties=3, rounds=1, pause=0.0)
 
     barrier = panel(page, "Barrier", name)
     expect(barrier.locator(".obj-figure .big")).to_have_text("2 of 3")
@@ -92,7 +92,7 @@ def test_a_barrier_fills_x_of_n_then_passes_when_the_last_party_arrives(server_a
         expect(chips(barrier, "waiters").filter(has_text=f"PID {pid}")).to_have_count(1)
     expect(barrier.locator(".obj-line.barrier-status")).to_contain_text("0 times")
 
-    (last,) = server.spawn(1, "barrier", barrier=name, parties=3, rounds=1, pause=0.0)
+    (last,) = server.spawn_pids(1, "barrier", barrier=name, parties=3, rounds=1, pause=0.0)
     expect(barrier.locator(".obj-line.barrier-status")).to_contain_text("1 time")
     expect(barrier.locator(".obj-figure .big")).to_have_text("0 of 3")
     expect(chips(barrier, "waiters")).to_have_count(0)
@@ -103,7 +103,7 @@ def test_a_semaphore_shows_its_holders_and_who_waits_for_a_slot(server_and_page)
     server, open_dashboard = server_and_page
     page = open_dashboard().page
     name = fresh("pool")
-    holders = server.spawn(2, "semaphore", semaphore=name, slots=2, seconds=60.0)
+    holders = server.spawn_pids(2, "semaphore", semaphore=name, slots=2, seconds=60.0)
 
     semaphore = panel(page, "Semaphore", name)
     expect(semaphore.locator(".obj-figure .big")).to_have_text("2 of 2")
@@ -112,7 +112,7 @@ def test_a_semaphore_shows_its_holders_and_who_waits_for_a_slot(server_and_page)
     for pid in holders:
         expect(chips(semaphore, "holders").filter(has_text=f"PID {pid}")).to_have_count(1)
 
-    (waiter,) = server.spawn(1, "semaphore", semaphore=name, slots=2, seconds=60.0)
+    (waiter,) = server.spawn_pids(1, "semaphore", semaphore=name, slots=2, seconds=60.0)
     expect(chips(semaphore, "waiters")).to_have_text([f"PID {waiter}"])
     expect(page.locator(f'#workers tr[data-pid="{waiter}"]')).to_contain_text("waiting to acquire")
 
@@ -136,7 +136,7 @@ def test_an_event_holds_its_waiters_until_another_worker_sets_it(server_and_page
     server, open_dashboard = server_and_page
     page = open_dashboard().page
     name = fresh("go")
-    waiters = server.spawn(2, "event_wait", event=name, timeout=60.0)
+    waiters = server.spawn_pids(2, "event_wait", event=name, timeout=60.0)
 
     event = panel(page, "Event", name)
     expect(event.locator(".flag")).to_have_text("not set")
@@ -144,7 +144,7 @@ def test_an_event_holds_its_waiters_until_another_worker_sets_it(server_and_page
     for pid in waiters:
         expect(page.locator(f'#workers tr[data-pid="{pid}"]')).to_contain_text(f"Event '{name}': in wait()")
 
-    (setter,) = server.spawn(1, "event_set", event=name, delay=0.0)
+    (setter,) = server.spawn_pids(1, "event_set", event=name, delay=0.0)
     expect(event.locator(".flag")).to_have_text("SET")
     expect(chips(event, "waiters")).to_have_count(0)
     expect(event.locator(".obj-recent")).to_contain_text(f"{setter} set()")
@@ -154,9 +154,9 @@ def test_object_panels_fit_a_phone_screen(server_and_page):
     server, open_dashboard = server_and_page
     page = open_dashboard(PHONE).page
     names = {kind: fresh(kind.lower()) for kind in ("Queue", "Barrier", "Semaphore")}
-    server.spawn(1, "producer", queue=names["Queue"], n=2, rate=0.0)
-    server.spawn(1, "barrier", barrier=names["Barrier"], parties=3, rounds=1, pause=0.0)
-    server.spawn(1, "semaphore", semaphore=names["Semaphore"], slots=2, seconds=60.0)
+    server.spawn_pids(1, "producer", queue=names["Queue"], n=2, rate=0.0)
+    server.spawn_pids(1, "barrier", barrier=names["Barrier"], parties=3, rounds=1, pause=0.0)
+    server.spawn_pids(1, "semaphore", semaphore=names["Semaphore"], slots=2, seconds=60.0)
     for kind, name in names.items():
         box = panel(page, kind, name)
         expect(box).to_be_visible()
@@ -168,12 +168,12 @@ def test_object_panels_fit_a_phone_screen(server_and_page):
 def test_named_locks_stay_in_the_locks_table_and_get_no_panel_of_their_own(server_and_page):
     server, open_dashboard = server_and_page
     before, after = fresh("early"), fresh("late")
-    (early,) = server.spawn(1, "hold_lock", lock=before, seconds=60.0)
+    (early,) = server.spawn_pids(1, "hold_lock", lock=before, seconds=60.0)
     page = open_dashboard().page  # `before` comes in the snapshot, `after` as a create op
-    (late,) = server.spawn(1, "hold_lock", lock=after, seconds=60.0)
+    (late,) = server.spawn_pids(1, "hold_lock", lock=after, seconds=60.0)
     for name, holder in ((before, early), (after, late)):
         expect(page.locator(f'#locks tr[data-lock="{name}"]')).to_contain_text(f"PID {holder}")
     name = fresh("pool")
-    server.spawn(1, "semaphore", semaphore=name, slots=1, seconds=60.0)
+    server.spawn_pids(1, "semaphore", semaphore=name, slots=1, seconds=60.0)
     expect(panel(page, "Semaphore", name)).to_be_visible()  # drawn after both locks' ops
     expect(page.locator('#objects .object-panel[data-kind="Lock"]')).to_have_count(0)

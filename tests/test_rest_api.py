@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 import pytest
-from support import ENDED, LIVE, MAX_WORKERS, Api, descendant_pids, wait_for
+from support import ENDED, LIVE, MAX_WORKERS, Api, wait_for
 
 WORKER_FIELDS = {
     "pid",
@@ -29,7 +29,7 @@ def test_health_check_reports_ok_and_the_manager(api: Api):
     health = api.health()
     assert health["status"] == "ok"
     assert health["manager_restarts"] == 0
-    assert health["manager_pid"] in descendant_pids(api.server)
+    assert health["manager_pid"] in api.server.descendant_pids()
     assert health["server_pid"] == api.server.pid
 
 
@@ -57,7 +57,7 @@ def test_spawned_workers_append_their_pids_and_are_children_of_the_server(api: A
     entries = wait_for(lambda: set(pids) <= set(d := dict_of(api.state())) and d, what="3 dict entries")
     for pid in pids:
         assert entries[pid]["ticks"] >= 0
-    descendants = descendant_pids(api.server)
+    descendants = api.server.descendant_pids()
     assert set(pids) <= descendants
     for info in state["workers"]:
         assert info["ppid"] in descendants  # the forkserver, itself the server's child
@@ -87,7 +87,7 @@ def test_killing_a_worker_ends_it_with_that_signal(api: Api, sig, expected):
     assert info["state"] == "killed" and info["signal"] == expected
     assert info["exitcode"] is None and info["ended_at"] >= info["started_at"]
     wait_for(lambda: not process.is_running() or process.status() == psutil.STATUS_ZOMBIE, what="exit")
-    wait_for(lambda: pid not in descendant_pids(api.server), what=f"worker {pid} reaped")
+    wait_for(lambda: pid not in api.server.descendant_pids(), what=f"worker {pid} reaped")
 
 
 def test_a_crashing_worker_shows_its_traceback(api: Api):
@@ -173,7 +173,7 @@ def snapshot_of_everything(api: Api) -> tuple:
     state = api.state()
     # starting -> running is the worker's own doing; any end, or a signal, would be ours
     workers = {w["pid"]: w["state"] in LIVE or (w["state"], w["signal"]) for w in state["workers"]}
-    return state["version"], state["list"], state["dict"], workers, descendant_pids(api.server)
+    return state["version"], state["list"], state["dict"], workers, api.server.descendant_pids()
 
 
 @pytest.fixture

@@ -249,7 +249,7 @@ def test_a_viewer_token_grants_read_only_access(servers):
 # -- rate limits -------------------------------------------------------------------------------
 def test_commands_are_rate_limited_per_client(servers):
     srv: Server = servers(rate_limit=5)  # 5 per second, bursts of 10
-    statuses = [srv.kill(999_999).status_code for _ in range(30)]
+    statuses = [srv.kill(999_999, "KILL").status_code for _ in range(30)]
     assert statuses[:10] == [404] * 10 and 429 in statuses, statuses
     assert set(statuses) <= {404, 429}
     assert srv.request("GET", "/api/state").status_code == 200  # reads are not limited

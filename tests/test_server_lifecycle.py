@@ -11,11 +11,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import MARK, REPO, Api, LiveClient, ServerProcess, is_alive, wait_for
+from support import MARK, REPO, Api, LiveClient, is_alive, wait_for
+
+from testkit.processes import processes_marked
+from testkit.server import Server
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_stopping_the_server_ends_it_and_every_process_it_started(fresh_server: ServerProcess, sig):
+def test_stopping_the_server_ends_it_and_every_process_it_started(fresh_server: Server, sig):
     api = Api(fresh_server)
     client = LiveClient(fresh_server.url)  # an open page must not keep the server up
     try:
@@ -36,19 +39,8 @@ def test_stopping_the_server_ends_it_and_every_process_it_started(fresh_server: 
         api.close()
 
 
-def processes_marked(mark: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get(MARK) == mark and is_alive(process):
-                found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            pass
-    return found
-
-
 def test_a_second_server_on_a_busy_port_exits_with_code_2_and_leaves_nothing(
-    fresh_server: ServerProcess, tmp_path: Path
+    fresh_server: Server, tmp_path: Path
 ):
     port = fresh_server.url.rsplit(":", 1)[1]
     mark = f"busy-port-{uuid.uuid4().hex}"
@@ -85,7 +77,7 @@ def test_a_second_server_on_a_busy_port_exits_with_code_2_and_leaves_nothing(
     assert f"cannot listen on 127.0.0.1:{port}" in output
 
 
-def test_a_killed_manager_is_replaced_with_the_state_it_had(fresh_server: ServerProcess):
+def test_a_killed_manager_is_replaced_with_the_state_it_had(fresh_server: Server):
     api = Api(fresh_server)
     try:
         workers = api.spawn(2, "append_pid", interval=0.05)

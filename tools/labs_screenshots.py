@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # for testkit, when run as a script
 
-from browser_support import LiveServer, launch_chromium  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+
+from testkit.browser import launch_chromium  # noqa: E402
+from testkit.server import Server  # noqa: E402
 
 IMG = ROOT / "docs" / "img"
 LABS = ["process", "threads", "parent", "queues", "pipe", "manager", "lock", "pool", "gil"]
@@ -44,7 +46,7 @@ def shoot(browser, url: str, lab: str) -> None:
 
 def main() -> None:
     IMG.mkdir(parents=True, exist_ok=True)
-    server = LiveServer()
+    server = Server()
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)

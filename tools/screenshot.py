@@ -18,10 +18,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))  # for testkit, when run as a script
 
-from browser_support import CHROMIUM, LiveServer, launch_chromium  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+from testkit.browser import CHROMIUM, launch_chromium  # noqa: E402
+from testkit.server import Server  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 800}
 TIMEOUT = 15_000  # ms
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     expect.set_options(timeout=TIMEOUT)
 
-    server = LiveServer()
+    server = Server()
     try:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
@@ -71,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                 # The pages are open first so their charts see the list grow: one worker a tick.
                 running = []
                 for _ in range(3):
-                    running += server.spawn(1, "append_pid")
+                    running += server.spawn_pids(1, "append_pid")
                     wait_for_ticks(pages, running[-1], 1)
-                crashed = server.spawn(1, "crash")[0]
+                crashed = server.spawn_pids(1, "crash")[0]
                 wait_for_states(pages, {**dict.fromkeys(running, "running"), crashed: "exited"})
                 wait_for_ticks(pages, running[-1], 2)
                 for name, page in shots.items():
