@@ -10,7 +10,7 @@ from labs_fixtures import LabServer, lab_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-FINISHED = ".run-status.status-done, .run-status.status-failed, .run-status.status-timeout"
+FINISHED = ", ".join(f".run-status.status-{s}" for s in ("done", "failed", "timeout", "stopped"))
 
 
 @pytest.fixture(name="chromium")

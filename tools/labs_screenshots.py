@@ -18,7 +18,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 IMG = ROOT / "docs" / "img"
 LABS = ["process", "threads", "parent", "queues", "pipe", "manager", "lock", "pool", "gil"]
-FINISHED = ".run-status.status-done, .run-status.status-failed, .run-status.status-timeout"
+FINISHED = ", ".join(f".run-status.status-{s}" for s in ("done", "failed", "timeout", "stopped"))
 
 
 def shoot(browser, url: str, lab: str) -> None:

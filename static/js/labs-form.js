@@ -1,4 +1,13 @@
 // The parameter form of a lab, built from GET /api/labs (types, defaults and limits).
+// Each number field shows its limits under it, and a value outside them is named there.
+
+const limitsText = (spec) => {
+  if (spec.min === undefined && spec.max === undefined) return "";
+  const unit = spec.help === "seconds" ? " s" : "";
+  if (spec.max === undefined) return `≥ ${spec.min}${unit}`;
+  if (spec.min === undefined) return `≤ ${spec.max}${unit}`;
+  return `${spec.min}–${spec.max}${unit}`;
+};
 
 export function buildForm(box, params) {
   box.replaceChildren();
@@ -28,26 +37,49 @@ export function buildForm(box, params) {
       input.step = spec.type === "int" ? "1" : "any";
       input.value = spec.default;
       input.required = true;
+      // wide enough for the largest allowed value, plus the spinner
+      const digits = Math.max(String(spec.max ?? "").length, String(spec.default).length, 3);
+      input.style.width = `calc(${digits}ch + 34px)`;
     }
     input.name = name;
     input.id = `param-${name}`;
     label.append(name.replace(/_/g, " "), input);
+    const limits = spec.choices || spec.type === "bool" ? "" : limitsText(spec);
+    if (limits) {
+      const note = document.createElement("span");
+      note.className = "field-note";
+      note.id = `limits-${name}`;
+      note.textContent = limits;
+      input.setAttribute("aria-describedby", note.id);
+      label.append(note);
+    }
     box.append(label);
   }
 }
 
-/** Read the form into typed params; throw an Error naming a field that is not a number. */
+/** Read the form into typed params; throw an Error naming a field that is not a number or out of range. */
 export function readForm(box, params) {
   const out = {};
+  const problems = [];
   for (const [name, spec] of Object.entries(params)) {
     const input = box.querySelector(`[name="${name}"]`);
-    if (spec.choices) out[name] = input.value;
-    else if (spec.type === "bool") out[name] = input.checked;
-    else {
-      const value = Number(input.value);
-      if (input.value === "" || !Number.isFinite(value)) throw new Error(`'${name}' must be a number`);
-      out[name] = value;
+    const field = input.closest(".field");
+    field.classList.remove("invalid");
+    if (spec.choices) { out[name] = input.value; continue; }
+    if (spec.type === "bool") { out[name] = input.checked; continue; }
+    const value = Number(input.value);
+    let problem = "";
+    if (input.value === "" || !Number.isFinite(value)) problem = "must be a number";
+    else if (spec.type === "int" && !Number.isInteger(value)) problem = "must be a whole number";
+    else if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+      problem = `must be ${limitsText(spec)}`;
     }
+    if (problem) {
+      field.classList.add("invalid");
+      problems.push(`'${name}' ${problem}`);
+    }
+    out[name] = value;
   }
+  if (problems.length) throw new Error(problems.join("; "));
   return out;
 }

@@ -69,8 +69,11 @@ export class Timeline {
       const row = this.row(event.pid, event.tid, event.kind === "start" ? event.label : "");
       this.close(row, event.t);
       row.ended = false;
+      // a state reported after the fact (who held the GIL) never reaches back over the last bar
+      const previous = row.segments[row.segments.length - 1];
+      const from = previous ? Math.max(event.t, previous.to) : event.t;
       row.segments.push({ state: event.state || "running", label: event.kind === "state" ? event.label : "",
-        from: event.t, to: null, task: event.task });
+        from, to: null, task: event.task });
     } else if (event.kind === "end") {
       const row = this.rows.get(`${event.pid}:${event.tid}`);
       if (row) this.close(row, event.t);

@@ -10,7 +10,7 @@ from typing import Any
 from workers.labs import basics, comms, pools, sharing
 from workers.registry import Param, validate_params
 
-from . import summaries
+from . import gil, summaries
 
 
 def seconds(default: float, high: float = 10.0) -> Param:
@@ -157,11 +157,12 @@ def _labs() -> list[Lab]:
             (
                 pools.crunch,
                 pools.crunch_jobs,
+                pools.crunch_jobs_in_turns,
                 pools.crunch_in_threads,
                 pools.wait_io,
                 pools.wait_io_in_threads,
             ),
-            summaries.gil,
+            gil.summarize,
             {
                 "jobs": Param(int, 4, 1, 16, help="jobs of CPU work (and of IO waits)"),
                 "work": Param(int, 1_000_000, 1000, 5_000_000, help="loop iterations per CPU job"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import sys
 import threading
@@ -70,12 +71,17 @@ def event(kind: str, state: str | None = None, label: str = "", **extra: Any) ->
 
 @contextlib.contextmanager
 def state(name: str, label: str = "", after: str = "running", **extra: Any) -> Iterator[None]:
-    """Show the calling thread in state ``name`` while the block runs, then ``after``."""
+    """Show the calling thread in state ``name`` while the block runs, then ``after``.
+
+    The closing event says how long the block took (``wall``) and how much of that this
+    thread had a CPU (``cpu``): a thread waiting for the GIL or for a core gets none.
+    """
     event("state", name, label, **extra)
+    cpu, wall = time.thread_time(), time.monotonic()
     try:
         yield
     finally:
-        event("state", after)
+        event("state", after, of=name, cpu=time.thread_time() - cpu, wall=time.monotonic() - wall)
 
 
 @contextlib.contextmanager
@@ -165,3 +171,32 @@ class Thread(threading.Thread):
             super().run()
         finally:
             event("end")
+
+
+def gil_turns(n: int, piece: int = 10_000, flush_every: int = 64) -> Iterator[int]:
+    """Yield ``n`` in pieces of work; show the calling thread waiting for the GIL between its turns.
+
+    Each piece takes about the same short time, unless the thread lost the GIL to another
+    thread during it and waited to get it back: that wait is drawn on the timeline. Waits
+    are sent in batches, because sending one would itself hand the GIL to another thread.
+    """
+    fastest = math.inf  # seconds for a whole piece when nothing got in the way
+    pending: list[tuple[float, float]] = []  # (waited from, to) in wall-clock time
+    left = n
+    while left > 0:
+        size = min(piece, left)
+        started = time.perf_counter()
+        yield size
+        took = time.perf_counter() - started
+        left -= size
+        if size == piece:
+            fastest = min(fastest, took)
+        waited = took - fastest * size / piece
+        if waited > 0.001:  # a switch costs microseconds; a GIL turn is 5 ms
+            now = time.time()
+            pending.append((now - waited, now))
+        if len(pending) >= flush_every or (left <= 0 and pending):
+            for since, until in pending:
+                event("state", "waiting_gil", "waiting for the GIL", t=since)
+                event("state", "running", "holds the GIL", t=until)
+            pending.clear()
