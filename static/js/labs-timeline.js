@@ -2,7 +2,9 @@
 // events arrive. Labels are SVG text nodes (textContent), never markup.
 
 const SVG = "http://www.w3.org/2000/svg";
-const ROW = 22, TOP = 22, LABEL = 250;
+const ROW = 22, TOP = 22;
+// the label column: narrower on a phone, so that the bars keep most of the width
+const labelWidth = (width) => (width < 600 ? 130 : 250);
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);
@@ -101,12 +103,13 @@ export class Timeline {
     });
   }
 
-  rowLabel(row) {
+  rowLabel(row, room) {
     const where = row.pid === this.serverPid ? `server ${row.pid}` : `PID ${row.pid}`;
     let text;
     if (row.tid === 0 || row.main) text = `${where} · ${row.label || "main thread"}`;
     else text = `  └ thread …${String(row.tid).slice(-5)} · ${row.label || ""}`;
-    return text.length > 38 ? `${text.slice(0, 37)}…` : text;
+    const fits = Math.floor(room / 6.6);
+    return text.length > fits ? `${text.slice(0, fits - 1)}…` : text;
   }
 
   draw() {
@@ -118,18 +121,19 @@ export class Timeline {
     const width = Math.max(320, this.box.clientWidth);
     const height = TOP + rows.length * ROW + 6;
     const end = Math.max(this.now(), 0.001) * 1.03;
+    const LABEL = labelWidth(width);
     const plot = width - LABEL - 10;
     const x = (t) => LABEL + (t / end) * plot;
     const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "tl-svg", role: "img",
       "aria-label": `timeline of ${rows.length} processes and threads` });
-    const step = niceStep(end);
+    const step = niceStep(end) * (plot < 400 ? 2 : 1); // ticks that do not overlap on a phone
     for (let t = 0; t <= end; t += step) {
       svg.append(el("line", { x1: x(t), x2: x(t), y1: TOP - 4, y2: height, class: "tl-grid" }));
       svg.append(el("text", { x: x(t) + 2, y: 12, class: "tl-tick" }, `${+t.toFixed(3)}s`));
     }
     rows.forEach((row, i) => {
       const y = TOP + i * ROW;
-      const label = el("text", { x: 4, y: y + 15, class: `tl-label${row.main ? " main" : ""}` }, this.rowLabel(row));
+      const label = el("text", { x: 4, y: y + 15, class: `tl-label${row.main ? " main" : ""}` }, this.rowLabel(row, LABEL - 8));
       label.append(el("title", {}, `PID ${row.pid} · thread ${row.tid} · ${row.label}`));
       svg.append(label);
       for (const seg of row.segments) {
