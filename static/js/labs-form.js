@@ -3,7 +3,7 @@
 
 const limitsText = (spec) => {
   if (spec.min === undefined && spec.max === undefined) return "";
-  const unit = spec.help === "seconds" ? " s" : "";
+  const unit = spec.unit ? ` ${spec.unit}` : "";
   if (spec.max === undefined) return `≥ ${spec.min}${unit}`;
   if (spec.min === undefined) return `≤ ${spec.max}${unit}`;
   return `${spec.min}–${spec.max}${unit}`;
