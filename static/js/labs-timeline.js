@@ -31,6 +31,7 @@ export class Timeline {
 
   reset(startedAt) {
     this.rows = new Map();
+    this.current = new Map(); // "pid:tid" -> the key of that thread's newest row
     this.startedAt = startedAt;
     this.localStart = performance.now();
     this.lastT = 0;
@@ -50,14 +51,21 @@ export class Timeline {
     this.schedule();
   }
 
-  row(pid, tid, label) {
-    const key = `${pid}:${tid}`;
+  row(pid, tid, label, starting = false) {
+    const thread = `${pid}:${tid}`;
+    let key = this.current.get(thread) || thread;
     let row = this.rows.get(key);
+    if (row && starting && row.ended && tid !== 0) {
+      // a new thread that was given the ident of one that ended: a row of its own
+      key = `${thread}#${this.rows.size}`;
+      row = null;
+    }
     if (!row) {
       const siblings = [...this.rows.values()].filter((r) => r.pid === pid);
       row = { pid, tid, label: label || "", main: siblings.length === 0, segments: [], ended: false,
         order: this.rows.size };
       this.rows.set(key, row);
+      this.current.set(thread, key);
     }
     if (label && !row.label) row.label = label;
     return row;
@@ -68,7 +76,8 @@ export class Timeline {
     if (event.kind === "end" && event.process) {
       for (const row of this.rows.values()) if (row.pid === event.pid) this.close(row, event.t);
     } else if (event.kind === "start" || event.kind === "state") {
-      const row = this.row(event.pid, event.tid, event.kind === "start" ? event.label : "");
+      const starting = event.kind === "start";
+      const row = this.row(event.pid, event.tid, starting ? event.label : "", starting);
       this.close(row, event.t);
       row.ended = false;
       // a state reported after the fact (who held the GIL) never reaches back over the last bar
@@ -77,7 +86,8 @@ export class Timeline {
       row.segments.push({ state: event.state || "running", label: event.kind === "state" ? event.label : "",
         from, to: null, task: event.task });
     } else if (event.kind === "end") {
-      const row = this.rows.get(`${event.pid}:${event.tid}`);
+      const key = `${event.pid}:${event.tid}`;
+      const row = this.rows.get(this.current.get(key) || key);
       if (row) this.close(row, event.t);
     }
     this.schedule();
