@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import sys
 import threading
@@ -173,26 +172,29 @@ class Thread(threading.Thread):
             event("end")
 
 
+_pieces_done = [0]  # pieces of work finished by any thread of this process (under the GIL)
+
+
 def gil_turns(n: int, piece: int = 10_000, flush_every: int = 64) -> Iterator[int]:
     """Yield ``n`` in pieces of work; show the calling thread waiting for the GIL between its turns.
 
-    Each piece takes about the same short time, unless the thread lost the GIL to another
-    thread during it and waited to get it back: that wait is drawn on the timeline. Waits
+    A piece whose wall time is well above the CPU time this thread spent on it means the
+    thread was not running. If other threads of this process finished pieces meanwhile,
+    one of them held the GIL: that wait is drawn on the timeline. (If none did, the whole
+    process was waiting for a CPU, which is not the GIL's doing, and is not drawn.) Waits
     are sent in batches, because sending one would itself hand the GIL to another thread.
     """
-    fastest = math.inf  # seconds for a whole piece when nothing got in the way
     pending: list[tuple[float, float]] = []  # (waited from, to) in wall-clock time
     left = n
     while left > 0:
         size = min(piece, left)
-        started = time.perf_counter()
+        seen, cpu, started = _pieces_done[0], time.thread_time(), time.perf_counter()
         yield size
-        took = time.perf_counter() - started
+        waited = (time.perf_counter() - started) - (time.thread_time() - cpu)
+        others = _pieces_done[0] - seen
+        _pieces_done[0] += 1
         left -= size
-        if size == piece:
-            fastest = min(fastest, took)
-        waited = took - fastest * size / piece
-        if waited > 0.001:  # a switch costs microseconds; a GIL turn is 5 ms
+        if waited > 0.001 and others > 0:  # a switch costs microseconds; a GIL turn is 5 ms
             now = time.time()
             pending.append((now - waited, now))
         if len(pending) >= flush_every or (left <= 0 and pending):
