@@ -12,6 +12,7 @@
 import { ROW_HEIGHT } from "./vlist.js";
 
 const MARK_MS = 5000;
+const MARK_LATER = 1000; // at most this many keys that landed out of sight are marked once revealed
 
 /**
  * @param {import("./vlist.js").VirtualList} view the panel's virtual list (made with follow: true)
@@ -22,15 +23,19 @@ const MARK_MS = 5000;
 export function followNewKeys(view, { rows, idOf = (row) => row, button, noun = "key" }) {
   let known = new Set();
   const firstSeen = new Map(); // id -> when it appeared, while it is marked
-  let below = []; // new ids the user has not scrolled to, oldest first
+  let below = 0; // new keys the user has not scrolled to
+  let firstBelow = null; // the oldest of them
+  let unmarked = []; // the newest of them: their mark starts when the user gets to see them
   let last = null;
   let seeded = false;
 
   button.addEventListener("click", () => {
     const order = rows();
-    const index = below.length ? order.findIndex((row) => idOf(row) === below[0]) : order.length - 1;
-    below = [];
+    const found = order.findIndex((row) => idOf(row) === firstBelow);
+    const index = found >= 0 ? found : order.length - 1; // (the first new key may be gone since)
+    below = 0;
     button.hidden = true;
+    markNow(performance.now());
     // the first new key at the top of the view (or the end, if fewer than a screenful follow)
     const end = Math.max(0, order.length * ROW_HEIGHT - view.height);
     view.scrollTo(Math.min(Math.max(0, index - 1) * ROW_HEIGHT, end));
@@ -38,6 +43,11 @@ export function followNewKeys(view, { rows, idOf = (row) => row, button, noun = 
     view.render(performance.now());
     view.el.focus({ preventScroll: true });
   });
+
+  function markNow(now) {
+    for (const id of unmarked) firstSeen.set(id, now);
+    unmarked = [];
+  }
 
   function added(order) {
     // new ids are at the end: walk back to the first one we know
@@ -58,14 +68,19 @@ export function followNewKeys(view, { rows, idOf = (row) => row, button, noun = 
     reset() {
       known = new Set();
       firstSeen.clear();
-      below = [];
+      below = 0;
+      unmarked = [];
       last = null;
       seeded = false;
       button.hidden = true;
     },
 
     update(now) {
-      for (const [id, t] of firstSeen) if (now - t >= MARK_MS) firstSeen.delete(id);
+      // oldest first (insertion order): stop at the first mark still showing
+      for (const [id, t] of firstSeen) {
+        if (now - t < MARK_MS) break;
+        firstSeen.delete(id);
+      }
       const order = rows();
       if (order !== last) {
         last = order;
@@ -74,15 +89,23 @@ export function followNewKeys(view, { rows, idOf = (row) => row, button, noun = 
           seeded = true;
         } else {
           const fresh = added(order);
-          for (const id of fresh) firstSeen.set(id, now);
-          if (!view.atBottom) below.push(...fresh);
+          if (view.atBottom) {
+            for (const id of fresh) firstSeen.set(id, now);
+          } else if (fresh.length) {
+            if (below === 0) firstBelow = fresh[0];
+            below += fresh.length;
+            unmarked.push(...fresh.slice(-MARK_LATER));
+            if (unmarked.length > MARK_LATER) unmarked = unmarked.slice(-MARK_LATER);
+          }
         }
-        const present = new Set(below.length ? order.slice(-below.length - 16).map(idOf) : []);
-        below = below.filter((id) => present.has(id));
       }
-      if (view.atBottom) below = [];
-      button.hidden = below.length === 0;
-      if (below.length) button.textContent = `↓ ${below.length} new ${noun}${below.length === 1 ? "" : "s"} below`;
+      if (view.atBottom && below) {
+        below = 0;
+        markNow(now); // the user scrolled down to them
+      }
+      if (button.hidden !== (below === 0)) button.hidden = below === 0;
+      const text = `↓ ${below.toLocaleString("en-US")} new ${noun}${below === 1 ? "" : "s"} below`;
+      if (below && button.textContent !== text) button.textContent = text;
     },
 
     isNew(id, now) {
