@@ -84,7 +84,7 @@ def test_a_run_past_its_time_limit_says_timed_out(chromium, lab_server: LabServe
     page.wait_for_selector(".run-status.status-timeout", timeout=15000)
     assert page.inner_text("#run-status") == "timed out"
     assert page.inner_text("#takeaway").startswith("Timed out after ")
-    assert "time limit of 1 s reached" in page.inner_text("#takeaway")
+    assert "the time limit of 1 s was reached" in page.inner_text("#takeaway")
     assert not errors, errors
     page.close()
 

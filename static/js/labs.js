@@ -187,7 +187,8 @@ function endedEarly(run) {
     return `${who}${after}. ${killed} Press Run to start it again.`;
   }
   if (run.status === "timeout") {
-    return `Timed out${after}: the ${run.error}. ${killed} Raise "time limit" to give it longer.`;
+    const limit = (run.error || "time limit reached").replace(/ reached$/, " was reached");
+    return `Timed out${after}: the ${limit}. ${killed} Raise "time limit" to give it longer.`;
   }
   return `The run failed${run.error ? `: ${run.error}` : ""}.`;
 }
