@@ -45,11 +45,13 @@ def bars(serial_busy: float, threads: float, threads_busy: float, processes: flo
             ["separate cores", "no spare core"],
         ),
         # threads "faster" than serial only because the serial run was starved
-        (bars(0.5, 1.9, 0.98, 1.8, 1.9), 2, ["1.90×", "not theirs", "0.50 CPUs"], ["no faster"]),
+        (bars(0.5, 1.9, 0.98, 1.8, 1.9), 2, ["1.90×", "not theirs", "slowed", "0.50 CPUs"], ["no faster"]),
+        # processes beyond what the CPUs allow: only against a slowed baseline
+        (bars(0.45, 2.4, 0.6, 3.1, 1.9), 2, ["3.10×", "more only against a slowed serial run"], ["no spare"]),
         # one usable CPU: nothing can run side by side
         (bars(1.0, 1.0, 1.0, 0.95, 1.0), 1, ["only 1 CPU is usable", "took turns"], ["separate cores"]),
     ],
-    ids=["processes-help", "no-spare-core", "work-too-small", "serial-starved", "one-cpu"],
+    ids=["processes-help", "no-spare-core", "work-too-small", "serial-starved", "beyond-possible", "one-cpu"],
 )
 def test_the_gil_takeaway_follows_the_measurement(measured, usable, says, never) -> None:
     text = gil_takeaway(PARAMS, measured, usable)

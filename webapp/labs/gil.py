@@ -49,6 +49,12 @@ def gil_takeaway(p: dict, bars: list[dict], usable: int, gil_enabled: bool = Tru
     possible = min(p["processes"], usable)
     busy = {b["name"]: b.get("cpus_busy") or 0.0 for b in bars[:3]}
     said = [f"{usable} CPU{'s' if usable != 1 else ''} usable here."]
+    slowed = busy[serial["name"]] < 0.8  # the baseline itself waited for a CPU
+    if slowed:
+        said.append(
+            f"The serial run was slowed by other work on the machine (it kept only "
+            f"{busy[serial['name']]:.2f} CPUs busy), which flatters every speedup below; run it again."
+        )
     if p["threads"] > 1:
         said.append(
             f"CPU-bound work in {p['threads']} threads ran at {threads['speedup']:.2f}× the serial speed, "
@@ -59,8 +65,8 @@ def gil_takeaway(p: dict, bars: list[dict], usable: int, gil_enabled: bool = Tru
         elif threads["speedup"] > 1.2:
             said.append(
                 "the GIL lets one thread run Python at a time (the timeline draws the others waiting), "
-                f"so the gain is not theirs: the serial run was slowed, it kept only "
-                f"{busy[serial['name']]:.2f} CPUs busy. Other work on the machine got in; run it again."
+                "so that gain is not theirs"
+                + ("." if slowed else ": other work on the machine came and went; run it again.")
             )
         else:
             said.append(
@@ -74,8 +80,9 @@ def gil_takeaway(p: dict, bars: list[dict], usable: int, gil_enabled: bool = Tru
         said.append(f"{name} ran at {speedup:.2f}×: only 1 CPU is usable here, so they took turns.")
     elif speedup >= 1 + 0.5 * (possible - 1):
         said.append(
-            f"{name} ran at {speedup:.2f}× (at most {possible}× possible): each process has its own "
-            "interpreter and GIL, so they ran on separate cores."
+            f"{name} ran at {speedup:.2f}× (at most {possible}× possible"
+            + (", more only against a slowed serial run" if speedup > possible * 1.1 else "")
+            + "): each process has its own interpreter and GIL, so they ran on separate cores."
         )
     elif busy[processes["name"]] < 0.8 * possible:
         said.append(
