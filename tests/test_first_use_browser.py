@@ -183,6 +183,28 @@ def test_the_worker_limit_is_explained_in_words_without_a_command_line_flag(clea
     assert len(clean_server.workers()) == 1  # nothing started
 
 
+def test_the_spawn_form_shows_its_limits_and_names_a_value_outside_them(clean_server, open_page):  # noqa: F811
+    dash = open_page(clean_server.url, viewport=PHONE)
+    page = dash.page
+    expect(page.locator("#limits-count")).to_have_text("1–8")  # this server's limit, not the flag
+    page.locator("#spawn-task").select_option("counter")
+    expect(page.locator("#limits-n")).to_have_text("1–1000000")
+    page.locator("#spawn-count").fill("40")
+    page.locator("#param-n").fill("0")
+    page.get_by_role("button", name="Spawn").click()
+    expect(page.locator("#spawn-error")).to_have_text("'count' must be 1–8")
+    page.locator("#spawn-count").fill("2")
+    page.get_by_role("button", name="Spawn").click()
+    expect(page.locator("#spawn-error")).to_have_text("'n' must be 1–1000000")
+    expect(page.locator("#limits-n")).to_be_visible()
+    assert inside(page.locator("#limits-n").bounding_box(), PHONE)
+    assert clean_server.workers() == {}  # nothing was started
+    page.locator("#param-n").fill("10")
+    page.get_by_role("button", name="Spawn").click()
+    expect(dash.rows).to_have_count(2)
+    expect(page.locator("#spawn-error")).to_be_hidden()
+
+
 # -- the counter task ---------------------------------------------------------------------------
 def counter_value(server: LiveServer) -> int:
     return dict((k, v) for k, v in server.state()["dict"])["counter"]

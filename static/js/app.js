@@ -7,7 +7,7 @@ import { describe, toText } from "./format.js";
 import { SharedModel } from "./model.js";
 import { setParts, VirtualList } from "./vlist.js";
 import { WorkersTable } from "./workers.js";
-import { initControls } from "./controls.js";
+import { initControls, showCountLimit } from "./controls.js";
 import { toast, setConnection, showBanner } from "./ui.js";
 import { OutputLog } from "./output.js";
 import { findDeadlocks, LocksPanel, waitingFor } from "./locks.js";
@@ -137,6 +137,7 @@ socket.on("snapshot", (snap) => {
   limits = snap.limits || {};
   $("stat-server").textContent = String(snap.server_pid ?? "—");
   updateManager(snap.manager);
+  if (limits.max_workers && !readOnly) showCountLimit(limits.max_workers);
   if (limits.ended_cap) $("ended-cap").textContent = `ended workers kept: up to ${limits.ended_cap}, oldest dropped first`;
   newKeys.reset();
   counterCheck.reset();

@@ -2,7 +2,7 @@
 // arrive over the same Socket.IO connection the dashboard uses (one room per run).
 
 import { io } from "../vendor/socket.io-client/socket.io.esm.min.js";
-import { buildForm, readForm } from "./labs-form.js";
+import { buildForm, readForm } from "./params-form.js";
 import { Timeline } from "./labs-timeline.js";
 import { renderResult } from "./labs-results.js";
 import { setConnection, showBanner, toast } from "./ui.js";

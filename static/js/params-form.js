@@ -1,7 +1,8 @@
-// The parameter form of a lab, built from GET /api/labs (types, defaults and limits).
+// A parameter form built from the server's param specs (GET /api/labs, GET /api/tasks: type,
+// default, limits, choices): the Labs page and the dashboard's Spawn form.
 // Each number field shows its limits under it, and a value outside them is named there.
 
-const limitsText = (spec) => {
+export const limitsText = (spec) => {
   if (spec.min === undefined && spec.max === undefined) return "";
   const unit = spec.unit ? ` ${spec.unit}` : "";
   if (spec.max === undefined) return `≥ ${spec.min}${unit}`;
@@ -29,6 +30,11 @@ export function buildForm(box, params) {
       input = document.createElement("input");
       input.type = "checkbox";
       input.checked = spec.default;
+    } else if (spec.type === "str") {
+      input = document.createElement("input");
+      input.type = "text";
+      input.value = spec.default;
+      input.required = true;
     } else {
       input = document.createElement("input");
       input.type = "number";
@@ -43,14 +49,15 @@ export function buildForm(box, params) {
     }
     input.name = name;
     input.id = `param-${name}`;
-    label.append(name.replace(/_/g, " "), input);
-    const limits = spec.choices || spec.type === "bool" ? "" : limitsText(spec);
-    if (limits) {
+    if (spec.type === "bool") label.append(input, name.replace(/_/g, " "));
+    else label.append(name.replace(/_/g, " "), input);
+    if (spec.type !== "bool") {
+      // every field gets the line, so that the inputs of a row stay level
       const note = document.createElement("span");
       note.className = "field-note";
       note.id = `limits-${name}`;
-      note.textContent = limits;
-      input.setAttribute("aria-describedby", note.id);
+      note.textContent = spec.choices ? "" : limitsText(spec);
+      if (note.textContent) input.setAttribute("aria-describedby", note.id);
       label.append(note);
     }
     box.append(label);
@@ -65,7 +72,7 @@ export function readForm(box, params) {
     const input = box.querySelector(`[name="${name}"]`);
     const field = input.closest(".field");
     field.classList.remove("invalid");
-    if (spec.choices) { out[name] = input.value; continue; }
+    if (spec.choices || spec.type === "str") { out[name] = input.value; continue; }
     if (spec.type === "bool") { out[name] = input.checked; continue; }
     const value = Number(input.value);
     let problem = "";
