@@ -3,7 +3,7 @@
 Starts its own mpscope server, opens the page in the light and the dark colour scheme,
 spawns three ``append_pid`` workers (one a second, so the chart shows the list growing), one
 ``crash`` worker and three unlocked ``counter`` workers (their lost updates show above the
-dict), waits until both pages show them, shoots each 1280x800 window, then
+dict), waits until both pages show them, shoots each 1280x900 window, then
 stops the server (checking that no process is left behind).
 
     .venv/bin/python tools/screenshot.py [--out-dir docs/img] [--full-page]
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from browser_support import CHROMIUM, LiveServer, launch_chromium  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT = 15_000  # ms
 
 
