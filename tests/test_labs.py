@@ -92,6 +92,9 @@ def test_process_lab_sleeps_in_parallel(labs: Labs) -> None:
         assert "pid" in item and "t" in item
     sleeping = [e for e in run["events"] if e.get("state") == "sleeping"]
     assert {e["pid"] for e in sleeping} == set(result["start_order"])
+    # the server waits in p.join(): drawn blocked, as the Pipe and Pool labs draw it
+    joins = [e for e in run["events"] if e.get("state") == "blocked" and e["label"].startswith("p.join()")]
+    assert len(joins) == 4 and {e["pid"] for e in joins} == {run["server_pid"]}
 
 
 def test_threads_lab_pairs_pids_with_thread_idents(labs: Labs) -> None:
@@ -173,8 +176,9 @@ def test_pool_lab_apply_is_a_staircase_apply_async_waves_callback_in_the_server(
 def test_gil_lab_measures_this_machine(labs: Labs) -> None:
     import os
 
-    params = {"jobs": 4, "work": 100_000, "threads": 4, "processes": 2, "io_seconds": 0.25}
-    result = labs.run("gil", params)["result"]
+    params = {"jobs": 4, "work": 400_000, "threads": 4, "processes": 2, "io_seconds": 0.25}
+    run = labs.run("gil", params)
+    result = run["result"]
     assert result["cpu_count"] == os.cpu_count()
     assert [b["name"] for b in result["bars"]] == [
         "CPU, serial",
@@ -186,6 +190,11 @@ def test_gil_lab_measures_this_machine(labs: Labs) -> None:
     io_serial, io_threads = result["bars"][3]["wall"], result["bars"][4]["wall"]
     # four waits of 0.25 s: one after another at least 1 s, side by side in threads far less
     assert io_serial >= 1.0 and io_threads < io_serial - 0.4
+    # CPU-bound threads take turns: together they keep about one CPU busy, the others drawn waiting
+    assert result["bars"][1]["cpus_busy"] < 1.3
+    waiting = {e["tid"] for e in run["events"] if e.get("state") == "waiting_gil"}
+    assert len(waiting) >= 2, "threads waiting for the GIL are drawn waiting"
+    assert "GIL" in result["takeaway"] and f"{result['usable_cpus']} CPU" in result["takeaway"]
 
 
 # -- supervision ---------------------------------------------------------------------------------
@@ -194,7 +203,9 @@ def test_a_run_past_its_time_limit_is_killed_and_says_timeout(labs: Labs) -> Non
     run = labs.wait(labs.start("process", {"processes": 2, "seconds": 10, "time_limit": 1}), timeout=15)
     assert run["status"] == "timeout" and "time limit" in run["error"]
     assert time.monotonic() - started < 8
-    assert any("time limit of 1 s reached" in line["text"] for line in run["output"])
+    texts = [line["text"] for line in run["output"]]
+    assert texts[-1] == "[mpscope] time limit of 1 s reached: killing the run's processes", texts
+    assert not any("done in" in text for text in texts)
     ends = [e for e in run["events"] if e["kind"] == "end" and e.get("process")]
     assert len({e["pid"] for e in ends}) == 2
 
@@ -263,7 +274,10 @@ def test_a_run_can_be_stopped_over_the_socket(labs: Labs, lab_server: LabServer)
     finally:
         client.disconnect()
     run = labs.wait(run_id, timeout=10)
-    assert run["status"] == "failed" and run["error"] == "stopped by the user"
+    assert run["status"] == "stopped" and run["error"] == "stopped by the user"
+    texts = [line["text"] for line in run["output"]]
+    assert texts[-1] == "[mpscope] stopped by the user: killing the run's processes", texts
+    assert not any("done in" in text for text in texts)  # its processes were killed, not done
 
 
 def test_the_server_log_has_one_line_per_run_start_and_end(labs: Labs, lab_server: LabServer) -> None:

@@ -63,7 +63,7 @@ def test_a_worker_that_dies_holding_a_lock_is_shown_and_the_user_releases_it(ser
     assert srv.request("POST", "/api/locks/L/release").status_code == 409  # not held now
     assert srv.request("POST", "/api/locks/nope/release").status_code == 404
     entries = dict_of(srv.state("manager")["dict"])
-    assert all(entries[key(pid)] == "holding the lock" for pid in blocked)
+    assert all(entries[key(pid)] == "released the lock" for pid in blocked)  # each held it, then let go
 
 
 def test_the_manager_dies_and_is_restarted_with_the_shared_state(servers):

@@ -261,7 +261,7 @@ def test_spawning_past_max_workers_is_a_conflict_and_starts_none(api: Api):
     api.spawn(MAX_WORKERS - 2, "sleep", seconds=60)
     before = snapshot_of_everything(api)
     response = api.request("POST", "/api/workers", json={"count": 3, "task": "sleep"})
-    assert_refused(api, response, 409, f"--max-workers {MAX_WORKERS}", before)
+    assert_refused(api, response, 409, f"at most {MAX_WORKERS} may run at once", before)
     api.spawn(2, "sleep", seconds=60)  # exactly at the limit is fine
     before = snapshot_of_everything(api)
     response = api.request("POST", "/api/workers", json={"count": 1})

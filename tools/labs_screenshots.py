@@ -20,7 +20,7 @@ from testkit.server import Server  # noqa: E402
 
 IMG = ROOT / "docs" / "img"
 LABS = ["process", "threads", "parent", "queues", "pipe", "manager", "lock", "pool", "gil"]
-FINISHED = ".run-status.status-done, .run-status.status-failed, .run-status.status-timeout"
+FINISHED = ", ".join(f".run-status.status-{s}" for s in ("done", "failed", "timeout", "stopped"))
 
 
 def shoot(browser, url: str, lab: str) -> None:

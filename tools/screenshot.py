@@ -1,8 +1,9 @@
 """Take the README's dashboard screenshots: docs/img/dashboard.png and docs/img/dashboard-dark.png.
 
 Starts its own mpscope server, opens the page in the light and the dark colour scheme,
-spawns three ``append_pid`` workers (one a second, so the chart shows the list growing) and
-one ``crash`` worker, waits until both pages show them, shoots each 1280x800 window, then
+spawns three ``append_pid`` workers (one a second, so the chart shows the list growing), one
+``crash`` worker and three unlocked ``counter`` workers (their lost updates show above the
+dict), waits until both pages show them, shoots each 1280x900 window, then
 stops the server (checking that no process is left behind).
 
     .venv/bin/python tools/screenshot.py [--out-dir docs/img] [--full-page]
@@ -25,7 +26,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 from testkit.browser import CHROMIUM, launch_chromium  # noqa: E402
 from testkit.server import Server  # noqa: E402
 
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT = 15_000  # ms
 
 
@@ -76,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                     running += server.spawn_pids(1, "append_pid")
                     wait_for_ticks(pages, running[-1], 1)
                 crashed = server.spawn_pids(1, "crash")[0]
-                wait_for_states(pages, {**dict.fromkeys(running, "running"), crashed: "exited"})
+                counters = server.spawn_pids(3, "counter", n=1000)
+                ended = dict.fromkeys([crashed, *counters], "exited")
+                wait_for_states(pages, {**dict.fromkeys(running, "running"), **ended})
+                for page in pages:
+                    expect(page.locator("#counter-check")).to_contain_text("3 workers × 1,000")
                 wait_for_ticks(pages, running[-1], 2)
                 for name, page in shots.items():
                     path = args.out_dir / name

@@ -40,6 +40,14 @@ class Conflict(RuntimeError):
     """The request would exceed ``--max-workers``."""
 
 
+def _over_limit(live: int, count: int, limit: int) -> str:
+    """Why a spawn was refused, in words for the person who pressed Spawn (not a flag name)."""
+    running = f"{live} worker{'' if live == 1 else 's'} {'is' if live == 1 else 'are'} running"
+    room = limit - live
+    can = f"{room} more can start" if room > 0 else "stop one before starting more"
+    return f"{running} and at most {limit} may run at once: {count} more would exceed that limit ({can})"
+
+
 class Supervisor:
     """Starts, signals and reaps worker processes; reports changes through ``notify``."""
 
@@ -77,9 +85,7 @@ class Supervisor:
                 raise Conflict("the server is shutting down")
             live = sum(1 for w in self.workers.values() if w.state in LIVE)
             if live + count > self.max_workers:
-                raise Conflict(
-                    f"{live} workers running, {count} more would exceed --max-workers {self.max_workers}"
-                )
+                raise Conflict(_over_limit(live, count, self.max_workers))
             started = [self._spawn(spec.name, params, spec.shared(params)) for _ in range(count)]
         self._wake()
         logger.info("spawned %d %s worker(s): %s", count, task, ", ".join(str(w.pid) for w in started))

@@ -85,10 +85,11 @@ def printer(d, l, lines=10, interval=0.0, stream="stdout"):  # noqa: E741
 
 
 def hold_lock(d, l, lock=None, seconds=5.0):  # noqa: E741
-    """Take the shared lock and hold it for ``seconds``."""
+    """Take the shared lock, hold it for ``seconds``, then say it was released."""
     with lock:
         d[os.getpid()] = "holding the lock"
         time.sleep(seconds)
+    d[os.getpid()] = "released the lock"
 
 
 def deadlock(d, l, first=None, second=None, pause=0.5):  # noqa: E741

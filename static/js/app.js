@@ -7,12 +7,14 @@ import { describe, toText } from "./format.js";
 import { SharedModel } from "./model.js";
 import { setParts, VirtualList } from "./vlist.js";
 import { WorkersTable } from "./workers.js";
-import { initControls } from "./controls.js";
+import { initControls, showCountLimit } from "./controls.js";
 import { toast, setConnection, showBanner } from "./ui.js";
 import { OutputLog } from "./output.js";
-import { LocksPanel, waitingFor } from "./locks.js";
+import { findDeadlocks, LocksPanel, waitingFor } from "./locks.js";
 import { Inspector } from "./inspector.js";
 import { ObjectPanels, ObjectsModel } from "./objects.js";
+import { followNewKeys } from "./newkeys.js";
+import { CounterCheck } from "./counter.js";
 
 const $ = (id) => document.getElementById(id);
 const readOnly = document.body.dataset.readOnly === "true";
@@ -45,15 +47,19 @@ const listView = new VirtualList($("shared-list"), (row, i) => {
   return model.listChanged.get(i);
 }, { follow: true });
 
-const dictView = new VirtualList($("shared-dict"), (row, i) => {
+const dictView = new VirtualList($("shared-dict"), (row, i, now) => {
   const [id, entry] = model.dictEntries()[i];
   const key = describe(entry.key);
   const value = describe(entry.value);
+  const fresh = newKeys.isNew(id, now);
   setParts(row, [[`key ${key.cls}`, key.text], ["arrow", ":"], [`val ${value.cls}`, value.text],
-    ["who", entry.pid ? `by ${entry.pid}` : ""]]);
+    ...(fresh ? [["new-tag", "new"]] : []), ["who", entry.pid ? `by ${entry.pid}` : ""]]);
+  row.classList.toggle("new-key", fresh);
   row.title = `${key.text}: ${toText(entry.value)}`;
   return model.dictChanged.get(id);
-});
+}, { follow: true });
+const newKeys = followNewKeys(dictView, { rows: () => model.dictEntries(), idOf: ([id]) => id, button: $("dict-new") });
+const counterCheck = new CounterCheck($("counter-check"));
 
 // -- rendering: at most once per frame --------------------------------------
 let frameRequested = false;
@@ -69,17 +75,20 @@ export function onRender(hook) { renderHooks.push(hook); }
 function render(now) {
   frameRequested = false;
   model.prune(now);
+  // an empty panel is its explanation, not an empty box: show the list before scrolling it
+  showEmpty("shared-list", "list-empty", model.list.length === 0);
+  showEmpty("shared-dict", "dict-empty", model.dict.size === 0);
   listView.setCount(model.list.length);
   dictView.setCount(model.dict.size);
+  newKeys.update(now);
   listView.render(now);
   dictView.render(now);
   $("list-count").textContent = `${model.list.length} item${model.list.length === 1 ? "" : "s"}`;
   $("dict-count").textContent = `${model.dict.size} key${model.dict.size === 1 ? "" : "s"}`;
-  $("list-empty").hidden = model.list.length > 0;
-  $("dict-empty").hidden = model.dict.size > 0;
   $("version").textContent = `v${model.version}`;
   for (const hook of renderHooks) hook(now);
   workers.render(Date.now() / 1000);
+  counterCheck.update(model.dict, workers.workers);
   const { live, ended } = workers.counts();
   $("worker-counts").textContent = `${live} running · ${ended} ended`;
   $("no-workers").hidden = live + ended > 0;
@@ -90,6 +99,12 @@ function render(now) {
     const recent = (m) => { for (const t of m.values()) if (now - t < 1300) return true; return false; };
     if (recent(model.listChanged) || recent(model.dictChanged)) scheduleRender();
   }
+}
+
+function showEmpty(listId, emptyId, empty) {
+  if ($(listId).hidden === empty) return;
+  $(listId).hidden = empty;
+  $(emptyId).hidden = !empty;
 }
 
 // -- the live feed ------------------------------------------------------------
@@ -123,7 +138,10 @@ socket.on("snapshot", (snap) => {
   limits = snap.limits || {};
   $("stat-server").textContent = String(snap.server_pid ?? "—");
   updateManager(snap.manager);
+  if (limits.max_workers && !readOnly) showCountLimit(limits.max_workers);
   if (limits.ended_cap) $("ended-cap").textContent = `ended workers kept: up to ${limits.ended_cap}, oldest dropped first`;
+  newKeys.reset();
+  counterCheck.reset();
   for (const hook of snapshotHooks) hook(snap);
   if (!chartStarted) { chartStarted = true; chart.push(Date.now() / 1000, model.list.length, 0); }
   scheduleRender();
@@ -225,6 +243,9 @@ let lastLocksKey = "";
 onRender(() => {
   const locks = [...model.locks.values()];
   const waiting = new Map([...objects.waiting(), ...waitingFor(locks)]);
+  for (const cycle of findDeadlocks([...locks, ...objects.lockTable()])) {
+    for (const pid of cycle.pids) waiting.set(pid, `deadlocked: ${waiting.get(pid)}`);
+  }
   for (const pid of new Set([...waiting.keys(), ...lastWaiting.keys()])) {
     if (waiting.get(pid) !== lastWaiting.get(pid)) workers.dirty.add(pid);
   }

@@ -23,12 +23,14 @@ export class Inspector {
     this.pid = worker.pid;
     this.worker = worker;
     this.lines = [];
+    this.loaded = false;
     document.getElementById("inspector-title").textContent = `Worker ${worker.pid} — ${worker.task} (${worker.state})`;
     if (!this.dialog.open) this.dialog.showModal();
     this.showTab(tab);
     const answer = await (await fetch(`/api/workers/${worker.pid}/output?since=0`)).json();
     if (this.pid !== worker.pid || answer.error) return;
     this.lines = answer.lines;
+    this.loaded = true;
     const dropped = document.getElementById("inspector-dropped");
     dropped.hidden = !answer.dropped;
     dropped.textContent = `${answer.dropped} earlier lines were dropped (scrollback keeps the last lines only).`;
@@ -44,17 +46,28 @@ export class Inspector {
   }
 
   refresh() {
+    const empty = this.lines.length === 0 && this.loaded;
+    const note = document.getElementById("inspector-empty");
+    note.hidden = !empty || this.tab !== "output";
+    if (empty) {
+      const w = this.worker;
+      const live = w.state === "starting" || w.state === "running";
+      note.textContent = live
+        ? `PID ${w.pid} has not printed anything yet. Its stdout and stderr appear here as it prints (try the printer task).`
+        : `PID ${w.pid} ended without printing anything to stdout or stderr.`;
+    }
+    document.getElementById("inspector-output").hidden = this.tab !== "output" || empty;
     this.view.setCount(this.lines.length);
     this.view.render(performance.now());
   }
 
   showTab(tab) {
+    this.tab = tab;
     document.getElementById("tab-output").setAttribute("aria-selected", String(tab === "output"));
     document.getElementById("tab-stack").setAttribute("aria-selected", String(tab === "stack"));
-    document.getElementById("inspector-output").hidden = tab !== "output";
     document.getElementById("inspector-stack").hidden = tab !== "stack";
     if (tab === "stack") this.loadStack();
-    else this.refresh();
+    this.refresh();
   }
 
   async loadStack() {

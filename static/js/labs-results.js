@@ -114,7 +114,8 @@ const views = {
       fill.style.width = `${(100 * bar.wall) / max}%`;
       track.append(fill);
       row.append(h("span", "bar-name", bar.name), track,
-        h("span", "bar-value", `${bar.wall.toFixed(3)} s · ${bar.speedup.toFixed(2)}×`));
+        h("span", "bar-value", `${bar.wall.toFixed(3)} s · ${bar.speedup.toFixed(2)}×`
+          + (bar.cpus_busy ? ` · ${bar.cpus_busy.toFixed(2)} CPUs busy` : "")));
       chart.append(row);
     }
     return [fact("os.cpu_count()", r.cpu_count), fact("len(os.sched_getaffinity(0))", r.usable_cpus), chart];

@@ -2,7 +2,9 @@
 // events arrive. Labels are SVG text nodes (textContent), never markup.
 
 const SVG = "http://www.w3.org/2000/svg";
-const ROW = 22, TOP = 22, LABEL = 250;
+const ROW = 22, TOP = 22;
+// the label column: narrower on a phone, so that the bars keep most of the width
+const labelWidth = (width) => (width < 600 ? 130 : 250);
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);
@@ -29,6 +31,7 @@ export class Timeline {
 
   reset(startedAt) {
     this.rows = new Map();
+    this.current = new Map(); // "pid:tid" -> the key of that thread's newest row
     this.startedAt = startedAt;
     this.localStart = performance.now();
     this.lastT = 0;
@@ -48,14 +51,21 @@ export class Timeline {
     this.schedule();
   }
 
-  row(pid, tid, label) {
-    const key = `${pid}:${tid}`;
+  row(pid, tid, label, starting = false) {
+    const thread = `${pid}:${tid}`;
+    let key = this.current.get(thread) || thread;
     let row = this.rows.get(key);
+    if (row && starting && row.ended && tid !== 0) {
+      // a new thread that was given the ident of one that ended: a row of its own
+      key = `${thread}#${this.rows.size}`;
+      row = null;
+    }
     if (!row) {
       const siblings = [...this.rows.values()].filter((r) => r.pid === pid);
       row = { pid, tid, label: label || "", main: siblings.length === 0, segments: [], ended: false,
         order: this.rows.size };
       this.rows.set(key, row);
+      this.current.set(thread, key);
     }
     if (label && !row.label) row.label = label;
     return row;
@@ -66,13 +76,18 @@ export class Timeline {
     if (event.kind === "end" && event.process) {
       for (const row of this.rows.values()) if (row.pid === event.pid) this.close(row, event.t);
     } else if (event.kind === "start" || event.kind === "state") {
-      const row = this.row(event.pid, event.tid, event.kind === "start" ? event.label : "");
+      const starting = event.kind === "start";
+      const row = this.row(event.pid, event.tid, starting ? event.label : "", starting);
       this.close(row, event.t);
       row.ended = false;
+      // a state reported after the fact (who held the GIL) never reaches back over the last bar
+      const previous = row.segments[row.segments.length - 1];
+      const from = previous ? Math.max(event.t, previous.to) : event.t;
       row.segments.push({ state: event.state || "running", label: event.kind === "state" ? event.label : "",
-        from: event.t, to: null, task: event.task });
+        from, to: null, task: event.task });
     } else if (event.kind === "end") {
-      const row = this.rows.get(`${event.pid}:${event.tid}`);
+      const key = `${event.pid}:${event.tid}`;
+      const row = this.rows.get(this.current.get(key) || key);
       if (row) this.close(row, event.t);
     }
     this.schedule();
@@ -98,12 +113,13 @@ export class Timeline {
     });
   }
 
-  rowLabel(row) {
+  rowLabel(row, room) {
     const where = row.pid === this.serverPid ? `server ${row.pid}` : `PID ${row.pid}`;
     let text;
     if (row.tid === 0 || row.main) text = `${where} · ${row.label || "main thread"}`;
     else text = `  └ thread …${String(row.tid).slice(-5)} · ${row.label || ""}`;
-    return text.length > 38 ? `${text.slice(0, 37)}…` : text;
+    const fits = Math.floor(room / 6.6);
+    return text.length > fits ? `${text.slice(0, fits - 1)}…` : text;
   }
 
   draw() {
@@ -115,18 +131,19 @@ export class Timeline {
     const width = Math.max(320, this.box.clientWidth);
     const height = TOP + rows.length * ROW + 6;
     const end = Math.max(this.now(), 0.001) * 1.03;
+    const LABEL = labelWidth(width);
     const plot = width - LABEL - 10;
     const x = (t) => LABEL + (t / end) * plot;
     const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "tl-svg", role: "img",
       "aria-label": `timeline of ${rows.length} processes and threads` });
-    const step = niceStep(end);
+    const step = niceStep(end) * (plot < 400 ? 2 : 1); // ticks that do not overlap on a phone
     for (let t = 0; t <= end; t += step) {
       svg.append(el("line", { x1: x(t), x2: x(t), y1: TOP - 4, y2: height, class: "tl-grid" }));
       svg.append(el("text", { x: x(t) + 2, y: 12, class: "tl-tick" }, `${+t.toFixed(3)}s`));
     }
     rows.forEach((row, i) => {
       const y = TOP + i * ROW;
-      const label = el("text", { x: 4, y: y + 15, class: `tl-label${row.main ? " main" : ""}` }, this.rowLabel(row));
+      const label = el("text", { x: 4, y: y + 15, class: `tl-label${row.main ? " main" : ""}` }, this.rowLabel(row, LABEL - 8));
       label.append(el("title", {}, `PID ${row.pid} · thread ${row.tid} · ${row.label}`));
       svg.append(label);
       for (const seg of row.segments) {

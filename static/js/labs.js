@@ -2,7 +2,7 @@
 // arrive over the same Socket.IO connection the dashboard uses (one room per run).
 
 import { io } from "../vendor/socket.io-client/socket.io.esm.min.js";
-import { buildForm, readForm } from "./labs-form.js";
+import { buildForm, readForm } from "./params-form.js";
 import { Timeline } from "./labs-timeline.js";
 import { renderResult } from "./labs-results.js";
 import { setConnection, showBanner, toast } from "./ui.js";
@@ -141,6 +141,7 @@ function apply(batch) {
     run.status = batch.status;
     run.result = batch.result || {};
     run.error = batch.error;
+    run.ended_at = batch.ended_at || Date.now() / 1000;
   }
   updateStatus();
 }
@@ -162,7 +163,7 @@ function updateStatus() {
   $("stop-button").disabled = !running;
   $("timeline-empty").hidden = !!run;
   if (!run) { status.textContent = ""; status.className = "run-status"; $("run-meta").textContent = ""; return; }
-  status.textContent = run.status;
+  status.textContent = STATUS_WORDS[run.status] || run.status;
   status.className = `run-status badge status-${run.status}`;
   $("run-meta").textContent = `run ${run.id}`;
   $("line-count").textContent = `${$("output").children.length}`;
@@ -170,11 +171,26 @@ function updateStatus() {
   timeline.setRunning(!!running);
   if (!running) {
     const takeaway = run.result && run.result.takeaway;
-    $("takeaway").textContent = takeaway
-      || (run.status === "timeout" ? `Stopped: ${run.error}. Its processes were killed and reaped.`
-        : `The run ${run.status}${run.error ? `: ${run.error}` : ""}.`);
+    $("takeaway").textContent = takeaway || endedEarly(run);
     renderResult($("result-view"), run);
   }
+}
+
+const STATUS_WORDS = { running: "running", done: "done", failed: "failed", timeout: "timed out", stopped: "stopped" };
+
+/** What the takeaway says when a run did not get to its end. */
+function endedEarly(run) {
+  const after = run.ended_at && run.started_at ? ` after ${(run.ended_at - run.started_at).toFixed(1)} s` : "";
+  const killed = "Its processes were killed and reaped, so this run has no figures to show.";
+  if (run.status === "stopped") {
+    const who = run.error === "stopped by the user" ? "Stopped by you" : `Stopped (${run.error})`;
+    return `${who}${after}. ${killed} Press Run to start it again.`;
+  }
+  if (run.status === "timeout") {
+    const limit = (run.error || "time limit reached").replace(/ reached$/, " was reached");
+    return `Timed out${after}: the ${limit}. ${killed} Raise "time limit" to give it longer.`;
+  }
+  return `The run failed${run.error ? `: ${run.error}` : ""}.`;
 }
 
 function appendOutput(lines) {

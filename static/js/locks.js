@@ -81,7 +81,15 @@ export class LocksPanel {
     const cycles = findDeadlocks([...locks, ...others]);
     const box = document.getElementById("deadlocks");
     box.hidden = cycles.length === 0;
-    box.textContent = cycles.map((c) =>
-      `Deadlock: ${c.pids.map((p, i) => `PID ${p} waits for ${c.locks[i]}`).join(" → ")} → back to PID ${c.pids[0]}`).join("\n");
+    const said = cycles.map((c) =>
+      `Deadlock: ${c.pids.map((p, i) => `PID ${p} waits for ${c.locks[i]}`).join(" → ")} → back to PID ${c.pids[0]}`);
+    box.textContent = said.join("\n");
+    // also under the top bar, which stays in view wherever the page is scrolled
+    const alert = document.getElementById("deadlock-alert");
+    if (alert) {
+      alert.hidden = cycles.length === 0;
+      document.getElementById("deadlock-text").textContent = cycles.length
+        ? `${said.join("; ")}. Neither can go on: kill one of them.` : "";
+    }
   }
 }

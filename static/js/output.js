@@ -30,6 +30,10 @@ export class OutputLog {
     stream.addEventListener("change", () => this.setFilter({ stream: stream.value }));
     const text = document.getElementById("output-text");
     text.addEventListener("input", () => this.setFilter({ text: text.value }));
+    document.getElementById("output-show-all").addEventListener("click", () => {
+      pidSelect.value = stream.value = text.value = "";
+      this.setFilter({ pid: "", stream: "", text: "" });
+    });
   }
 
   /** Start over from a snapshot's recent lines (the page may open after they were printed). */
@@ -79,6 +83,14 @@ export class OutputLog {
     this.setFilter({ pid: String(pid) });
   }
 
+  /** "No line from PID 12 on stderr contains "x": all 86 lines are hidden by the filter." */
+  noMatchText() {
+    const f = this.filter;
+    const parts = [f.pid && `from PID ${f.pid}`, f.stream && `on ${f.stream}`, f.text && `contains "${f.text}"`];
+    const n = this.lines.length;
+    return `No line ${parts.filter(Boolean).join(" ")}: all ${n} line${n === 1 ? " is" : "s are"} hidden by the filter.`;
+  }
+
   render(now) {
     if (!this.dirty) return;
     this.dirty = false;
@@ -87,7 +99,10 @@ export class OutputLog {
     document.getElementById("output-count").textContent =
       this.lines.length ? `${this.shown.length} of ${this.lines.length} lines` : "";
     document.getElementById("output-empty").hidden = this.lines.length > 0;
-    this.view.el.hidden = this.lines.length === 0;
+    const noMatch = this.lines.length > 0 && this.shown.length === 0;
+    document.getElementById("output-nomatch").hidden = !noMatch;
+    if (noMatch) document.getElementById("output-nomatch-text").textContent = this.noMatchText();
+    this.view.el.hidden = this.shown.length === 0;
     const dropped = document.getElementById("output-dropped");
     dropped.hidden = this.trimmed === 0;
     dropped.textContent = `${this.trimmed} older lines dropped from this view (each worker's last lines stay available in its own panel).`;

@@ -26,7 +26,10 @@ export class VirtualList {
     this.height = el.clientHeight || 320;
     this.top = 0;
     new ResizeObserver(() => {
-      this.height = el.clientHeight || 320;
+      this.height = el.clientHeight || this.height;
+      // A list shown after it was hidden was scrolled with a guessed height: the newest rows
+      // ended a few lines below the fold (the output log after a reload). Follow again.
+      if (this.follow && this.atBottom) this.scrollToEnd();
       this.render(performance.now());
     }).observe(el);
     el.addEventListener("scroll", () => {
@@ -43,11 +46,18 @@ export class VirtualList {
     if (n === this.count) return;
     this.count = n;
     this.spacer.style.height = `${n * ROW_HEIGHT}px`;
-    if (this.follow && this.atBottom) {
-      this.top = Math.max(0, n * ROW_HEIGHT - this.height);
-      this.el.scrollTop = this.top;
-      this.followedTop = this.top;
-    }
+    if (this.follow && this.atBottom) this.scrollToEnd();
+  }
+
+  scrollToEnd() {
+    this.scrollTo(Math.max(0, this.count * ROW_HEIGHT - this.height));
+  }
+
+  /** Scroll to `top` (px) as our own move: drawn by the next render, not by the scroll event. */
+  scrollTo(top) {
+    this.top = top;
+    this.el.scrollTop = top;
+    this.followedTop = top;
   }
 
   render(now) {

@@ -10,16 +10,21 @@ from typing import Any
 from workers.labs import basics, comms, pools, sharing
 from workers.registry import Param, validate_params
 
-from . import summaries
+from . import gil, summaries
 
 
 def seconds(default: float, high: float = 10.0) -> Param:
-    return Param(float, default, 0.0, high, help="seconds")
+    return Param(float, default, 0.0, high, help="seconds", unit="s")
 
 
 def time_limit(default: float) -> Param:
     return Param(
-        float, default, 1.0, 60.0, help="stop the run, killing its processes, after this many seconds"
+        float,
+        default,
+        1.0,
+        60.0,
+        help="stop the run, killing its processes, after this many seconds",
+        unit="s",
     )
 
 
@@ -105,7 +110,7 @@ def _labs() -> list[Lab]:
             summaries.pipe,
             {
                 "messages": Param(int, 2, 1, 10, help="messages sent each way"),
-                "wait": Param(float, 1.0, 0.1, 10.0, help="seconds to wait for the blocked recv()"),
+                "wait": Param(float, 1.0, 0.1, 10.0, help="seconds to wait for the blocked recv()", unit="s"),
                 "time_limit": time_limit(20.0),
             },
         ),
@@ -157,17 +162,18 @@ def _labs() -> list[Lab]:
             (
                 pools.crunch,
                 pools.crunch_jobs,
+                pools.crunch_jobs_in_turns,
                 pools.crunch_in_threads,
                 pools.wait_io,
                 pools.wait_io_in_threads,
             ),
-            summaries.gil,
+            gil.summarize,
             {
                 "jobs": Param(int, 4, 1, 16, help="jobs of CPU work (and of IO waits)"),
                 "work": Param(int, 1_000_000, 1000, 5_000_000, help="loop iterations per CPU job"),
                 "threads": Param(int, 4, 1, 16, help="threads"),
                 "processes": Param(int, 2, 1, 16, help="processes"),
-                "io_seconds": Param(float, 0.2, 0.0, 2.0, help="seconds each IO job waits"),
+                "io_seconds": Param(float, 0.2, 0.0, 2.0, help="seconds each IO job waits", unit="s"),
                 "time_limit": time_limit(60.0),
             },
         ),

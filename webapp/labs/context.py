@@ -25,7 +25,7 @@ START_METHODS = ("forkserver", "spawn")
 
 
 class Stopped(Exception):
-    """The run hit its time limit or was stopped: start nothing more."""
+    """The run hit its time limit or was stopped: start and print nothing more."""
 
 
 def _short(value: object) -> str:
@@ -47,6 +47,7 @@ class LabContext:
         self.run = run
         self.ctx = ctx
         self.supervision = supervision
+        self.main_thread = threading.get_ident()  # built in the thread that runs the lesson's main
         self.reports, writer = ctx.Pipe(duplex=False)
         self.reporter = Reporter(writer, ctx.Lock())
 
@@ -96,7 +97,13 @@ class LabContext:
 
     # -- reporting from the server's own threads -----------------------------------------
     def print(self, *args: object) -> None:
-        """Print a line as this server thread (its PID is the server's)."""
+        """Print a line as this server thread (its PID is the server's).
+
+        Once the run is stopped, the lesson's main is stopped at its next print: what it
+        would say next ("all 4 processes done") is no longer true, its processes were killed.
+        """
+        if threading.get_ident() == self.main_thread:
+            self._check()
         self.run.add_line(" ".join(str(a) for a in args))
 
     def event(self, kind: str, state: str | None = None, label: str = "", **extra: object) -> None:

@@ -18,7 +18,9 @@ from .screen import Screen
 MAX_EVENTS = 5000
 MAX_OUTPUT = 2000
 FRAME = 0.016
-RUNNING, DONE, FAILED, TIMEOUT = "running", "done", "failed", "timeout"
+# A run ends done (it finished), failed (its main raised), timeout (it reached its time
+# limit) or stopped (by the user, or the server shutting down): each is worded on its own.
+RUNNING, DONE, FAILED, TIMEOUT, STOPPED = "running", "done", "failed", "timeout", "stopped"
 
 
 class LabRun:
@@ -127,7 +129,9 @@ class LabRun:
             self.sent = {"events": len(self.events), "output": len(self.output)}
             payload = {"id": self.id, "events": events, "output": output, "status": self.status}
             if self.status != RUNNING:
-                payload.update(result=self.result, error=self.error, dropped=dict(self.dropped))
+                payload.update(
+                    result=self.result, error=self.error, dropped=dict(self.dropped), ended_at=self.ended_at
+                )
         if events or output or final:
             self.last_emit = now
             self.emit(self.id, payload)

@@ -20,7 +20,7 @@ from sharedstate.encoding import encode
 
 from .catalog import Lab
 from .context import LabContext
-from .run import DONE, FAILED, FRAME, RUNNING, TIMEOUT, LabRun
+from .run import DONE, FAILED, FRAME, RUNNING, STOPPED, TIMEOUT, LabRun
 from .supervise import Supervision
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class LabRunner:
         if entry is None:
             return None
         run, supervision = entry
-        if run.status == RUNNING and supervision.stop(FAILED, "stopped by the user"):
+        if run.status == RUNNING and supervision.stop(STOPPED, "stopped by the user"):
             run.add_line("[mpscope] stopped by the user: killing the run's processes")
         return run
 
@@ -88,7 +88,7 @@ class LabRunner:
             entries, threads = list(self.runs.values()), list(self.threads)
         for run, supervision in entries:
             if run.status == RUNNING:
-                supervision.stop(FAILED, "the server is shutting down")
+                supervision.stop(STOPPED, "the server is shutting down")
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -211,30 +211,3 @@ def pool(run, result: dict) -> dict:
             "finished before the pool was terminated at exit; the rest never printed."
         ),
     }
-
-
-def gil(run, result: dict) -> dict:
-    walls = result["walls"]
-    names = list(walls)
-    bars = []
-    for name in names:
-        base = walls[names[0]] if name.startswith("CPU") else walls[names[3]]
-        bars.append(
-            {"name": name, "wall": walls[name], "speedup": base / walls[name] if walls[name] else None}
-        )
-    cpu = bars[:3]
-    p = run.params
-    return {
-        "bars": bars,
-        "cpu_count": result["cpu_count"],
-        "usable_cpus": result["usable_cpus"],
-        "takeaway": (
-            f"This machine has {result['cpu_count']} CPUs, {result['usable_cpus']} usable here. "
-            f"CPU-bound work: {p['threads']} threads ran at {cpu[1]['speedup']:.2f}× the serial speed "
-            f"(the GIL lets one thread run Python at a time); "
-            f"{p['processes']} processes ran at {cpu[2]['speedup']:.2f}× (at most "
-            f"{min(p['processes'], result['usable_cpus'])}× possible). IO-bound waits: threads ran at "
-            f"{bars[4]['speedup']:.2f}×, since a thread waiting on IO releases the GIL. Wall times run "
-            "from start() to join() in the server, so they include starting each process."
-        ),
-    }

@@ -23,7 +23,8 @@ def main_process(lab, processes: int, seconds: float) -> dict:
     for p in ps:
         p.start()
     for p in ps:
-        p.join()
+        with lab.state("blocked", f"p.join()  # PID {p.pid}"):
+            p.join()
     wall = time.perf_counter() - started
     lab.print(f"all {processes} processes done in {wall:.2f} s")
     return {"wall": wall, "start_order": [p.pid for p in ps]}
@@ -48,7 +49,8 @@ def main_threads(lab, processes: int, seconds: float) -> dict:
     for p in ps:
         p.start()
     for p in ps:
-        p.join()
+        with lab.state("blocked", f"p.join()  # PID {p.pid}"):
+            p.join()
     return {"pids": [p.pid for p in ps]}
 
 
@@ -79,5 +81,6 @@ def main_parent(lab, children: int, start_method: str) -> dict:
     for p in ps:
         p.start()
     for p in ps:
-        p.join()
+        with lab.state("blocked", f"p.join()  # PID {p.pid}"):
+            p.join()
     return {"server_pid": os.getpid(), "server_ppid": os.getppid(), "start_method": start_method}

@@ -48,7 +48,8 @@ def main_queues(lab) -> dict:
     for p in ps:
         p.start()
     for p in ps:
-        p.join()
+        with lab.state("blocked", f"p.join()  # PID {p.pid}"):
+            p.join()
     return {"thread_queue_error": error}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from .report import Thread, state, task
+from .report import Thread, gil_turns, state, task
 
 
 # -- lab 8: pool -------------------------------------------------------------------------
@@ -86,13 +86,22 @@ def crunch_jobs(jobs: int, work: int) -> None:
             crunch(work)
 
 
+def crunch_jobs_in_turns(jobs: int, work: int) -> None:
+    # the same work as crunch_jobs, in pieces, so that the timeline can draw the GIL turns
+    with state("running", f"crunch({work}) × {jobs}"):
+        for _ in range(jobs):
+            for piece in gil_turns(work):
+                crunch(piece)
+
+
 def crunch_in_threads(jobs: int, work: int, threads: int) -> None:
     shares = [jobs // threads + (k < jobs % threads) for k in range(threads)]
-    ts = [Thread(target=crunch_jobs, args=(share, work)) for share in shares if share]
+    ts = [Thread(target=crunch_jobs_in_turns, args=(share, work)) for share in shares if share]
     for t in ts:
         t.start()
-    for t in ts:
-        t.join()
+    with state("blocked", "t.join()"):
+        for t in ts:
+            t.join()
 
 
 def wait_io(jobs: int, seconds: float) -> None:
@@ -106,8 +115,9 @@ def wait_io_in_threads(jobs: int, seconds: float, threads: int) -> None:
     ts = [Thread(target=wait_io, args=(share, seconds)) for share in shares if share]
     for t in ts:
         t.start()
-    for t in ts:
-        t.join()
+    with state("blocked", "t.join()"):
+        for t in ts:
+            t.join()
 
 
 def main_gil(lab, jobs: int, work: int, threads: int, processes: int, io_seconds: float) -> dict:
@@ -117,15 +127,22 @@ def main_gil(lab, jobs: int, work: int, threads: int, processes: int, io_seconds
         for p in ps:
             p.start()
         for p in ps:
-            p.join()
+            with lab.state("blocked", f"p.join()  # PID {p.pid}"):
+                p.join()
         walls[name] = time.perf_counter() - started
+        marks[name] = [time.time() - walls[name], time.time()]
         lab.print(f"{name}: {walls[name]:.3f} s")
 
-    walls = {}
+    walls, marks = {}, {}
     shares = [jobs // processes + (k < jobs % processes) for k in range(processes)]
     timed("CPU, serial", [(crunch_jobs, (jobs, work))])
     timed(f"CPU, {threads} threads", [(crunch_in_threads, (jobs, work, threads))])
     timed(f"CPU, {processes} processes", [(crunch_jobs, (share, work)) for share in shares if share])
     timed("IO, serial", [(wait_io, (jobs, io_seconds))])
     timed(f"IO, {threads} threads", [(wait_io_in_threads, (jobs, io_seconds, threads))])
-    return {"walls": walls, "cpu_count": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0))}
+    return {
+        "walls": walls,
+        "marks": marks,
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+    }

@@ -70,12 +70,17 @@ def event(kind: str, state: str | None = None, label: str = "", **extra: Any) ->
 
 @contextlib.contextmanager
 def state(name: str, label: str = "", after: str = "running", **extra: Any) -> Iterator[None]:
-    """Show the calling thread in state ``name`` while the block runs, then ``after``."""
+    """Show the calling thread in state ``name`` while the block runs, then ``after``.
+
+    The closing event says how long the block took (``wall``) and how much of that this
+    thread had a CPU (``cpu``): a thread waiting for the GIL or for a core gets none.
+    """
     event("state", name, label, **extra)
+    cpu, wall = time.thread_time(), time.monotonic()
     try:
         yield
     finally:
-        event("state", after)
+        event("state", after, of=name, cpu=time.thread_time() - cpu, wall=time.monotonic() - wall)
 
 
 @contextlib.contextmanager
@@ -165,3 +170,35 @@ class Thread(threading.Thread):
             super().run()
         finally:
             event("end")
+
+
+_pieces_done = [0]  # pieces of work finished by any thread of this process (under the GIL)
+
+
+def gil_turns(n: int, piece: int = 10_000, flush_every: int = 64) -> Iterator[int]:
+    """Yield ``n`` in pieces of work; show the calling thread waiting for the GIL between its turns.
+
+    A piece whose wall time is well above the CPU time this thread spent on it means the
+    thread was not running. If other threads of this process finished pieces meanwhile,
+    one of them held the GIL: that wait is drawn on the timeline. (If none did, the whole
+    process was waiting for a CPU, which is not the GIL's doing, and is not drawn.) Waits
+    are sent in batches, because sending one would itself hand the GIL to another thread.
+    """
+    pending: list[tuple[float, float]] = []  # (waited from, to) in wall-clock time
+    left = n
+    while left > 0:
+        size = min(piece, left)
+        seen, cpu, started = _pieces_done[0], time.thread_time(), time.perf_counter()
+        yield size
+        waited = (time.perf_counter() - started) - (time.thread_time() - cpu)
+        others = _pieces_done[0] - seen
+        _pieces_done[0] += 1
+        left -= size
+        if waited > 0.001 and others > 0:  # a switch costs microseconds; a GIL turn is 5 ms
+            now = time.time()
+            pending.append((now - waited, now))
+        if len(pending) >= flush_every or (left <= 0 and pending):
+            for since, until in pending:
+                event("state", "waiting_gil", "waiting for the GIL", t=since)
+                event("state", "running", "holds the GIL", t=until)
+            pending.clear()
