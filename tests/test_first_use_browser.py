@@ -39,7 +39,7 @@ def wait_ended(server: LiveServer, pids: list[int]) -> None:
 def test_at_phone_width_worker_actions_are_on_screen_and_locks_show_a_dead_holder(clean_server, open_page):  # noqa: F811 -- fixtures
     dash = open_page(clean_server.url, viewport=PHONE)
     name = unique("phone")
-    (holder,) = clean_server.spawn(1, "hold_lock", lock=name, seconds=60)
+    (holder,) = clean_server.spawn_pids(1, "hold_lock", lock=name, seconds=60)
     lock_row = dash.page.locator(f'#locks tr[data-lock="{name}"]')
     expect(lock_row).to_contain_text(f"PID {holder}")
 
@@ -80,13 +80,13 @@ def new_keys_of(dash: Dashboard, pid: int) -> Locator:
 
 def test_new_dict_keys_below_the_view_are_announced_revealed_and_marked(clean_server, open_page):  # noqa: F811 -- fixtures
     dash = open_page(clean_server.url)
-    old = clean_server.spawn(1, "burst", n=200, keys=200, target="dict")
+    old = clean_server.spawn_pids(1, "burst", n=200, keys=200, target="dict")
     expect(dash.page.locator("#dict-count")).to_have_text("200 keys")
     dict_box = dash.page.locator("#shared-dict")
     dict_box.evaluate("box => box.scrollTo(0, 0)")  # reading the oldest keys
     expect(new_keys_of(dash, old[0]).first).to_have_text(re.compile(rf"^'{old[0]}:0'"))
 
-    (fresh,) = clean_server.spawn(1, "burst", n=8, keys=8, target="dict")
+    (fresh,) = clean_server.spawn_pids(1, "burst", n=8, keys=8, target="dict")
     announce = dash.page.locator("#dict-new")
     expect(announce).to_have_text("↓ 8 new keys below")
     expect(new_keys_of(dash, fresh)).to_have_count(0)  # out of sight until asked for
@@ -97,7 +97,7 @@ def test_new_dict_keys_below_the_view_are_announced_revealed_and_marked(clean_se
     expect(announce).to_be_hidden()
 
     # at the bottom, the panel follows new keys by itself, and marks them
-    (more,) = clean_server.spawn(1, "burst", n=3, keys=3, target="dict")
+    (more,) = clean_server.spawn_pids(1, "burst", n=3, keys=3, target="dict")
     expect(new_keys_of(dash, more)).to_have_count(3)
     for row in new_keys_of(dash, more).all():
         expect(row.locator(".new-tag")).to_have_text("new")
@@ -113,7 +113,7 @@ def test_empty_panels_a_silent_worker_and_an_empty_filter_say_why(clean_server, 
     expect(page.locator("#shared-list")).to_be_hidden()  # no empty grey box above the hint
     expect(page.locator("#shared-dict")).to_be_hidden()
 
-    (silent,) = clean_server.spawn(1, "sleep", seconds=30)
+    (silent,) = clean_server.spawn_pids(1, "sleep", seconds=30)
     page.get_by_role("button", name=f"Output of {silent}").click()
     expect(page.locator("#inspector-empty")).to_have_text(
         re.compile(rf"PID {silent} has not printed anything yet")
@@ -121,7 +121,7 @@ def test_empty_panels_a_silent_worker_and_an_empty_filter_say_why(clean_server, 
     expect(page.locator("#inspector-output")).to_be_hidden()
     page.get_by_role("button", name="Close").click()
 
-    (printer,) = clean_server.spawn(1, "printer", lines=6)
+    (printer,) = clean_server.spawn_pids(1, "printer", lines=6)
     expect(page.locator("#output-count")).to_have_text("6 of 6 lines")
     page.locator("#output-text").fill("no such words")
     nomatch = page.locator("#output-nomatch")
@@ -134,7 +134,7 @@ def test_empty_panels_a_silent_worker_and_an_empty_filter_say_why(clean_server, 
 
 # -- output after a reload ----------------------------------------------------------------------
 def test_after_a_reload_the_output_log_shows_its_last_line(clean_server, open_page):  # noqa: F811 -- fixtures
-    (printer,) = clean_server.spawn(1, "printer", lines=100)
+    (printer,) = clean_server.spawn_pids(1, "printer", lines=100)
     wait_ended(clean_server, [printer])
     dash = open_page(clean_server.url)
     dash.page.reload()
@@ -155,8 +155,8 @@ def test_a_deadlock_is_announced_in_the_top_bar_wherever_the_page_is_scrolled(cl
     dash = open_page(clean_server.url, viewport={"width": 1280, "height": 900})
     a, b = unique("a"), unique("b")
     # each takes its first lock, pauses long enough for the other to take its own, then waits
-    first = clean_server.spawn(1, "deadlock", first=a, second=b, pause=3)[0]
-    second = clean_server.spawn(1, "deadlock", first=b, second=a, pause=3)[0]
+    first = clean_server.spawn_pids(1, "deadlock", first=a, second=b, pause=3)[0]
+    second = clean_server.spawn_pids(1, "deadlock", first=b, second=a, pause=3)[0]
     alert = dash.page.locator("#deadlock-alert")
     expect(alert).to_contain_text(f"PID {first} waits for {b}")
     expect(alert).to_contain_text(f"PID {second} waits for {a}")
@@ -172,7 +172,7 @@ def test_a_deadlock_is_announced_in_the_top_bar_wherever_the_page_is_scrolled(cl
 # -- the worker limit --------------------------------------------------------------------------
 def test_the_worker_limit_is_explained_in_words_without_a_command_line_flag(clean_server, open_page):  # noqa: F811 -- fixtures
     dash = open_page(clean_server.url)
-    clean_server.spawn(1, "sleep", seconds=60)
+    clean_server.spawn_pids(1, "sleep", seconds=60)
     dash.page.locator("#spawn-count").fill("8")
     dash.page.get_by_role("button", name="Spawn").click()
     toast = dash.page.locator("#toasts .toast.error")
@@ -213,7 +213,7 @@ def counter_value(server: LiveServer) -> int:
 def test_the_unlocked_counter_shows_expected_against_actual_and_the_lost_updates(clean_server, open_page):  # noqa: F811 -- fixtures
     dash = open_page(clean_server.url)
     note = dash.page.locator("#counter-check")
-    pids = clean_server.spawn(4, "counter", n=1000)
+    pids = clean_server.spawn_pids(4, "counter", n=1000)
     wait_ended(clean_server, pids)
     actual = counter_value(clean_server)
     lost = 4000 - actual
@@ -226,7 +226,7 @@ def test_the_unlocked_counter_shows_expected_against_actual_and_the_lost_updates
     # a new counter after Reset state: the old workers no longer count; the lock loses nothing
     dash.page.get_by_role("button", name="Reset state").click()
     expect(note).to_be_hidden()
-    pids = clean_server.spawn(2, "counter", n=300, lock=True)
+    pids = clean_server.spawn_pids(2, "counter", n=300, lock=True)
     wait_ended(clean_server, pids)
     expect(note).to_have_text(
         'd["counter"] is 600, as expected (2 workers × 300): no update lost, the lock kept each += 1 whole.'
@@ -235,6 +235,6 @@ def test_the_unlocked_counter_shows_expected_against_actual_and_the_lost_updates
 
 def test_hold_lock_says_it_released_the_lock(clean_server, open_page):  # noqa: F811 -- fixtures
     dash = open_page(clean_server.url)
-    (pid,) = clean_server.spawn(1, "hold_lock", lock=unique("brief"), seconds=0.2)
+    (pid,) = clean_server.spawn_pids(1, "hold_lock", lock=unique("brief"), seconds=0.2)
     entry = dash.page.locator("#shared-dict .vrow:visible").filter(has_text=re.compile(rf"^{pid}\s*:"))
     expect(entry.locator(".val")).to_have_text("'released the lock'")
