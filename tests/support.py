@@ -332,6 +332,8 @@ class Replica:
                 self.list = list(op["values"])
             else:
                 raise AssertionError(f"unknown list op {op}")
+        elif target == "lock" and name == "forget":
+            self.locks.pop(op["name"])
         elif target == "lock":
             info = self.locks.setdefault(
                 op["name"], {"name": op["name"], "holder_pid": None, "held_since": None, "waiters": []}

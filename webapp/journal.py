@@ -96,6 +96,24 @@ class ChangeJournal:
             for lock in self.locks.values():
                 lock.cancel(pid)
 
+    def forget_lock(self, name: str) -> bool:
+        """Drop lock ``name`` if nobody holds or waits for it (the server bounds their number)."""
+        with self.lock:
+            lock = self.locks.get(name)
+            if lock is None or lock.holder is not None or lock.waiters:
+                return False
+            del self.locks[name]
+            self.record("lock", "forget", (name,))
+            return True
+
+    def release_held_by(self, pid: int) -> list[str]:
+        """Release every lock ``pid`` holds (it died); return their names."""
+        with self.lock:
+            held = [lock for lock in self.locks.values() if lock.holder == pid]
+            for lock in held:
+                lock.force_release()
+            return [lock.name for lock in held]
+
     def break_lock(self, name: str) -> bool:
         """Release ``name`` on behalf of a holder that can no longer do it (it died)."""
         lock = self.locks.get(name)

@@ -96,7 +96,16 @@ class SharedListProxy(ListProxy):
     _exposed_ = ListProxy._exposed_ + ("clear",)
 
 
-JournalProxy_exposed = ("read", "snapshot", "reset_state", "lock_names", "break_lock", "forget_waiter")
+JournalProxy_exposed = (
+    "read",
+    "snapshot",
+    "reset_state",
+    "lock_names",
+    "break_lock",
+    "forget_waiter",
+    "forget_lock",
+    "release_held_by",
+)
 
 
 class StateManager(SyncManager):

@@ -155,3 +155,7 @@ class SharedStateMirror:
         return {"name": args[0]}
 
     _lock_break = _lock_release
+
+    def _lock_forget(self, args, pid, t):
+        self.locks.pop(args[0], None)
+        return {"name": args[0]}

@@ -12,17 +12,23 @@ from .mirror import SharedStateMirror
 logger = logging.getLogger(__name__)
 
 MANAGER_LOST = (EOFError, ConnectionError, OSError)
+MAX_LOCKS = 100
 
 
 class ManagerUnavailable(RuntimeError):
     """The Manager process died and is being replaced."""
 
 
+class TooManyLocks(RuntimeError):
+    """Every one of the ``max_locks`` shared locks is held, awaited or used by a live worker."""
+
+
 class SharedState:
     """Owns the Manager process and hands out proxies to its shared dict, list and locks."""
 
-    def __init__(self, ctx: BaseContext) -> None:
+    def __init__(self, ctx: BaseContext, max_locks: int = MAX_LOCKS) -> None:
         self.ctx = ctx
+        self.max_locks = max_locks
         self.mirror = SharedStateMirror()
         self.restarts = 0
         self.lock = threading.RLock()
@@ -45,15 +51,35 @@ class SharedState:
         """The running Manager's PID (the old one's until a replacement is up)."""
         return self._manager_pid
 
-    def for_worker(self, lock_names: dict[str, str | None]) -> tuple:
-        """Return ``(d, l, {kwarg: lock proxy or None})`` to hand to a new worker."""
+    def for_worker(self, lock_names: dict[str, str | None], in_use: set[str] = frozenset()) -> tuple:
+        """Return ``(d, l, {kwarg: lock proxy or None})`` to hand to a new worker.
+
+        A lock name is kept by the Manager, the mirror and every snapshot: past
+        ``max_locks`` names, free ones that no live worker uses (``in_use``) are forgotten,
+        oldest first, to make room; if none can be, :class:`TooManyLocks` is raised.
+        """
         with self.lock:
+            new = {name for name in lock_names.values() if name is not None and name not in self.locks}
+            self._make_room(len(new), in_use | set(lock_names.values()))
             locks = {}
             for kwarg, name in lock_names.items():
                 if name is not None and name not in self.locks:
                     self.locks[name] = self.manager.named_lock(name)
                 locks[kwarg] = None if name is None else self.locks[name]
             return self.dict, self.list, locks
+
+    def _make_room(self, count: int, keep: set) -> None:
+        excess = len(self.locks) + count - self.max_locks
+        for name in list(self.locks):
+            if excess <= 0:
+                return
+            if name not in keep and self._call("forget_lock", name):  # refused if held or awaited
+                del self.locks[name]
+                excess -= 1
+        if excess > 0:
+            raise TooManyLocks(
+                f"all {self.max_locks} shared locks are held, awaited or used by running workers"
+            )
 
     def reset(self) -> int:
         """Empty the shared dict and list; return the Manager's version afterwards."""

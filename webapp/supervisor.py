@@ -24,6 +24,7 @@ from workers.bootstrap import run_worker
 from workers.registry import get_task
 
 from .output import OutputCapture
+from .state import ManagerUnavailable, TooManyLocks
 from .worker import ENDED, LIVE, Worker
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,13 @@ class Supervisor:
                 raise Conflict(
                     f"{live} workers running, {count} more would exceed --max-workers {self.max_workers}"
                 )
-            started = [self._spawn(spec.name, params, spec.locks(params)) for _ in range(count)]
+            try:
+                started = [self._spawn(spec.name, params, spec.locks(params)) for _ in range(count)]
+            except (
+                TooManyLocks,
+                ManagerUnavailable,
+            ) as exc:  # only the first can fail: every worker names the same locks
+                raise Conflict(str(exc)) from None
         self._wake()
         logger.info("spawned %d %s worker(s): %s", count, task, ", ".join(str(w.pid) for w in started))
         infos = [w.info() for w in started]
@@ -91,7 +98,7 @@ class Supervisor:
         control, child_control = self.ctx.Pipe(duplex=True)
         out_r, out_w = self.ctx.Pipe(duplex=False)
         err_r, err_w = self.ctx.Pipe(duplex=False)
-        d, l, locks = self.shared(lock_names)  # noqa: E741
+        d, l, locks = self.shared(lock_names, self._locks_in_use())  # noqa: E741
         process = self.ctx.Process(
             target=run_worker,
             args=(task, params, (d, l, locks), child_control, out_w, err_w),
@@ -105,6 +112,16 @@ class Supervisor:
         self.output.attach(worker.pid, {"stdout": _take_fd(out_r), "stderr": _take_fd(err_r)})
         self.workers[worker.pid] = worker
         return worker
+
+    def _locks_in_use(self) -> set[str]:
+        """Names of the shared locks that live workers were handed (the caller holds the lock)."""
+        return {
+            name
+            for w in self.workers.values()
+            if w.state in LIVE
+            for name in get_task(w.task).locks(w.params).values()
+            if name is not None
+        }
 
     def kill_worker(self, pid: int, sig: str = "TERM") -> dict:
         """Send ``SIG<sig>`` to a live worker of ours; raise NotFound for anything else."""
