@@ -12,7 +12,7 @@ from . import access, frames
 from .commands import ApiError
 from .dashboard import Dashboard
 from .guard import RequestGuard, allowed_hosts
-from .sockets import WireJSON, socketio
+from .sockets import ClientManager, WireJSON, socketio
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cors_allowed_origins=None,  # same origin only
         max_http_buffer_size=64 * 1024,
         json=WireJSON,
+        client_manager=ClientManager(),
         logger=False,
         engineio_logger=False,
     )
