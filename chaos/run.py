@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+import hostile_support as hs  # noqa: E402 -- needs the path above
 import reliability_support as rs  # noqa: E402 -- needs the path above
 
 RESULTS = REPO / "chaos" / "results" / "latest.json"
@@ -101,6 +102,10 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
         "50 clients connecting and disconnecting in a loop for 40 s; 5 more connect and go silent",
         with_server(lambda s: rs.reconnect_loop(s, 50, 40, settle_threads=True, abandoned=5), max_workers=8),
     ),
+    "malformed_frames": (
+        "every malformed Socket.IO frame 20 times, each from its own client, 3 clients following",
+        with_server(lambda s: hs.malformed_frames(s, rounds=20, clients=3), max_workers=4),
+    ),
     "soak": (
         "15 s of everything: writers, printers, lock users, crashes, SIGKILL/SIGTERM, 3 clients",
         with_server(lambda s: rs.soak(s, 15), max_workers=16),
@@ -128,6 +133,8 @@ def summary(results: dict) -> dict:
             "reconnections": figures("reconnecting_clients").get("connections"),
         },
         "short_workers": figures("short_workers").get("workers"),
+        "malformed_frames": figures("malformed_frames").get("bad_frames"),
+        "malformed_frame_log_lines": figures("malformed_frames").get("log_lines"),
         "manager_kills": figures("manager_kills").get("manager_kills"),
         "zombies": sum(f.get("zombies", 0) for f in every),
         "orphans": figures("server_kills").get("orphans"),
