@@ -181,7 +181,12 @@ def test_lock_names_are_checked_whole_and_their_number_is_bounded(servers):
         wait_for(lambda last_three=last_three: lock_names(srv) == last_three, 10, f"locks {last_three}")
     assert srv.get_json("/api/state")["limits"]["max_locks"] == 3
     holders = {name: srv.spawn(1, "hold_lock", lock=name, seconds=3600)[0]["pid"] for name in "abc"}
-    wait_for(lambda: all(lock["holder_pid"] for lock in srv.get_json("/api/locks")["locks"]), 10, "holders")
+    held = {name: pid for name, pid in holders.items()}
+    wait_for(
+        lambda: {k["name"]: k["holder_pid"] for k in srv.get_json("/api/locks")["locks"]} == held,
+        10,
+        "holders",
+    )
     full = srv.request("POST", "/api/workers", json={"task": "hold_lock", "params": {"lock": "d"}})
     assert full.status_code == 409 and "3 shared locks" in full.json()["error"]
     assert len(srv.workers()) == 6 + 3  # nothing started
