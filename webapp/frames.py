@@ -102,6 +102,18 @@ class CheckedWebSocket(SimpleWebSocketWSGI):
         return frame
 
 
+def drop(eio: Any, eio_sid: str) -> None:
+    """Close one client's Engine.IO session without waiting for it to take the CLOSE packet.
+
+    ``eio.disconnect`` waits until the client has read everything queued for it; a
+    long-polling client whose bad POST is being handled cannot read until that POST is
+    answered, so waiting there would hang both for good.
+    """
+    sock = eio.sockets.get(eio_sid)  # Engine.IO forgets it once closed and polled (or its websocket ends)
+    if sock is not None:
+        sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+
+
 def install(server: socketio.Server) -> None:
     """Check every frame the bound ``server`` receives, on the websocket and in its dispatcher."""
     eio = server.eio
@@ -113,7 +125,7 @@ def install(server: socketio.Server) -> None:
             check_socketio(server, eio_sid, data)
         except MalformedFrame as exc:
             report(str(exc), data)
-            eio.disconnect(eio_sid)
+            drop(eio, eio_sid)
             return None
         return dispatch(eio_sid, data)
 
