@@ -6,7 +6,8 @@ It refuses, before any route or socket handler runs:
   (same-origin checks alone do not stop DNS rebinding);
 * a request without the token, when a token is set (always when bound beyond loopback);
 * a state-changing request (POST, PUT, PATCH, DELETE) or a Socket.IO handshake whose
-  ``Origin`` is another site;
+  ``Origin`` is another site.
+
 It records the client's role (``environ["mpscope.read_only"]``) for the one authorisation
 point, :mod:`webapp.access`, which every route and socket event passes through.
 
