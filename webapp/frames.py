@@ -117,6 +117,10 @@ def drop(eio: Any, eio_sid: str) -> None:
 def install(server: socketio.Server) -> None:
     """Check every frame the bound ``server`` receives, on the websocket and in its dispatcher."""
     eio = server.eio
+    for log in (server.logger, eio.logger):
+        # each adds a bare StreamHandler of its own and also propagates to the root logger:
+        # every line it logged was printed twice, once without a time
+        log.handlers.clear()
     eio._async = {**eio._async, "websocket": CheckedWebSocket}  # this server's copy only
     dispatch = eio.handlers["message"]
 
