@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import fault_scenarios as faults  # noqa: E402 -- needs the path above
+import hostile_support as hs  # noqa: E402
 import load_scenarios as loads  # noqa: E402
 
 from testkit.client import SocketClient  # noqa: E402
@@ -108,6 +109,10 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
             lambda s: loads.reconnect_loop(s, 50, 40, settle_threads=True, abandoned=5), max_workers=8
         ),
     ),
+    "malformed_frames": (
+        "every malformed Socket.IO frame 20 times, each from its own client, 3 clients following",
+        with_server(lambda s: hs.malformed_frames(s, rounds=20, clients=3), max_workers=4),
+    ),
     "soak": (
         "15 s of everything: writers, printers, lock users, crashes, SIGKILL/SIGTERM, 3 clients",
         with_server(lambda s: loads.soak(s, 15), max_workers=16),
@@ -135,6 +140,8 @@ def summary(results: dict) -> dict:
             "reconnections": figures("reconnecting_clients").get("connections"),
         },
         "short_workers": figures("short_workers").get("workers"),
+        "malformed_frames": figures("malformed_frames").get("bad_frames"),
+        "malformed_frame_log_lines": figures("malformed_frames").get("log_lines"),
         "manager_kills": figures("manager_kills").get("manager_kills"),
         "zombies": sum(f.get("zombies", 0) for f in every),
         "orphans": figures("server_kills").get("orphans"),

@@ -134,6 +134,28 @@ class ChangeJournal:
                 if cancel is not None:
                     cancel(pid)
 
+    def forget_lock(self, oid: str) -> bool:
+        """Drop lock ``oid`` if nobody holds or waits for it (the server bounds their number)."""
+        with self.lock:
+            obj = self.objects.get(oid)
+            if obj is None or getattr(obj, "_holders", True) or obj._waiters:
+                return False
+            del self.objects[oid]
+            self.record(oid, "forget")
+            return True
+
+    def release_held_by(self, pid: int) -> list[str]:
+        """Release everything lock-like that ``pid`` holds (it died); return their ids."""
+        with self.lock:
+            held = [
+                oid
+                for oid, obj in self.objects.items()
+                if any(h[0] == pid for h in getattr(obj, "_holders", ()))
+            ]
+            for oid in held:
+                self.objects[oid]._force_release(pid)
+            return held
+
     def break_lock(self, oid: str, pid: int | None = None) -> bool:
         """Release ``oid`` on behalf of a holder that can no longer do it (it died)."""
         with self.lock:

@@ -62,6 +62,8 @@ class StateReplica:
     def apply_op(self, op: dict) -> None:
         if op["op"] == "create":
             self.objects[op["object"]] = self._object(op["kind"], op["label"], op["value"], op.get("writers"))
+        elif op["op"] == "forget":
+            self.objects.pop(op["object"], None)
         else:
             self.objects[op["object"]]["replica"].apply(op)
 

@@ -75,3 +75,39 @@ def test_the_ended_workers_cap_is_shown(chromium, servers):
         assert view.errors == [], view.errors
     finally:
         view.close()
+
+
+def test_a_dead_holder_is_shown_after_kill_all_and_clear_ended_and_after_sigterm(chromium, servers):
+    """Issue 12 item 10: once Clear ended removed its row, a dead holder is still marked, after a
+    reload too (the snapshot says the holder is dead), and offered Release; so is a SIGTERMed one."""
+    srv: Server = servers(max_workers=4)
+    holder = srv.spawn(1, "hold_lock", lock="L", seconds=3600)[0]["pid"]
+    wait_for(lambda: srv.get_json("/api/locks")["locks"], 10, "the lock")
+    view = Page(chromium, srv.url)
+    try:
+        page = view.page
+        row = page.locator('#locks tbody tr[data-lock="L"]')
+        release = row.get_by_role("button", name="Release")
+        expect(row).to_contain_text(f"PID {holder}")
+        page.locator("#kill-all").click()
+        expect(page.locator(f'#workers tbody tr[data-pid="{holder}"]')).to_contain_text("killed")
+        page.locator("#clear-ended").click()
+        expect(page.locator(f'#workers tbody tr[data-pid="{holder}"]')).to_have_count(0)
+        expect(row).to_contain_text(f"PID {holder} (dead)")
+        expect(release).to_have_count(1)
+        page.reload()
+        expect(row).to_contain_text(f"PID {holder} (dead)")
+        release.click()
+        expect(row).to_contain_text("free")
+
+        second = srv.spawn(1, "hold_lock", lock="L", seconds=3600)[0]["pid"]  # gets it at once
+        expect(row).to_contain_text(f"PID {second}")
+        expect(release).to_have_count(0)
+        worker_row = page.locator(f'#workers tbody tr[data-pid="{second}"]')
+        worker_row.get_by_role("button", name=f"Kill {second}", exact=True).click()  # SIGTERM
+        expect(row).to_contain_text(f"PID {second} (dead)")
+        release.click()
+        expect(row).to_contain_text("free")
+        assert view.errors == [], view.errors
+    finally:
+        view.close()

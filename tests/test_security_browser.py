@@ -171,3 +171,25 @@ def test_read_only_users_get_no_controls(chromium, servers):
         expect(view.page.locator("#connection")).to_have_text("Live")
     finally:
         view.close()
+
+
+def test_a_login_link_cannot_set_cookies_or_lead_the_browser_off_site(chromium, servers):
+    """Issue 12 item 1, in Chromium: the CR/LF link sets no cookie for the host (cookies ignore
+    ports: it would reach every local service), and the `//` and `\\` links stay on the server."""
+    admin = "A" * 24
+    srv: Server = servers(token=admin)
+    view = Page(
+        chromium, f"{srv.url}/?token=abc%0d%0aSet-Cookie:%20injected=by-attacker%0d%0a%0d%0a<h1>hi</h1>"
+    )
+    try:
+        assert [c["name"] for c in view.context.cookies()] == []
+        expect(view.page.locator("h1")).to_have_count(0)
+        for path in ("/%2f%2fevil.example", "/%5cevil.example"):
+            view.page.goto(f"{srv.url}{path}?token={admin}")
+            assert view.page.url.startswith(f"{srv.url}/evil.example"), view.page.url
+        cookies = view.context.cookies()
+        assert [c["name"] for c in cookies] == [f"mpscope_{srv.port}"] and admin not in cookies[0]["value"]
+        view.page.goto(srv.url)
+        expect(view.page.locator("#connection")).to_have_text("Live")  # the cookie logs the page in
+    finally:
+        view.close()

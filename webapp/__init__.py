@@ -8,10 +8,11 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from . import access, frames
 from .commands import ApiError
 from .dashboard import Dashboard
 from .guard import RequestGuard, allowed_hosts
-from .sockets import WireJSON, socketio
+from .sockets import ClientManager, WireJSON, socketio
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         MAX_WORKERS=32,
         ENDED_CAP=1000,
         SCROLLBACK=2000,
+        MAX_LOCKS=100,
+        RELEASE_DEAD_LOCKS=False,
         START_METHOD="forkserver",
         READ_ONLY=False,
         HOST="127.0.0.1",
@@ -45,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cors_allowed_origins=None,  # same origin only
         max_http_buffer_size=64 * 1024,
         json=WireJSON,
+        client_manager=ClientManager(),
         logger=False,
         engineio_logger=False,
     )
@@ -55,6 +59,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         viewer_token=app.config["VIEWER_TOKEN"],
         read_only=app.config["READ_ONLY"],
     )
+    frames.install(socketio.server)
+    access.check_every_event_declared()
+    app.before_request(access.authorise_request)
     Dashboard.init_app(app)
     app.register_blueprint(routes.bp)
     labs.init_app(app)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import secrets
 import signal
 import sys
@@ -12,10 +11,8 @@ import threading
 
 from . import create_app
 from .dashboard import Dashboard
-from .guard import is_loopback
+from .guard import TOKEN_RE, is_loopback
 from .serving import make_threaded_server
-
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,6 +22,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-workers", type=int, default=32, help="most workers alive at once")
     parser.add_argument("--ended-cap", type=int, default=1000, help="ended workers kept listed")
     parser.add_argument("--scrollback", type=int, default=2000, help="output lines kept per worker")
+    parser.add_argument(
+        "--max-locks", type=int, default=100, help="shared lock names kept (free, unused ones are forgotten)"
+    )
+    parser.add_argument(
+        "--release-dead-locks",
+        action="store_true",
+        help="release the locks of a holder that dies (off: it keeps them, as in multiprocessing)",
+    )
     parser.add_argument(
         "--read-only", action="store_true", help="watch only: spawn, kill and reset are refused"
     )
@@ -43,11 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--max-workers must be from 1 to 1024")
     if args.ended_cap < 0:
         parser.error("--ended-cap must be >= 0")
+    if not 1 <= args.max_locks <= 10_000:
+        parser.error("--max-locks must be from 1 to 10000")
     if not 1 <= args.scrollback <= 1_000_000:
         parser.error("--scrollback must be from 1 to 1000000")
     for name in ("token", "viewer_token"):
         value = getattr(args, name)
-        if value is not None and not TOKEN_RE.match(value):
+        if value is not None and not TOKEN_RE.fullmatch(value):
             parser.error(f"--{name.replace('_', '-')} must be 16-256 letters, digits, '-' or '_'")
     if args.viewer_token and not args.token and is_loopback(args.host):
         parser.error("--viewer-token needs --token")
@@ -65,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             "MAX_WORKERS": args.max_workers,
             "ENDED_CAP": args.ended_cap,
             "SCROLLBACK": args.scrollback,
+            "MAX_LOCKS": args.max_locks,
+            "RELEASE_DEAD_LOCKS": args.release_dead_locks,
             "READ_ONLY": args.read_only,
             "HOST": args.host,
             "ALLOWED_HOSTS": tuple(args.allow_host),

@@ -36,7 +36,7 @@ class Dashboard:
         self.ctx = multiprocessing.get_context(config["START_METHOD"])
         if config["START_METHOD"] == "forkserver":
             self.ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
-        self.state = SharedState(self.ctx)
+        self.state = SharedState(self.ctx, config["MAX_LOCKS"])
         self.output = OutputCapture(self._emit_output, scrollback=config["SCROLLBACK"])
         self.supervisor = Supervisor(
             self.ctx,
@@ -65,6 +65,14 @@ class Dashboard:
     def snapshot(self) -> dict:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
         snap = dict(self.state.mirror.snapshot_parts())
+        # the page marks a dead holder even once its row is cleared (a copy: the parts are shared)
+        snap["locks"] = [
+            {
+                **lock,
+                "holder_alive": None if lock["holder_pid"] is None else self.is_alive(lock["holder_pid"]),
+            }
+            for lock in snap["locks"]
+        ]
         snap["workers"] = self.supervisor.infos()
         snap["output"] = self.output.recent()
         snap["manager"] = self.manager_info()
@@ -72,6 +80,7 @@ class Dashboard:
             "max_workers": self.config["MAX_WORKERS"],
             "ended_cap": self.config["ENDED_CAP"],
             "scrollback": self.config["SCROLLBACK"],
+            "max_locks": self.config["MAX_LOCKS"],
         }
         snap["read_only"] = self.config["READ_ONLY"]
         snap["server_pid"] = os.getpid()
@@ -112,6 +121,8 @@ class Dashboard:
         ended = {w["pid"] for w in workers if w["ended_at"] is not None}
         if ended:
             self._forget_dead_waiters(ended)
+            if self.config["RELEASE_DEAD_LOCKS"]:
+                self._release_dead_holders(ended)
 
     def _forget_dead_waiters(self, pids: set[int]) -> None:
         # A Manager thread still blocked in acquire() for a dead worker would take the
@@ -122,6 +133,18 @@ class Dashboard:
                 self.state.journal.forget_waiter(pid)
             except Exception as exc:  # the Manager is gone: its waiters went with it
                 logger.debug("forget_waiter(%d): %r", pid, exc)
+
+    def _release_dead_holders(self, pids: set[int]) -> None:
+        # --release-dead-locks: the Manager releases what they held, whether or not the
+        # mirror has seen the acquire yet (it may lag the death by a frame)
+        for pid in pids:
+            try:
+                released = self.state.journal.release_held_by(pid)
+            except Exception as exc:  # the Manager is gone: its locks went with it
+                logger.debug("release_held_by(%d): %r", pid, exc)
+                continue
+            for name in released:
+                logger.info("released lock %r: its holder, PID %d, died (--release-dead-locks)", name, pid)
 
     def _emit_output(self, lines: list[dict]) -> None:
         self.clients.broadcast("output", {"lines": lines})

@@ -1,7 +1,8 @@
 """Socket.IO events: a snapshot on connect, resync on request, and the client commands.
 
 Commands (``spawn``, ``kill``, ``kill_all``, ``clear``, ``reset``) take the REST bodies and
-answer, as their acknowledgement, with what REST would return, plus ``status``.
+answer, as their acknowledgement, with what REST would return, plus ``status``. Every
+event is registered through :func:`webapp.access.socket_event`, which says whether it writes.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ from typing import Any
 from flask import request
 
 from . import commands
-from .commands import ApiError, check_rate
+from .access import socket_event
+from .commands import ApiError
 from .dashboard import current_dashboard
 from .sockets import socketio
 
 
 def _answer(run: Callable[[], dict], status: int = 200) -> dict:
-    """Run a command for this client, as REST would: read-only and rate limits first."""
+    """Run a command for this client (already authorised) and answer as REST would."""
     try:
-        if request.environ.get("mpscope.read_only"):
-            raise ApiError(403, "this dashboard is read-only")
-        check_rate(current_dashboard(), f"sid:{request.sid}")
         return {"status": status, **run()}
     except ApiError as exc:
         return {"status": exc.status, "error": exc.message}
@@ -32,46 +31,46 @@ def _args(data: Any) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-@socketio.on("connect")
+@socket_event("connect", writes=False)
 def connect(auth: Any = None) -> None:
     """Send the new client a full snapshot; changes follow from its version."""
     dashboard = current_dashboard()
     dashboard.clients.welcome(request.sid, socketio.server.manager.eio_sid_from_sid(request.sid, "/"))
 
 
-@socketio.on("disconnect")
+@socket_event("disconnect", writes=False)
 def disconnect(reason: Any = None) -> None:
     current_dashboard().clients.remove(request.sid)
 
 
-@socketio.on("resync")
+@socket_event("resync", writes=False)
 def resync(data: Any = None) -> dict:
     """Send this client a fresh snapshot (it saw a gap in versions)."""
     current_dashboard().clients.send_snapshot(request.sid)
     return {"status": 200}
 
 
-@socketio.on("spawn")
+@socket_event("spawn", writes=True)
 def spawn(data: Any = None) -> dict:
     return _answer(lambda: commands.spawn(current_dashboard(), data), 201)
 
 
-@socketio.on("kill")
+@socket_event("kill", writes=True)
 def kill(data: Any = None) -> dict:
     args = _args(data)
     return _answer(lambda: commands.kill(current_dashboard(), args.get("pid"), args.get("signal")), 202)
 
 
-@socketio.on("kill_all")
+@socket_event("kill_all", writes=True)
 def kill_all(data: Any = None) -> dict:
     return _answer(lambda: commands.kill_all(current_dashboard(), _args(data).get("signal")), 202)
 
 
-@socketio.on("clear")
+@socket_event("clear", writes=True)
 def clear(data: Any = None) -> dict:
     return _answer(lambda: commands.clear_ended(current_dashboard()))
 
 
-@socketio.on("reset")
+@socket_event("reset", writes=True)
 def reset(data: Any = None) -> dict:
     return _answer(lambda: commands.reset(current_dashboard()))

@@ -6,25 +6,36 @@ It refuses, before any route or socket handler runs:
   (same-origin checks alone do not stop DNS rebinding);
 * a request without the token, when a token is set (always when bound beyond loopback);
 * a state-changing request (POST, PUT, PATCH, DELETE) or a Socket.IO handshake whose
-  ``Origin`` is another site;
-* a state-changing request from a read-only client (``--read-only`` or a viewer token).
+  ``Origin`` is another site.
+
+It records the client's role (``environ["mpscope.read_only"]``) for the one authorisation
+point, :mod:`webapp.access`, which every route and socket event passes through.
+
+``/?token=T`` logs a browser in: the token must be one of ours (letters, digits, ``-``,
+``_``), and the answer is a redirect to a path on this server with a cookie that is named
+after this server's port and holds a per-port HMAC of the token, never the token itself
+nor anything else taken from the request. Cookies are per host, not per port: every service
+on this host is sent it, so what they see must not be worth anything elsewhere.
 
 It also adds the security headers (a strict Content-Security-Policy among them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import psutil
 
-COOKIE = "mpscope_token"
+COOKIE_PREFIX = "mpscope_"  # + the port: two servers on one host keep their own cookies
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 SECURITY_HEADERS = [
@@ -58,6 +69,21 @@ def allowed_hosts(bind_host: str, extra: Iterable[str] = ()) -> set[str]:
         for addrs in psutil.net_if_addrs().values():
             hosts.update(a.address.split("%")[0].lower() for a in addrs if a.family in (2, 10))
     return hosts
+
+
+def cookie_name(environ: dict) -> str:
+    return COOKIE_PREFIX + "".join(c for c in environ.get("SERVER_PORT", "") if c.isdigit())
+
+
+def cookie_value(token: str, environ: dict) -> str:
+    """What the login cookie holds for ``token`` on this port: an HMAC, not the token."""
+    return hmac.new(token.encode(), cookie_name(environ).encode(), hashlib.sha256).hexdigest()
+
+
+def same_origin_path(path: str) -> str:
+    """``PATH_INFO`` as a path on this server: ``//evil.example`` or ``/\\evil`` must not leave it."""
+    raw = path.encode("latin-1", "replace").lstrip(b"/\\")  # WSGI paths are latin-1 text
+    return "/" + quote(raw, safe="/")
 
 
 def host_name(host_header: str) -> str:
@@ -102,58 +128,77 @@ class RequestGuard:
             and urlsplit(origin).netloc.lower() != host.lower()
         ):
             return self.refuse(with_headers, 403, "cross-origin requests are not allowed")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        login = "token" in query and method == "GET" and not handshake and not path.startswith("/api")
+        if login and not TOKEN_RE.fullmatch(query["token"][0]):
+            return self.refuse(with_headers, 400, "a token is 16-256 letters, digits, '-' or '_'")
         role = self.role(environ)
         if role is None:
             return self.refuse(with_headers, 401, "a token is required: open the URL printed at startup")
         environ["mpscope.read_only"] = role == "viewer"
-        if role == "viewer" and method in WRITE_METHODS:
-            return self.refuse(with_headers, 403, "this dashboard is read-only")
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        if "token" in query and method == "GET" and not handshake and not path.startswith("/api"):
+        if login:
             return self.login(environ, with_headers, query)
         return self.app(environ, with_headers)
 
+    def tokens(self) -> list[tuple[str, str]]:
+        """``(token, role)`` for each token this server accepts."""
+        base = "viewer" if self.read_only else "admin"
+        found = [(self.token, base)] if self.token else []
+        if self.viewer_token:
+            found.append((self.viewer_token, "viewer"))
+        return found
+
     def role(self, environ: dict) -> str | None:
         """Return "admin", "viewer", or None when a required token is missing or wrong."""
-        base = "viewer" if self.read_only else "admin"
         if self.token is None:
-            return base
+            return "viewer" if self.read_only else "admin"
         offered = self.offered_tokens(environ)
-        if any(hmac.compare_digest(t, self.token.encode()) for t in offered):
-            return base
-        if self.viewer_token and any(hmac.compare_digest(t, self.viewer_token.encode()) for t in offered):
-            return "viewer"
+        cookie = self.offered_cookie(environ)
+        for token, role in self.tokens():  # the first match wins: the admin token is first
+            if any(hmac.compare_digest(t, token.encode()) for t in offered):
+                return role
+            if cookie and hmac.compare_digest(cookie, cookie_value(token, environ).encode()):
+                return role
         return None
 
     @staticmethod
     def offered_tokens(environ: dict) -> list[bytes]:
+        """Tokens sent as ``Authorization: Bearer`` or ``?token=``."""
         found = []
         auth = environ.get("HTTP_AUTHORIZATION", "")
         if auth.lower().startswith("bearer "):
             found.append(auth[7:].strip())
+        found.extend(parse_qs(environ.get("QUERY_STRING", "")).get("token", [])[:1])
+        return [t.encode("utf-8", "surrogateescape") for t in found]
+
+    @staticmethod
+    def offered_cookie(environ: dict) -> bytes | None:
         cookie = SimpleCookie()
         try:
             cookie.load(environ.get("HTTP_COOKIE", ""))
         except Exception:  # a malformed cookie header is simply no token
-            pass
-        if COOKIE in cookie:
-            found.append(cookie[COOKIE].value)
-        found.extend(parse_qs(environ.get("QUERY_STRING", "")).get("token", [])[:1])
-        return [t.encode("utf-8", "surrogateescape") for t in found]
+            return None
+        name = cookie_name(environ)
+        return cookie[name].value.encode("utf-8", "surrogateescape") if name in cookie else None
 
     def login(self, environ: dict, start_response: Callable, query: dict):
-        """Move a token from the URL into a cookie, then reload without it."""
-        token = query.pop("token")[0]
+        """Reload the page without ``?token=``, first setting the login cookie if it is one of ours."""
+        offered = query.pop("token")[0]
         rest = urlencode(query, doseq=True)
-        location = environ.get("PATH_INFO", "/") + (f"?{rest}" if rest else "")
-        cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
-        start_response("303 See Other", [("Location", location), ("Set-Cookie", cookie)])
+        location = same_origin_path(environ.get("PATH_INFO", "/")) + (f"?{rest}" if rest else "")
+        headers = [("Location", location), ("Content-Length", "0")]
+        for token, _role in self.tokens():
+            if hmac.compare_digest(offered.encode(), token.encode()):
+                name, value = cookie_name(environ), cookie_value(token, environ)
+                headers.append(("Set-Cookie", f"{name}={value}; Path=/; HttpOnly; SameSite=Strict"))
+                break
+        start_response("303 See Other", headers)
         return [b""]
 
     @staticmethod
     def refuse(start_response: Callable, status: int, message: str):
         body = json.dumps({"error": message}).encode()
-        reason = {401: "Unauthorized", 403: "Forbidden"}[status]
+        reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}[status]
         start_response(
             f"{status} {reason}",
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],

@@ -89,7 +89,15 @@ def _named(kind: str, name: str, /, *args):
     return _journal.named(kind, name, KINDS[kind].make, args)
 
 
-JournalProxy_exposed = ("read", "snapshot", "reset_state", "break_lock", "forget_waiter")
+JournalProxy_exposed = (
+    "read",
+    "snapshot",
+    "reset_state",
+    "break_lock",
+    "forget_waiter",
+    "forget_lock",
+    "release_held_by",
+)
 
 
 class StateManager(SyncManager):

@@ -102,6 +102,9 @@ class SharedStateMirror:
                 if name == "create":
                     kind, label, raw = args
                     op.update(self._add(oid, kind, label, raw).describe())
+                elif name == "forget":  # dropped by the Manager (a free, unused named lock)
+                    dropped = self.objects.pop(oid, None)
+                    op["kind"] = dropped.kind if dropped is not None else None
                 else:
                     obj = self.objects.get(oid)
                     if obj is None:

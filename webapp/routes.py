@@ -1,4 +1,7 @@
-"""HTTP routes: the dashboard page and the JSON API. Views validate, call, and return JSON."""
+"""HTTP routes: the dashboard page and the JSON API. Views validate, call, and return JSON.
+
+Who may call what is decided before any view runs, in :mod:`webapp.access`.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +14,13 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from workers.registry import TASKS
 
 from . import commands, rawjson
-from .commands import ApiError, check_rate, parse_pid
+from .commands import ApiError, parse_pid
 from .dashboard import current_dashboard
 from .locks import describe_locks, single_holder_locks
 from .state import ManagerUnavailable
 from .supervisor import NotFound
 
 bp = Blueprint("dashboard", __name__)
-
-
-def command_allowed() -> None:
-    """Apply the per-client rate limit to a state-changing REST call."""
-    check_rate(current_dashboard(), f"addr:{request.remote_addr}")
 
 
 def json_body() -> Any:
@@ -131,7 +129,6 @@ def get_object(oid: str):
 def release_object(oid: str):
     """Release a lock, semaphore or condition on behalf of a holder that died."""
     body = json_body()
-    command_allowed()
     return jsonify(commands.release_object(current_dashboard(), oid, body))
 
 
@@ -139,7 +136,6 @@ def release_object(oid: str):
 def reset_state():
     """Empty the shared dict and list."""
     json_body()
-    command_allowed()
     return jsonify(commands.reset(current_dashboard()))
 
 
@@ -153,7 +149,6 @@ def list_tasks():
 def spawn_workers():
     """Start workers; 201 once their processes exist."""
     body = json_body()
-    command_allowed()
     return jsonify(commands.spawn(current_dashboard(), body)), 201
 
 
@@ -161,7 +156,6 @@ def spawn_workers():
 def kill_worker(pid: str):
     """Signal one running worker of this server (default SIGTERM)."""
     json_body()  # a DELETE may carry a body too: it must be JSON like any other
-    command_allowed()
     return jsonify(commands.kill(current_dashboard(), pid, request.args.get("signal"))), 202
 
 
@@ -170,7 +164,6 @@ def delete_workers():
     """``?state=ended`` clears ended workers; ``?state=running`` signals all running ones."""
     dash = current_dashboard()
     json_body()
-    command_allowed()
     state = request.args.get("state")
     if state == "ended":
         return jsonify(commands.clear_ended(dash))
@@ -236,5 +229,4 @@ def list_locks():
 def release_lock(name: str):
     """Release a lock whose holder died, so that its waiters can go on."""
     json_body()
-    command_allowed()
     return jsonify(commands.break_lock(current_dashboard(), name))

@@ -12,17 +12,24 @@ from .mirror import SharedStateMirror
 logger = logging.getLogger(__name__)
 
 MANAGER_LOST = (EOFError, ConnectionError, OSError)
+MAX_LOCKS = 100
+LOCK_PREFIX = "lock:"
 
 
 class ManagerUnavailable(RuntimeError):
     """The Manager process died and is being replaced."""
 
 
+class TooManyLocks(RuntimeError):
+    """Every one of the ``max_locks`` shared locks is held, awaited or used by a live worker."""
+
+
 class SharedState:
     """Owns the Manager process and hands out proxies to its shared objects."""
 
-    def __init__(self, ctx: BaseContext) -> None:
+    def __init__(self, ctx: BaseContext, max_locks: int = MAX_LOCKS) -> None:
         self.ctx = ctx
+        self.max_locks = max_locks
         self.mirror = SharedStateMirror()
         self.restarts = 0
         self.lock = threading.RLock()
@@ -45,13 +52,21 @@ class SharedState:
         """The running Manager's PID (the old one's until a replacement is up)."""
         return self._manager_pid
 
-    def for_worker(self, uses: dict[str, tuple | None]) -> tuple:
+    def for_worker(self, uses: dict[str, tuple | None], in_use: set[str] = frozenset()) -> tuple:
         """Return ``(d, l, {kwarg: proxy or None})`` to hand to a new worker.
 
         ``uses`` maps each keyword argument of a task to the shared object it declared,
         ``(kind, id, args)``: the object is made with ``args`` the first time it is used.
+        A named lock is kept by the Manager, the mirror and every snapshot: past
+        ``max_locks`` of them, free ones that no live worker uses (``in_use``) are
+        forgotten, oldest first, to make room; if none can be, :class:`TooManyLocks`.
         """
         with self.lock:
+            wanted = {use[:2] for use in uses.values() if use is not None}
+            new_locks = {
+                oid for kind, oid in wanted if oid.startswith(LOCK_PREFIX) and (kind, oid) not in self.proxies
+            }
+            self._make_room(len(new_locks), in_use | {oid for _, oid in wanted})
             proxies = {}
             for kwarg, use in uses.items():
                 if use is not None and use[:2] not in self.proxies:
@@ -59,6 +74,20 @@ class SharedState:
                     self.proxies[kind, oid] = getattr(self.manager, f"named_{kind}")(oid, *args)
                 proxies[kwarg] = None if use is None else self.proxies[use[:2]]
             return self.dict, self.list, proxies
+
+    def _make_room(self, count: int, keep: set) -> None:
+        named = [key for key in self.proxies if key[1].startswith(LOCK_PREFIX)]
+        excess = len(named) + count - self.max_locks
+        for key in named:
+            if excess <= 0:
+                return
+            if key[1] not in keep and self._call("forget_lock", key[1]):  # refused if held or awaited
+                del self.proxies[key]
+                excess -= 1
+        if excess > 0:
+            raise TooManyLocks(
+                f"all {self.max_locks} shared locks are held, awaited or used by running workers"
+            )
 
     def reset(self) -> int:
         """Empty the shared dict and list; return the Manager's version afterwards."""

@@ -24,6 +24,7 @@ from workers.bootstrap import run_worker
 from workers.registry import get_task
 
 from .output import OutputCapture
+from .state import ManagerUnavailable, TooManyLocks
 from .worker import ENDED, LIVE, Worker
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,10 @@ class Supervisor:
             live = sum(1 for w in self.workers.values() if w.state in LIVE)
             if live + count > self.max_workers:
                 raise Conflict(_over_limit(live, count, self.max_workers))
-            started = [self._spawn(spec.name, params, spec.shared(params)) for _ in range(count)]
+            try:
+                started = [self._spawn(spec.name, params, spec.shared(params)) for _ in range(count)]
+            except (TooManyLocks, ManagerUnavailable) as exc:  # only the first can fail: same objects
+                raise Conflict(str(exc)) from None
         self._wake()
         logger.info("spawned %d %s worker(s): %s", count, task, ", ".join(str(w.pid) for w in started))
         infos = [w.info() for w in started]
@@ -99,7 +103,7 @@ class Supervisor:
         err_r, err_w = self.ctx.Pipe(duplex=False)
         process = self.ctx.Process(
             target=run_worker,
-            args=(task, params, self.shared(uses), child_control, out_w, err_w),
+            args=(task, params, self.shared(uses, self._objects_in_use()), child_control, out_w, err_w),
             name=f"mpscope-{task}",
             daemon=True,
         )
@@ -110,6 +114,16 @@ class Supervisor:
         self.output.attach(worker.pid, {"stdout": _take_fd(out_r), "stderr": _take_fd(err_r)})
         self.workers[worker.pid] = worker
         return worker
+
+    def _objects_in_use(self) -> set[str]:
+        """Ids of the shared objects that live workers were handed (the caller holds the lock)."""
+        return {
+            use[1]
+            for w in self.workers.values()
+            if w.state in LIVE
+            for use in get_task(w.task).shared(w.params).values()
+            if use is not None
+        }
 
     def kill_worker(self, pid: int, sig: str = "TERM") -> dict:
         """Send ``SIG<sig>`` to a live worker of ours; raise NotFound for anything else."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import tasks
 
-LOCK_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+LOCK_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class ParamError(ValueError):
@@ -48,7 +48,7 @@ class Param:
             raise ParamError(f"param '{name}' must be <= {self.high}")
         if self.choices and value not in self.choices:
             raise ParamError(f"param '{name}' must be one of {', '.join(map(str, self.choices))}")
-        if self.kind is str and not self.choices and not LOCK_NAME.match(value):
+        if self.kind is str and not self.choices and not LOCK_NAME.fullmatch(value):
             raise ParamError(f"param '{name}' must be 1-64 letters, digits or _.:-")
         return value
 

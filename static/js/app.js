@@ -156,9 +156,16 @@ socket.on("changes", (msg) => {
   else if (result === "ok") scheduleRender();
 });
 
+// Workers cleared from the table (Clear ended, the ended cap) had ended: a lock they hold
+// has a dead holder even though no row says so any more.
+const clearedPids = new Set();
 socket.on("workers", (msg) => {
   workers.upsert(msg.workers);
-  for (const pid of msg.removed || []) workers.remove(pid);
+  for (const pid of msg.removed || []) {
+    workers.remove(pid);
+    clearedPids.add(pid);
+  }
+  if (clearedPids.size > 20000) clearedPids.clear(); // bounded; a snapshot's holder_alive still tells
   scheduleRender();
 });
 
@@ -223,12 +230,16 @@ workers.extraActions.push((w, box) => {
 /** A PID whose worker has ended (the worker table knows): a lock it still holds is stuck. */
 function isDead(pid) {
   const w = workers.workers.get(pid);
-  return w ? w.state === "exited" || w.state === "killed" : false;
+  return w ? w.state === "exited" || w.state === "killed" : clearedPids.has(pid);
 }
 
 const locksPanel = new LocksPanel({
   readOnly,
-  isDead,
+  isDead: (lock) => {
+    const w = workers.workers.get(lock.holder_pid);
+    if (w) return w.state === "exited" || w.state === "killed";
+    return lock.holder_alive === false || clearedPids.has(lock.holder_pid);
+  },
   release: async (name) => {
     const response = await fetch(`/api/locks/${encodeURIComponent(name)}/release`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",

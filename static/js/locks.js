@@ -51,7 +51,7 @@ export class LocksPanel {
     const cells = (...texts) => texts.map((t) => { const td = document.createElement("td"); td.textContent = t; return td; });
     const rows = [];
     for (const lock of locks) {
-      const dead = lock.holder_pid !== null && this.isDead(lock.holder_pid);
+      const dead = lock.holder_pid !== null && this.isDead(lock);
       const holder = lock.holder_pid === null ? "free" : `PID ${lock.holder_pid}${dead ? " (dead)" : ""}`;
       const held = lock.held_since ? formatDuration(nowSeconds - lock.held_since) : "";
       const tr = document.createElement("tr");

@@ -116,6 +116,7 @@ export class SharedModel {
   }
 
   applyLock(op) {
+    if (op.op === "forget") { this.locks.delete(op.name); return; }
     let lock = this.locks.get(op.name);
     if (!lock) {
       lock = { name: op.name, holder_pid: null, held_since: null, waiters: [] };
@@ -124,8 +125,8 @@ export class SharedModel {
     const drop = () => { lock.waiters = lock.waiters.filter((p) => p !== op.pid); };
     if (op.op === "wait") lock.waiters.push(op.pid);
     else if (op.op === "gave_up") drop();
-    else if (op.op === "acquire") { drop(); lock.holder_pid = op.pid; lock.held_since = op.t; }
-    else if (op.op === "release" || op.op === "break") { lock.holder_pid = null; lock.held_since = null; }
+    else if (op.op === "acquire") { drop(); Object.assign(lock, { holder_pid: op.pid, held_since: op.t, holder_alive: true }); }
+    else if (op.op === "release" || op.op === "break") Object.assign(lock, { holder_pid: null, held_since: null, holder_alive: null });
   }
 
   dictEntries() {

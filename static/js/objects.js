@@ -64,6 +64,10 @@ export class ObjectsModel {
         this.put(op.object, op.kind, op.label, op.value, op.writers).ops++;
         continue;
       }
+      if (op.op === "forget") {
+        if (this.objects.delete(op.object)) this.added = true;
+        continue;
+      }
       const obj = this.objects.get(op.object);
       if (!obj) continue; // created before our snapshot and not in it: the next snapshot brings it
       const text = kindModule(obj.kind).apply(obj.state, op, obj.kind);

@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from flask_socketio import join_room, leave_room
 
-from ..sockets import socketio
+from ..access import socket_event
 
 
 def room(run_id: str) -> str:
@@ -26,7 +26,7 @@ def _run(data: Any):
     return current_app.extensions["mpscope_labs"].get(run_id)
 
 
-@socketio.on("lab_subscribe")
+@socket_event("lab_subscribe", writes=False)
 def lab_subscribe(data: Any = None) -> dict:
     run = _run(data)
     if run is None:
@@ -35,7 +35,7 @@ def lab_subscribe(data: Any = None) -> dict:
     return {"status": 200, "run": run.info()}
 
 
-@socketio.on("lab_unsubscribe")
+@socket_event("lab_unsubscribe", writes=False)
 def lab_unsubscribe(data: Any = None) -> dict:
     run = _run(data)
     if run is not None:
@@ -43,7 +43,7 @@ def lab_unsubscribe(data: Any = None) -> dict:
     return {"status": 200}
 
 
-@socketio.on("lab_stop")
+@socket_event("lab_stop", writes=True)
 def lab_stop(data: Any = None) -> dict:
     run = _run(data)
     if run is None:
