@@ -22,7 +22,7 @@ ADMIN, VIEWER = "A" * 24, "V" * 24
 # the Socket.IO events a viewer may use; every other registered event is a command
 READ_EVENTS = {"connect", "disconnect", "resync", "lab_subscribe", "lab_unsubscribe"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-SAMPLE_ARGS = {"pid": "1", "name": "demo", "run_id": "nope", "filename": "js/app.js"}
+SAMPLE_ARGS = {"pid": "1", "name": "demo", "run_id": "nope", "filename": "js/app.js", "oid": "d"}
 
 
 def raw(server: Server, method: str, path: str, **kwargs) -> requests.Response:

@@ -354,8 +354,7 @@ def test_state_fields_filter_returns_only_the_named_fields(api: Api):
 def test_a_big_object_is_read_page_by_page(api: Api):
     [burst] = api.spawn(1, "burst", n=250, keys=250, target="list")
     api.wait_worker(burst["pid"], ENDED, 30)
-    version = api.get_json("/api/state?fields=version")["version"]
-    whole = api.wait_version(version)["list"]
+    whole = api.wait_version(api.state(source="manager")["version"])["list"]
     assert len(whole) == 250
     pages = [api.get_json(f"/api/objects/l?offset={offset}&limit=100") for offset in (0, 100, 200)]
     assert [p["total"] for p in pages] == [250, 250, 250]

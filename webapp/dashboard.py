@@ -143,7 +143,8 @@ class Dashboard:
             except Exception as exc:  # the Manager is gone: its locks went with it
                 logger.debug("release_held_by(%d): %r", pid, exc)
                 continue
-            for name in released:
+            for oid in released:
+                name = oid.removeprefix("lock:")
                 logger.info("released lock %r: its holder, PID %d, died (--release-dead-locks)", name, pid)
 
     def _emit_output(self, lines: list[dict]) -> None:
