@@ -14,8 +14,10 @@ import time
 
 from playwright.sync_api import sync_playwright
 
+from testkit.browser import launch_chromium
+
 from . import bench_latency, plain
-from .bench_browser import ARGS, CHROMIUM, open_page
+from .bench_browser import open_page
 from .harness import Client, Server, cpu_seconds, figure, median
 
 WORKERS, RATE = 8, 1000
@@ -53,7 +55,7 @@ def run(bench) -> list[dict]:
     rows = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch_chromium(pw)
             try:
                 pages = [open_page(browser, server.url) for _ in range(3)]
                 base_clients = [Client(base.url, on_event=lambda *a: None, replica=False) for _ in range(3)]

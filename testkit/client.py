@@ -48,7 +48,6 @@ def raw_socket(url: str, token: str | None = None, rcvbuf: int | None = None, ti
         timeout=timeout,
         sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),) if rcvbuf else (),
         header=[f"Authorization: Bearer {token}"] if token else None,
-        enable_multithread=True,
     )
     opening = ws.recv()
     assert opening.startswith("0{"), opening

@@ -91,9 +91,9 @@ class ServerProcesses:
     def survivors(self, timeout: float) -> list[int]:
         """Wait up to ``timeout`` for every tracked or marked process to end; kill and return the rest."""
 
-        def alive() -> list[psutil.Process]:
+        def alive(everywhere: bool = False) -> list[psutil.Process]:
             found = {p.pid: p for p in self.tracked.values() if is_alive(p)}
-            if not found:  # reading every process's environment is slower: only when it matters
+            if everywhere or not found:  # reading every process's environment is slower
                 found.update({p.pid: p for p in self.marked()})
             return list(found.values())
 
@@ -101,7 +101,7 @@ class ServerProcesses:
             wait_for(lambda: not alive(), timeout, "the server's processes to end")
             return []
         except AssertionError:
-            left = alive()
+            left = alive(everywhere=True)
             for process in left:
                 try:
                     process.kill()

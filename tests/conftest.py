@@ -7,11 +7,11 @@ connected websocket client that rebuilds the shared state from ``snapshot`` + ``
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from browser_support import browser  # noqa: F401 -- one Chromium for every browser test module
+from hostile_clients import Stranger
 from support import MAX_WORKERS, Api, LiveClient
 
 from testkit.server import Server
@@ -53,9 +53,7 @@ def sio(api: Api):
 
 @pytest.fixture
 def stranger():
-    """A `sleep 30` process that is none of the server's business."""
-    proc = subprocess.Popen(["sleep", "30"], stdin=subprocess.DEVNULL)
-    yield proc
-    if proc.poll() is None:
-        proc.terminate()
-    proc.wait(timeout=10)
+    """A `sleep 30` process (its Popen) that is none of the server's business."""
+    process = Stranger(30)
+    yield process.proc
+    process.stop()

@@ -43,7 +43,7 @@ class LiveServer:
         self.thread = threading.Thread(target=self.http.serve_forever, name="test-http", daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.http.server_port}"
-        self.api = Api(types.SimpleNamespace(url=self.url))  # Api needs only the URL for GETs
+        self.api = Api(types.SimpleNamespace(url=self.url, token=None))  # GETs need only the URL
         self.client = LiveClient(self.url)
         self.client.wait(lambda: self.client.replica.version is not None, what="the first snapshot")
 

@@ -9,13 +9,11 @@ import signal
 
 import pytest
 from playwright.sync_api import expect
-from reliability_support import (  # noqa: F401 -- the *_fixture imports provide fixtures
-    Page,
-    Server,
-    chromium_fixture,
-    servers_fixture,
-    wait_for,
-)
+from reliability_page import Page, chromium_fixture  # noqa: F401 -- provides `chromium`
+from reliability_support import servers_fixture  # noqa: F401 -- provides `servers`
+
+from testkit.server import Server
+from testkit.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))  # for testkit, when run as a script
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from testkit.browser import CHROMIUM, launch_chromium  # noqa: E402
+from testkit.browser import CHROMIUM, have_chromium, launch_chromium  # noqa: E402
 from testkit.server import Server  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 900}
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "img")
     parser.add_argument("--full-page", action="store_true", help="shoot the whole page, not one window")
     args = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if not have_chromium():
         print(f"screenshot: {CHROMIUM} is not installed", file=sys.stderr)
         return 2
     args.out_dir.mkdir(parents=True, exist_ok=True)
