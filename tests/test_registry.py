@@ -19,6 +19,7 @@ def test_every_task_the_issue_lists_is_registered():
         "hold_lock",
         "deadlock",
         "odd_values",
+        "fill",
     }
 
 

@@ -143,6 +143,15 @@ TASKS: dict[str, Task] = {
             },
         ),
         Task(
+            "fill",
+            tasks.fill,
+            'add n items in one call: l.extend(range(n)) or d.update({f"{pid}:{i}": i ...})',
+            {
+                "n": Param(int, 1000, 0, 1_000_000, help="items"),
+                "target": Param(str, "list", choices=("list", "dict")),
+            },
+        ),
+        Task(
             "printer",
             tasks.printer,
             "print numbered lines",

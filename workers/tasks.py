@@ -70,6 +70,15 @@ def burst(d, l, n=1000, rate=0.0, keys=100, target="dict"):  # noqa: E741
                 time.sleep(ahead)
 
 
+def fill(d, l, n=1000, target="list"):  # noqa: E741
+    """Add ``n`` items in one call: ``l.extend(range(n))`` or ``d.update(...)`` of ``n`` keys."""
+    if target == "list":
+        l.extend(range(n))
+    else:
+        pid = os.getpid()
+        d.update({f"{pid}:{i}": i for i in range(n)})
+
+
 def printer(d, l, lines=10, interval=0.0, stream="stdout"):  # noqa: E741
     """Print ``lines`` numbered lines to stdout, stderr or both."""
     pid = os.getpid()

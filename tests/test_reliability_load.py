@@ -1,0 +1,70 @@
+"""Load: messages of any size arrive whole, resync floods are absorbed, output stays bounded.
+
+Long variants run in ``make chaos`` (chaos/run.py: big_state, resync_flood).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from load_support import big_state
+from reliability_support import (  # noqa: F401 -- servers_fixture provides `servers`
+    Server,
+    servers_fixture,
+)
+
+from webapp.serving import WEBSOCKET_TIMEOUT, WholeFrameSocket
+
+
+def _connected_pair(sndbuf: int) -> tuple[socket.socket, socket.socket]:
+    """A loopback TCP connection whose sender has a timeout (as served websockets do) and tiny buffers."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        receiver = socket.create_connection(listener.getsockname())
+        sender, _ = listener.accept()
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, sndbuf)
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    sender.settimeout(WEBSOCKET_TIMEOUT)
+    return sender, receiver
+
+
+def _read_all(sock: socket.socket, into: bytearray) -> None:
+    while chunk := sock.recv(65536):
+        into += chunk
+
+
+def test_a_socket_with_a_timeout_writes_big_frames_whole_and_never_interleaves_them():
+    """What simple-websocket does with the served socket (one ``send`` per frame, from two threads)
+    writes every byte, each frame in one piece, though the socket takes 64 KiB at a time."""
+    sender, receiver = _connected_pair(sndbuf=64 * 1024)
+    try:
+        frame = 4 * 2**20
+        # the premise: on this socket one plain send() writes only part of a big frame
+        assert sender.send(bytes(frame)) < frame
+        received = bytearray()
+        reader = threading.Thread(target=_read_all, args=(receiver, received))
+        reader.daemon = True
+        reader.start()
+        # drain what the plain send() left behind, then send two frames at once from two threads
+        wrapped = WholeFrameSocket(sender)
+        frames = [b"A" * frame, b"B" * frame]
+        senders = [threading.Thread(target=wrapped.send, args=(f,)) for f in frames]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join(60)
+        sender.shutdown(socket.SHUT_WR)
+        reader.join(60)
+        tail = bytes(received).lstrip(b"\0")
+        assert sorted([tail[:frame], tail[frame:]]) == frames, "a frame was cut or interleaved"
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_a_500000_item_list_arrives_whole_and_the_client_stays_connected(servers):
+    """The official python-socketio client gets a 500,000-item ``extend`` (~4 MB) and, joining
+    later, a snapshot of that list, both whole; both clients stay connected and keep receiving."""
+    srv: Server = servers(max_workers=4)
+    figures = big_state(srv, items=500_000)
+    assert figures["disconnects"] == 0, figures
