@@ -20,6 +20,7 @@ from .clients import ClientRegistry
 from .feed import ChangeFeed
 from .output import OutputCapture
 from .ratelimit import RateLimiter
+from .snapshots import SnapshotCache
 from .sockets import socketio
 from .state import SharedState
 from .supervisor import Supervisor
@@ -37,7 +38,9 @@ class Dashboard:
         if config["START_METHOD"] == "forkserver":
             self.ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
         self.state = SharedState(self.ctx)
-        self.output = OutputCapture(self._emit_output, scrollback=config["SCROLLBACK"])
+        self.output = OutputCapture(
+            self._emit_output, scrollback=config["SCROLLBACK"], ended_budget=config["ENDED_OUTPUT_BYTES"]
+        )
         self.supervisor = Supervisor(
             self.ctx,
             self.state.for_worker,
@@ -47,7 +50,7 @@ class Dashboard:
             ended_cap=config["ENDED_CAP"],
         )
         self.manager_state = "running"
-        self.clients = ClientRegistry(socketio, self.snapshot)
+        self.clients = ClientRegistry(socketio, SnapshotCache(self.state), self.snapshot_fields)
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self._closed = threading.Event()
         self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
@@ -64,18 +67,23 @@ class Dashboard:
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
-        snap = self.state.mirror.snapshot()
-        snap["workers"] = self.supervisor.infos()
-        snap["output"] = self.output.recent()
-        snap["manager"] = self.manager_info()
-        snap["limits"] = {
-            "max_workers": self.config["MAX_WORKERS"],
-            "ended_cap": self.config["ENDED_CAP"],
-            "scrollback": self.config["SCROLLBACK"],
+        return {**self.state.mirror.snapshot(), **self.snapshot_fields()}
+
+    def snapshot_fields(self) -> dict:
+        """What a snapshot holds besides the shared state: workers, recent output, limits."""
+        return {
+            "workers": self.supervisor.infos(),
+            "output": self.output.recent(),
+            "manager": self.manager_info(),
+            "limits": {
+                "max_workers": self.config["MAX_WORKERS"],
+                "ended_cap": self.config["ENDED_CAP"],
+                "scrollback": self.config["SCROLLBACK"],
+                "ended_output_bytes": self.config["ENDED_OUTPUT_BYTES"],
+            },
+            "read_only": self.config["READ_ONLY"],
+            "server_pid": os.getpid(),
         }
-        snap["read_only"] = self.config["READ_ONLY"]
-        snap["server_pid"] = os.getpid()
-        return snap
 
     def manager_info(self) -> dict:
         return {
@@ -92,7 +100,7 @@ class Dashboard:
         return pid == os.getpid() or psutil.pid_exists(pid)
 
     def resync_all(self) -> None:
-        self.clients.broadcast("snapshot", self.snapshot)
+        self.clients.resync_all()
 
     # -- callbacks from the parts ----------------------------------------------
     def _emit_changes(self, payload: dict) -> None:
@@ -123,8 +131,11 @@ class Dashboard:
             except Exception as exc:  # the Manager is gone: its waiters went with it
                 logger.debug("forget_waiter(%d): %r", pid, exc)
 
-    def _emit_output(self, lines: list[dict]) -> None:
-        self.clients.broadcast("output", {"lines": lines})
+    def _emit_output(self, lines: list[dict], skipped: int) -> None:
+        # skipped: older lines of this frame that did not fit in one bounded batch
+        self.clients.broadcast(
+            "output", {"lines": lines, "skipped": skipped} if skipped else {"lines": lines}
+        )
 
     def _manager_lost(self) -> None:
         """The Manager died: start a new one from the mirror and restart live workers."""
