@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         MAX_WORKERS=32,
         ENDED_CAP=1000,
         SCROLLBACK=2000,
+        ENDED_OUTPUT_BYTES=64 * 2**20,  # ended workers' output kept in all, oldest dropped first
         START_METHOD="forkserver",
         READ_ONLY=False,
         HOST="127.0.0.1",

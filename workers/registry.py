@@ -159,6 +159,7 @@ TASKS: dict[str, Task] = {
                 "lines": Param(int, 10, 0, 1_000_000),
                 "interval": Param(float, 0.0, 0.0, 60.0, help="seconds between lines", unit="s"),
                 "stream": Param(str, "stdout", choices=("stdout", "stderr", "both")),
+                "width": Param(int, 0, 0, 10_000, help="pad each line with dots to this many chars"),
             },
         ),
         Task(

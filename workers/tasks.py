@@ -79,14 +79,18 @@ def fill(d, l, n=1000, target="list"):  # noqa: E741
         d.update({f"{pid}:{i}": i for i in range(n)})
 
 
-def printer(d, l, lines=10, interval=0.0, stream="stdout"):  # noqa: E741
-    """Print ``lines`` numbered lines to stdout, stderr or both."""
+def printer(d, l, lines=10, interval=0.0, stream="stdout", width=0):  # noqa: E741
+    """Print ``lines`` numbered lines to stdout, stderr or both, padded with dots to ``width``."""
     pid = os.getpid()
+
+    def pad(text):
+        return (text + " ").ljust(width, ".") if width else text
+
     for i in range(1, lines + 1):
         if stream in ("stdout", "both"):
-            print(f"line {i} from {pid}")
+            print(pad(f"line {i} from {pid}"))
         if stream in ("stderr", "both"):
-            print(f"line {i} from {pid} (stderr)", file=sys.stderr)
+            print(pad(f"line {i} from {pid} (stderr)"), file=sys.stderr)
         if interval:
             time.sleep(interval)
 

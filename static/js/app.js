@@ -93,6 +93,13 @@ function render(now) {
 
 // -- the live feed ------------------------------------------------------------
 let limits = {};
+
+const mib = (bytes) => `${Math.round(bytes / 2 ** 20)} MiB`;
+function endedCapText(l) {
+  const output = l.ended_output_bytes === undefined ? ""
+    : `; their output: up to ${mib(l.ended_output_bytes)} in all, oldest lines dropped first`;
+  return `ended workers kept: up to ${l.ended_cap}, oldest dropped first${output}`;
+}
 let everConnected = false;
 let chartStarted = false;
 
@@ -122,7 +129,7 @@ socket.on("snapshot", (snap) => {
   limits = snap.limits || {};
   $("stat-server").textContent = String(snap.server_pid ?? "—");
   updateManager(snap.manager);
-  if (limits.ended_cap) $("ended-cap").textContent = `ended workers kept: up to ${limits.ended_cap}, oldest dropped first`;
+  if (limits.ended_cap) $("ended-cap").textContent = endedCapText(limits);
   for (const hook of snapshotHooks) hook(snap);
   if (!chartStarted) { chartStarted = true; chart.push(Date.now() / 1000, model.list.length, 0); }
   scheduleRender();
@@ -176,11 +183,11 @@ if (!readOnly) initControls({ command, maxWorkers: () => limits.max_workers });
 
 // -- inside a worker: output, stack, locks --------------------------------------
 const outputLog = new OutputLog();
-const inspector = new Inspector();
+const inspector = new Inspector({ limits: () => limits });
 onSnapshot((snap) => outputLog.load(snap.output));
 
 socket.on("output", (msg) => {
-  outputLog.add(msg.lines);
+  outputLog.add(msg.lines, msg.skipped || 0);
   inspector.add(msg.lines);
   scheduleRender();
 });

@@ -11,6 +11,7 @@ export class OutputLog {
     this.filter = { pid: "", stream: "", text: "" };
     this.pids = new Set();
     this.trimmed = 0;
+    this.skipped = 0;
     this.dirty = true;
     this.onDropped = onDropped;
     this.view = new VirtualList(document.getElementById("output-log"), (row, i) => {
@@ -40,7 +41,9 @@ export class OutputLog {
     this.add(lines || []);
   }
 
-  add(lines) {
+  /** `skipped`: lines printed too fast for the live stream (the server sends bounded batches). */
+  add(lines, skipped = 0) {
+    this.skipped += skipped;
     const wasEmpty = this.lines.length === 0;
     for (const line of lines) {
       this.lines.push(line);
@@ -89,7 +92,10 @@ export class OutputLog {
     document.getElementById("output-empty").hidden = this.lines.length > 0;
     this.view.el.hidden = this.lines.length === 0;
     const dropped = document.getElementById("output-dropped");
-    dropped.hidden = this.trimmed === 0;
-    dropped.textContent = `${this.trimmed} older lines dropped from this view (each worker's last lines stay available in its own panel).`;
+    dropped.hidden = this.trimmed === 0 && this.skipped === 0;
+    const parts = [];
+    if (this.trimmed) parts.push(`${this.trimmed} older lines dropped from this view`);
+    if (this.skipped) parts.push(`${this.skipped} lines printed too fast to show live`);
+    dropped.textContent = `${parts.join("; ")} (each worker's last lines stay available in its own panel).`;
   }
 }
