@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-import reliability_support as rs  # noqa: E402 -- needs the path above
+import load_support as load  # noqa: E402 -- needs the path above
+import reliability_support as rs  # noqa: E402
 
 RESULTS = REPO / "chaos" / "results" / "latest.json"
 DEFAULT_BUDGET = 300.0
@@ -100,6 +101,28 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
     "reconnecting_clients": (
         "50 clients connecting and disconnecting in a loop for 40 s; 5 more connect and go silent",
         with_server(lambda s: rs.reconnect_loop(s, 50, 40, settle_threads=True, abandoned=5), max_workers=8),
+    ),
+    "big_state": (
+        "a 1,000,000-item list: its extend and a joining client's snapshot (~13 MB each) arrive whole",
+        with_server(lambda s: load.big_state(s, items=1_000_000), max_workers=4),
+    ),
+    "resync_flood": (
+        "one client sends 20,000 resyncs with 10,000 dict entries and a writer running, for 10 s",
+        with_server(
+            lambda s: load.resync_flood(s, requests=20_000, entries=10_000, seconds=10), max_workers=4
+        ),
+    ),
+    "output_flood": (
+        "32 printers print 160 MB of 10,000-character lines flat out; ended output budget 16 MiB",
+        with_server(
+            lambda s: {
+                **load.output_flood(s, printers=32, lines=500, width=10_000),
+                **load.ended_output(s, budget=16 * 2**20, workers=40, lines=2000, width=200),
+            },
+            "--ended-output-mib",
+            "16",
+            max_workers=32,
+        ),
     ),
     "soak": (
         "15 s of everything: writers, printers, lock users, crashes, SIGKILL/SIGTERM, 3 clients",

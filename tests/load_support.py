@@ -10,6 +10,7 @@ Each takes a started :class:`reliability_support.Server` and returns its figures
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -18,21 +19,24 @@ from typing import Any
 import socketio
 from reliability_support import Server, Watcher, wait_for
 
+from webapp.clients import RESYNC_INTERVAL
+from webapp.output import BATCH_BYTES
+
 
 class OfficialClient:
-    """The stock python-socketio client over websocket, with a small receive buffer.
+    """The stock python-socketio client over websocket, by default with a small receive buffer.
 
     The small buffer makes the server's big sends back up, as a slow network would.
     """
 
-    def __init__(self, server: Server, rcvbuf: int = 64 * 1024) -> None:
+    def __init__(self, server: Server, rcvbuf: int | None = 64 * 1024) -> None:
         self.cond = threading.Condition()
         self.events: list[tuple[str, Any]] = []
         self.disconnects = 0
-        self.client = socketio.Client(
-            reconnection=False,
-            websocket_extra_options={"sockopt": [(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)]},
-        )
+        sockopt = [(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)] if rcvbuf else []
+        # websocket-client checks UTF-8 in pure Python (~10 MB/s) unless told not to
+        options = {"sockopt": sockopt, "skip_utf8_validation": True}
+        self.client = socketio.Client(reconnection=False, websocket_extra_options=options)
         self.client.on("*", self._on_event)
         self.client.on("disconnect", self._on_disconnect)
         headers = {"Authorization": f"Bearer {server.token}"} if server.token else {}
@@ -157,6 +161,9 @@ def resync_flood(srv: Server, requests: int = 5000, entries: int = 3000, seconds
         flooder.wait_version(version, 30)
         watcher.wait_version(version, 30)
         snapshots = flooder.snapshots - snapshots_before
+        # coalesced and rate limited: at most one per RESYNC_INTERVAL (+1 for the first)
+        most = (time.monotonic() - started) / RESYNC_INTERVAL + 2
+        assert 1 <= snapshots <= most, f"{snapshots} snapshots for {requests} resyncs"
         wait_for(lambda: srv.threads() <= base_threads + 2, 30, "the server's threads to settle")
         return {
             "resyncs_sent": requests,
@@ -169,3 +176,85 @@ def resync_flood(srv: Server, requests: int = 5000, entries: int = 3000, seconds
     finally:
         flooder.close()
         watcher.close()
+
+
+def output_flood(srv: Server, printers: int = 4, lines: int = 1000, width: int = 10_000) -> dict:
+    """``printers`` print ``lines`` lines of ``width`` characters each, flat out, watched by a client.
+
+    Checks: no ``output`` message is over the batch bound; every line printed is either
+    received or counted in a message's ``skipped``; the client stays connected. (Should
+    the client read too slowly and be held back, it misses messages by design and is sent
+    a snapshot instead: then that snapshot is what is checked for.)
+    """
+    client = OfficialClient(srv, rcvbuf=None)
+    try:
+        client.wait(lambda: client.received("snapshot"), what="the first snapshot")
+        started = time.monotonic()
+        workers = srv.spawn(printers, "printer", lines=lines, width=width)
+        total = printers * lines
+
+        def accounted() -> bool:
+            batches = client.received("output")
+            return sum(len(b["lines"]) + b.get("skipped", 0) for b in batches) >= total
+
+        def held_back_and_resynced() -> bool:
+            return "is not reading" in srv.log() and len(client.received("snapshot")) > 1
+
+        client.wait(
+            lambda: accounted() or held_back_and_resynced(),
+            60,
+            "every line to be received or counted as skipped",
+        )
+        elapsed = time.monotonic() - started
+        held_back = not accounted()
+        batches = client.received("output")
+        sizes = [len(json.dumps(b["lines"], separators=(",", ":"))) for b in batches]
+        received = sum(len(b["lines"]) for b in batches)
+        skipped = sum(b.get("skipped", 0) for b in batches)
+        if not held_back:
+            assert received + skipped == total, (received, skipped, total)
+        assert max(sizes) <= BATCH_BYTES, f"an output message of {max(sizes)} bytes"
+        mine = {w["pid"] for w in workers}
+        assert {line["pid"] for b in batches for line in b["lines"]} <= mine
+        assert client.connected, "the client was disconnected"
+        return {
+            "lines_printed": total,
+            "bytes_printed": total * (width + 1),
+            "messages": len(batches),
+            "largest_message_bytes": max(sizes),
+            "batch_bound_bytes": BATCH_BYTES,
+            "lines_received": received,
+            "client_held_back": held_back,
+            "lines_skipped": skipped,
+            "seconds": round(elapsed, 3),
+        }
+    finally:
+        client.close()
+
+
+def ended_output(srv: Server, budget: int, workers: int = 8, lines: int = 2000, width: int = 200) -> dict:
+    """``workers`` printers, one after another, each printing ``lines`` lines and ending.
+
+    Checks: the ended workers' output kept (text bytes plus 128 per line, as the server
+    counts it) stays within ``budget``; the oldest ended worker loses lines first, and the
+    newest keeps all of its own.
+    """
+    pids = []
+    for _ in range(workers):
+        (worker,) = srv.spawn(1, "printer", lines=lines, width=width)
+        pids.append(worker["pid"])
+        wait_for(lambda p=worker["pid"]: srv.get_json(f"/api/workers/{p}")["state"] == "exited", 30)
+        # its output is counted once both its pipes are at EOF: all its lines are in
+        wait_for(
+            lambda p=worker["pid"]: srv.get_json(f"/api/workers/{p}/output")["total"] == lines,
+            30,
+            "all its lines to be read",
+        )
+    answers = [srv.get_json(f"/api/workers/{pid}/output") for pid in pids]
+    kept = [sum(len(line["text"].encode()) + 128 for line in a["lines"]) for a in answers]
+    dropped = [a["dropped"] for a in answers]
+    assert sum(kept) <= budget, f"{sum(kept)} bytes kept for ended workers, budget {budget}"
+    assert dropped == sorted(dropped, reverse=True), f"a newer worker lost lines first: {dropped}"
+    assert dropped[-1] == 0, f"the newest ended worker lost lines: {dropped}"
+    assert srv.state()["limits"]["ended_output_bytes"] == budget
+    return {"budget": budget, "kept_bytes": kept, "dropped_lines": dropped, "lines_each": lines}

@@ -8,12 +8,13 @@ from __future__ import annotations
 import socket
 import threading
 
-from load_support import big_state
+from load_support import big_state, ended_output, output_flood, resync_flood
 from reliability_support import (  # noqa: F401 -- servers_fixture provides `servers`
     Server,
     servers_fixture,
 )
 
+from webapp.output import BATCH_BYTES
 from webapp.serving import WEBSOCKET_TIMEOUT, WholeFrameSocket
 
 
@@ -68,3 +69,28 @@ def test_a_500000_item_list_arrives_whole_and_the_client_stays_connected(servers
     srv: Server = servers(max_workers=4)
     figures = big_state(srv, items=500_000)
     assert figures["disconnects"] == 0, figures
+
+
+def test_a_client_flooding_resync_gets_a_few_snapshots_and_another_keeps_up(servers):
+    """5,000 ``resync`` at once with 3,000 dict entries and a writer running: they coalesce into
+    at most one snapshot per half second for that client, the last one current; another client
+    stays in step, and the server's threads come back to their baseline."""
+    srv: Server = servers(max_workers=4)
+    figures = resync_flood(srv, requests=5000, entries=3000, seconds=2)
+    assert figures["snapshots_received"] >= 1, figures
+
+
+def test_output_comes_in_bounded_batches_and_no_line_goes_unaccounted(servers):
+    """4 printers send 40 MB of 10,000-character lines flat out: no ``output`` message is over
+    256 KiB, each line either arrives or is counted in ``skipped``, the client stays connected."""
+    srv: Server = servers(max_workers=4)
+    figures = output_flood(srv, printers=4, lines=1000, width=10_000)
+    assert figures["largest_message_bytes"] <= BATCH_BYTES, figures
+
+
+def test_ended_workers_output_shares_one_budget_oldest_dropped_first(servers):
+    """With ``--ended-output-mib 1``, eight ended printers of ~650 KiB each: what is kept stays
+    within 1 MiB, the oldest lose their lines first, the newest keeps all of its own."""
+    srv: Server = servers("--ended-output-mib", "1", max_workers=2)
+    figures = ended_output(srv, budget=2**20, workers=8, lines=2000, width=200)
+    assert figures["dropped_lines"][0] == 2000, figures  # the oldest lost all its lines
