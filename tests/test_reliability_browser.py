@@ -79,7 +79,7 @@ def test_the_ended_workers_cap_is_shown(chromium, servers):
 
 def test_the_ended_workers_output_budget_is_shown_and_applied(chromium, servers):
     """With ``--ended-output-mib 1`` the page states the budget, and the output of the older of
-    two ended ~800 KiB printers says its earlier lines were dropped, and why."""
+    two ended ~1 MiB printers says its earlier lines were dropped, and why."""
     srv: Server = servers("--ended-output-mib", "1", max_workers=4)
     pids = []
     for _ in range(2):

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 FRAME = 0.016
 MAX_LINE = 10_000
-LINE_COST = 128  # bytes a kept line costs besides its text (its tuple, time and number)
+LINE_COST = 200  # bytes a kept line costs besides its text: tuple, time, number (tracemalloc: ~197)
 BATCH_BYTES = 256 * 1024  # JSON bytes of lines in one ``output`` message at most
 PENDING_BYTES = 4 * 2**20  # lines waiting to be sent (one batch per frame: ~16 MB/s at most)
 LINE_JSON = 80  # JSON bytes of a line besides its text: {"pid":..,"n":..,"t":..,"stream":..}
