@@ -135,7 +135,7 @@ def resync_flood(srv: Server, requests: int = 5000, entries: int = 3000, seconds
     try:
         flooder.wait(lambda: flooder.version is not None, what="the flooder's snapshot")
         watcher.wait(lambda: watcher.version is not None, what="the watcher's snapshot")
-        base_threads = srv.threads()
+        base_threads, base_rss = srv.threads(), srv.rss()
         (writer,) = srv.spawn(1, "burst", n=10_000_000, rate=500, keys=50)
         snapshots_before = flooder.snapshots
         started = time.monotonic()
@@ -144,10 +144,11 @@ def resync_flood(srv: Server, requests: int = 5000, entries: int = 3000, seconds
         sent_in = time.monotonic() - started
         # the other client's changes keep flowing: its version moves on within the window
         longest_gap = 0.0
-        most_threads = 0
+        most_threads, most_rss = 0, base_rss
         last_version, last_move = watcher.version, time.monotonic()
         while time.monotonic() - started < seconds:
             most_threads = max(most_threads, srv.threads())
+            most_rss = max(most_rss, srv.rss())
             version = watcher.wait(lambda: watcher.version, what="the watcher's version")
             now = time.monotonic()
             if version != last_version:
@@ -172,6 +173,7 @@ def resync_flood(srv: Server, requests: int = 5000, entries: int = 3000, seconds
             "other_client_longest_gap_s": round(longest_gap, 3),
             "most_server_threads": most_threads,
             "baseline_threads": base_threads,
+            "rss_growth_mib": round((most_rss - base_rss) / 2**20, 1),
         }
     finally:
         flooder.close()
