@@ -132,7 +132,7 @@ class Dashboard:
                 logger.debug("forget_waiter(%d): %r", pid, exc)
 
     def _emit_output(self, lines: list[dict], skipped: int) -> None:
-        # skipped: older lines of this frame that did not fit in one bounded batch
+        # skipped: lines left out of the live stream (more waited to be sent than it carries)
         self.clients.broadcast(
             "output", {"lines": lines, "skipped": skipped} if skipped else {"lines": lines}
         )
