@@ -39,6 +39,8 @@ ENDED_BUDGET = 64 * 2**20
 
 def _size(text: str) -> int:
     """JSON bytes of one line in a message (its text escaped as JSON does it)."""
+    if text.isascii() and text.isprintable():  # the usual case, without encoding it
+        return LINE_JSON + 2 + len(text) + text.count('"') + text.count("\\")
     return LINE_JSON + len(json.dumps(text))
 
 
@@ -52,14 +54,14 @@ class WorkerOutput:
         self.bytes = 0
         self.open_streams = 0
 
-    def add(self, stream: str, text: str, t: float, cost: int) -> dict:
-        """Keep a line (dropping the oldest past ``scrollback``); return it as sent."""
+    def add(self, stream: str, text: str, t: float, cost: int) -> int:
+        """Keep a line (dropping the oldest past ``scrollback``); return its number."""
         self.count += 1
         self.lines.append((self.count, t, stream, text, cost))
         self.bytes += cost
         if len(self.lines) > self.scrollback:
             self.bytes -= self.lines.popleft()[4]
-        return {"n": self.count, "t": t, "stream": stream, "text": text}
+        return self.count
 
     def drop_oldest(self) -> int:
         """Drop the oldest line kept; return the bytes freed."""
@@ -98,14 +100,16 @@ class OutputCapture:
         self.ended: dict[int, WorkerOutput] = {}
         self.ended_bytes = 0
         # the latest lines of all workers together, for a page that opens later: (line, size)
-        self.recent_lines: collections.deque[tuple[dict, int]] = collections.deque()
+        self.recent_lines: collections.deque[dict] = collections.deque()
         self.recent_bytes = 0
         self.lock = threading.Lock()
         self.selector = selectors.DefaultSelector()
         self.partial: dict[tuple[int, str], tuple[bytes, float]] = {}
         # lines not sent yet, newest last, with their JSON size; older ones past PENDING_BYTES
         # are left out of the live stream (they stay in each worker's scrollback)
-        self.pending: collections.deque[tuple[dict, int]] = collections.deque()
+        # (bytes waiting and recent are counted as the text's length plus LINE_JSON: cheap,
+        # and exact for plain ASCII; a batch's bound is exact, see _next_batch)
+        self.pending: collections.deque[dict] = collections.deque()
         self.pending_bytes = 0
         self.skipped = 0
         self.last_emit = 0.0
@@ -135,7 +139,7 @@ class OutputCapture:
     def recent(self) -> list[dict]:
         """The last lines of all workers, oldest first."""
         with self.lock:
-            return [line for line, _ in self.recent_lines]
+            return list(self.recent_lines)
 
     def forget(self, pid: int) -> None:
         """Drop the scrollback of a worker that was cleared from the table."""
@@ -198,11 +202,14 @@ class OutputCapture:
         """Take the oldest pending lines, up to BATCH_BYTES; return them and the count skipped."""
         batch, size = [], 0
         with self.lock:
-            while self.pending and (not batch or size + self.pending[0][1] <= BATCH_BYTES):
-                line, line_size = self.pending.popleft()
+            while self.pending:
+                line_size = _size(self.pending[0]["text"])
+                if batch and size + line_size > BATCH_BYTES:
+                    break
+                line = self.pending.popleft()
                 batch.append(line)
                 size += line_size
-            self.pending_bytes -= size
+                self.pending_bytes -= len(line["text"]) + LINE_JSON
             skipped, self.skipped = self.skipped, 0
         return batch, skipped
 
@@ -247,17 +254,21 @@ class OutputCapture:
             output = self.outputs.get(pid)
             if output is None:
                 return
+            new = []
+            added = 0
             for raw in raw_lines:
                 raw = raw[:MAX_LINE]
                 text = raw.decode("utf-8", "replace").rstrip("\r")
-                line = {"pid": pid, **output.add(stream, text, t, len(raw) + LINE_COST)}
-                size = _size(text)
-                self.pending.append((line, size))
-                self.pending_bytes += size
-                while self.pending_bytes > PENDING_BYTES:
-                    self.pending_bytes -= self.pending.popleft()[1]
-                    self.skipped += 1
-                self.recent_lines.append((line, size))
-                self.recent_bytes += size
-                while len(self.recent_lines) > RECENT_LINES or self.recent_bytes > RECENT_BYTES:
-                    self.recent_bytes -= self.recent_lines.popleft()[1]
+                n = output.add(stream, text, t, len(raw) + LINE_COST)
+                new.append({"pid": pid, "n": n, "t": t, "stream": stream, "text": text})
+                added += len(text) + LINE_JSON
+            self.pending.extend(new)
+            self.pending_bytes += added
+            while self.pending_bytes > PENDING_BYTES:
+                self.pending_bytes -= len(self.pending.popleft()["text"]) + LINE_JSON
+                self.skipped += 1
+            recent = new[-RECENT_LINES:]
+            self.recent_lines.extend(recent)
+            self.recent_bytes += sum(len(line["text"]) + LINE_JSON for line in recent)
+            while len(self.recent_lines) > RECENT_LINES or self.recent_bytes > RECENT_BYTES:
+                self.recent_bytes -= len(self.recent_lines.popleft()["text"]) + LINE_JSON
