@@ -66,6 +66,7 @@ class ClientRegistry:
         self.clients: dict[str, str] = {}  # sid -> Engine.IO sid
         self.lagging: set[str] = set()
         self.awaiting: dict[str, float] = {}  # sid -> when its snapshot may be sent
+        self.joining: set[str] = set()  # connecting: its first snapshot is being built
         self.last_snapshot: dict[str, float] = {}  # sid -> when it was last sent one
         self.history = ChangeHistory()
         self.timer: threading.Timer | None = None
@@ -77,7 +78,15 @@ class ClientRegistry:
     # -- snapshots -------------------------------------------------------------
     def welcome(self, sid: str, eio_sid: str) -> None:
         """Register a new client and send it a snapshot; broadcasts to it follow from there."""
-        self._send_snapshot([sid], register={sid: eio_sid})
+        # Socket.IO already counts it in: broadcasts sent while its snapshot is built would
+        # reach it first, which it cannot use (the page would ask for another snapshot)
+        with self.lock:
+            self.joining.add(sid)
+        try:
+            self._send_snapshot([sid], register={sid: eio_sid})
+        finally:
+            with self.lock:
+                self.joining.discard(sid)
 
     def request_snapshot(self, sid: str) -> None:
         """Send one client a fresh snapshot soon (it saw a gap in versions); repeats coalesce."""
@@ -125,8 +134,9 @@ class ClientRegistry:
                     continue  # reloaded, or changes sent since are no longer kept: build again
                 # (past that, send it anyway: a client that sees a gap asks again)
                 with self.lock:
-                    if register:
-                        self.clients.update(register)
+                    if register:  # unless it left meanwhile (remove() took it off joining)
+                        self.clients.update({s: e for s, e in register.items() if s in self.joining})
+                        self.joining.difference_update(register)
                     targets = [s for s in sids if s in self.clients and s not in self.lagging]
                     now = time.monotonic()
                     for sid in sids:
@@ -143,6 +153,7 @@ class ClientRegistry:
     def remove(self, sid: str) -> None:
         with self.lock:
             self.clients.pop(sid, None)
+            self.joining.discard(sid)
             self.lagging.discard(sid)
             self.awaiting.pop(sid, None)
             self.last_snapshot.pop(sid, None)
@@ -197,7 +208,7 @@ class ClientRegistry:
                         queued,
                         size,
                     )
-            skip = list(self.lagging | self.awaiting.keys())
+            skip = list(self.lagging | self.joining | self.awaiting.keys())
             if self.lagging and self.timer is None:
                 # nothing else may be sent for a while: look again to resync it when it drains
                 self.timer = threading.Timer(0.5, self._recheck)
