@@ -16,6 +16,7 @@ from reliability_support import (  # noqa: F401 -- servers_fixture provides `ser
 
 from webapp.output import BATCH_BYTES
 from webapp.serving import WEBSOCKET_TIMEOUT, WholeFrameSocket
+from webapp.snapshots import ChangeHistory
 
 
 def _connected_pair(sndbuf: int) -> tuple[socket.socket, socket.socket]:
@@ -94,3 +95,21 @@ def test_ended_workers_output_shares_one_budget_oldest_dropped_first(servers):
     srv: Server = servers("--ended-output-mib", "1", max_workers=2)
     figures = ended_output(srv, budget=2**20, workers=8, lines=2000, width=200)
     assert figures["oldest_dropped_lines"] == 2000, figures  # the oldest lost all its lines
+
+
+def _changes(first: int, last: int) -> dict:
+    return {"from": first - 1, "to": last, "ops": [{"seq": seq} for seq in range(first, last + 1)]}
+
+
+def test_a_snapshot_built_a_moment_ago_is_sent_with_exactly_the_changes_broadcast_since():
+    """What a client is sent after a snapshot of version V: the ops after V that were already
+    broadcast (none if V is current or newer), or None when they are no longer kept."""
+    history = ChangeHistory(max_ops=10)
+    assert history.since(0) == {}  # nothing broadcast yet
+    for first, last in [(1, 4), (5, 8), (9, 12)]:
+        history.add(_changes(first, last))
+    assert history.since(12) == {} and history.since(15) == {}
+    caught_up = history.since(6)
+    assert (caught_up["from"], caught_up["to"]) == (6, 12)
+    assert [op["seq"] for op in caught_up["ops"]] == list(range(7, 13))
+    assert history.since(2) is None  # 1-4 were dropped to keep at most 10 ops
