@@ -151,6 +151,12 @@ def summary(results: dict) -> dict:
             "reconnections": figures("reconnecting_clients").get("connections"),
         },
         "short_workers": figures("short_workers").get("workers"),
+        "big_state_items": figures("big_state").get("items"),
+        "resync_flood": {
+            "resyncs": figures("resync_flood").get("resyncs_sent"),
+            "snapshots": figures("resync_flood").get("snapshots_received"),
+        },
+        "largest_output_message": figures("output_flood").get("largest_message_bytes"),
         "manager_kills": figures("manager_kills").get("manager_kills"),
         "zombies": sum(f.get("zombies", 0) for f in every),
         "orphans": figures("server_kills").get("orphans"),
