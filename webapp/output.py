@@ -11,9 +11,9 @@ characters): a batch holds at most ``BATCH_BYTES`` of JSON (32 printers flat out
 13.7 MB batches), one batch per frame, and at most ``PENDING_BYTES`` wait to be sent. A
 burst is sent over a few frames; output that outruns that for long loses its oldest
 waiting lines from the live stream only: they are counted in the next batch's
-``skipped`` and stay in their worker's scrollback. The
-output of ended workers shares one budget, ``ended_budget`` bytes: past it, the oldest
-ended worker's oldest lines are dropped first (1,000 ended workers kept ~610 KiB each).
+``skipped`` and stay in their worker's scrollback. The output of ended workers shares
+one budget, ``ended_budget`` bytes: past it, the oldest ended worker's oldest lines are
+dropped first (1,000 ended workers kept ~610 KiB each).
 """
 
 from __future__ import annotations
@@ -148,11 +148,6 @@ class OutputCapture:
             output = self.ended.pop(pid, None)
             if output is not None:
                 self.ended_bytes -= output.bytes
-
-    def kept_bytes(self) -> tuple[int, int]:
-        """Bytes kept for all workers, and for ended ones (text plus LINE_COST per line)."""
-        with self.lock:
-            return sum(o.bytes for o in self.outputs.values()), self.ended_bytes
 
     def _end(self, pid: int, output: WorkerOutput) -> None:
         """Count an ended worker's output in the ended budget; drop the oldest lines past it.
