@@ -86,22 +86,6 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
         with_server(manager_kills, max_workers=8),
     ),
     "server_kills": ("the server SIGKILLed 3 times with 8 workers of every kind", server_kills),
-    "short_workers": (
-        "20,000 short workers spawned and ended, default --ended-cap 1000",
-        with_server(lambda s: rs.short_workers(s, total=20_000, batch=64, cap=1000), max_workers=64),
-    ),
-    "spawn_storm": (
-        "500 spawn/kill requests at once over REST and Socket.IO, --max-workers 8",
-        with_server(lambda s: rs.spawn_storm(s, total=500, max_workers=8), max_workers=8),
-    ),
-    "stuck_clients": (
-        "5 clients stop reading for 15 s while 4 workers write flat out",
-        with_server(lambda s: rs.stuck_clients(s, 15, stuck=5), max_workers=8),
-    ),
-    "reconnecting_clients": (
-        "50 clients connecting and disconnecting in a loop for 40 s; 5 more connect and go silent",
-        with_server(lambda s: rs.reconnect_loop(s, 50, 40, settle_threads=True, abandoned=5), max_workers=8),
-    ),
     "big_state": (
         "a 1,000,000-item list: its extend and a joining client's snapshot (~13 MB each) arrive whole",
         with_server(lambda s: load.big_state(s, items=1_000_000), max_workers=4),
@@ -123,6 +107,22 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
             "16",
             max_workers=32,
         ),
+    ),
+    "short_workers": (
+        "20,000 short workers spawned and ended, default --ended-cap 1000",
+        with_server(lambda s: rs.short_workers(s, total=20_000, batch=64, cap=1000), max_workers=64),
+    ),
+    "spawn_storm": (
+        "500 spawn/kill requests at once over REST and Socket.IO, --max-workers 8",
+        with_server(lambda s: rs.spawn_storm(s, total=500, max_workers=8), max_workers=8),
+    ),
+    "stuck_clients": (
+        "5 clients stop reading for 15 s while 4 workers write flat out",
+        with_server(lambda s: rs.stuck_clients(s, 15, stuck=5), max_workers=8),
+    ),
+    "reconnecting_clients": (
+        "50 clients connecting and disconnecting in a loop for 40 s; 5 more connect and go silent",
+        with_server(lambda s: rs.reconnect_loop(s, 50, 40, settle_threads=True, abandoned=5), max_workers=8),
     ),
     "soak": (
         "15 s of everything: writers, printers, lock users, crashes, SIGKILL/SIGTERM, 3 clients",
