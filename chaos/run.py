@@ -26,8 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+import bad_frames as hs  # noqa: E402
 import fault_scenarios as faults  # noqa: E402 -- needs the path above
-import hostile_support as hs  # noqa: E402
+import flood_scenarios as floods  # noqa: E402
 import load_scenarios as loads  # noqa: E402
 
 from testkit.client import SocketClient  # noqa: E402
@@ -91,6 +92,28 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
         with_server(manager_kills, max_workers=8),
     ),
     "server_kills": ("the server SIGKILLed 3 times with 8 workers of every kind", server_kills),
+    "big_state": (
+        "a 1,000,000-item list: its extend and a joining client's snapshot (~13 MB each) arrive whole",
+        with_server(lambda s: floods.big_state(s, items=1_000_000), max_workers=4),
+    ),
+    "resync_flood": (
+        "one client sends 20,000 resyncs with 10,000 dict entries and a writer running, for 10 s",
+        with_server(
+            lambda s: floods.resync_flood(s, requests=20_000, entries=10_000, seconds=10), max_workers=4
+        ),
+    ),
+    "output_flood": (
+        "32 printers print 160 MB of 10,000-character lines flat out; ended output budget 16 MiB",
+        with_server(
+            lambda s: {
+                **floods.output_flood(s, printers=32, lines=500, width=10_000),
+                **floods.ended_output(s, budget=16 * 2**20, workers=40, lines=2000, width=200),
+            },
+            "--ended-output-mib",
+            "16",
+            max_workers=32,
+        ),
+    ),
     "short_workers": (
         "20,000 short workers spawned and ended, default --ended-cap 1000",
         with_server(lambda s: faults.short_workers(s, total=20_000, batch=64, cap=1000), max_workers=64),
@@ -142,6 +165,12 @@ def summary(results: dict) -> dict:
         "short_workers": figures("short_workers").get("workers"),
         "malformed_frames": figures("malformed_frames").get("bad_frames"),
         "malformed_frame_log_lines": figures("malformed_frames").get("log_lines"),
+        "big_state_items": figures("big_state").get("items"),
+        "resync_flood": {
+            "resyncs": figures("resync_flood").get("resyncs_sent"),
+            "snapshots": figures("resync_flood").get("snapshots_received"),
+        },
+        "largest_output_message": figures("output_flood").get("largest_message_bytes"),
         "manager_kills": figures("manager_kills").get("manager_kills"),
         "zombies": sum(f.get("zombies", 0) for f in every),
         "orphans": figures("server_kills").get("orphans"),

@@ -25,6 +25,7 @@ def test_every_task_the_issue_lists_is_registered():
         "event_wait",
         "event_set",
         "semaphore",
+        "fill",
     }
 
 

@@ -109,3 +109,26 @@ def test_a_dead_holder_is_shown_after_kill_all_and_clear_ended_and_after_sigterm
         assert view.errors == [], view.errors
     finally:
         view.close()
+
+
+def test_the_ended_workers_output_budget_is_shown_and_applied(chromium, servers):
+    """With ``--ended-output-mib 1`` the page states the budget, and the output of the older of
+    two ended ~1 MiB printers says its earlier lines were dropped, and why."""
+    srv: Server = servers("--ended-output-mib", "1", max_workers=4)
+    pids = []
+    for _ in range(2):
+        pid = srv.spawn(1, "printer", lines=2000, width=300)[0]["pid"]
+        wait_for(lambda p=pid: srv.get_json(f"/api/workers/{p}/output")["total"] == 2000, 30, "its lines")
+        wait_for(lambda p=pid: srv.get_json(f"/api/workers/{p}")["state"] == "exited", 30, "its end")
+        pids.append(pid)
+    wait_for(lambda: srv.get_json(f"/api/workers/{pids[0]}/output")["dropped"] > 0, 10, "the budget")
+    view = Page(chromium, srv.url)
+    try:
+        expect(view.page.locator("#ended-cap")).to_contain_text("their output: up to 1 MiB in all")
+        view.page.get_by_role("button", name=f"Output of {pids[0]}").click()
+        dropped = view.page.locator("#inspector-dropped")
+        expect(dropped).to_contain_text("earlier lines were dropped")
+        expect(dropped).to_contain_text("ended workers' output shares 1 MiB, oldest dropped first")
+        assert view.errors == [], view.errors
+    finally:
+        view.close()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from hostile_support import MALFORMED_FRAMES, malformed_frames, send_malformed
+from bad_frames import MALFORMED_FRAMES, malformed_frames, send_malformed
 from reliability_support import (  # noqa: F401 -- servers_fixture provides `servers`
     LIVE,
     Server,

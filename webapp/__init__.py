@@ -26,6 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SCROLLBACK=2000,
         MAX_LOCKS=100,
         RELEASE_DEAD_LOCKS=False,
+        ENDED_OUTPUT_BYTES=64 * 2**20,  # ended workers' output kept in all, oldest dropped first
         START_METHOD="forkserver",
         READ_ONLY=False,
         HOST="127.0.0.1",

@@ -31,6 +31,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="release the locks of a holder that dies (off: it keeps them, as in multiprocessing)",
     )
     parser.add_argument(
+        "--ended-output-mib",
+        type=int,
+        default=64,
+        help="MiB of output kept for ended workers in all, oldest dropped first (default 64)",
+    )
+    parser.add_argument(
         "--read-only", action="store_true", help="watch only: spawn, kill and reset are refused"
     )
     parser.add_argument(
@@ -52,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--max-locks must be from 1 to 10000")
     if not 1 <= args.scrollback <= 1_000_000:
         parser.error("--scrollback must be from 1 to 1000000")
+    if not 0 <= args.ended_output_mib <= 1_048_576:
+        parser.error("--ended-output-mib must be from 0 to 1048576")
     for name in ("token", "viewer_token"):
         value = getattr(args, name)
         if value is not None and not TOKEN_RE.fullmatch(value):
@@ -74,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             "SCROLLBACK": args.scrollback,
             "MAX_LOCKS": args.max_locks,
             "RELEASE_DEAD_LOCKS": args.release_dead_locks,
+            "ENDED_OUTPUT_BYTES": args.ended_output_mib * 2**20,
             "READ_ONLY": args.read_only,
             "HOST": args.host,
             "ALLOWED_HOSTS": tuple(args.allow_host),

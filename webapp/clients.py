@@ -1,4 +1,4 @@
-"""ClientRegistry: the connected Socket.IO clients, and holding back the ones that lag.
+"""ClientRegistry: the connected Socket.IO clients, their snapshots, and holding back the ones that lag.
 
 Every broadcast is encoded once and queued to each client's Engine.IO socket. A client
 that stops reading would make its queue grow without bound, so a client whose queue
@@ -12,58 +12,151 @@ callable that is evaluated inside: what is read at send time cannot be overtaken
 something older. Otherwise a snapshot built just before a worker ended could reach a
 client after the ``workers`` event saying it ended, and the page, which keeps what it
 received last, would show that worker running for good.
+
+Snapshots are the exception to "read inside": the state's part is built outside
+``send_lock`` (once per version, shared: :class:`SnapshotCache`), and sent together with
+the ``changes`` broadcast since it was built, so it is as current as anything sent after
+it. A client asks for one with ``resync``: requests are coalesced per client and served
+by one thread, at most one snapshot per client per ``resync_interval``; until its
+snapshot is sent, a client is sent nothing else (it could not use it).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flask_socketio import SocketIO
 
+from .rawjson import RawJSON
+from .snapshots import ChangeHistory, SnapshotCache
+
 logger = logging.getLogger(__name__)
+
+RESYNC_INTERVAL = 0.5  # seconds: at most one snapshot per client this often
+STALE_BUILDS = 3  # snapshots built and found too old before one is sent anyway
 
 
 class ClientRegistry:
-    """Tracks connected clients and broadcasts to those keeping up."""
+    """Tracks connected clients, sends them snapshots, and broadcasts to those keeping up."""
 
     def __init__(
         self,
         socketio: SocketIO,
-        snapshot: Callable[[], dict],
+        cache: SnapshotCache,
+        snapshot_fields: Callable[[], dict],
         high: int = 256,
         low: int = 16,
         high_bytes: int = 4 * 2**20,
+        resync_interval: float = RESYNC_INTERVAL,
     ) -> None:
         self.socketio = socketio
-        self.snapshot = snapshot
+        self.cache = cache
+        self.snapshot_fields = snapshot_fields
         self.high = high
         self.low = low
         self.high_bytes = high_bytes
+        self.resync_interval = resync_interval
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.clients: dict[str, str] = {}  # sid -> Engine.IO sid
         self.lagging: set[str] = set()
+        self.awaiting: dict[str, float] = {}  # sid -> when its snapshot may be sent
+        self.joining: set[str] = set()  # connecting: its first snapshot is being built
+        self.last_snapshot: dict[str, float] = {}  # sid -> when it was last sent one
+        self.history = ChangeHistory()
         self.timer: threading.Timer | None = None
+        self.wake = threading.Condition(self.lock)
+        self.closing = False
+        self.sender = threading.Thread(target=self._send_due, name="mpscope-snapshots", daemon=True)
+        self.sender.start()
 
+    # -- snapshots -------------------------------------------------------------
     def welcome(self, sid: str, eio_sid: str) -> None:
         """Register a new client and send it a snapshot; broadcasts to it follow from there."""
-        with self.send_lock:
+        # Socket.IO already counts it in: broadcasts sent while its snapshot is built would
+        # reach it first, which it cannot use (the page would ask for another snapshot)
+        with self.lock:
+            self.joining.add(sid)
+        try:
+            self._send_snapshot([sid], register={sid: eio_sid})
+        finally:
             with self.lock:
-                self.clients[sid] = eio_sid
-            self.socketio.emit("snapshot", self.snapshot(), to=sid)
+                self.joining.discard(sid)
 
-    def send_snapshot(self, sid: str) -> None:
-        """Send one client a fresh snapshot (it asked: it saw a gap in versions)."""
-        with self.send_lock:
-            self.socketio.emit("snapshot", self.snapshot(), to=sid)
+    def request_snapshot(self, sid: str) -> None:
+        """Send one client a fresh snapshot soon (it saw a gap in versions); repeats coalesce."""
+        with self.lock:
+            if sid not in self.clients:
+                return
+            due = max(time.monotonic(), self.last_snapshot.get(sid, 0.0) + self.resync_interval)
+            self.awaiting[sid] = min(due, self.awaiting.get(sid, due))
+            self.wake.notify()
 
+    def resync_all(self) -> None:
+        """The state was reloaded: send every client a fresh snapshot now."""
+        self.cache.invalidate()
+        with self.send_lock, self.lock:
+            self.history.clear()
+            now = time.monotonic()
+            for sid in self.clients:
+                self.awaiting[sid] = now
+            self.wake.notify()
+
+    def _send_due(self) -> None:
+        """The snapshot thread: send each waiting client its snapshot once it is due."""
+        while True:
+            with self.lock:
+                while not self.closing:
+                    now = time.monotonic()
+                    due = [sid for sid, at in self.awaiting.items() if at <= now]
+                    if due:
+                        break
+                    self.wake.wait(min(self.awaiting.values()) - now if self.awaiting else None)
+                if self.closing:
+                    return
+            try:
+                self._send_snapshot(due)
+            except Exception:
+                logger.exception("sending snapshots failed")
+
+    def _send_snapshot(self, sids: list[str], register: dict[str, str] | None = None) -> None:
+        """Build (or reuse) the snapshot outside ``send_lock``, then send it and what it lacks."""
+        for attempt in range(STALE_BUILDS):
+            snap = self.cache.get()
+            with self.send_lock:
+                missed = self.history.since(snap.version)
+                if (not self.cache.is_current(snap) or missed is None) and attempt < STALE_BUILDS - 1:
+                    continue  # reloaded, or changes sent since are no longer kept: build again
+                # (past that, send it anyway: a client that sees a gap asks again)
+                with self.lock:
+                    if register:  # unless it left meanwhile (remove() took it off joining)
+                        self.clients.update({s: e for s, e in register.items() if s in self.joining})
+                        self.joining.difference_update(register)
+                    targets = [s for s in sids if s in self.clients and s not in self.lagging]
+                    now = time.monotonic()
+                    for sid in sids:
+                        self.awaiting.pop(sid, None)
+                    for sid in targets:
+                        self.last_snapshot[sid] = now
+                if targets:
+                    self.socketio.emit("snapshot", snap.with_fields(self.snapshot_fields()), to=targets)
+                    if missed:
+                        self.socketio.emit("changes", missed, to=targets)
+                return
+
+    # -- clients ---------------------------------------------------------------
     def remove(self, sid: str) -> None:
         with self.lock:
             self.clients.pop(sid, None)
+            self.joining.discard(sid)
             self.lagging.discard(sid)
+            self.awaiting.pop(sid, None)
+            self.last_snapshot.pop(sid, None)
 
     def count(self) -> int:
         return len(self.clients)
@@ -82,24 +175,31 @@ class ClientRegistry:
         size = sum(len(d) for d in data if isinstance(d, (str, bytes)))
         return count, size
 
+    # -- broadcasts ------------------------------------------------------------
     def broadcast(self, event: str, data: dict | Callable[[], Any]) -> None:
         """Send ``event`` to every client that is keeping up (``data()`` is read at send time)."""
+        # encoded before taking the lock every send waits for (a callable is read inside it)
+        encoded = None if callable(data) else RawJSON(json.dumps(data, separators=(",", ":")))
         with self.send_lock:
             skip = self._check()
-            self.socketio.emit(event, data() if callable(data) else data, skip_sid=skip)
+            if encoded is None:
+                encoded = data()
+            elif event == "changes":
+                self.history.add(data)
+            self.socketio.emit(event, encoded, skip_sid=skip)
 
     def _check(self) -> list[str]:
-        """Update who lags, resync those that caught up; return the clients to skip.
+        """Update who lags, queue a snapshot for those that caught up; return the clients to skip.
 
         The caller holds ``send_lock``.
         """
-        caught_up = []
         with self.lock:
             for sid, eio_sid in self.clients.items():
                 queued, size = self._queued(eio_sid)
                 if sid in self.lagging and queued <= self.low:
                     self.lagging.discard(sid)
-                    caught_up.append(sid)
+                    self.awaiting[sid] = time.monotonic()
+                    self.wake.notify()
                 elif sid not in self.lagging and (queued > self.high or size > self.high_bytes):
                     self.lagging.add(sid)
                     logger.info(
@@ -108,14 +208,12 @@ class ClientRegistry:
                         queued,
                         size,
                     )
-            skip = list(self.lagging)
+            skip = list(self.lagging | self.joining | self.awaiting.keys())
             if self.lagging and self.timer is None:
                 # nothing else may be sent for a while: look again to resync it when it drains
                 self.timer = threading.Timer(0.5, self._recheck)
                 self.timer.daemon = True
                 self.timer.start()
-        for sid in caught_up:
-            self.socketio.emit("snapshot", self.snapshot(), to=sid)
         return skip
 
     def _recheck(self) -> None:
@@ -126,5 +224,8 @@ class ClientRegistry:
 
     def close(self) -> None:
         with self.lock:
+            self.closing = True
+            self.wake.notify()
             if self.timer is not None:
                 self.timer.cancel()
+        self.sender.join(2)

@@ -20,6 +20,7 @@ from .clients import ClientRegistry
 from .feed import ChangeFeed
 from .output import OutputCapture
 from .ratelimit import RateLimiter
+from .snapshots import SnapshotCache
 from .sockets import socketio
 from .state import SharedState
 from .supervisor import Supervisor
@@ -37,7 +38,9 @@ class Dashboard:
         if config["START_METHOD"] == "forkserver":
             self.ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
         self.state = SharedState(self.ctx, config["MAX_LOCKS"])
-        self.output = OutputCapture(self._emit_output, scrollback=config["SCROLLBACK"])
+        self.output = OutputCapture(
+            self._emit_output, scrollback=config["SCROLLBACK"], ended_budget=config["ENDED_OUTPUT_BYTES"]
+        )
         self.supervisor = Supervisor(
             self.ctx,
             self.state.for_worker,
@@ -47,7 +50,7 @@ class Dashboard:
             ended_cap=config["ENDED_CAP"],
         )
         self.manager_state = "running"
-        self.clients = ClientRegistry(socketio, self.snapshot)
+        self.clients = ClientRegistry(socketio, SnapshotCache(self.state), self.snapshot_fields)
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self._closed = threading.Event()
         self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
@@ -64,27 +67,37 @@ class Dashboard:
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
-        snap = dict(self.state.mirror.snapshot_parts())
-        # the page marks a dead holder even once its row is cleared (a copy: the parts are shared)
-        snap["locks"] = [
+        return {**self.state.mirror.snapshot_parts(), **self.snapshot_fields()}
+
+    def snapshot_fields(self) -> dict:
+        """What a snapshot holds besides the shared objects, read at send time.
+
+        The named locks are here, not in the mirror's part built once per version, because
+        each holder's liveness changes without a version: the page marks a dead holder even
+        once its row is cleared.
+        """
+        locks = [
             {
                 **lock,
                 "holder_alive": None if lock["holder_pid"] is None else self.is_alive(lock["holder_pid"]),
             }
-            for lock in snap["locks"]
+            for lock in self.state.mirror.snapshot_locks()
         ]
-        snap["workers"] = self.supervisor.infos()
-        snap["output"] = self.output.recent()
-        snap["manager"] = self.manager_info()
-        snap["limits"] = {
-            "max_workers": self.config["MAX_WORKERS"],
-            "ended_cap": self.config["ENDED_CAP"],
-            "scrollback": self.config["SCROLLBACK"],
-            "max_locks": self.config["MAX_LOCKS"],
+        return {
+            "locks": locks,
+            "workers": self.supervisor.infos(),
+            "output": self.output.recent(),
+            "manager": self.manager_info(),
+            "limits": {
+                "max_workers": self.config["MAX_WORKERS"],
+                "ended_cap": self.config["ENDED_CAP"],
+                "scrollback": self.config["SCROLLBACK"],
+                "max_locks": self.config["MAX_LOCKS"],
+                "ended_output_bytes": self.config["ENDED_OUTPUT_BYTES"],
+            },
+            "read_only": self.config["READ_ONLY"],
+            "server_pid": os.getpid(),
         }
-        snap["read_only"] = self.config["READ_ONLY"]
-        snap["server_pid"] = os.getpid()
-        return snap
 
     def manager_info(self) -> dict:
         return {
@@ -101,7 +114,7 @@ class Dashboard:
         return pid == os.getpid() or psutil.pid_exists(pid)
 
     def resync_all(self) -> None:
-        self.clients.broadcast("snapshot", self.snapshot)
+        self.clients.resync_all()
 
     # -- callbacks from the parts ----------------------------------------------
     def _emit_changes(self, payload: dict) -> None:
@@ -147,8 +160,11 @@ class Dashboard:
                 name = oid.removeprefix("lock:")
                 logger.info("released lock %r: its holder, PID %d, died (--release-dead-locks)", name, pid)
 
-    def _emit_output(self, lines: list[dict]) -> None:
-        self.clients.broadcast("output", {"lines": lines})
+    def _emit_output(self, lines: list[dict], skipped: int) -> None:
+        # skipped: lines left out of the live stream (more waited to be sent than it carries)
+        self.clients.broadcast(
+            "output", {"lines": lines, "skipped": skipped} if skipped else {"lines": lines}
+        )
 
     def _manager_lost(self) -> None:
         """The Manager died: start a new one from the mirror and restart live workers."""

@@ -45,8 +45,8 @@ def disconnect(reason: Any = None) -> None:
 
 @socket_event("resync", writes=False)
 def resync(data: Any = None) -> dict:
-    """Send this client a fresh snapshot (it saw a gap in versions)."""
-    current_dashboard().clients.send_snapshot(request.sid)
+    """Send this client a fresh snapshot soon (it saw a gap in versions); repeats coalesce."""
+    current_dashboard().clients.request_snapshot(request.sid)
     return {"status": 200}
 
 

@@ -2,9 +2,10 @@
 
 A snapshot of 100,000 dict entries costs ~150 ms to serialise from Python values; the
 mirror keeps each entry's JSON text and hands over :class:`RawJSON` for the big parts, so
-``GET /api/state`` and the ``snapshot`` event only join text. Only the top-level values
-of a dict payload may be RawJSON (that is where the mirror puts them), so payloads
-without any (every ``changes`` batch) are serialised exactly as before, at no extra cost.
+``GET /api/state`` and the ``snapshot`` event only join text, and a payload encoded once
+(a broadcast, a shared snapshot) is sent as RawJSON to every client. RawJSON may be an
+item of a list (an event packet) or a top-level value of a dict, so payloads without any
+are serialised exactly as before, at no extra cost.
 This module is also the Socket.IO server's JSON module (``dumps``/``loads``).
 """
 
@@ -30,21 +31,21 @@ def _raw_values(payload: Any) -> dict | None:
 
 
 def dumps(obj: Any, **kwargs: Any) -> str:
-    """``json.dumps``, writing RawJSON top-level values of a dict (or of ``[event, dict]``) verbatim."""
-    holder, index = obj, None
-    if type(obj) is list and len(obj) == 2 and _raw_values(obj[1]) is not None:
-        holder, index = obj[1], 1
-    elif _raw_values(obj) is None:
+    """``json.dumps``, writing RawJSON verbatim: items of a list (an event packet
+    ``[name, *args]``) and top-level values of a dict (or of a dict in such a list)."""
+    if type(obj) is list and any(type(item) is RawJSON or _raw_values(item) is not None for item in obj):
+        return "[" + ",".join(item if type(item) is RawJSON else dumps(item, **kwargs) for item in obj) + "]"
+    if _raw_values(obj) is None:
         return json.dumps(obj, **kwargs)
     raws = {}
     swapped = {}
-    for key, value in holder.items():
+    for key, value in obj.items():
         if type(value) is RawJSON:
             mark = f"{_MARK}{len(raws)}"
             raws[json.dumps(mark)] = value
             value = mark
         swapped[key] = value
-    text = json.dumps(swapped if index is None else [obj[0], swapped], **kwargs)
+    text = json.dumps(swapped, **kwargs)
     for mark, raw in raws.items():
         text = text.replace(mark, raw, 1)
     return text

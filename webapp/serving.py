@@ -6,11 +6,16 @@ that as a dropped connection, but its handler then goes on to read the next HTTP
 request from the same socket: it reads the client's last websocket frames (the close
 frame) as a request line and logs ``code 400, message Bad request syntax ('\\x88\\x82…')``.
 A dropped connection must simply end, which is what :class:`RequestHandler` does.
+
+simple-websocket also writes each frame with one ``socket.send`` and ignores how much
+of it was written; :class:`WholeFrameSocket` makes every write whole.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -21,6 +26,48 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 # vanished or stuck peer never does. This is the ping_interval + ping_timeout that
 # python-engineio means to set itself, but on socket attributes simple-websocket lacks.
 WEBSOCKET_TIMEOUT = 45.0
+
+
+class WholeFrameSocket:
+    """An upgraded connection as simple-websocket sees it, except that ``send`` writes everything.
+
+    On a socket with a timeout (ours: ``WEBSOCKET_TIMEOUT``) ``socket.send`` writes what
+    fits in the kernel's buffer and returns the count, which simple-websocket ignores: the
+    rest of any message over a few MB was dropped, the peer got a frame cut in the middle
+    with the next frame after it, and the official Python client disconnected. Two threads
+    send on one websocket (Engine.IO's writer sends messages, simple-websocket's reader
+    answers pings and closes), so a whole write is also done under a lock: frames never
+    interleave. A peer that takes nothing for the timeout is cut off (the socket is shut
+    down), never left with half a frame and more after it.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._send_lock = threading.Lock()
+        self._broken = False
+
+    def send(self, data: bytes) -> int:
+        """Write all of ``data`` or raise (and cut the connection off); return its length."""
+        with self._send_lock:
+            if self._broken:
+                raise BrokenPipeError("the connection was cut off by an earlier failed send")
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[self._sock.send(view) :]
+            except OSError:
+                self._broken = True
+                try:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already gone
+                raise
+        return len(data)
+
+    sendall = send
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 class RequestHandler(WSGIRequestHandler):
@@ -38,6 +85,7 @@ class RequestHandler(WSGIRequestHandler):
         environ = super().make_environ()
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             self.connection.settimeout(WEBSOCKET_TIMEOUT)
+            environ["werkzeug.socket"] = WholeFrameSocket(self.connection)
         return environ
 
     def connection_dropped(self, error: BaseException, environ: dict | None = None) -> None:

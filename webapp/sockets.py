@@ -23,11 +23,14 @@ def _int_or_float(digits: str) -> int | float:
 class WireJSON:
     """The JSON module Socket.IO packets are encoded and decoded with.
 
+    An event argument that is :class:`~webapp.rawjson.RawJSON` is sent as the text it holds:
+    a snapshot of a big state is encoded once and shared; python-socketio would otherwise
+    walk it (looking for bytes) and encode it again for each send.
+
     python-engineio's module raises ValueError for an integer of more than 100 digits;
     raised while decoding a packet, that is logged as an error and the event is never
     answered. Here such an integer becomes a float (inf when huge): the event goes to
     its handler, and every command refuses a float where it wants an integer (400).
-    Encoding writes a snapshot's pre-serialised parts as they are (:mod:`webapp.rawjson`).
     """
 
     @staticmethod

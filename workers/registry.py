@@ -159,6 +159,15 @@ TASKS: dict[str, Task] = {
             },
         ),
         Task(
+            "fill",
+            tasks.fill,
+            'add n items in one call: l.extend(range(n)) or d.update({f"{pid}:{i}": i ...})',
+            {
+                "n": Param(int, 1000, 0, 1_000_000, help="items"),
+                "target": Param(str, "list", choices=("list", "dict")),
+            },
+        ),
+        Task(
             "printer",
             tasks.printer,
             "print numbered lines",
@@ -166,6 +175,7 @@ TASKS: dict[str, Task] = {
                 "lines": Param(int, 10, 0, 1_000_000),
                 "interval": Param(float, 0.0, 0.0, 60.0, help="seconds between lines", unit="s"),
                 "stream": Param(str, "stdout", choices=("stdout", "stderr", "both")),
+                "width": Param(int, 0, 0, 10_000, help="pad each line with dots to this many chars"),
             },
         ),
         Task(

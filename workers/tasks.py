@@ -72,14 +72,27 @@ def burst(d, l, n=1000, rate=0.0, keys=100, target="dict"):  # noqa: E741
                 time.sleep(ahead)
 
 
-def printer(d, l, lines=10, interval=0.0, stream="stdout"):  # noqa: E741
-    """Print ``lines`` numbered lines to stdout, stderr or both."""
+def fill(d, l, n=1000, target="list"):  # noqa: E741
+    """Add ``n`` items in one call: ``l.extend(range(n))`` or ``d.update(...)`` of ``n`` keys."""
+    if target == "list":
+        l.extend(range(n))
+    else:
+        pid = os.getpid()
+        d.update({f"{pid}:{i}": i for i in range(n)})
+
+
+def printer(d, l, lines=10, interval=0.0, stream="stdout", width=0):  # noqa: E741
+    """Print ``lines`` numbered lines to stdout, stderr or both, padded with dots to ``width``."""
     pid = os.getpid()
+
+    def pad(text):
+        return (text + " ").ljust(width, ".") if width else text
+
     for i in range(1, lines + 1):
         if stream in ("stdout", "both"):
-            print(f"line {i} from {pid}")
+            print(pad(f"line {i} from {pid}"))
         if stream in ("stderr", "both"):
-            print(f"line {i} from {pid} (stderr)", file=sys.stderr)
+            print(pad(f"line {i} from {pid} (stderr)"), file=sys.stderr)
         if interval:
             time.sleep(interval)
 

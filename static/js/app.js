@@ -109,6 +109,13 @@ function showEmpty(listId, emptyId, empty) {
 
 // -- the live feed ------------------------------------------------------------
 let limits = {};
+
+const mib = (bytes) => `${Math.round(bytes / 2 ** 20)} MiB`;
+function endedCapText(l) {
+  const output = l.ended_output_bytes === undefined ? ""
+    : `; their output: up to ${mib(l.ended_output_bytes)} in all, oldest lines dropped first`;
+  return `ended workers kept: up to ${l.ended_cap}, oldest dropped first${output}`;
+}
 let everConnected = false;
 let chartStarted = false;
 
@@ -139,7 +146,7 @@ socket.on("snapshot", (snap) => {
   $("stat-server").textContent = String(snap.server_pid ?? "—");
   updateManager(snap.manager);
   if (limits.max_workers && !readOnly) showCountLimit(limits.max_workers);
-  if (limits.ended_cap) $("ended-cap").textContent = `ended workers kept: up to ${limits.ended_cap}, oldest dropped first`;
+  if (limits.ended_cap) $("ended-cap").textContent = endedCapText(limits);
   newKeys.reset();
   counterCheck.reset();
   for (const hook of snapshotHooks) hook(snap);
@@ -202,11 +209,11 @@ if (!readOnly) initControls({ command, maxWorkers: () => limits.max_workers });
 
 // -- inside a worker: output, stack, locks --------------------------------------
 const outputLog = new OutputLog();
-const inspector = new Inspector();
+const inspector = new Inspector({ limits: () => limits });
 onSnapshot((snap) => outputLog.load(snap.output));
 
 socket.on("output", (msg) => {
-  outputLog.add(msg.lines);
+  outputLog.add(msg.lines, msg.skipped || 0);
   inspector.add(msg.lines);
   scheduleRender();
 });

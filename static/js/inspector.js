@@ -3,7 +3,8 @@
 import { setParts, VirtualList } from "./vlist.js";
 
 export class Inspector {
-  constructor() {
+  constructor({ limits = () => ({}) } = {}) {
+    this.limits = limits;
     this.dialog = document.getElementById("inspector");
     this.pid = null;
     this.lines = [];
@@ -33,7 +34,12 @@ export class Inspector {
     this.loaded = true;
     const dropped = document.getElementById("inspector-dropped");
     dropped.hidden = !answer.dropped;
-    dropped.textContent = `${answer.dropped} earlier lines were dropped (scrollback keeps the last lines only).`;
+    const l = this.limits();
+    const why = [`each worker keeps its last ${l.scrollback ?? ""} lines`.replace("  ", " ")];
+    if (l.ended_output_bytes !== undefined) {
+      why.push(`ended workers' output shares ${Math.round(l.ended_output_bytes / 2 ** 20)} MiB, oldest dropped first`);
+    }
+    dropped.textContent = `${answer.dropped} earlier lines were dropped (${why.join("; ")}).`;
     this.refresh();
   }
 

@@ -11,6 +11,7 @@ export class OutputLog {
     this.filter = { pid: "", stream: "", text: "" };
     this.pids = new Set();
     this.trimmed = 0;
+    this.skipped = 0;
     this.dirty = true;
     this.onDropped = onDropped;
     this.view = new VirtualList(document.getElementById("output-log"), (row, i) => {
@@ -44,7 +45,9 @@ export class OutputLog {
     this.add(lines || []);
   }
 
-  add(lines) {
+  /** `skipped`: lines printed too fast for the live stream (the server sends bounded batches). */
+  add(lines, skipped = 0) {
+    this.skipped += skipped;
     const wasEmpty = this.lines.length === 0;
     for (const line of lines) {
       this.lines.push(line);
@@ -104,7 +107,10 @@ export class OutputLog {
     if (noMatch) document.getElementById("output-nomatch-text").textContent = this.noMatchText();
     this.view.el.hidden = this.shown.length === 0;
     const dropped = document.getElementById("output-dropped");
-    dropped.hidden = this.trimmed === 0;
-    dropped.textContent = `${this.trimmed} older lines dropped from this view (each worker's last lines stay available in its own panel).`;
+    dropped.hidden = this.trimmed === 0 && this.skipped === 0;
+    const parts = [];
+    if (this.trimmed) parts.push(`${this.trimmed} older lines dropped from this view`);
+    if (this.skipped) parts.push(`${this.skipped} lines printed too fast to show live`);
+    dropped.textContent = `${parts.join("; ")} (each worker's last lines stay available in its own panel).`;
   }
 }
