@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-import bad_frames as hs  # noqa: E402
+import bad_frames  # noqa: E402
 import fault_scenarios as faults  # noqa: E402 -- needs the path above
 import flood_scenarios as floods  # noqa: E402
 import load_scenarios as loads  # noqa: E402
@@ -134,7 +134,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], dict]]] = {
     ),
     "malformed_frames": (
         "every malformed Socket.IO frame 20 times, each from its own client, 3 clients following",
-        with_server(lambda s: hs.malformed_frames(s, rounds=20, clients=3), max_workers=4),
+        with_server(lambda s: bad_frames.malformed_frames(s, rounds=20, clients=3), max_workers=4),
     ),
     "soak": (
         "15 s of everything: writers, printers, lock users, crashes, SIGKILL/SIGTERM, 3 clients",
