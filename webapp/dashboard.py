@@ -19,6 +19,8 @@ from flask import Flask, current_app
 from .clients import ClientRegistry
 from .feed import ChangeFeed
 from .output import OutputCapture
+from .program.processes import ProcessTable
+from .program.watch import ProgramWatch
 from .ratelimit import RateLimiter
 from .sockets import socketio
 from .state import SharedState
@@ -38,16 +40,28 @@ class Dashboard:
             self.ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
         self.state = SharedState(self.ctx)
         self.output = OutputCapture(self._emit_output, scrollback=config["SCROLLBACK"])
-        self.supervisor = Supervisor(
-            self.ctx,
-            self.state.for_worker,
-            self._emit_workers,
-            self.output,
-            max_workers=config["MAX_WORKERS"],
-            ended_cap=config["ENDED_CAP"],
-        )
         self.manager_state = "running"
         self.clients = ClientRegistry(socketio, self.snapshot)
+        # `mpscope run`: the watched program's processes take the place of our own workers
+        self.program: ProgramWatch | None = None
+        if config.get("PROGRAM"):
+            self.program = ProgramWatch(
+                config["PROGRAM"],
+                self.output,
+                self._emit_workers,
+                self.clients.broadcast,
+                config.get("ON_PROGRAM_END"),
+            )
+            self.supervisor: Supervisor | ProcessTable = self.program.table
+        else:
+            self.supervisor = Supervisor(
+                self.ctx,
+                self.state.for_worker,
+                self._emit_workers,
+                self.output,
+                max_workers=config["MAX_WORKERS"],
+                ended_cap=config["ENDED_CAP"],
+            )
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self._closed = threading.Event()
         self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
@@ -75,6 +89,9 @@ class Dashboard:
         }
         snap["read_only"] = self.config["READ_ONLY"]
         snap["server_pid"] = os.getpid()
+        if self.program is not None:
+            snap["program"] = self.program.info()
+            snap["pool_tasks"] = self.program.tasks.all()
         return snap
 
     def manager_info(self) -> dict:
@@ -149,6 +166,8 @@ class Dashboard:
         if self._closed.is_set():
             return
         self._closed.set()
+        if self.program is not None:
+            self.program.close()
         self.supervisor.close()
         self.clients.close()
         self.feed.stop()
