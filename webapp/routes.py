@@ -55,7 +55,11 @@ def json_body() -> Any:
 @bp.get("/")
 def index():
     """Show the dashboard."""
-    return render_template("index.html", read_only=request.environ.get("mpscope.read_only", False))
+    return render_template(
+        "index.html",
+        read_only=request.environ.get("mpscope.read_only", False),
+        program=current_dashboard().program is not None,
+    )
 
 
 @bp.get("/healthz")

@@ -76,8 +76,13 @@ export class WorkersTable {
     tr.classList.toggle("ended", !live);
     tr.dataset.state = w.state;
     cells.ppid.textContent = w.ppid ?? "—";
-    cells.task.textContent = w.task;
-    cells.task.title = JSON.stringify(w.params);
+    if (w.role) { // a process of the watched program (mpscope run): its name and role
+      cells.task.replaceChildren(el("span", {}, w.name), el("span", { className: `badge role role-${w.role}` }, w.role));
+      cells.task.title = `multiprocessing.current_process().name = ${w.name}`;
+    } else {
+      cells.task.textContent = w.task;
+      cells.task.title = JSON.stringify(w.params);
+    }
     cells.state.replaceChildren(el("span", { className: `badge state-${w.state}` }, w.state));
     if (w.restarted_from) cells.state.append(el("span", { className: "hint", title: "restarted after the Manager was lost" }, ` ↻ ${w.restarted_from}`));
     const waiting = live && this.waiting.get(w.pid);

@@ -8,6 +8,7 @@ script (or ``-m module``) on is the program's own command line, untouched.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -96,6 +97,8 @@ def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> i
             status["code"] = 2
             stop()
 
+    # the terminal is the program's: only our warnings join its output (serve() keeps this setting)
+    logging.basicConfig(level=logging.WARNING, format="mpscope: %(levelname)s %(message)s")
     config = {"PROGRAM": [args.python, *args.program], "ON_PROGRAM_END": on_end}
     code = serve(server_args, config, on_listening)
     return code or status["code"]
