@@ -17,7 +17,7 @@ def produce(q, name, count):
 
 def consume(q):
     done = 0
-    while (item := q.get()) is not None:
+    while q.get() is not None:
         done += 1
         q.task_done()
     q.task_done()
