@@ -88,9 +88,11 @@ function drawTimeline() {
     }
     if (t.callback) {
       const cb = t.callback;
-      events.push({ kind: "state", pid: cb.pid, tid: cb.thread, state: "waiting_lock",
-        label: cb.error_callback ? "error_callback" : "callback", t: cb.at - t0, rowLabel: cb.thread });
-      events.push({ kind: "end", pid: cb.pid, tid: cb.thread, t: cb.at - t0 + 0.002 });
+      // one row per process that ran callbacks; which thread ran each is in the bar's tooltip
+      events.push({ kind: "state", pid: cb.pid, tid: 0, state: "waiting_lock", t: cb.at - t0,
+        label: `${cb.error_callback ? "error_callback" : "callback"} of ${t.func} in thread ${cb.thread}`,
+        rowLabel: "callbacks" });
+      events.push({ kind: "end", pid: cb.pid, tid: 0, t: cb.at - t0 + 0.002 });
     }
   }
   events.sort((a, b) => a.t - b.t);

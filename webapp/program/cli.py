@@ -101,4 +101,6 @@ def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> i
     logging.basicConfig(level=logging.WARNING, format="mpscope: %(levelname)s %(message)s")
     config = {"PROGRAM": [args.python, *args.program], "ON_PROGRAM_END": on_end}
     code = serve(server_args, config, on_listening)
-    return code or status["code"]
+    # a dashboard stopped by Ctrl-C exits 0, as `mpscope` does; with --exit-with-program it
+    # exits as the program did
+    return code or (status["code"] if args.exit_with_program or status["code"] == 2 else 0)
