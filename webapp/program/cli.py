@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import shutil
 import sys
 from collections.abc import Callable
@@ -97,6 +98,7 @@ def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> i
             status["code"] = 2
             stop()
 
+    _raise_fd_limit()
     # the terminal is the program's: only our warnings join its output (serve() keeps this setting)
     logging.basicConfig(level=logging.WARNING, format="mpscope: %(levelname)s %(message)s")
     config = {"PROGRAM": [args.python, *args.program], "ON_PROGRAM_END": on_end}
@@ -104,3 +106,13 @@ def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> i
     # a dashboard stopped by Ctrl-C exits 0, as `mpscope` does; with --exit-with-program it
     # exits as the program did
     return code or (status["code"] if args.exit_with_program or status["code"] == 2 else 0)
+
+
+def _raise_fd_limit() -> None:
+    """Take the hard limit on open files: each process of the program costs us about seven."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+        except (ValueError, OSError):
+            pass

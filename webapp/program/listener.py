@@ -17,6 +17,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
@@ -90,12 +91,15 @@ class AgentListener:
         while not self.stopping:
             for key, _ in self.selector.select():
                 kind, target = key.data
-                if kind == "accept":
-                    self._accept()
-                elif kind == "conn":
-                    self._read(target)
-                elif kind == "relay":
-                    self._relay(key.fd, *target)
+                try:
+                    if kind == "accept":
+                        self._accept()
+                    elif kind == "conn":
+                        self._read(target)
+                    elif kind == "relay":
+                        self._relay(key.fd, *target)
+                except Exception:  # one bad connection must not stop the watch of all the others
+                    logger.exception("error while reading the program's agents")
         for key in list(self.selector.get_map().values()):
             kind, target = key.data
             if kind == "relay":
@@ -110,6 +114,10 @@ class AgentListener:
         try:
             sock, _ = self.server.accept()
         except BlockingIOError:
+            return
+        except OSError as exc:  # out of descriptors: leave it in the backlog and retry soon
+            logger.warning("cannot accept a process of the program: %s", exc.strerror)
+            time.sleep(0.05)
             return
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, _gid = struct.unpack("3i", creds)
@@ -164,7 +172,12 @@ class AgentListener:
             if name not in TERMINAL_FD:
                 os.close(fd)
                 continue
-            read_end, write_end = os.pipe()
+            try:
+                read_end, write_end = os.pipe()
+            except OSError:  # out of descriptors: the page still gets this stream, the terminal not
+                logger.warning("too many open files: PID %d's %s goes to the page only", pid, name)
+                relays[name] = fd
+                continue
             relays[name] = read_end
             os.set_blocking(fd, False)
             self.selector.register(fd, selectors.EVENT_READ, ("relay", (name, write_end)))
