@@ -62,10 +62,12 @@ def key(value: Any) -> str:
 class ServerProcess:
     """``python -m webapp --port 0`` in a subprocess, stopped with SIGTERM and checked for leftovers."""
 
+    base_command: tuple[str, ...] = (sys.executable, "-m", "webapp")
+
     def __init__(self, log_dir: Path, max_workers: int = MAX_WORKERS, *extra_args: str) -> None:
         self.out_path = log_dir / "server.out"
         self.log_path = log_dir / "server.log"
-        command = [sys.executable, "-m", "webapp", "--port", "0", "--max-workers", str(max_workers)]
+        command = [*self.base_command, "--port", "0", "--max-workers", str(max_workers)]
         self.mark = uuid.uuid4().hex
         with open(self.out_path, "wb") as out, open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(

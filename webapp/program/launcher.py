@@ -76,6 +76,7 @@ class Program:
         signal (no atexit handler runs) and wait on their task queue for ever.
         """
         popen = self.popen
+        tree = []
         if popen is not None and self.state == ProgramState.RUNNING:
             tree = _descendants(popen.pid)
             _signal(popen, signal.SIGTERM)
@@ -83,13 +84,16 @@ class Program:
                 logger.warning("the program ignored SIGTERM for %.0f s: sending SIGKILL", grace)
                 _signal(popen, signal.SIGKILL)
                 self.ended.wait(2)
-            for proc in tree + _descendants(popen.pid):
+        if kill_rest is not None:
+            kill_rest()
+        if popen is not None:
+            # (a reaped main's PID may belong to someone else now: only ask a live one)
+            later = _descendants(popen.pid) if popen.poll() is None else []
+            for proc in tree + later:  # what is not Python (not in the table) too
                 try:
                     proc.kill()  # psutil checks it is still the same process
                 except psutil.Error:
                     pass
-        if kill_rest is not None:
-            kill_rest()
 
     def exit_status(self) -> int:
         """The exit status a shell would report: the code, or 128 + the signal number."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import psutil
 
 from ..supervisor import SIGNALS, Conflict, NotFound
-from ..worker import EXITED, KILLED, LIVE, RUNNING, Worker
+from ..worker import EXITED, KILLED, LIVE, RUNNING, STARTING, Worker
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,10 @@ class ProgramProcess(Worker):
             self.state = EXITED
 
     def signal_if_alive(self, signum: int) -> bool:
+        before = self.killed_by_us
+        self.killed_by_us = before or signum == signal.SIGKILL  # before its end can be seen
         sent = super().signal_if_alive(signum)
-        self.killed_by_us = self.killed_by_us or (sent and signum == signal.SIGKILL)
+        self.killed_by_us = before or (sent and signum == signal.SIGKILL)
         return sent
 
     def info(self) -> dict:
@@ -125,6 +127,8 @@ class ProcessTable:
             if proc is None:
                 proc = self.workers[pid] = ProgramProcess(pid, role or "process", name or "?", at)
                 proc.told = told
+                if told:  # its parent started it; it has not connected yet
+                    proc.state = STARTING
                 if pid in self.pending_exit:
                     proc.finish(self.pending_exit.pop(pid))
             elif told and proc.role != "main":
@@ -133,6 +137,8 @@ class ProcessTable:
                 proc.told = True
             elif not proc.told and proc.role != "main":
                 proc.name = name or proc.name
+            if not told:
+                proc.mark_running(proc.ppid)
         self.notify([proc.info()], [])
 
     def exited(self, pid: int, code: int | None) -> None:
@@ -190,7 +196,7 @@ class ProcessTable:
         done, answer = self.stack_requests[request_id] = (threading.Event(), [])
         try:
             if not self.ask_stack(pid, request_id):
-                raise NotFound(f"process {pid} is not connected to mpscope")
+                raise TimeoutError(f"process {pid} is still starting: mpscope cannot reach it yet")
             if not done.wait(timeout):
                 raise TimeoutError(f"process {pid} did not answer within {timeout}s")
             return answer[0]

@@ -1,0 +1,60 @@
+"""Helpers for the ``mpscope run`` tests: a dashboard watching one of the programs in examples/.
+
+:class:`RunServer` is the test suite's :class:`ServerProcess` started as
+``python -m webapp run --port 0 ... examples/PROGRAM.py ARGS``: the program's own output
+goes to the server's stdout/stderr files, as it would go to the terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from support import REPO, Api, LiveClient, ServerProcess, wait_for
+
+EXAMPLES = REPO / "examples"
+
+
+class RunServer(ServerProcess):
+    """``mpscope run`` on a program; ``stop()`` also proves that nothing of the program survived."""
+
+    base_command = (sys.executable, "-m", "webapp", "run")
+
+    def __init__(self, log_dir: Path, program: str, *args: str, flags: tuple[str, ...] = ()) -> None:
+        super().__init__(log_dir, 8, "--rate-limit", "0", *flags, str(EXAMPLES / program), *args)
+
+    def stop(self) -> None:
+        """SIGTERM the dashboard; it must stop the program, leave no process and log no error of its own."""
+        code = self.terminate(timeout=15)
+        left = self.leftovers()
+        assert not left, f"processes left behind (now killed): {[p.pid for p in left]}"
+        assert code == 0, f"mpscope run exited with {code}:\n{self.log()[-3000:]}"
+        ours = [line for line in self.log().splitlines() if line.startswith("mpscope: ERROR")]
+        assert not ours, "mpscope logged errors:\n" + "\n".join(ours)
+
+    def output(self) -> str:
+        """What reached the terminal: stdout and stderr."""
+        return self.out_path.read_text(errors="replace") + self.log()
+
+
+def wait_program(api: Api, states: tuple[str, ...] = ("exited", "killed"), timeout: float = 30.0) -> dict:
+    """Wait until the program is in one of ``states``; return its ``program`` info."""
+    return wait_for(
+        lambda: (p := api.state()["program"])["state"] in states and p, timeout, f"the program to be {states}"
+    )
+
+
+def processes(api: Api) -> dict[int, dict]:
+    return {w["pid"]: w for w in api.state()["workers"]}
+
+
+def by_name(api: Api, name: str) -> dict | None:
+    return next((w for w in api.state()["workers"] if w["name"] == name), None)
+
+
+def pool_tasks(api: Api) -> list[dict[str, Any]]:
+    return api.get_json("/api/pool-tasks")["tasks"]
+
+
+__all__ = ["RunServer", "LiveClient", "wait_program", "processes", "by_name", "pool_tasks"]
