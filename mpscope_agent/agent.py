@@ -7,8 +7,9 @@ import sys
 
 from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
+from .executor_hooks import patch_executor
 from .imports import PatchOnImport
-from .pool_hooks import patch_executor, patch_pool
+from .pool_hooks import patch_pool
 from .process_hooks import patch_process, patch_util
 
 channel: Channel | None = None

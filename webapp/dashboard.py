@@ -51,6 +51,7 @@ class Dashboard:
                 self._emit_workers,
                 self.clients.broadcast,
                 config.get("ON_PROGRAM_END"),
+                config["ENDED_CAP"],
             )
             self.supervisor: Supervisor | ProcessTable = self.program.table
         else:

@@ -8,6 +8,7 @@ psutil's creation-time check keeps a reused PID safe) and asks their agents for 
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import signal
@@ -95,8 +96,11 @@ class ProcessTable:
         notify: Callable[[list[dict], list[int]], None],
         ask_stack: Callable[[int, int], bool],
         forget_output: Callable[[int], None],
+        ended_cap: int = 1000,
     ) -> None:
         self.notify = notify
+        self.ended_cap = ended_cap
+        self.ended: collections.deque[int] = collections.deque()  # ended PIDs, oldest first
         self.ask_stack = ask_stack
         self.forget_output = forget_output
         self.workers: dict[int, ProgramProcess] = {}
@@ -149,8 +153,23 @@ class ProcessTable:
                 if code is not None:
                     self.pending_exit[pid] = code
                 return
+            if proc.ended_at is None:
+                self.ended.append(pid)
             proc.finish(code)
-        self.notify([proc.info()], [])
+            removed = self._trim_ended()
+        self.notify([proc.info()], removed)
+
+    def _trim_ended(self) -> list[int]:
+        """Forget the oldest ended processes beyond ``ended_cap`` (a program may fork thousands)."""
+        removed = []
+        while len(self.ended) > self.ended_cap:
+            pid = self.ended.popleft()
+            proc = self.workers.get(pid)
+            if proc is not None and proc.ended_at is not None:
+                del self.workers[pid]
+                self.forget_output(pid)
+                removed.append(pid)
+        return removed
 
     def stack_answer(self, request_id: int, threads: list) -> None:
         waiting = self.stack_requests.get(request_id)
@@ -181,6 +200,7 @@ class ProcessTable:
             for pid in pids:
                 del self.workers[pid]
                 self.forget_output(pid)
+            self.ended.clear()
         if pids:
             self.notify([], pids)
         return pids

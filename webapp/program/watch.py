@@ -36,12 +36,13 @@ class ProgramWatch:
         notify_workers: Callable[[list[dict], list[int]], None],
         broadcast: Callable[[str, object], None],
         on_end: Callable[[int], None] | None = None,
+        ended_cap: int = 1000,
     ) -> None:
         self.output = output
         self.broadcast = broadcast
         self.end_hook = on_end
         self.dir = PrivateDir()
-        self.table = ProcessTable(notify_workers, self._ask_stack, output.forget)
+        self.table = ProcessTable(notify_workers, self._ask_stack, output.forget, ended_cap)
         self.tasks = PoolTaskTable(self._task_changed)
         self.pending_tasks: dict[str, dict] = {}
         self.pending_lock = threading.Lock()
