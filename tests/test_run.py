@@ -264,8 +264,11 @@ def test_pool_tasks_show_each_task_its_worker_failures_and_where_callbacks_ran(r
         assert failed["func"] == "fails" and "ValueError: task 7 failed on purpose" in failed["error"]
         assert failed["callback"]["error_callback"] is True
         assert {t["pool"].split(" ")[0] for t in tasks} == {"Pool-1", "Pool-2"}
-        pushed = client.wait(lambda: {t["id"] for m in client.received("pool_tasks") for t in m["tasks"]})
-        assert {t["id"] for t in tasks} == pushed
+        ids = {t["id"] for t in tasks}
+        client.wait(
+            lambda: {t["id"] for m in client.received("pool_tasks") for t in m["tasks"]} == ids,
+            what="a pool_tasks event for every task",
+        )
     finally:
         client.close()
 
