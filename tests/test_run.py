@@ -61,9 +61,10 @@ def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subproc
 
 @pytest.fixture
 def run_server(tmp_path: Path, request: pytest.FixtureRequest):
-    """Start ``mpscope run`` on ``request.param`` (a tuple: program, args...), stop it after the test."""
-    program, *args = request.param
-    srv = RunServer(tmp_path, program, *args)
+    """Start ``mpscope run`` on ``request.param``: (mpscope flags..., program, args...); stop it after."""
+    flags = tuple(arg for arg in request.param if arg.startswith("--"))
+    program, *args = request.param[len(flags) :]
+    srv = RunServer(tmp_path, program, *args, flags=flags)
     yield srv
     srv.stop()
 
@@ -335,3 +336,34 @@ def test_ctrl_c_stops_the_program_and_leaves_nothing(tmp_path: Path):
         api.close()
     assert srv.terminate(signal.SIGINT, timeout=15) == 0
     assert srv.leftovers() == []
+
+
+@pytest.mark.parametrize("run_server", [("bad/ignores_sigterm.py",)], indirect=True)
+def test_socket_commands_stop_and_start_the_program_and_program_events_say_so(run_server, run_api):
+    client = LiveClient(run_api.url)
+    try:
+        first = client.wait(lambda: client.received("snapshot"), what="a snapshot")[0]["program"]
+        assert first["state"] == "running" and first["argv"] == [str(EXAMPLES / "bad" / "ignores_sigterm.py")]
+        wait_for(lambda: by_name(run_api, "stubborn-child"), 20, "the program to ignore SIGTERM")
+        answer = client.call("program_stop", {})
+        assert answer["status"] == 202 and answer["program"]["pid"] == first["pid"]
+        ended = client.wait(
+            lambda: next((p for p in client.received("program") if p["state"] == "killed"), None),
+            15,
+            "a program event saying it was killed",
+        )
+        assert ended["signal"] == "SIGKILL" and ended["ended_at"] >= ended["started_at"]
+        answer = client.call("program_start", {})
+        assert answer["status"] == 201 and answer["program"]["state"] == "running"
+        assert client.call("program_start", {})["status"] == 409
+        assert client.call("spawn", {"count": 1})["status"] == 409  # no workers of our own here
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("run_server", [("--read-only", "bad/ignores_sigterm.py")], indirect=True)
+def test_a_read_only_dashboard_cannot_stop_or_kill_the_program(run_server, run_api):
+    main = wait_program(run_api, ("running",))
+    assert run_api.request("POST", "/api/program/stop").status_code == 403
+    assert run_api.kill(main["pid"], "KILL").status_code == 403
+    assert run_api.state()["program"]["state"] == "running"
