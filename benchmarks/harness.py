@@ -33,6 +33,8 @@ import psutil
 import requests
 import websocket
 
+from sharedstate.replica import StateReplica
+
 REPO = Path(__file__).resolve().parents[1]
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
 _servers: list[Server] = []
@@ -258,22 +260,32 @@ def stop_all() -> list[int]:
 
 
 # -- the measuring client -----------------------------------------------------------------
-def canon(key: Any) -> str:
-    return json.dumps(key, sort_keys=True)
-
-
 class Replica:
-    """The shared dict and list rebuilt from ``snapshot`` + ``changes`` (enough for these loads)."""
+    """Every shared object rebuilt from ``snapshot`` + ``changes``, through the one replayer.
+
+    A thin adapter over :class:`sharedstate.replica.StateReplica` for this client, which reads
+    frames in order on one thread: ``version`` is -1 until the first snapshot, and
+    :meth:`apply` says when a batch does not follow on, so the client can ask for a resync.
+    """
 
     def __init__(self) -> None:
-        self.version = -1
-        self.dict: dict[str, list] = {}
-        self.list: list = []
+        self.state = StateReplica()
+
+    @property
+    def version(self) -> int:
+        return -1 if self.state.version is None else self.state.version
+
+    @property
+    def list(self) -> list:
+        return self.state.list
+
+    @property
+    def dict(self) -> list:
+        """The shared dict as ``[[key, value], ...]``, as ``/api/state`` gives it."""
+        return self.state.dict
 
     def load(self, snap: dict) -> None:
-        self.version = snap["version"]
-        self.dict = {canon(k): [k, v] for k, v in snap["dict"]}
-        self.list = list(snap["list"])
+        self.state.load(snap)
 
     def apply(self, batch: dict) -> bool:
         """Apply a ``changes`` batch; False if it does not follow on (a resync is needed)."""
@@ -281,34 +293,18 @@ class Replica:
             return True
         if batch["from"] > self.version:
             return False
-        for op in batch["ops"]:
-            if op["seq"] <= self.version:
-                continue
-            self.version = op["seq"]
-            name = op["op"]
-            if op["target"] == "dict":
-                if name == "set":
-                    self.dict.setdefault(canon(op["key"]), [op["key"], None])[1] = op["value"]
-                elif name == "del":
-                    self.dict.pop(canon(op["key"]), None)
-                elif name == "clear":
-                    self.dict.clear()
-            elif op["target"] == "list":
-                if name == "append":
-                    self.list.append(op["value"])
-                elif name == "extend":
-                    self.list.extend(op["values"])
-                elif name == "clear":
-                    self.list.clear()
-                elif name == "replace":
-                    self.list = list(op["values"])
-                else:
-                    raise NotImplementedError(f"list op {name} is not used by the benchmarks")
+        self.state.add(batch)
         return True
 
     def matches(self, state: dict) -> bool:
-        """True if the rebuilt dict and list equal ``state``'s (from /api/state)."""
-        return list(self.dict.values()) == state["dict"] and self.list == state["list"]
+        """True if every rebuilt object (and the old dict and list fields) equals ``state``'s."""
+        if self.state.dict != state["dict"] or self.state.list != state["list"]:
+            return False
+        mine = self.state.described()
+        theirs = state.get("objects", {})
+        return mine.keys() == theirs.keys() and all(
+            mine[oid]["value"] == obj["value"] for oid, obj in theirs.items()
+        )
 
 
 class Client:

@@ -4,7 +4,8 @@
   descendant (Manager, forkserver, workers), sends SIGTERM and asserts that all of them are
   gone; ``kill_hard()`` SIGKILLs the server and returns what outlived it by 2 s.
 * :class:`Watcher` is a python-socketio client over a websocket that rebuilds the shared
-  state and the worker table from ``snapshot``, ``changes`` and ``workers`` events only.
+  state (through :class:`sharedstate.replica.StateReplica`) and the worker table from
+  ``snapshot``, ``changes`` and ``workers`` events only.
 * :func:`stuck_client` is a raw websocket that completes the Socket.IO connect and then
   stops reading.
 * ``servers`` is the fixture factory: ``servers(*args, **options)`` starts a server that is
@@ -38,6 +39,8 @@ import requests
 import socketio
 import websocket
 from support import is_alive, wait_for
+
+from sharedstate.replica import StateReplica
 
 REPO = Path(__file__).resolve().parents[1]
 RUNNING_AT = re.compile(r"mpscope running at (http://\S+)")
@@ -408,9 +411,7 @@ class Watcher:
     ) -> None:
         self.server = server
         self.cond = threading.Condition()
-        self.version: int | None = None
-        self.list: list = []
-        self.dict: dict[str, Any] = {}
+        self.replica = StateReplica()  # every shared object, replayed by the one replayer
         self.pending: dict[int, dict] = {}
         self.workers: dict[int, dict] = {}
         self.ended_at: dict[int, float] = {}  # every worker seen ending, kept after removal
@@ -463,9 +464,7 @@ class Watcher:
     def _load(self, snap: dict) -> None:
         if self.version is not None and snap["version"] < self.version:
             return  # an older snapshot delivered late: what we have is newer
-        self.version = snap["version"]
-        self.list = list(snap["list"])
-        self.dict = dict_of(snap["dict"])
+        self.replica.load(snap)
         self.workers = {}
         self._merge(snap["workers"])
         # batches that began before the snapshot's version but end after it apply in part
@@ -484,43 +483,28 @@ class Watcher:
                 self.ended_at[info["pid"]] = info["ended_at"]
             self.workers[info["pid"]] = info
 
+    @property
+    def version(self) -> int | None:
+        return self.replica.version
+
+    @property
+    def list(self) -> list:
+        """The shared list ``l``, encoded as in ``/api/state``."""
+        return self.replica.list
+
+    @property
+    def dict(self) -> dict[str, Any]:
+        """The shared dict ``d``, encoded, keyed by :func:`key`."""
+        return dict_of(self.replica.dict)
+
     def _drain(self) -> None:
         """Apply the pending batches that follow on from ``version``; drop those already in it."""
         if self.version is None:
             return
         while (batch := self.pending.pop(self.version, None)) is not None:
-            for op in batch["ops"]:
-                if op["seq"] > self.version:
-                    assert op["seq"] == self.version + 1, f"gap inside a batch at {op['seq']}"
-                    self._apply(op)
-                    self.version = op["seq"]
+            self.replica.add(batch)  # it follows on, so the replica applies it at once
         for start in [start for start, batch in self.pending.items() if batch["to"] <= self.version]:
             del self.pending[start]
-
-    def _apply(self, op: dict) -> None:
-        target, name = op["target"], op["op"]
-        if target == "dict":
-            if name == "set":
-                self.dict[key(op["key"])] = op["value"]
-            elif name == "del":
-                self.dict.pop(key(op["key"]), None)
-            elif name == "clear":
-                self.dict.clear()
-        elif target == "list":
-            if name == "append":
-                self.list.append(op["value"])
-            elif name == "extend":
-                self.list.extend(op["values"])
-            elif name == "insert":
-                self.list.insert(op["index"], op["value"])
-            elif name == "set":
-                self.list[op["index"]] = op["value"]
-            elif name == "del":
-                del self.list[op["index"]]
-            elif name == "clear":
-                self.list.clear()
-            elif name == "replace":
-                self.list = list(op["values"])
 
     def received(self, event: str) -> list[Any]:
         with self.cond:
@@ -576,6 +560,9 @@ def assert_same_state(server: Server, watchers: list[Watcher], timeout: float = 
             assert watcher.version == state["version"]
             assert watcher.list == state["list"], "a client's list differs from /api/state"
             assert watcher.dict == dict_of(state["dict"]), "a client's dict differs from /api/state"
+            replayed = {oid: obj["value"] for oid, obj in watcher.replica.described().items()}
+            served = {oid: obj["value"] for oid, obj in state["objects"].items()}
+            assert replayed == served, "a client's shared objects differ from /api/state"
     return {"version": state["version"], "list": len(state["list"]), "dict": len(state["dict"])}
 
 

@@ -23,6 +23,8 @@ import psutil
 import requests
 import socketio
 
+from sharedstate.replica import StateReplica
+
 REPO = Path(__file__).resolve().parents[1]
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
 MAX_WORKERS = 8
@@ -259,98 +261,11 @@ class Api:
 
 
 # -- the Socket.IO client -----------------------------------------------------------------
-class Replica:
-    """The shared state rebuilt only from ``snapshot`` and ``changes`` events, as a page does.
-
-    python-socketio runs each incoming event in its own thread, so batches may be seen out of
-    order: they wait in ``pending`` until the batch that follows the current version arrives.
-    """
-
-    def __init__(self) -> None:
-        self.version: int | None = None
-        self.list: list = []
-        self.dict: dict[str, list] = {}
-        self.locks: dict[str, dict] = {}
-        self.pending: list[dict] = []
-
-    def load(self, snap: dict) -> None:
-        if self.version is not None and snap["version"] < self.version:
-            return  # an older snapshot delivered late; what we have is newer and consistent
-        self.version = snap["version"]
-        self.list = list(snap["list"])
-        self.dict = {key(k): [k, v] for k, v in snap["dict"]}
-        self.locks = {info["name"]: dict(info) for info in snap.get("locks", [])}
-        self._drain()
-
-    def add(self, changes: dict) -> None:
-        self.pending.append(changes)
-        if self.version is not None:
-            self._drain()
-
-    def _drain(self) -> None:
-        progress = True
-        while progress:
-            progress = False
-            for batch in list(self.pending):
-                if batch["to"] <= self.version:
-                    self.pending.remove(batch)
-                elif batch["ops"][0]["seq"] <= self.version + 1:
-                    self.pending.remove(batch)
-                    for op in batch["ops"]:
-                        if op["seq"] > self.version:
-                            assert op["seq"] == self.version + 1, f"gap inside a batch: {batch}"
-                            self.apply_op(op)
-                            self.version = op["seq"]
-                    progress = True
+class Replica(StateReplica):
+    """The shared state rebuilt only from ``snapshot`` and ``changes`` events, as a page does."""
 
     def pairs(self) -> list[list]:
-        return list(self.dict.values())
-
-    def apply_op(self, op: dict) -> None:
-        target, name = op["target"], op["op"]
-        if target == "dict":
-            if name == "set":
-                self.dict.setdefault(key(op["key"]), [op["key"], None])[1] = op["value"]
-            elif name == "del":
-                self.dict.pop(key(op["key"]))
-            elif name == "clear":
-                self.dict.clear()
-            else:
-                raise AssertionError(f"unknown dict op {op}")
-        elif target == "list":
-            if name == "append":
-                self.list.append(op["value"])
-            elif name == "extend":
-                self.list.extend(op["values"])
-            elif name == "insert":
-                self.list.insert(op["index"], op["value"])
-            elif name == "set":
-                self.list[op["index"]] = op["value"]
-            elif name == "del":
-                del self.list[op["index"]]
-            elif name == "clear":
-                self.list.clear()
-            elif name == "replace":
-                self.list = list(op["values"])
-            else:
-                raise AssertionError(f"unknown list op {op}")
-        elif target == "lock":
-            info = self.locks.setdefault(
-                op["name"], {"name": op["name"], "holder_pid": None, "held_since": None, "waiters": []}
-            )
-            if name == "wait":
-                info["waiters"].append(op["pid"])
-            elif name in ("acquire", "gave_up"):
-                if op["pid"] in info["waiters"]:
-                    info["waiters"].remove(op["pid"])
-                if name == "acquire":
-                    info.update(holder_pid=op["pid"], held_since=op["t"])
-            elif name in ("release", "break"):
-                info.update(holder_pid=None, held_since=None)
-            else:
-                raise AssertionError(f"unknown lock op {op}")
-        else:
-            raise AssertionError(f"unknown target in {op}")
+        return self.dict
 
 
 STATE_RANK = {"starting": 0, "running": 1, "exited": 2, "killed": 2}

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from webapp.encoding import MAX_DEPTH, MAX_ITEMS, MAX_STR, encode, encode_list, encode_pairs
+from sharedstate.encoding import MAX_DEPTH, MAX_ITEMS, MAX_STR, encode, encode_list, encode_pairs
 
 
 def as_json(value):

@@ -19,6 +19,12 @@ def test_every_task_the_issue_lists_is_registered():
         "hold_lock",
         "deadlock",
         "odd_values",
+        "producer",
+        "consumer",
+        "barrier",
+        "event_wait",
+        "event_set",
+        "semaphore",
     }
 
 
@@ -32,6 +38,16 @@ def test_counter_with_lock_uses_the_shared_counter_lock():
     task = get_task("counter")
     assert task.locks(task.validate({"lock": True})) == {"lock": "counter"}
     assert task.locks(task.validate({})) == {"lock": None}
+    assert task.shared(task.validate({"lock": True})) == {"lock": ("Lock", "lock:counter", ())}
+
+
+def test_tasks_declare_the_shared_objects_they_use():
+    producer = get_task("producer")
+    assert producer.shared(producer.validate({"queue": "jobs", "maxsize": 4})) == {
+        "q": ("Queue", "Queue:jobs", (4,))
+    }
+    barrier = get_task("barrier")
+    assert barrier.shared(barrier.validate({"parties": 2})) == {"b": ("Barrier", "Barrier:meet", (2,))}
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,10 @@ def test_empty_state_has_the_documented_shape(api: Api):
     assert isinstance(state["version"], int)
     assert state["list"] == [] and state["dict"] == [] and state["workers"] == []
     manager = api.state(source="manager")
-    assert manager == {"version": state["version"], "list": [], "dict": []}
+    assert manager == {"version": state["version"], "list": [], "dict": [], "objects": manager["objects"]}
+    objects = manager["objects"]
+    assert (objects["d"]["kind"], objects["d"]["value"]) == ("dict", [])
+    assert (objects["l"]["kind"], objects["l"]["value"]) == ("list", [])
 
 
 def test_spawned_workers_append_their_pids_and_are_children_of_the_server(api: Api):
@@ -139,7 +142,8 @@ def test_reset_empties_the_list_and_the_dict(api: Api):
     version = response.json()["version"]
     state = api.wait_version(version)
     assert state["list"] == [] and state["dict"] == []
-    assert api.state(source="manager") == {"version": version, "list": [], "dict": []}
+    manager = api.state(source="manager")
+    assert (manager["version"], manager["list"], manager["dict"]) == (version, [], [])
     assert {w["pid"] for w in state["workers"]} == set(pids)  # workers stay listed
 
 
@@ -339,3 +343,24 @@ def test_unknown_api_paths_answer_json_not_html(api: Api):
     assert response.status_code == 404 and "error" in response.json()
     response = api.request("PUT", "/api/workers")
     assert response.status_code == 405 and "error" in response.json()
+
+
+def test_state_fields_filter_returns_only_the_named_fields(api: Api):
+    assert set(api.get_json("/api/state?fields=version,workers")) == {"version", "workers"}
+    for bad in ("nope", "version,nope", ","):
+        assert "fields" in api.get_json(f"/api/state?fields={bad}", 400)["error"]
+
+
+def test_a_big_object_is_read_page_by_page(api: Api):
+    [burst] = api.spawn(1, "burst", n=250, keys=250, target="list")
+    api.wait_worker(burst["pid"], ENDED, 30)
+    version = api.get_json("/api/state?fields=version")["version"]
+    whole = api.wait_version(version)["list"]
+    assert len(whole) == 250
+    pages = [api.get_json(f"/api/objects/l?offset={offset}&limit=100") for offset in (0, 100, 200)]
+    assert [p["total"] for p in pages] == [250, 250, 250]
+    assert sum((p["value"] for p in pages), []) == whole
+    assert all(w == burst["pid"] for p in pages for w in p["writers"])
+    assert api.get_json("/api/objects/l?fields=kind,label") == {"kind": "list", "label": "l"}
+    for bad in ("offset=-1", "limit=x", "offset=1e3"):
+        assert api.get_json(f"/api/objects/l?{bad}", 400)["error"]

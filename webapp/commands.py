@@ -80,10 +80,25 @@ def spawn(dashboard: Dashboard, body: Any) -> dict:
         params = task.validate(body.get("params"))
     except ParamError as exc:
         raise ApiError(400, str(exc)) from None
+    _check_objects(dashboard, task.shared(params))
     try:
         return {"workers": dashboard.supervisor.spawn_workers(count, task.name, params)}
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
+
+
+def _check_objects(dashboard: Dashboard, uses: dict) -> None:
+    """Refuse a task whose named Barrier exists with another number of parties: it would hang."""
+    for use in uses.values():
+        if use is None or use[0] != "Barrier":
+            continue
+        obj = dashboard.state.mirror.object(use[1])
+        if obj is not None and obj["value"]["parties"] != use[2][0]:
+            raise ApiError(
+                400,
+                f"barrier {use[1].split(':', 1)[1]!r} already exists with {obj['value']['parties']} parties;"
+                " use that number or another name",
+            )
 
 
 def kill(dashboard: Dashboard, pid: Any, sig: Any = None) -> dict:
@@ -124,7 +139,27 @@ def break_lock(dashboard: Dashboard, name: str) -> dict:
     if dashboard.is_alive(holder):
         raise ApiError(409, f"lock {name!r} is held by PID {holder}, which is alive")
     try:
-        dashboard.state.break_lock(name)
+        dashboard.state.break_lock(f"lock:{name}", holder)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": name, "holder_pid": holder}
+
+
+def release_object(dashboard: Dashboard, oid: str, body: Any) -> dict:
+    """Release a lock-like object on behalf of a holder that died; a live holder keeps it."""
+    obj = dashboard.state.mirror.object(oid)
+    if obj is None or "holders" not in (obj["value"] if isinstance(obj["value"], dict) else {}):
+        raise ApiError(404, f"no lock, semaphore or condition with id {oid[:64]!r}")
+    holders = [h["pid"] for h in obj["value"]["holders"]]
+    pid = body.get("pid") if isinstance(body, dict) else None
+    if pid is None and len(holders) == 1:
+        pid = holders[0]
+    if type(pid) is not int or pid not in holders:
+        raise ApiError(409 if not holders else 400, f"give the PID of a holder of {oid!r}: one of {holders}")
+    if dashboard.is_alive(pid):
+        raise ApiError(409, f"{oid!r} is held by PID {pid}, which is alive")
+    try:
+        dashboard.state.break_lock(oid, pid)
+    except ManagerUnavailable as exc:
+        raise ApiError(409, str(exc)) from None
+    return {"released": oid, "holder_pid": pid}

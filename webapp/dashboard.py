@@ -79,7 +79,7 @@ class Dashboard:
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
-        snap = self.state.mirror.snapshot()
+        snap = dict(self.state.mirror.snapshot_parts())
         snap["workers"] = self.supervisor.infos()
         snap["output"] = self.output.recent()
         snap["manager"] = self.manager_info()
@@ -134,7 +134,7 @@ class Dashboard:
     def _forget_dead_waiters(self, pids: set[int]) -> None:
         # A Manager thread still blocked in acquire() for a dead worker would take the
         # lock for it when it frees up, and nobody would ever release it.
-        waiting = {pid for lock in self.state.mirror.snapshot_locks() for pid in lock["waiters"]}
+        waiting = {pid for _, _, value in self.state.mirror.lock_objects() for pid in value["waiters"]}
         for pid in pids & waiting:
             try:
                 self.state.journal.forget_waiter(pid)

@@ -32,10 +32,26 @@ def find_deadlocks(locks: list[dict]) -> list[dict]:
     return cycles
 
 
-def describe_locks(locks: list[dict], is_alive: Callable[[int], bool]) -> dict:
-    """Return the lock table with each holder's liveness, plus the deadlock cycles."""
+def single_holder_locks(objects: list[tuple[str, str, dict]]) -> list[dict]:
+    """Lock and RLock objects (not the named locks) in the lock table's shape, by id."""
+    out = []
+    for oid, kind, value in objects:
+        if kind in ("Lock", "RLock") and not oid.startswith("lock:"):
+            holder = value["holders"][0]["pid"] if value["holders"] else None
+            out.append({"name": oid, "holder_pid": holder, "waiters": value["waiters"]})
+    return out
+
+
+def describe_locks(
+    locks: list[dict], is_alive: Callable[[int], bool], others: list[dict] | None = None
+) -> dict:
+    """Return the lock table with each holder's liveness, plus the deadlock cycles.
+
+    ``others`` are further single-holder locks (Lock and RLock objects) that take part in
+    the cycles but are not listed in the table: a worker can wait on either kind.
+    """
     table = []
     for lock in locks:
         holder = lock["holder_pid"]
         table.append({**lock, "holder_alive": None if holder is None else is_alive(holder)})
-    return {"locks": table, "deadlocks": find_deadlocks(locks)}
+    return {"locks": table, "deadlocks": find_deadlocks(locks + (others or []))}

@@ -1,14 +1,15 @@
-"""The recording Manager: a SyncManager whose shared dict, list and locks journal changes.
+"""The recording Manager: a SyncManager whose every kind of shared object journals its changes.
 
-The Manager process holds one :class:`~webapp.journal.ChangeJournal` with the shared
-dict and list. Workers get ordinary DictProxy/ListProxy/AcquirerProxy objects; the
-server gets a proxy to the journal and blocks on it. The writer's PID is taken from the
-Unix socket's peer credentials when a connection arrives, so proxies need no extra
-arguments and cost nothing more per call.
+The Manager process holds one :class:`~webapp.journal.ChangeJournal` and every shared
+object (:mod:`webapp.kinds`). Workers get ordinary proxies; the server gets a proxy to
+the journal and blocks on it. The writer's PID is taken from the Unix socket's peer
+credentials when a connection arrives, so proxies need no extra arguments and cost
+nothing more per call.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import socket
@@ -16,11 +17,11 @@ import struct
 import threading
 from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
-from multiprocessing.managers import AcquirerProxy, DictProxy, ListProxy, Server, SyncManager
+from multiprocessing.managers import Server, SyncManager
 
+from sharedstate.journal import ChangeJournal, caller
+from sharedstate.kinds import KINDS
 from workers.bootstrap import die_with_parent
-
-from .journal import ChangeJournal, ObservedDict, ObservedList, caller
 
 _journal: ChangeJournal | None = None
 _PEERCRED = struct.Struct("3i")
@@ -63,58 +64,55 @@ def _exit_with_server() -> None:
     threading.Thread(target=watch, name="mpscope-server-watch", daemon=True).start()
 
 
-def _init_journal(version: int, items: list, entries: dict) -> None:
-    """Create the Manager process's journal, restoring any state carried over."""
+def _init_journal(version: int, entries: dict, items: list) -> None:
+    """Create the Manager process's journal with the built-in ``d`` and ``l``, restoring any state."""
     global _journal
     die_with_parent()
     _exit_with_server()
     os.setpgrp()  # signals sent to the server's process group are for the server to handle
     _journal = ChangeJournal(version=version)
-    _journal.dict = ObservedDict(_journal, entries)
-    _journal.list = ObservedList(_journal, items)
+    _journal.named("dict", "d", KINDS["dict"].make, (entries,))
+    _journal.named("list", "l", KINDS["list"].make, (items,))
 
 
 def _get_journal() -> ChangeJournal:
     return _journal
 
 
-def _get_dict() -> ObservedDict:
-    return _journal.dict
+def _create(kind: str, /, *args, **kwargs):
+    """Make a new shared object of ``kind`` (``manager.dict()``, ``manager.Queue()``, ...)."""
+    return _journal.add(kind, KINDS[kind].make(_journal, *args, **kwargs))
 
 
-def _get_list() -> ObservedList:
-    return _journal.list
+def _named(kind: str, name: str, /, *args):
+    """Return the dashboard's shared object ``name``, making it on first use."""
+    return _journal.named(kind, name, KINDS[kind].make, args)
 
 
-def _get_named_lock(name: str):
-    return _journal.named_lock(name)
-
-
-class SharedListProxy(ListProxy):
-    """ListProxy plus ``clear()``, which the stock proxy leaves out."""
-
-    _exposed_ = ListProxy._exposed_ + ("clear",)
-
-
-JournalProxy_exposed = ("read", "snapshot", "reset_state", "lock_names", "break_lock", "forget_waiter")
+JournalProxy_exposed = ("read", "snapshot", "reset_state", "break_lock", "forget_waiter")
 
 
 class StateManager(SyncManager):
-    """SyncManager serving the one shared dict, list and named locks of an mpscope run."""
+    """SyncManager whose every kind of shared object is recorded in one ChangeJournal."""
 
     _Server = RecordingServer
 
 
 StateManager.register("journal", _get_journal, exposed=JournalProxy_exposed)
-StateManager.register("shared_dict", _get_dict, DictProxy)
-StateManager.register("shared_list", _get_list, SharedListProxy)
-StateManager.register("named_lock", _get_named_lock, AcquirerProxy)
+for _kind in KINDS.values():
+    StateManager.register(_kind.name, functools.partial(_create, _kind.name), _kind.proxytype)
+    StateManager.register(f"named_{_kind.name}", functools.partial(_named, _kind.name), _kind.proxytype)
 
 
 def start_manager(
     ctx: BaseContext, version: int = 0, items: list | None = None, entries: dict | None = None
 ) -> StateManager:
-    """Start a Manager process with a fresh random authkey, optionally restoring state."""
-    manager = StateManager(authkey=os.urandom(32), ctx=ctx)
-    manager.start(_init_journal, (version, items or [], entries or {}))
+    """Start a Manager process, optionally restoring the built-in dict and list.
+
+    Its authkey is this process's own (random per run, inherited by the workers), as a
+    plain ``Manager()``'s is: a proxy read back from inside a shared value (``d["e"] =
+    [l]``) connects with the reader's authkey, and a Manager with any other key refuses it.
+    """
+    manager = StateManager(ctx=ctx)
+    manager.start(_init_journal, (version, entries or {}, items or []))
     return manager

@@ -1,157 +1,246 @@
-"""The server's copy of the shared state, kept current by replaying journal entries.
+"""The server's copy of every shared object, kept current by replaying journal entries.
 
-Snapshots for new clients and ``GET /api/state`` are served from here, so they never
-touch the Manager, and if the Manager dies this copy is what the next one starts from.
-Applying an entry costs the same whatever the size of the state (list inserts and
-deletes aside, which cost what they cost on a list).
+Each object is held as its clients see it (encoded, in its kind's Replica), so snapshots
+for new clients and ``GET /api/state`` never touch the Manager and never re-encode the
+state. The built-in dict ``d`` and list ``l`` are also kept as real values: if the
+Manager dies, they are what the next one starts from.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 
-from .encoding import encode, encode_list, encode_pairs
+from sharedstate import carry
+from sharedstate.kinds import KINDS, Replica
+from sharedstate.kinds.base import SEPARATORS
+
+from .rawjson import RawJSON
+
+logger = logging.getLogger(__name__)
+
+# The built-in objects keep the op fields clients used before objects had ids.
+TARGETS = {"d": "dict", "l": "list"}
+LOCK_PREFIX = "lock:"
+EMPTY = {
+    "dict": {},
+    "list": [],
+    "Queue": {"items": [], "maxsize": 0, "unfinished": 0, "blocked": []},
+    "Value": {"typecode": "?", "value": None},
+    "Array": {"typecode": "?", "items": []},
+    "Namespace": {},
+}
+EMPTY["JoinableQueue"] = EMPTY["Queue"]
+
+
+@dataclass
+class MirroredObject:
+    kind: str
+    label: str
+    replica: Replica
+
+    def describe(self) -> dict:
+        out = {"kind": self.kind, "label": self.label, "value": self.replica.value()}
+        writers = self.replica.writers()
+        if writers is not None:
+            out["writers"] = writers
+        return out
+
+    def describe_json(self) -> str:
+        """``describe()`` as JSON text, from the replica's cached text."""
+        value, writers = self.replica.texts()
+        head = json.dumps({"kind": self.kind, "label": self.label}, separators=SEPARATORS)[:-1]
+        tail = "" if writers is None else f',"writers":{writers}'
+        return f'{head},"value":{value}{tail}}}'
 
 
 class SharedStateMirror:
-    """Versioned copy of the shared dict, list and lock table."""
+    """Versioned copy of every shared object."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.version = 0
+        self.objects: dict[str, MirroredObject] = {}
+        self.entries: dict = {}  # the real contents of d and l, to restore a new Manager
         self.items: list = []
-        self.entries: dict = {}
-        self.locks: dict[str, dict] = {}
-        # who wrote each entry last, so a page opened later can still say "by PID"
-        self.item_writers: list = []
-        self.entry_writers: dict = {}
+        self._parts: tuple[int, dict] | None = None  # (version, snapshot_parts()) built last
 
-    def load(self, version: int, items: list, entries: dict, locks: dict) -> None:
-        """Replace the whole copy with a consistent snapshot from the Manager."""
+    def load(self, version: int, objects: list) -> None:
+        """Replace the whole copy with a consistent snapshot from the Manager (``journal.snapshot()``)."""
         with self.lock:
-            self.version, self.items, self.entries = version, items, entries
-            self.locks = {name: dict(info) for name, info in locks.items()}
-            self.item_writers = [None] * len(items)
-            self.entry_writers = {}
+            self.version = version
+            self.objects = {}
+            for oid, kind, label, blob in objects:
+                raw = carry.loads(blob)
+                self._add(oid, kind, label, raw)
+
+    def _add(self, oid: str, kind: str, label: str, raw: Any) -> MirroredObject:
+        if isinstance(raw, carry.Unloadable):
+            # a snapshot of an object holding a value the server cannot load: its later ops still show
+            logger.warning("shared object %s could not be loaded: %s", oid, raw.reason)
+            raw = EMPTY[kind]
+        obj = self.objects[oid] = MirroredObject(kind, label, KINDS[kind].replica.from_raw(raw))
+        if oid == "d":
+            self.entries = dict(raw)
+        elif oid == "l":
+            self.items = list(raw)
+        return obj
 
     def apply(self, journal_entries: list) -> list[dict]:
         """Replay journal entries in order; return them encoded as ``changes`` ops."""
         ops = []
         with self.lock:
-            for seq, target, op, args, pid, t in journal_entries:
+            for seq, oid, name, blobs, pid, t in journal_entries:
                 if seq <= self.version:
                     continue  # already contained in the snapshot we loaded
                 self.version = seq
-                fields = getattr(self, f"_{target}_{op}")(args, pid, t)
-                ops.append({"seq": seq, "target": target, "op": op, "pid": pid, "t": t, **fields})
+                args = tuple(carry.loads(b) for b in blobs)
+                op = {"seq": seq, "object": oid, "op": name, "pid": pid, "t": t}
+                if name == "create":
+                    kind, label, raw = args
+                    op.update(self._add(oid, kind, label, raw).describe())
+                else:
+                    obj = self.objects.get(oid)
+                    if obj is None:
+                        logger.warning("journal entry %d for unknown object %r skipped", seq, oid)
+                        continue
+                    op["kind"] = obj.kind
+                    op.update(obj.replica.op_fields(name, args))
+                    obj.replica.apply(op)
+                    obj.replica.changed()
+                    self._apply_raw(oid, name, args)
+                if oid in TARGETS:
+                    op["target"] = TARGETS[oid]
+                elif oid.startswith(LOCK_PREFIX):
+                    op.update(target="lock", name=oid[len(LOCK_PREFIX) :])
+                ops.append(op)
         return ops
 
+    def _apply_raw(self, oid: str, name: str, args: tuple) -> None:
+        if oid == "d":
+            if name == "set":
+                self.entries[args[0]] = args[1]
+            elif name == "del":
+                self.entries.pop(args[0], None)
+            elif name == "clear":
+                self.entries.clear()
+        elif oid == "l":
+            items = self.items
+            if name == "append":
+                items.append(args[0])
+            elif name == "extend":
+                items.extend(args[0])
+            elif name in ("insert", "set"):
+                if name == "insert":
+                    items.insert(*args)
+                else:
+                    items[args[0]] = args[1]
+            elif name == "del":
+                del items[args[0]]
+            elif name == "clear":
+                items.clear()
+            elif name == "replace":
+                self.items = list(args[0])
+
+    # -- what clients see --------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Return the encoded state: ``{"version", "list", "dict", "locks"}``."""
+        """Return ``{"version", "objects", "list", "dict", "locks", "writers"}``, all encoded."""
         with self.lock:
+            objects = {oid: obj.describe() for oid, obj in self.objects.items()}
+            d, l = objects.get("d", {}), objects.get("l", {})  # noqa: E741
             return {
                 "version": self.version,
-                "list": encode_list(self.items),
-                "dict": encode_pairs(self.entries),
-                "locks": [dict(info) for info in self.locks.values()],
-                "writers": {
-                    "list": list(self.item_writers),
-                    "dict": [self.entry_writers.get(k) for k in self.entries],
-                },
+                "objects": objects,
+                "list": l.get("value", []),
+                "dict": d.get("value", []),
+                "locks": self._named_locks(),
+                "writers": {"list": l.get("writers", []), "dict": d.get("writers", [])},
             }
+
+    def snapshot_parts(self) -> dict[str, Any]:
+        """``snapshot()`` with its big parts as JSON text (RawJSON), built once per version.
+
+        Each object's text is cached until it changes, so a snapshot of 100,000 dict
+        entries joins text instead of encoding and serialising every entry again.
+        """
+        with self.lock:
+            if self._parts is not None and self._parts[0] == self.version:
+                return self._parts[1]
+            texts = {oid: obj.replica.texts() for oid, obj in self.objects.items()}
+            objects = ",".join(
+                f"{json.dumps(oid)}:{obj.describe_json()}" for oid, obj in self.objects.items()
+            )
+            none = ("[]", "[]")
+            d, l = texts.get("d", none), texts.get("l", none)  # noqa: E741
+            parts = {
+                "version": self.version,
+                "objects": RawJSON("{" + objects + "}"),
+                "list": RawJSON(l[0]),
+                "dict": RawJSON(d[0]),
+                "locks": self._named_locks(),
+                "writers": RawJSON(f'{{"list":{l[1]},"dict":{d[1]}}}'),
+            }
+            self._parts = (self.version, parts)
+            return parts
+
+    def object(self, oid: str, offset: int = 0, limit: int | None = None) -> dict | None:
+        """One object as in ``snapshot()["objects"]``, with the version it is at.
+
+        ``offset`` and ``limit`` page a value that is a sequence (a dict's pairs, a list's or
+        a Queue's or Array's items, with their writers); ``total`` says how many there are.
+        """
+        with self.lock:
+            obj = self.objects.get(oid)
+            if obj is None:
+                return None
+            out = {"id": oid, "version": self.version, **obj.describe()}
+        value = out["value"]
+        items = value.get("items") if isinstance(value, dict) else value
+        if isinstance(items, list) and (offset or limit is not None):
+            end = None if limit is None else offset + limit
+            page = items[offset:end]
+            if isinstance(value, dict):
+                out["value"] = {**value, "items": page}
+            else:
+                out["value"] = page
+            if "writers" in out:
+                out["writers"] = out["writers"][offset:end]
+            out.update(offset=offset, limit=limit, total=len(items))
+        return out
+
+    def _named_locks(self) -> list[dict]:
+        """The dashboard's named locks in the ``locks`` format: one holder, its waiters."""
+        out = []
+        for oid, obj in self.objects.items():
+            if oid.startswith(LOCK_PREFIX):
+                holders = obj.replica.holders
+                out.append(
+                    {
+                        "name": oid[len(LOCK_PREFIX) :],
+                        "holder_pid": holders[0]["pid"] if holders else None,
+                        "held_since": holders[0]["since"] if holders else None,
+                        "waiters": list(obj.replica.waiters),
+                    }
+                )
+        return out
 
     def snapshot_locks(self) -> list[dict]:
         with self.lock:
-            return [{**info, "waiters": list(info["waiters"])} for info in self.locks.values()]
+            return self._named_locks()
+
+    def lock_objects(self) -> list[tuple[str, str, dict]]:
+        """Every lock-like object as ``(id, kind, value)``, for dead holders and deadlocks."""
+        with self.lock:
+            return [
+                (oid, obj.kind, obj.replica.value())
+                for oid, obj in self.objects.items()
+                if hasattr(obj.replica, "holders")
+            ]
 
     def raw(self) -> tuple[int, list, dict]:
-        """Return copies of the real values, to restore them into a new Manager."""
+        """Return copies of the real values of d and l, to restore them into a new Manager."""
         with self.lock:
             return self.version, list(self.items), dict(self.entries)
-
-    # -- dict ------------------------------------------------------------------
-    def _dict_set(self, args, pid, t):
-        key, value = args
-        self.entries[key] = value
-        self.entry_writers[key] = pid
-        return {"key": encode(key), "value": encode(value)}
-
-    def _dict_del(self, args, pid, t):
-        self.entries.pop(args[0], None)
-        self.entry_writers.pop(args[0], None)
-        return {"key": encode(args[0])}
-
-    def _dict_clear(self, args, pid, t):
-        self.entries.clear()
-        self.entry_writers.clear()
-        return {}
-
-    # -- list ------------------------------------------------------------------
-    def _list_append(self, args, pid, t):
-        self.items.append(args[0])
-        self.item_writers.append(pid)
-        return {"value": encode(args[0])}
-
-    def _list_extend(self, args, pid, t):
-        self.items.extend(args[0])
-        self.item_writers.extend([pid] * len(args[0]))
-        return {"values": encode_list(args[0])}
-
-    def _list_insert(self, args, pid, t):
-        index, value = args
-        self.items.insert(index, value)
-        self.item_writers.insert(index, pid)
-        return {"index": index, "value": encode(value)}
-
-    def _list_set(self, args, pid, t):
-        index, value = args
-        self.items[index] = value
-        self.item_writers[index] = pid
-        return {"index": index, "value": encode(value)}
-
-    def _list_del(self, args, pid, t):
-        del self.items[args[0]]
-        del self.item_writers[args[0]]
-        return {"index": args[0]}
-
-    def _list_clear(self, args, pid, t):
-        self.items.clear()
-        self.item_writers.clear()
-        return {}
-
-    def _list_replace(self, args, pid, t):
-        self.items = list(args[0])
-        self.item_writers = [pid] * len(self.items)
-        return {"values": encode_list(self.items)}
-
-    # -- locks -----------------------------------------------------------------
-    def _lock_info(self, name: str) -> dict:
-        info = self.locks.get(name)
-        if info is None:
-            info = {"name": name, "holder_pid": None, "held_since": None, "waiters": []}
-            self.locks[name] = info
-        return info
-
-    def _lock_wait(self, args, pid, t):
-        self._lock_info(args[0])["waiters"].append(pid)
-        return {"name": args[0]}
-
-    def _lock_gave_up(self, args, pid, t):
-        waiters = self._lock_info(args[0])["waiters"]
-        if pid in waiters:
-            waiters.remove(pid)
-        return {"name": args[0]}
-
-    def _lock_acquire(self, args, pid, t):
-        info = self._lock_info(args[0])
-        if pid in info["waiters"]:
-            info["waiters"].remove(pid)
-        info.update(holder_pid=pid, held_since=t)
-        return {"name": args[0]}
-
-    def _lock_release(self, args, pid, t):
-        self._lock_info(args[0]).update(holder_pid=None, held_since=None)
-        return {"name": args[0]}
-
-    _lock_break = _lock_release

@@ -6,15 +6,14 @@ import json
 import os
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from workers.registry import TASKS
 
-from . import commands
+from . import commands, rawjson
 from .commands import ApiError, check_rate, parse_pid
 from .dashboard import current_dashboard
-from .encoding import encode_list, encode_pairs
-from .locks import describe_locks
+from .locks import describe_locks, single_holder_locks
 from .state import ManagerUnavailable
 from .supervisor import NotFound
 
@@ -80,13 +79,64 @@ def healthz():
 def get_state():
     """Return the shared state and workers; ``?source=manager`` reads the Manager itself."""
     dash = current_dashboard()
-    if request.args.get("source") == "manager":
+    source = request.args.get("source")
+    if source is not None and source != "manager":
+        raise ApiError(400, "'source' must be 'manager' (or left out for the server's copy)")
+    if source == "manager":
         try:
-            version, items, entries, locks = dash.state.manager_contents()
+            snap = dash.state.manager_contents()
         except ManagerUnavailable as exc:
             raise ApiError(409, str(exc)) from None
-        return jsonify(version=version, list=encode_list(items), dict=encode_pairs(entries))
-    return jsonify(dash.snapshot())
+        return jsonify({k: snap[k] for k in ("version", "list", "dict", "objects")})
+    return _json_response(_only_fields(dash.snapshot()))
+
+
+def _json_response(payload: dict) -> Response:
+    # rawjson writes the snapshot's pre-serialised parts as they are (no re-encoding)
+    return Response(rawjson.dumps(payload, separators=(",", ":")), mimetype="application/json")
+
+
+def _only_fields(payload: dict) -> dict:
+    """Keep only the top-level fields named in ``?fields=a,b`` (all when it is absent)."""
+    fields = request.args.get("fields")
+    if fields is None:
+        return payload
+    wanted = [f for f in fields.split(",") if f]
+    unknown = [f for f in wanted if f not in payload]
+    if unknown or not wanted:
+        raise ApiError(400, f"'fields' takes a comma-separated list of: {', '.join(payload)}")
+    return {f: payload[f] for f in wanted}
+
+
+def _int_arg(name: str, default: int) -> int:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise ApiError(400, f"'{name}' must be a non-negative integer")
+    return int(text)
+
+
+@bp.get("/api/objects/<oid>")
+def get_object(oid: str):
+    """Return one shared object: its kind, label and value, at the server's current version.
+
+    ``?offset=&limit=`` pages an object whose value is a sequence (dict, list, Queue and
+    Array items), and says ``total``; ``?fields=`` keeps only the named fields.
+    """
+    offset, limit = _int_arg("offset", 0), _int_arg("limit", 0)
+    obj = current_dashboard().state.mirror.object(oid, offset, limit or None)
+    if obj is None:
+        raise ApiError(404, f"no shared object with id {oid[:64]!r}")
+    return jsonify(_only_fields(obj))
+
+
+@bp.post("/api/objects/<oid>/release")
+def release_object(oid: str):
+    """Release a lock, semaphore or condition on behalf of a holder that died."""
+    body = json_body()
+    command_allowed()
+    return jsonify(commands.release_object(current_dashboard(), oid, body))
 
 
 @bp.post("/api/state/reset")
@@ -181,7 +231,8 @@ def worker_stack(pid: str):
 def list_locks():
     """Return each shared lock's holder and waiters, and any deadlock cycles."""
     dash = current_dashboard()
-    table = describe_locks(dash.state.mirror.snapshot_locks(), dash.is_alive)
+    mirror = dash.state.mirror
+    table = describe_locks(mirror.snapshot_locks(), dash.is_alive, single_holder_locks(mirror.lock_objects()))
     return jsonify(table)
 
 

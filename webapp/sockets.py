@@ -7,6 +7,8 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
+from . import rawjson
+
 socketio = SocketIO()
 
 MAX_INT_DIGITS = 100  # python-engineio's own limit: int() costs time quadratic in the digits
@@ -23,11 +25,12 @@ class WireJSON:
     raised while decoding a packet, that is logged as an error and the event is never
     answered. Here such an integer becomes a float (inf when huge): the event goes to
     its handler, and every command refuses a float where it wants an integer (400).
+    Encoding writes a snapshot's pre-serialised parts as they are (:mod:`webapp.rawjson`).
     """
 
     @staticmethod
     def dumps(*args: Any, **kwargs: Any) -> str:
-        return json.dumps(*args, **kwargs)
+        return rawjson.dumps(*args, **kwargs)
 
     @staticmethod
     def loads(text: str | bytes, **kwargs: Any) -> Any:

@@ -19,7 +19,7 @@ class ManagerUnavailable(RuntimeError):
 
 
 class SharedState:
-    """Owns the Manager process and hands out proxies to its shared dict, list and locks."""
+    """Owns the Manager process and hands out proxies to its shared objects."""
 
     def __init__(self, ctx: BaseContext) -> None:
         self.ctx = ctx
@@ -33,10 +33,10 @@ class SharedState:
     def _start(self, version: int = 0, items: list | None = None, entries: dict | None = None) -> None:
         self.manager = start_manager(self.ctx, version, items, entries)
         self._manager_pid = self.manager._process.pid
-        self.dict = self.manager.shared_dict()
-        self.list = self.manager.shared_list()
+        self.dict = self.manager.named_dict("d")
+        self.list = self.manager.named_list("l")
         self.journal = self.manager.journal()
-        self.locks: dict[str, object] = {}
+        self.proxies: dict[tuple, object] = {}
         self.mirror.load(*self.journal.snapshot())
         logger.info("Manager started (PID %d)", self.manager_pid)
 
@@ -45,27 +45,35 @@ class SharedState:
         """The running Manager's PID (the old one's until a replacement is up)."""
         return self._manager_pid
 
-    def for_worker(self, lock_names: dict[str, str | None]) -> tuple:
-        """Return ``(d, l, {kwarg: lock proxy or None})`` to hand to a new worker."""
+    def for_worker(self, uses: dict[str, tuple | None]) -> tuple:
+        """Return ``(d, l, {kwarg: proxy or None})`` to hand to a new worker.
+
+        ``uses`` maps each keyword argument of a task to the shared object it declared,
+        ``(kind, id, args)``: the object is made with ``args`` the first time it is used.
+        """
         with self.lock:
-            locks = {}
-            for kwarg, name in lock_names.items():
-                if name is not None and name not in self.locks:
-                    self.locks[name] = self.manager.named_lock(name)
-                locks[kwarg] = None if name is None else self.locks[name]
-            return self.dict, self.list, locks
+            proxies = {}
+            for kwarg, use in uses.items():
+                if use is not None and use[:2] not in self.proxies:
+                    kind, oid, args = use
+                    self.proxies[kind, oid] = getattr(self.manager, f"named_{kind}")(oid, *args)
+                proxies[kwarg] = None if use is None else self.proxies[use[:2]]
+            return self.dict, self.list, proxies
 
     def reset(self) -> int:
         """Empty the shared dict and list; return the Manager's version afterwards."""
         return self._call("reset_state")
 
-    def break_lock(self, name: str) -> bool:
-        """Release a lock whose holder died, so its waiters can go on."""
-        return self._call("break_lock", name)
+    def break_lock(self, oid: str, pid: int | None = None) -> bool:
+        """Release a lock-like object on behalf of a holder that died, so its waiters can go on."""
+        return self._call("break_lock", oid, pid)
 
-    def manager_contents(self) -> tuple[int, list, dict, dict]:
-        """Read the Manager's real contents (for checks; the page uses the mirror)."""
-        return self._call("snapshot")
+    def manager_contents(self) -> dict:
+        """Read the Manager's real contents, encoded as the mirror's snapshot (for checks)."""
+        version, objects = self._call("snapshot")
+        contents = SharedStateMirror()
+        contents.load(version, objects)
+        return contents.snapshot()
 
     def _call(self, method: str, *args):
         # Holding the lock means a restart in progress finishes first and we use the new

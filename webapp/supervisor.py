@@ -80,21 +80,20 @@ class Supervisor:
                 raise Conflict(
                     f"{live} workers running, {count} more would exceed --max-workers {self.max_workers}"
                 )
-            started = [self._spawn(spec.name, params, spec.locks(params)) for _ in range(count)]
+            started = [self._spawn(spec.name, params, spec.shared(params)) for _ in range(count)]
         self._wake()
         logger.info("spawned %d %s worker(s): %s", count, task, ", ".join(str(w.pid) for w in started))
         infos = [w.info() for w in started]
         self.notify(infos, [])
         return infos
 
-    def _spawn(self, task: str, params: dict, lock_names: dict, restarted_from: int | None = None) -> Worker:
+    def _spawn(self, task: str, params: dict, uses: dict, restarted_from: int | None = None) -> Worker:
         control, child_control = self.ctx.Pipe(duplex=True)
         out_r, out_w = self.ctx.Pipe(duplex=False)
         err_r, err_w = self.ctx.Pipe(duplex=False)
-        d, l, locks = self.shared(lock_names)  # noqa: E741
         process = self.ctx.Process(
             target=run_worker,
-            args=(task, params, (d, l, locks), child_control, out_w, err_w),
+            args=(task, params, self.shared(uses), child_control, out_w, err_w),
             name=f"mpscope-{task}",
             daemon=True,
         )
@@ -148,7 +147,7 @@ class Supervisor:
                 w.signal_if_alive(signal.SIGKILL)
                 w.replaced = True
             new = [
-                self._spawn(w.task, w.params, get_task(w.task).locks(w.params), restarted_from=w.pid)
+                self._spawn(w.task, w.params, get_task(w.task).shared(w.params), restarted_from=w.pid)
                 for w in old
             ]
         self._wake()

@@ -78,10 +78,10 @@ def run_worker(task_name: str, params: dict, shared: tuple, control, out, err) -
     control.send(("ready", os.getpid(), os.getppid()))
     threading.Thread(target=_serve_control, args=(control,), name="mpscope-control", daemon=True).start()
     threading.Thread(target=_flush_stdout, name="mpscope-flush", daemon=True).start()
-    d, l, locks = shared  # noqa: E741 -- the tutorial's names
+    d, l, objects = shared  # noqa: E741 -- the tutorial's names
     task = get_task(task_name)
     try:
-        task.func(d, l, **{**params, **locks})
+        task.func(d, l, **{**params, **objects})
     except Exception as exc:
         text = traceback.format_exc()
         sys.stderr.write(text)

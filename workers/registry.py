@@ -80,23 +80,39 @@ def validate_params(specs: dict[str, Param], params: Any, owner: str) -> dict:
     }
 
 
-def _no_locks(params: dict) -> dict:
+def _nothing(params: dict) -> dict:
     return {}
 
 
 @dataclass(frozen=True)
 class Task:
-    """A task: the function a worker runs, its params, and the shared locks it needs."""
+    """A task: the function a worker runs, its params, and the shared objects it uses.
+
+    ``locks(params)`` maps keyword arguments to names of the dashboard's named locks (or
+    None); ``objects(params)`` maps them to ``(kind, name, args)``: a shared object of any
+    kind, made with ``args`` by the first worker that uses it.
+    """
 
     name: str
     func: Callable
     help: str
     params: dict[str, Param] = field(default_factory=dict)
-    locks: Callable[[dict], dict[str, str]] = _no_locks
+    locks: Callable[[dict], dict[str, str | None]] = _nothing
+    objects: Callable[[dict], dict[str, tuple]] = _nothing
 
     def validate(self, params: Any) -> dict:
         """Return complete, checked params, or raise ParamError naming the bad one."""
         return validate_params(self.params, params, f"task '{self.name}'")
+
+    def shared(self, params: dict) -> dict[str, tuple | None]:
+        """Every shared object the task uses, as ``{kwarg: (kind, object id, args) or None}``."""
+        uses: dict[str, tuple | None] = {
+            kwarg: None if name is None else ("Lock", f"lock:{name}", ())
+            for kwarg, name in self.locks(params).items()
+        }
+        for kwarg, (kind, name, args) in self.objects(params).items():
+            uses[kwarg] = (kind, f"{kind}:{name}", args)
+        return uses
 
     def describe(self) -> dict:
         return {
@@ -169,6 +185,75 @@ TASKS: dict[str, Task] = {
                 "pause": Param(float, 0.5, 0.0, 60.0, unit="s"),
             },
             lambda p: {"first": p["first"], "second": p["second"]},
+        ),
+        Task(
+            "producer",
+            tasks.producer,
+            "q.put(item), n times, rate per second (blocks while the queue is full)",
+            {
+                "queue": Param(str, "jobs", help="queue name"),
+                "n": Param(int, 20, 1, 1_000_000, help="items to put"),
+                "rate": Param(float, 5.0, 0.0, 10_000.0, help="per second, 0 = flat out", unit="/s"),
+                "maxsize": Param(
+                    int, 10, 0, 1_000_000, help="queue capacity, 0 = unbounded (set by the first user)"
+                ),
+            },
+            objects=lambda p: {"q": ("Queue", p["queue"], (p["maxsize"],))},
+        ),
+        Task(
+            "consumer",
+            tasks.consumer,
+            "item = q.get(); work on it; q.task_done(), until n items (0 = until stopped)",
+            {
+                "queue": Param(str, "jobs", help="queue name"),
+                "n": Param(int, 0, 0, 1_000_000, help="items to take, 0 = until stopped"),
+                "rate": Param(float, 2.0, 0.0, 10_000.0, help="items per second, 0 = flat out", unit="/s"),
+            },
+            objects=lambda p: {"q": ("Queue", p["queue"], ())},
+        ),
+        Task(
+            "barrier",
+            tasks.barrier,
+            "rounds times: work a random while, then b.wait() for all parties",
+            {
+                "barrier": Param(str, "meet", help="barrier name"),
+                "parties": Param(int, 3, 1, 64, help="workers that must meet"),
+                "rounds": Param(int, 3, 1, 1000),
+                "pause": Param(float, 1.0, 0.0, 60.0, help="longest work between meetings", unit="s"),
+            },
+            objects=lambda p: {"b": ("Barrier", p["barrier"], (p["parties"],))},
+        ),
+        Task(
+            "event_wait",
+            tasks.event_wait,
+            "e.wait(timeout): block until some worker sets the event",
+            {
+                "event": Param(str, "go", help="event name"),
+                "timeout": Param(float, 60.0, **SECONDS),
+            },
+            objects=lambda p: {"e": ("Event", p["event"], ())},
+        ),
+        Task(
+            "event_set",
+            tasks.event_set,
+            "sleep delay, e.set(); then e.clear() after clear_after (0 = leave it set)",
+            {
+                "event": Param(str, "go", help="event name"),
+                "delay": Param(float, 2.0, **SECONDS),
+                "clear_after": Param(float, 0.0, **SECONDS),
+            },
+            objects=lambda p: {"e": ("Event", p["event"], ())},
+        ),
+        Task(
+            "semaphore",
+            tasks.semaphore,
+            "with s: work for seconds; at most slots workers inside at once",
+            {
+                "semaphore": Param(str, "pool", help="semaphore name"),
+                "slots": Param(int, 2, 1, 64, help="how many may hold it at once (set by the first user)"),
+                "seconds": Param(float, 3.0, **SECONDS),
+            },
+            objects=lambda p: {"s": ("Semaphore", p["semaphore"], (p["slots"],))},
         ),
     ]
 }

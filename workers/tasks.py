@@ -1,10 +1,12 @@
 """The functions that run inside worker processes: small, and read like the tutorial.
 
 Each task takes the shared dict ``d`` and list ``l`` (Manager proxies) and its params;
-tasks that use a shared lock also get it as a keyword argument (an AcquirerProxy).
+tasks that use a shared lock or another shared object (a Queue ``q``, a Barrier ``b``,
+an Event ``e``, a Semaphore ``s``) also get its proxy as a keyword argument.
 """
 
 import os
+import random
 import sys
 import time
 
@@ -117,3 +119,71 @@ def odd_values(d, l):  # noqa: E741
     d["big list"] = list(range(100_000))
     d["html"] = "<img src=x onerror=alert(1)>"
     d["<b>html key</b>"] = "a key is text too"
+
+
+def _pace(start: float, done: int, rate: float) -> None:
+    """Sleep until ``done`` items at ``rate`` per second are due (no sleep for rate 0)."""
+    if rate:
+        ahead = start + done / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def producer(d, l, q, queue="jobs", n=20, rate=5.0, maxsize=10):  # noqa: E741
+    """Put ``n`` items on the shared queue, ``rate`` per second; put() blocks while it is full."""
+    pid = os.getpid()
+    start = time.monotonic()
+    for i in range(n):
+        q.put(f"job {i} from {pid}")
+        d[pid] = {"put": i + 1}
+        _pace(start, i + 1, rate)
+
+
+def consumer(d, l, q, queue="jobs", n=0, rate=2.0):  # noqa: E741
+    """Take items off the shared queue and work on each; get() blocks while it is empty."""
+    pid = os.getpid()
+    done = 0
+    start = time.monotonic()
+    while not n or done < n:
+        item = q.get()
+        d[pid] = {"working on": item, "done": done}
+        done += 1
+        _pace(start, done, rate)
+        q.task_done()
+        d[pid] = {"done": done}
+
+
+def barrier(d, l, b, barrier="meet", parties=3, rounds=3, pause=1.0):  # noqa: E741
+    """Work a random while, then wait at the barrier until every party has arrived; repeat."""
+    pid = os.getpid()
+    for r in range(1, rounds + 1):
+        time.sleep(random.uniform(0, pause))
+        d[pid] = f"waiting at the barrier (round {r})"
+        b.wait()
+        d[pid] = f"passed round {r}"
+
+
+def event_wait(d, l, e, event="go", timeout=60.0):  # noqa: E741
+    """Block until another worker sets the event (or the timeout passes)."""
+    pid = os.getpid()
+    d[pid] = "waiting for the event"
+    d[pid] = "the event was set" if e.wait(timeout) else f"gave up after {timeout:g} s"
+
+
+def event_set(d, l, e, event="go", delay=2.0, clear_after=0.0):  # noqa: E741
+    """Set the event after ``delay``; clear it again after ``clear_after`` if that is not 0."""
+    time.sleep(delay)
+    e.set()
+    if clear_after:
+        time.sleep(clear_after)
+        e.clear()
+
+
+def semaphore(d, l, s, semaphore="pool", slots=2, seconds=3.0):  # noqa: E741
+    """Hold one of the semaphore's slots for ``seconds``: at most ``slots`` workers at once."""
+    pid = os.getpid()
+    d[pid] = "waiting for a slot"
+    with s:
+        d[pid] = "inside"
+        time.sleep(seconds)
+    d[pid] = "done"

@@ -12,6 +12,7 @@ import { toast, setConnection, showBanner } from "./ui.js";
 import { OutputLog } from "./output.js";
 import { LocksPanel, waitingFor } from "./locks.js";
 import { Inspector } from "./inspector.js";
+import { ObjectPanels, ObjectsModel } from "./objects.js";
 
 const $ = (id) => document.getElementById(id);
 const readOnly = document.body.dataset.readOnly === "true";
@@ -201,12 +202,15 @@ workers.extraActions.push((w, box) => {
   }
 });
 
+/** A PID whose worker has ended (the worker table knows): a lock it still holds is stuck. */
+function isDead(pid) {
+  const w = workers.workers.get(pid);
+  return w ? w.state === "exited" || w.state === "killed" : false;
+}
+
 const locksPanel = new LocksPanel({
   readOnly,
-  isDead: (pid) => {
-    const w = workers.workers.get(pid);
-    return w ? w.state === "exited" || w.state === "killed" : false;
-  },
+  isDead,
   release: async (name) => {
     const response = await fetch(`/api/locks/${encodeURIComponent(name)}/release`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
@@ -220,15 +224,34 @@ let lastWaiting = new Map();
 let lastLocksKey = "";
 onRender(() => {
   const locks = [...model.locks.values()];
-  const waiting = waitingFor(locks);
+  const waiting = new Map([...objects.waiting(), ...waitingFor(locks)]);
   for (const pid of new Set([...waiting.keys(), ...lastWaiting.keys()])) {
     if (waiting.get(pid) !== lastWaiting.get(pid)) workers.dirty.add(pid);
   }
   workers.waiting = lastWaiting = waiting;
   // the lock table is small but rebuilt whole: do it when it changed or once a second
-  const key = JSON.stringify(locks) + Math.floor(Date.now() / 1000) + workers.counts().ended;
-  if (key !== lastLocksKey) { lastLocksKey = key; locksPanel.render(locks, Date.now() / 1000); }
+  const lockObjects = objects.lockTable();
+  const key = JSON.stringify([locks, lockObjects]) + Math.floor(Date.now() / 1000) + workers.counts().ended;
+  if (key !== lastLocksKey) { lastLocksKey = key; locksPanel.render(locks, Date.now() / 1000, lockObjects); }
   outputLog.render(performance.now());
 });
 
-export { model, socket, workers };
+// -- shared objects of every other kind: one panel each, from the kind registry ----
+// d and l have their own panels above, the named locks their table.
+const objects = new ObjectsModel(["d", "l"]);
+const objectPanels = new ObjectPanels($("objects"), objects, {
+  readOnly,
+  isDead,
+  release: async (id, pid) => {
+    const response = await fetch(`/api/objects/${encodeURIComponent(id)}/release`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ pid }),
+    });
+    const answer = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
+    toast(answer.error || `Released ${id} on behalf of ${pid}: its waiters can go on`, answer.error ? "error" : "");
+  },
+});
+onSnapshot((snap) => objects.load(snap));
+socket.on("changes", (msg) => { if (objects.apply(msg)) scheduleRender(); });
+onRender(() => objectPanels.render());
+
+export { model, objects, socket, workers };

@@ -46,7 +46,8 @@ export class LocksPanel {
     this.key = "";
   }
 
-  render(locks, nowSeconds) {
+  /** Draw the named locks; deadlock cycles are looked for over them and `others` (lock objects). */
+  render(locks, nowSeconds, others = []) {
     const cells = (...texts) => texts.map((t) => { const td = document.createElement("td"); td.textContent = t; return td; });
     const rows = [];
     for (const lock of locks) {
@@ -77,7 +78,7 @@ export class LocksPanel {
     document.getElementById("locks-empty").hidden = locks.length > 0;
     document.getElementById("locks").hidden = locks.length === 0;
     document.getElementById("lock-count").textContent = locks.length ? String(locks.length) : "";
-    const cycles = findDeadlocks(locks);
+    const cycles = findDeadlocks([...locks, ...others]);
     const box = document.getElementById("deadlocks");
     box.hidden = cycles.length === 0;
     box.textContent = cycles.map((c) =>

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from multiprocessing.context import BaseContext
 
-from ..encoding import encode
+from sharedstate.encoding import encode
+
 from .catalog import Lab
 from .context import LabContext
 from .run import DONE, FAILED, FRAME, RUNNING, TIMEOUT, LabRun

@@ -11,7 +11,7 @@ import os
 
 import psutil
 
-from ..encoding import encode_list, encode_pairs
+from sharedstate.encoding import encode_list, encode_pairs
 
 
 def _lines(run, prefix: str) -> list[dict]:

@@ -8,8 +8,10 @@ The encoding (documented in the README, "State encoding"):
   ``{"$type": "float", "repr": "1.0"}`` (integral, inf, nan), ``{"$type": "int", "repr": ...}``
   (beyond JSON's safe range), ``{"$type": "tuple"|"set"|"frozenset", "items": [...]}``,
   ``{"$type": "bytes", "repr": "b'..'"}``, ``{"$type": "dict", "items": [[k, v], ...]}`` for
-  dicts whose keys are not all strings, and ``{"$type": "<class name>", "repr": "..."}``
-  for any other object.
+  dicts whose keys are not all strings, ``{"$type": "proxy", "repr": "<list proxy to l>"}``
+  for a proxy stored inside a value, ``{"$type": "unloadable", "repr": "..."}`` for a value
+  the server cannot unpickle, and ``{"$type": "<class name>", "repr": "..."}`` for any
+  other object.
 * Lists are JSON arrays; dicts with only string keys are JSON objects.
 * Long strings, big containers and deep nesting are cut; a cut value carries
   ``"truncated": true`` and its full ``"length"``.
@@ -23,6 +25,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .carry import SharedRef, Unloadable
+
+# Values that stand for what the server could not carry (sharedstate.carry), named for what they are.
+CARRIED = {SharedRef: "proxy", Unloadable: "unloadable"}
 MAX_STR = 1000
 MAX_ITEMS = 100
 MAX_DEPTH = 6
@@ -81,7 +87,7 @@ def encode(value: Any, depth: int = 0) -> Any:
         return _encode_dict(value, depth)
     if kind in (bytes, bytearray):
         return _tagged_repr(value)
-    return _tagged_repr(value)
+    return _tagged_repr(value, CARRIED.get(kind))
 
 
 def _encode_dict(value: dict, depth: int) -> Any:

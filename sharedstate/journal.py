@@ -1,0 +1,142 @@
+"""The Manager-side ChangeJournal: every shared object, and one bounded log of their changes.
+
+Everything in this module runs inside the Manager process. Each shared object (of any
+kind in :mod:`sharedstate.kinds`) applies a call and appends one entry to the journal under
+the journal's one lock, so the journal order is the order in which the Manager applied
+the changes. The server reads the journal with one blocking call (:meth:`ChangeJournal.read`)
+instead of copying and diffing the state.
+
+A journal entry is a plain tuple ``(seq, object_id, op, args, pid, t)``: ``seq`` is the
+state version after the change, ``args`` each argument pickled on its own
+(:mod:`sharedstate.carry`), ``pid`` the writer's PID (from the Manager connection's peer
+credentials, see :mod:`webapp.manager`), ``t`` the ``time.time()`` it was applied.
+
+Standard library only: this module also runs inside a watched program's Manager.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import pickle
+import threading
+import time
+from typing import Any
+
+from . import carry
+
+# Set per Manager connection thread by the Manager's Server (webapp.manager).
+caller = threading.local()
+
+JOURNAL_CAPACITY = 50_000
+_PLAIN = (int, str, float, bool, type(None), bytes)
+
+
+def caller_pid() -> int:
+    """Return the PID of the process whose request this Manager thread is serving."""
+    return getattr(caller, "pid", 0)
+
+
+class ChangeJournal:
+    """A bounded, versioned log of shared-object changes with a blocking reader."""
+
+    def __init__(self, capacity: int = JOURNAL_CAPACITY, version: int = 0) -> None:
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.entries: collections.deque = collections.deque(maxlen=capacity)
+        self.version = version
+        self.objects: dict[str, Any] = {}  # id -> observed object, in order of creation
+        self._numbers = itertools.count(1)
+        self._token_ids: dict[str, str] = {}  # kept while self.objects keeps the object alive
+
+    # -- writing -------------------------------------------------------------------
+    def record(self, oid: str, op: str, args: tuple = ()) -> None:
+        """Append one change; the caller holds ``self.lock`` and has applied it."""
+        self.version += 1
+        blobs = tuple(
+            pickle.dumps(a, 5) if type(a) in _PLAIN else carry.dumps(a, self._name_of) for a in args
+        )
+        self.entries.append((self.version, oid, op, blobs, caller_pid(), time.time()))
+        self.changed.notify_all()
+
+    def add(self, kind: str, obj: Any, oid: str | None = None, label: str | None = None) -> Any:
+        """Register a new shared object and journal its creation with its first value."""
+        with self.lock:
+            if oid is None:
+                oid = f"{kind}-{next(self._numbers)}"
+                while oid in self.objects:
+                    oid = f"{kind}-{next(self._numbers)}"
+            obj._journal, obj._oid, obj._kind = self, oid, kind
+            self._token_ids[f"{id(obj):x}"] = oid  # the Manager's token id for it (Server.create)
+            obj._label = label or f"{kind} {oid}"
+            self.objects[oid] = obj
+            self.record(oid, "create", (kind, obj._label, obj._raw()))
+        return obj
+
+    def _name_of(self, proxy: Any) -> str:
+        """Name the object a proxy stored inside a value points to (for SharedRef)."""
+        # not server.id_to_obj: the Manager forgets an object there once no proxy holds it
+        return self._token_ids.get(proxy._token.id, str(proxy._token.id))
+
+    # -- reading -------------------------------------------------------------------
+    def read(self, after: int, timeout: float = 1.0, limit: int = 5000) -> tuple[str, Any]:
+        """Wait up to ``timeout`` for entries newer than ``after``.
+
+        Returns ``("ok", entries)`` (possibly empty on timeout) or ``("overflow", version)``
+        when entries the reader has not seen were already dropped: it must resynchronise.
+        """
+        with self.lock:
+            if self.version <= after:
+                self.changed.wait(timeout)
+            if self.version <= after:
+                return "ok", []
+            oldest = self.entries[0][0] if self.entries else self.version + 1
+            if after + 1 < oldest or after > self.version:
+                return "overflow", self.version
+            skip = after + 1 - oldest
+            end = min(len(self.entries), skip + limit)
+            return "ok", [self.entries[i] for i in range(skip, end)]
+
+    def snapshot(self) -> tuple[int, list]:
+        """Return ``(version, [(id, kind, label, pickled value), ...])`` as one consistent copy."""
+        with self.lock:
+            objects = [
+                (oid, obj._kind, obj._label, carry.dumps(obj._raw(), self._name_of))
+                for oid, obj in self.objects.items()
+            ]
+            return self.version, objects
+
+    # -- named objects (the dashboard's own) ------------------------------------
+    def named(self, kind: str, name: str, make: Any, args: tuple = ()) -> Any:
+        """Return the shared object called ``name``, creating it with ``make(*args)`` on first use."""
+        with self.lock:
+            obj = self.objects.get(name)
+            if obj is None:
+                label = name if ":" not in name else f"{kind} {name.split(':', 1)[1]!r}"
+                obj = self.add(kind, make(self, *args), name, label)
+            elif obj._kind != kind:
+                raise TypeError(f"shared object {name!r} is a {obj._kind}, not a {kind}")
+            return obj
+
+    def reset_state(self, names: tuple = ("d", "l")) -> int:
+        """Empty the named dict and list; return the new version."""
+        with self.lock:
+            for name in names:
+                if name in self.objects:
+                    self.objects[name].clear()
+            return self.version
+
+    def forget_waiter(self, pid: int) -> None:
+        """Stop waiting on behalf of ``pid``, which died: it must never be handed a lock."""
+        with self.lock:
+            for obj in self.objects.values():
+                cancel = getattr(obj, "_cancel", None)
+                if cancel is not None:
+                    cancel(pid)
+
+    def break_lock(self, oid: str, pid: int | None = None) -> bool:
+        """Release ``oid`` on behalf of a holder that can no longer do it (it died)."""
+        with self.lock:
+            obj = self.objects.get(oid)
+            force = getattr(obj, "_force_release", None)
+            return force(pid) if force is not None else False

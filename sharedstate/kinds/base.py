@@ -1,0 +1,70 @@
+"""What every kind's encoded replica shares: encoding a journal entry's args, canonical keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..encoding import encode, encode_list
+
+SEPARATORS = (",", ":")
+
+
+def canon(key: Any) -> str:
+    """A string that identifies an encoded value, for use as a Python dict key."""
+    if type(key) is str:
+        return "s" + key
+    return json.dumps(key, sort_keys=True, separators=(",", ":"))
+
+
+class Replica:
+    """One object's state as clients see it (encoded), kept current by replaying encoded ops.
+
+    The server's mirror, the tests' clients and the benchmarks all replay through these
+    classes, so there is one replayer to keep right. ``OPS`` names each op's fields in the
+    order of the journal entry's args; a field called ``values`` is a whole list.
+    """
+
+    OPS: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def op_fields(cls, op: str, args: tuple) -> dict:
+        """Encode a journal entry's args as the fields of its op."""
+        names = cls.OPS.get(op, ())
+        pairs = zip(names, args, strict=False)
+        return {name: encode_list(arg) if name == "values" else encode(arg) for name, arg in pairs}
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> Replica:
+        raise NotImplementedError
+
+    def apply(self, op: dict) -> None:
+        raise NotImplementedError
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def writers(self) -> list | None:
+        return None
+
+    def size(self) -> int:
+        return 1
+
+    # -- JSON text, written once per change (snapshots and GET /api/state join it) --------
+    def value_json(self) -> str:
+        return json.dumps(self.value(), separators=SEPARATORS)
+
+    def writers_json(self) -> str | None:
+        writers = self.writers()
+        return None if writers is None else json.dumps(writers, separators=SEPARATORS)
+
+    def texts(self) -> tuple[str, str | None]:
+        """``(value, writers)`` as JSON text, cached until the next :meth:`changed`."""
+        cached = self.__dict__.get("_texts")
+        if cached is None:
+            cached = self._texts = (self.value_json(), self.writers_json())
+        return cached
+
+    def changed(self) -> None:
+        """Forget the cached JSON text: an op was applied."""
+        self._texts = None

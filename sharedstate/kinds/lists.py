@@ -1,0 +1,163 @@
+"""The list kind: a ``list`` whose every change is journalled with indexes already resolved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..encoding import encode_list
+from .base import Replica
+
+
+class ObservedList(list):
+    """Manager side. Behaves as a plain list (it calls list's own method first, so errors
+    are list's own); journals each change so a reader can replay it without knowing the
+    list's length. Changes that rewrite the whole list (sort, reverse, slices, ``*=``) are
+    journalled as ``replace`` with the new contents.
+    """
+
+    def _raw(self) -> list:
+        return list(self)
+
+    def _record(self, op: str, *args: Any) -> None:
+        self._journal.record(self._oid, op, args)
+
+    def append(self, value: Any) -> None:
+        with self._journal.lock:
+            super().append(value)
+            self._record("append", value)
+
+    def extend(self, values: Any) -> None:
+        with self._journal.lock:
+            values = list(values)
+            super().extend(values)
+            self._record("extend", values)
+
+    def __iadd__(self, values: Any) -> ObservedList:
+        self.extend(values)
+        return self
+
+    def insert(self, index: Any, value: Any) -> None:
+        with self._journal.lock:
+            size = len(self)
+            super().insert(index, value)  # raises as a list does (OverflowError for 10**20)
+            index = index.__index__()
+            self._record("insert", max(0, index + size) if index < 0 else min(index, size), value)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        with self._journal.lock:
+            super().__setitem__(index, value)
+            if isinstance(index, slice):
+                self._record("replace", list(self))
+            else:
+                index = index.__index__()
+                self._record("set", index + len(self) if index < 0 else index, value)
+
+    def __delitem__(self, index: Any) -> None:
+        with self._journal.lock:
+            size = len(self)
+            super().__delitem__(index)
+            if isinstance(index, slice):
+                self._record("replace", list(self))
+            else:
+                index = index.__index__()
+                self._record("del", index + size if index < 0 else index)
+
+    def pop(self, index: Any = -1) -> Any:
+        with self._journal.lock:
+            size = len(self)
+            value = super().pop(index)
+            index = index.__index__()
+            self._record("del", index + size if index < 0 else index)
+            return value
+
+    def remove(self, value: Any) -> None:
+        with self._journal.lock:
+            try:
+                index = self.index(value)
+            except ValueError:
+                return super().remove(value)  # raises list.remove's own error
+            super().__delitem__(index)
+            self._record("del", index)
+
+    def clear(self) -> None:
+        with self._journal.lock:
+            super().clear()
+            self._record("clear")
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        with self._journal.lock:
+            try:
+                super().sort(*args, **kwargs)
+            finally:  # a sort that raises half-way may still have reordered the list
+                self._record("replace", list(self))
+
+    def reverse(self) -> None:
+        with self._journal.lock:
+            super().reverse()
+            self._record("replace", list(self))
+
+    def __imul__(self, n: int) -> ObservedList:
+        with self._journal.lock:
+            super().__imul__(n)
+            self._record("replace", list(self))
+            return self
+
+    def __reduce__(self):
+        return list, (list(self),)
+
+
+class ListReplica(Replica):
+    """Encoded side: the items, and the PID that wrote each."""
+
+    OPS = {
+        "append": ("value",),
+        "extend": ("values",),
+        "insert": ("index", "value"),
+        "set": ("index", "value"),
+        "del": ("index",),
+        "clear": (),
+        "replace": ("values",),
+    }
+
+    def __init__(self, value: list, writers: list | None = None) -> None:
+        self.items = list(value)
+        self.item_writers = list(writers) if writers else [None] * len(value)
+
+    @classmethod
+    def from_raw(cls, raw: list) -> ListReplica:
+        return cls(encode_list(raw))
+
+    def apply(self, op: dict) -> None:
+        name, pid = op["op"], op["pid"]
+        if name == "append":
+            self.items.append(op["value"])
+            self.item_writers.append(pid)
+        elif name == "extend":
+            self.items.extend(op["values"])
+            self.item_writers.extend([pid] * len(op["values"]))
+        elif name == "insert":
+            self.items.insert(op["index"], op["value"])
+            self.item_writers.insert(op["index"], pid)
+        elif name == "set":
+            self.items[op["index"]] = op["value"]
+            self.item_writers[op["index"]] = pid
+        elif name == "del":
+            del self.items[op["index"]]
+            del self.item_writers[op["index"]]
+        elif name == "clear":
+            self.items.clear()
+            self.item_writers.clear()
+        elif name == "replace":
+            self.items = list(op["values"])
+            self.item_writers = [pid] * len(self.items)
+        else:
+            raise ValueError(f"unknown list op {name!r}")
+
+    def value(self) -> list:
+        return list(self.items)
+
+    def writers(self) -> list:
+        return list(self.item_writers)
+
+    def size(self) -> int:
+        return len(self.items)

@@ -1,0 +1,47 @@
+// dict: its entries in insertion order, each with the PID that wrote it last.
+
+import { canonKey, describe, toText } from "../format.js";
+import { setParts } from "../vlist.js";
+import { growingList, short } from "./parts.js";
+
+export default {
+  kinds: ["dict"],
+
+  load(value, writers = []) {
+    const entries = new Map();
+    value.forEach(([key, v], i) => entries.set(canonKey(key), { key, value: v, pid: writers[i] ?? null, at: 0 }));
+    return { entries, order: null };
+  },
+
+  apply(s, op) {
+    if (op.op === "set") {
+      const id = canonKey(op.key);
+      const entry = s.entries.get(id);
+      if (entry) Object.assign(entry, { value: op.value, pid: op.pid, at: performance.now() });
+      else { s.entries.set(id, { key: op.key, value: op.value, pid: op.pid, at: performance.now() }); s.order = null; }
+      return `[${short(op.key, 12)}] = ${short(op.value)}`;
+    }
+    if (op.op === "del") {
+      s.entries.delete(canonKey(op.key));
+      s.order = null;
+      return `del [${short(op.key, 12)}]`;
+    }
+    if (op.op === "clear") { s.entries.clear(); s.order = null; }
+    return op.op;
+  },
+
+  summary: (s) => `${s.entries.size} key${s.entries.size === 1 ? "" : "s"}`,
+
+  render(s, body, ctx, panel) {
+    if (!s.order) s.order = [...s.entries.values()];
+    growingList(body, panel, s.order.length, "Empty.", (row, i) => {
+      const entry = panel.state.order[i];
+      const key = describe(entry.key);
+      const value = describe(entry.value);
+      setParts(row, [[`key ${key.cls}`, key.text], ["arrow", ":"], [`val ${value.cls}`, value.text],
+        ["who", entry.pid ? `by ${entry.pid}` : ""]]);
+      row.title = `${key.text}: ${toText(entry.value)}`;
+      return entry.at;
+    });
+  },
+};

@@ -1,0 +1,41 @@
+// list: its items, each with the PID that wrote it last.
+
+import { describe } from "../format.js";
+import { setParts } from "../vlist.js";
+import { growingList, short } from "./parts.js";
+
+const item = (value, pid) => ({ value, pid, at: performance.now() });
+
+export default {
+  kinds: ["list"],
+
+  load(value, writers = []) {
+    return { items: value.map((v, i) => ({ value: v, pid: writers[i] ?? null, at: 0 })) };
+  },
+
+  apply(s, op) {
+    const l = s.items;
+    switch (op.op) {
+      case "append": l.push(item(op.value, op.pid)); return `append ${short(op.value)}`;
+      case "extend": l.push(...op.values.map((v) => item(v, op.pid))); return `extend ${op.values.length}`;
+      case "insert": l.splice(op.index, 0, item(op.value, op.pid)); return `insert [${op.index}]`;
+      case "set": l[op.index] = item(op.value, op.pid); return `[${op.index}] = ${short(op.value)}`;
+      case "del": l.splice(op.index, 1); return `del [${op.index}]`;
+      case "clear": l.length = 0; return "clear";
+      case "replace": s.items = op.values.map((v) => item(v, op.pid)); return "replace";
+    }
+    return op.op;
+  },
+
+  summary: (s) => `${s.items.length} item${s.items.length === 1 ? "" : "s"}`,
+
+  render(s, body, ctx, panel) {
+    growingList(body, panel, s.items.length, "Empty.", (row, i) => {
+      const entry = panel.state.items[i];
+      const { text, cls } = describe(entry.value);
+      setParts(row, [["idx", `[${i}]`], [`val ${cls}`, text], ["who", entry.pid ? `by ${entry.pid}` : ""]]);
+      row.title = text;
+      return entry.at;
+    });
+  },
+};

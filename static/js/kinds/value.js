@@ -1,0 +1,54 @@
+// Value and Array (multiprocessing's ctypes objects, as a Manager serves them): the value.
+
+import { describe } from "../format.js";
+import { setParts } from "../vlist.js";
+import { el, growingList, short } from "./parts.js";
+
+export default {
+  kinds: ["Value", "Array"],
+
+  load(value, writers = []) {
+    if ("items" in value) {
+      return { typecode: value.typecode, items: value.items.map((v, i) => ({ value: v, pid: writers[i] ?? null, at: 0 })) };
+    }
+    return { typecode: value.typecode, value: value.value, pid: writers[0] ?? null, at: 0 };
+  },
+
+  apply(s, op) {
+    const at = performance.now();
+    if (op.op === "set" && s.items) {
+      s.items[op.index] = { value: op.value, pid: op.pid, at };
+      return `[${op.index}] = ${short(op.value)}`;
+    }
+    if (op.op === "set") {
+      Object.assign(s, { value: op.value, pid: op.pid, at });
+      return `value = ${short(op.value)}`;
+    }
+    if (op.op === "replace") {
+      s.items = op.values.map((v) => ({ value: v, pid: op.pid, at }));
+      return `[:] = ${op.values.length} items`;
+    }
+    return op.op;
+  },
+
+  summary: (s) => (s.items ? `${s.items.length} × '${s.typecode}'` : `'${s.typecode}'`),
+
+  render(s, body, ctx, panel) {
+    if (s.items) {
+      growingList(body, panel, s.items.length, "Empty array.", (row, i) => {
+        const item = panel.state.items[i];
+        const { text, cls } = describe(item.value);
+        setParts(row, [["idx", `[${i}]`], [`val ${cls}`, text], ["who", item.pid ? `by ${item.pid}` : ""]]);
+        return item.at;
+      }, "Array items");
+      return;
+    }
+    const { text, cls } = describe(s.value);
+    const big = el("div", { className: "obj-figure" }, el("span", { className: `big val ${cls}`, title: text }, text),
+      el("span", { className: "caption" }, s.pid ? `set by ${s.pid}` : ""));
+    // flash the figure when the value changed since the last frame drew it
+    if (panel.view.drawnAt !== s.at && s.at) big.classList.add("flash");
+    panel.view.drawnAt = s.at;
+    body.replaceChildren(big);
+  },
+};

@@ -1,0 +1,177 @@
+// Shared objects of every kind: the page's copy of each (from `snapshot` and `changes`) and
+// one panel per object, both built from the kind registry in kinds/index.js.
+//
+// The built-in dict `d` and list `l` keep their own panels (app.js), and the named locks
+// their table (locks.js); everything else a task shares gets a panel here.
+
+import { kindModule } from "./kinds/index.js";
+import { el } from "./kinds/parts.js";
+
+const RECENT = 6; // ops kept for an object's recent-ops line
+
+export class ObjectsModel {
+  /** @param {Iterable<string>} builtIn ids of objects with a panel of their own (d, l) */
+  constructor(builtIn) {
+    this.version = -1;
+    this.objects = new Map(); // id -> {id, kind, label, state, recent, dirty, view}
+    this.builtIn = new Set(builtIn);
+    // Objects shown elsewhere: d, l and the named locks (the locks table). Their ops keep
+    // the old `target` field, which is how a named lock created later is recognised.
+    this.elsewhere = new Set(this.builtIn);
+    this.added = true; // objects were added or removed since the panels last looked
+  }
+
+  load(snap) {
+    this.version = snap.version;
+    // the named locks' ids are "lock:NAME" (webapp/mirror.py)
+    this.elsewhere = new Set([...this.builtIn, ...(snap.locks || []).map((lock) => `lock:${lock.name}`)]);
+    const seen = new Set();
+    for (const [id, info] of Object.entries(snap.objects || {})) {
+      if (this.elsewhere.has(id)) continue;
+      seen.add(id);
+      this.put(id, info.kind, info.label, info.value, info.writers);
+    }
+    for (const id of [...this.objects.keys()]) {
+      if (!seen.has(id)) { this.objects.delete(id); this.added = true; }
+    }
+  }
+
+  /** Create or reload one object; a reload keeps its panel and its recent ops. */
+  put(id, kind, label, value, writers) {
+    const old = this.objects.get(id);
+    const state = kindModule(kind).load(value, writers, kind);
+    if (old && old.kind === kind) {
+      Object.assign(old, { label: label || id, state, dirty: true });
+      return old;
+    }
+    const obj = { id, kind, label: label || id, state, recent: [], ops: 0, dirty: true, view: {} };
+    this.objects.delete(id); // a new kind under an old id gets a fresh panel, at the end
+    this.objects.set(id, obj);
+    this.added = true;
+    return obj;
+  }
+
+  /** Apply a `changes` message; "gap" and "stale" are left to the SharedModel, which resyncs. */
+  apply(msg) {
+    if (msg.to <= this.version || msg.from > this.version) return false;
+    let changed = false;
+    for (const op of msg.ops) {
+      if (op.seq <= this.version) continue;
+      this.version = op.seq;
+      if (op.object === undefined || this.isElsewhere(op)) continue;
+      changed = true;
+      if (op.op === "create") {
+        this.put(op.object, op.kind, op.label, op.value, op.writers).ops++;
+        continue;
+      }
+      const obj = this.objects.get(op.object);
+      if (!obj) continue; // created before our snapshot and not in it: the next snapshot brings it
+      const text = kindModule(obj.kind).apply(obj.state, op, obj.kind);
+      obj.ops++;
+      obj.dirty = true;
+      if (text) {
+        obj.recent.push({ pid: op.pid, text });
+        if (obj.recent.length > RECENT) obj.recent.shift();
+      }
+    }
+    return changed;
+  }
+
+  isElsewhere(op) {
+    if (op.target !== undefined && !this.elsewhere.has(op.object)) {
+      this.elsewhere.add(op.object);
+      if (this.objects.delete(op.object)) this.added = true;
+    }
+    return this.elsewhere.has(op.object);
+  }
+
+  /** Lock and RLock objects in the locks table's shape, so that deadlock cycles through them are found. */
+  lockTable() {
+    const out = [];
+    for (const obj of this.objects.values()) {
+      if (obj.kind !== "Lock" && obj.kind !== "RLock") continue;
+      const holder = obj.state.holders[0];
+      out.push({ name: obj.label, holder_pid: holder ? holder.pid : null, waiters: obj.state.waiters });
+    }
+    return out;
+  }
+
+  /** Map of PID -> what it waits for, over every object (for the worker table). */
+  waiting() {
+    const out = new Map();
+    for (const obj of this.objects.values()) {
+      const module = kindModule(obj.kind);
+      if (!module.waiting) continue;
+      for (const [pid, text] of module.waiting(obj.state)) out.set(pid, `${obj.label}: ${text}`);
+    }
+    return out;
+  }
+}
+
+export class ObjectPanels {
+  /**
+   * @param {HTMLElement} box where the panels go
+   * @param {{isDead: (pid:number) => boolean, release: (id:string, pid:number) => void, readOnly: boolean}} actions
+   */
+  constructor(box, model, actions) {
+    this.box = box;
+    this.model = model;
+    this.actions = actions;
+    this.panels = new Map(); // id -> {section, count, body, recent}
+    this.second = 0;
+  }
+
+  /** Draw changed panels; every panel once a second (times held, dead holders). */
+  render() {
+    const nowSeconds = Date.now() / 1000;
+    const tick = Math.floor(nowSeconds) !== this.second;
+    this.second = Math.floor(nowSeconds);
+    if (this.model.added) this.sync();
+    const ctx = { ...this.actions, now: nowSeconds };
+    for (const obj of this.model.objects.values()) {
+      if (!obj.dirty && !tick) continue;
+      obj.dirty = false;
+      const panel = this.panels.get(obj.id);
+      const module = kindModule(obj.kind);
+      panel.count.textContent = module.summary(obj.state, obj.kind);
+      module.render(obj.state, panel.body, ctx, obj);
+      panel.recent.replaceChildren(...obj.recent.map((r) =>
+        el("span", { className: "op" }, el("b", {}, String(r.pid)), ` ${r.text}`)).reverse());
+      panel.recent.hidden = obj.recent.length === 0;
+    }
+  }
+
+  /** Add a panel for each new object and drop those of objects that are gone, in model order. */
+  sync() {
+    this.model.added = false;
+    for (const [id, panel] of this.panels) {
+      const obj = this.model.objects.get(id);
+      if (!obj || obj.section !== panel.section) { panel.section.remove(); this.panels.delete(id); }
+    }
+    for (const obj of this.model.objects.values()) {
+      if (this.panels.has(obj.id)) continue;
+      const panel = this.build(obj);
+      obj.section = panel.section;
+      obj.view = {};
+      this.panels.set(obj.id, panel);
+    }
+    this.box.replaceChildren(...[...this.model.objects.values()].map((obj) => obj.section));
+    this.box.hidden = this.model.objects.size === 0;
+  }
+
+  build(obj) {
+    const count = el("span", { className: "count" });
+    // an unnamed object's label repeats its kind ("Queue Queue-1"): the badge says it once
+    const name = obj.label.startsWith(`${obj.kind} `) ? obj.label.slice(obj.kind.length + 1) : obj.label;
+    const title = el("h2", {}, el("span", { className: "kind-badge" }, obj.kind), " ", el("code", {}, name), count);
+    const body = el("div", { className: "obj-body" });
+    const recent = el("div", { className: "obj-recent", title: "Recent operations, newest first, by PID" });
+    recent.setAttribute("aria-label", "Recent operations");
+    const section = el("section", { className: `panel object-panel kind-${obj.kind}` },
+      el("div", { className: "panel-head" }, title), body, recent);
+    section.dataset.object = obj.id;
+    section.dataset.kind = obj.kind;
+    section.setAttribute("aria-label", name === obj.label ? `${obj.kind} ${obj.label}` : obj.label);
+    return { section, count, body, recent };
+  }
+}
