@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import sys
 
@@ -37,14 +38,40 @@ def start(boot_dir: str) -> None:
             except (ValueError, OSError):
                 pass
     os.register_at_fork(after_in_child=channel.after_fork_in_child)
+    sys.meta_path.append(BootPackages(boot_dir))
     PatchOnImport(
         {
+            "multiprocessing.managers": lambda m: patch_managers(m, channel),
             "multiprocessing.process": lambda m: patch_process(m, channel),
             "multiprocessing.util": lambda m: patch_util(m, channel),
             "multiprocessing.pool": lambda m: patch_pool(m, channel),
             "concurrent.futures.process": lambda m: patch_executor(m, channel),
         }
     ).install()
+
+
+def patch_managers(module, channel) -> None:
+    # imported only when the program imports multiprocessing.managers: the recording
+    # types import it themselves, and a program that never uses a Manager never pays
+    from .manager_hooks import patch_managers as patch
+
+    patch(module, channel)
+
+
+class BootPackages:
+    """Finds ``sharedstate`` (the recording types, copied beside us) once the boot directory left sys.path.
+
+    Last on ``sys.meta_path``: where mpscope is installed in the program's environment,
+    the ordinary finders find it first.
+    """
+
+    def __init__(self, boot_dir: str) -> None:
+        self.boot_dir = boot_dir
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "sharedstate":
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, [self.boot_dir])
 
 
 def _hide(boot_dir: str) -> None:

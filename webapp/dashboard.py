@@ -18,7 +18,9 @@ from flask import Flask, current_app
 
 from .clients import ClientRegistry
 from .feed import ChangeFeed
+from .mirror import SharedStateMirror
 from .output import OutputCapture
+from .program.objects import ProgramObjects
 from .program.processes import ProcessTable
 from .program.watch import ProgramWatch
 from .ratelimit import RateLimiter
@@ -42,9 +44,12 @@ class Dashboard:
         self.output = OutputCapture(self._emit_output, scrollback=config["SCROLLBACK"])
         self.manager_state = "running"
         self.clients = ClientRegistry(socketio, self.snapshot)
-        # `mpscope run`: the watched program's processes take the place of our own workers
+        # `mpscope run`: the watched program's processes take the place of our own workers,
+        # and the objects of its own Managers take the place of our Manager's
         self.program: ProgramWatch | None = None
+        self.feed: ChangeFeed | None = None
         if config.get("PROGRAM"):
+            self.mirror = SharedStateMirror()
             self.program = ProgramWatch(
                 config["PROGRAM"],
                 self.output,
@@ -52,9 +57,11 @@ class Dashboard:
                 self.clients.broadcast,
                 config.get("ON_PROGRAM_END"),
                 config["ENDED_CAP"],
+                ProgramObjects(self.mirror, self._emit_changes),
             )
             self.supervisor: Supervisor | ProcessTable = self.program.table
         else:
+            self.mirror = self.state.mirror
             self.supervisor = Supervisor(
                 self.ctx,
                 self.state.for_worker,
@@ -63,9 +70,9 @@ class Dashboard:
                 max_workers=config["MAX_WORKERS"],
                 ended_cap=config["ENDED_CAP"],
             )
+            self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self._closed = threading.Event()
-        self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
         # Whatever way the process ends, stop our processes first: otherwise the
         # interpreter's own exit handlers kill the Manager and the feed "restarts" it.
         atexit.register(self.close)
@@ -79,7 +86,7 @@ class Dashboard:
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
-        snap = dict(self.state.mirror.snapshot_parts())
+        snap = dict(self.mirror.snapshot_parts())
         snap["workers"] = self.supervisor.infos()
         snap["output"] = self.output.recent()
         snap["manager"] = self.manager_info()
@@ -134,7 +141,7 @@ class Dashboard:
     def _forget_dead_waiters(self, pids: set[int]) -> None:
         # A Manager thread still blocked in acquire() for a dead worker would take the
         # lock for it when it frees up, and nobody would ever release it.
-        waiting = {pid for _, _, value in self.state.mirror.lock_objects() for pid in value["waiters"]}
+        waiting = {pid for _, _, value in self.mirror.lock_objects() for pid in value["waiters"]}
         for pid in pids & waiting:
             try:
                 self.state.journal.forget_waiter(pid)
@@ -171,7 +178,8 @@ class Dashboard:
             self.program.close()
         self.supervisor.close()
         self.clients.close()
-        self.feed.stop()
+        if self.feed is not None:
+            self.feed.stop()
         self.state.close()
         self.output.close()
         logger.info("mpscope stopped")

@@ -1,9 +1,9 @@
 """The private directory a watched program's agent finds the dashboard through.
 
 A 0700 temporary directory holds the agent's Unix socket, a random key the agent must
-present, and ``boot/``: mpscope's ``sitecustomize`` and a copy of the stdlib-only
-``mpscope_agent`` package, which is all that goes on the program's PYTHONPATH (never
-mpscope's own dependencies).
+present, and ``boot/``: mpscope's ``sitecustomize`` and copies of the stdlib-only
+``mpscope_agent`` and ``sharedstate`` packages, which is all that goes on the program's
+PYTHONPATH (never mpscope's own dependencies).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import tempfile
 from pathlib import Path
 
 import mpscope_agent
+import sharedstate
 from mpscope_agent import ENV_DIR, ENV_MAIN, ENV_PYTHONPATH
 
 AGENT_SOURCE = Path(mpscope_agent.__file__).parent
+SHAREDSTATE_SOURCE = Path(sharedstate.__file__).parent
 
 
 class PrivateDir:
@@ -37,6 +39,10 @@ class PrivateDir:
             ignore=shutil.ignore_patterns("__pycache__", "boot"),
         )
         shutil.copy(AGENT_SOURCE / "boot" / "sitecustomize.py", self.boot / "sitecustomize.py")
+        # the recording types a program's own Managers run (standard library only too)
+        shutil.copytree(
+            SHAREDSTATE_SOURCE, self.boot / "sharedstate", ignore=shutil.ignore_patterns("__pycache__")
+        )
 
     def program_env(self, base: dict[str, str]) -> dict[str, str]:
         """The program's environment: ``base`` plus our boot directory and markers."""

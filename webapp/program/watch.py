@@ -3,7 +3,7 @@
 It starts the agents' listener, runs the program, turns agent messages into process
 table and pool task updates, and pushes them to clients: ``workers`` (through the
 table's notify), ``program`` when the program starts or ends, and ``pool_tasks``
-batched per ``FRAME``.
+batched per ``FRAME``. The journals of the program's Managers go to ProgramObjects.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ..output import OutputCapture
 from .launcher import Program, ProgramState
 from .listener import AgentListener
+from .objects import ProgramObjects
 from .pool_tasks import PoolTaskTable
 from .private_dir import PrivateDir
 from .processes import ProcessTable
@@ -37,8 +38,10 @@ class ProgramWatch:
         broadcast: Callable[[str, object], None],
         on_end: Callable[[int], None] | None = None,
         ended_cap: int = 1000,
+        objects: ProgramObjects | None = None,
     ) -> None:
         self.output = output
+        self.objects = objects
         self.broadcast = broadcast
         self.end_hook = on_end
         self.dir = PrivateDir()
@@ -107,6 +110,14 @@ class ProgramWatch:
             self.table.stack_answer(message["id"], message.get("threads") or [])
         elif kind == "task":
             self.tasks.record(pid, message)
+        elif kind == "journal" and self.objects is not None and isinstance(message.get("entries"), list):
+            self.objects.journal(pid, message["entries"])
+        elif (
+            kind == "journal_snapshot"
+            and self.objects is not None
+            and isinstance(message.get("objects"), list)
+        ):
+            self.objects.journal_snapshot(pid, int(message.get("version") or 0), message["objects"])
         elif kind == "pool" and isinstance(message.get("pids"), list):
             self.tasks.pool_members(
                 str(message.get("label")), [p for p in message["pids"] if isinstance(p, int)]
