@@ -32,6 +32,7 @@ class Channel:
         self.lock = _thread.allocate_lock()
         self.reader_ident = None
         self.pipes = {}  # fd -> (st_dev, st_ino) of the pipe we put there
+        self.handlers = {}  # request type -> function(request), for requests other hooks serve
 
     def connect(self, role: str, inherited: dict) -> None:
         """Connect, take over fds 1 and 2 where they are ours to take, and say hello.
@@ -118,6 +119,8 @@ class Channel:
                 if request.get("t") == "stack":
                     threads = current_stacks(skip=self.reader_ident)
                     self.send({"t": "stack", "id": request["id"], "threads": threads})
+                elif request.get("t") in self.handlers:
+                    self.handlers[request["t"]](request)
 
 
 def process_name() -> str:

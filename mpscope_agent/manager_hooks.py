@@ -73,6 +73,12 @@ def _send_journal(journal: ChangeJournal) -> None:
             after = entries[-1][0]
 
 
+def release(request: dict) -> None:
+    """The dashboard's Release: free a lock-like object on behalf of its holder, which died."""
+    if _journal is not None and isinstance(request.get("oid"), str) and isinstance(request.get("pid"), int):
+        _journal.break_lock(request["oid"], request["pid"])
+
+
 def _send(message: dict) -> None:
     if _channel is not None:
         _channel.send(message)
@@ -123,6 +129,7 @@ def patch_managers(module, channel) -> None:
     """Make ``multiprocessing.managers`` record (see the module docstring)."""
     global _channel
     _channel = channel
+    channel.handlers["release"] = release
     registry = module.SyncManager._registry
     for name in KINDS:
         if name in registry:

@@ -159,7 +159,7 @@ def release_object(dashboard: Dashboard, oid: str, body: Any) -> dict:
     if dashboard.is_alive(pid):
         raise ApiError(409, f"{oid!r} is held by PID {pid}, which is alive")
     try:
-        dashboard.state.break_lock(oid, pid)
+        dashboard.break_lock(oid, pid)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": oid, "holder_pid": pid}

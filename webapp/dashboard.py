@@ -109,6 +109,13 @@ class Dashboard:
             "state": self.manager_state,
         }
 
+    def break_lock(self, oid: str, pid: int) -> None:
+        """Release a lock-like object on behalf of its dead holder, in whichever Manager holds it."""
+        if self.program is not None:
+            self.program.release(oid, pid)
+        else:
+            self.state.break_lock(oid, pid)
+
     def is_alive(self, pid: int) -> bool:
         """True if ``pid`` is a running process (a lock holder that died is not)."""
         worker = self.supervisor.get(pid)

@@ -3,7 +3,7 @@
 Each Manager process's agent sends its journal in batches (``journal``), or, when it fell
 behind further than its journal keeps, every object as it is now (``journal_snapshot``).
 Entries are renumbered into the dashboard's one version sequence and their object ids
-prefixed with the Manager's PID (ids are unique across Managers), then replayed into
+prefixed with the Manager's PID, ``PID:ID`` (ids are unique across Managers), then replayed into
 the mirror and broadcast as ``changes``, as the built-in Manager's feed does. Everything
 runs on the agents' listener thread: changes flow one way, in the order each Manager
 applied them.
@@ -64,7 +64,7 @@ class ProgramObjects:
             return
         first = self.mirror.version
         entries = [
-            (first + i + 1, f"{manager_pid}/{oid}", op, args, writer, t)
+            (first + i + 1, f"{manager_pid}:{oid}", op, args, writer, t)
             for i, (oid, op, args, writer, t) in enumerate(batch)
         ]
         ops = self.mirror.apply(entries, manager_pid=manager_pid)

@@ -71,6 +71,11 @@ class ProgramWatch:
     def info(self) -> dict:
         return self.program.info()
 
+    def release(self, oid: str, pid: int) -> None:
+        """Ask the Manager that holds lock-like ``oid`` to release it for its dead holder ``pid``."""
+        manager, _, local = oid.partition(":")
+        self.listener.send(int(manager), {"t": "release", "oid": local, "pid": pid})
+
     def close(self, grace: float = 2.0) -> None:
         """Stop the program, kill what is left of it, and remove the private directory."""
         # after a Ctrl-C the program got SIGINT as well: give it a moment to end as it would
