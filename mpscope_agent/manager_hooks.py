@@ -10,6 +10,9 @@ Three patches to ``multiprocessing.managers``, made when the program imports it:
   its writer.
 * ``BaseManager._create``, in the process that calls ``manager.dict()``, passes the
   program line that made the object as its label (``d = manager.dict()  · train.py:17``).
+* ``Server.create`` serves a plain ``queue.Queue`` that the program registered itself
+  (the docs' remote manager: ``register('get_queue', callable=lambda: queue)``) through
+  a :class:`QueueTap` that records what its clients put and get.
 
 A raw thread in the Manager process reads the journal and sends each batch to the
 dashboard over this process's agent connection. Nothing is sent when no dashboard
@@ -23,6 +26,7 @@ import base64
 import functools
 import linecache
 import os
+import queue
 import socket
 import struct
 import sys
@@ -96,7 +100,8 @@ def _wire_object(obj: tuple) -> list:
 
 # -- who is calling ------------------------------------------------------------------
 def writer_of(conn) -> int | str:
-    """The PID at the other end of a Manager connection, or ``host:port`` for a TCP client."""
+    """The PID at the other end of a Manager connection, or ``host:port`` for a TCP client
+    that is not a process of this machine (a Manager served over the network)."""
     try:
         sock = socket.socket(fileno=os.dup(conn.fileno()))
     except (OSError, AttributeError):
@@ -107,9 +112,35 @@ def writer_of(conn) -> int | str:
                 raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
                 return _PEERCRED.unpack(raw)[0]
             host, port = sock.getpeername()[:2]
-            return f"{host}:{port}"
         except OSError:
             return 0
+    return local_tcp_pid(port) or f"{host}:{port}"
+
+
+def local_tcp_pid(port: int) -> int | None:
+    """The PID of a process of ours whose TCP socket has local ``port``, from /proc (no ptrace)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    wanted = {f"socket:[{inode}]" for inode in inodes if inode != "0"}
+    if not wanted:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    return int(pid)
+        except OSError:
+            continue  # not ours to read, or gone
+    return None
 
 
 def creation_label(typeid: str) -> str:
@@ -157,3 +188,82 @@ def patch_managers(module, channel) -> None:
         return make(self, typeid, *args, **kwds)
 
     module.BaseManager._create = labelled_create
+
+    server_create = module.Server.create
+
+    @functools.wraps(server_create)
+    def tapping_create(self, c, typeid, /, *args, **kwds):
+        ident, exposed = server_create(self, c, typeid, *args, **kwds)
+        with self.mutex:
+            obj, names, method_to_typeid = self.id_to_obj[ident]
+            tap = tap_for(obj, typeid, self.address)
+            if tap is not None:
+                self.id_to_obj[ident] = (tap, names, method_to_typeid)
+        return ident, exposed
+
+    module.Server.create = tapping_create
+
+
+# -- objects a program serves itself (BaseManager.register('get_queue', lambda: queue)) ---
+_taps: dict = {}  # id(object) -> its QueueTap, one per object however often it is served
+
+
+def tap_for(obj, typeid: str, address):
+    """A recording stand-in for a plain ``queue.Queue`` a program serves itself, else None."""
+    if type(obj) is not queue.Queue:
+        return None
+    tap = _taps.get(id(obj))
+    if tap is None or tap._queue is not obj:
+        where = address if isinstance(address, str) else ":".join(map(str, address))
+        tap = _taps[id(obj)] = QueueTap(obj)
+        _journal_here().add("Queue", tap, label=f"{typeid}()  · served at {where}")
+    return tap
+
+
+class QueueTap:
+    """The program's own queue, served through its Manager: each put and get is journalled.
+
+    The queue stays the program's (it may use it directly too); calls that come through
+    the Manager are recorded after they return, so a get may be recorded before the put
+    it took, which the replay tolerates.
+    """
+
+    def __init__(self, q) -> None:
+        self._queue = q
+
+    def __getattr__(self, name):
+        return getattr(self._queue, name)
+
+    def _raw(self) -> dict:
+        q = self._queue
+        return {"items": list(q.queue), "maxsize": q.maxsize, "unfinished": q.unfinished_tasks, "blocked": []}
+
+    def _record(self, op: str, *args) -> None:
+        with self._journal.lock:
+            self._journal.record(self._oid, op, args)
+
+    def put(self, item, block=True, timeout=None):
+        self._queue.put(item, block, timeout)
+        self._record("put", item)
+
+    def put_nowait(self, item):
+        return self.put(item, block=False)
+
+    def get(self, block=True, timeout=None):
+        waits = block and not self._queue.qsize()
+        if waits:
+            self._record("block", "get")
+        try:
+            item = self._queue.get(block, timeout)
+        finally:
+            if waits:
+                self._record("unblock", "get")
+        self._record("get")
+        return item
+
+    def get_nowait(self):
+        return self.get(block=False)
+
+    def task_done(self):
+        self._queue.task_done()
+        self._record("task_done")

@@ -7,6 +7,7 @@ every op, live over Socket.IO as in REST.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,40 @@ def test_a_child_that_died_holding_a_manager_lock_can_be_released_from_the_dashb
     response = api.request("POST", f"/api/objects/{oid}/release", json={"pid": holder})
     assert response.status_code == 200, response.text
     assert wait_program(api, timeout=20)["exitcode"] == 0  # the waiter got the lock and the program ended
+
+
+def test_a_remote_managers_queue_shows_what_its_clients_put_and_by_whom(tmp_path: Path):
+    port = free_port()
+    srv = RunServer(tmp_path, "remote_manager/queue_server.py", str(port))
+    api = Api(srv)
+    try:
+        wait_for(lambda: f"port {port}" in srv.out_path.read_text(), 20, "the queue server to listen")
+        client = subprocess.Popen(
+            [sys.executable, str(EXAMPLES / "remote_manager" / "queue_client.py"), "127.0.0.1", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        out, _ = client.communicate(timeout=30)
+        assert out.strip() == "took back: hello"
+        oid, q = wait_for(
+            lambda: (
+                (found := [(k, o) for k, o in program_objects(api).items() if o["kind"] == "Queue"])
+                and found[0][1]["value"]["items"] == ["from", "a client"]
+                and found[0]
+            ),
+            20,
+            "the served queue with what the client left in it",
+        )
+        assert q["label"] == f"get_queue()  · served at 127.0.0.1:{port}"
+        assert q["writers"] == [client.pid, client.pid]  # a client on this host is named by its PID
+        ops = api.get_json(f"/api/objects/{oid}")
+        assert ops["value"]["unfinished"] == 3
+    finally:
+        api.close()
+        srv.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
