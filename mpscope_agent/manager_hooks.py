@@ -26,10 +26,13 @@ import base64
 import functools
 import linecache
 import os
+import pickle
 import queue
 import socket
 import struct
 import sys
+import time
+from multiprocessing.util import Finalize
 
 from sharedstate.journal import ChangeJournal, caller
 from sharedstate.kinds import KINDS
@@ -37,7 +40,8 @@ from sharedstate.kinds import KINDS
 LABEL = "_mpscope_label"  # the keyword that carries a label from the caller to create()
 OWN_DIRS = (os.sep + "multiprocessing" + os.sep, os.sep + "mpscope_agent" + os.sep)
 _PEERCRED = struct.Struct("3i")
-BATCH = 2000
+BATCH = 5000
+GAP = 0.004  # as the dashboard's own feed: a steady trickle is sent at most every 4 ms
 
 _journal: ChangeJournal | None = None
 _channel = None
@@ -55,26 +59,48 @@ def _journal_here() -> ChangeJournal:
     global _journal
     if _journal is None:
         _journal = ChangeJournal()
-        _thread.start_new_thread(_send_journal, (_journal,))
+        sender = JournalSender(_journal)
+        _thread.start_new_thread(sender.run, ())
+        # A Manager process ends through multiprocessing's exit function, which runs these
+        # finalizers (atexit does not run in a child): send what the last moments recorded.
+        Finalize(None, sender.send_new, exitpriority=100)
     return _journal
 
 
-def _send_journal(journal: ChangeJournal) -> None:
-    """Forever: wait for journal entries and send them to the dashboard in batches."""
-    after = 0
-    while True:
-        status, entries = journal.read(after, timeout=5.0, limit=BATCH)
-        if status == "overflow":
-            # we fell behind further than the journal keeps: send every object as it is now
-            version, objects = journal.snapshot()
-            _send(
-                {"t": "journal_snapshot", "version": version, "objects": [_wire_object(o) for o in objects]}
-            )
-            after = version
-            continue
-        if entries:
-            _send({"t": "journal", "entries": [_wire_entry(e) for e in entries]})
-            after = entries[-1][0]
+class JournalSender:
+    """Sends the journal to the dashboard in batches: from a raw thread, and once more at exit.
+
+    A batch is one pickle (the entries' values are pickled already, one by one), so the
+    Manager process spends one C call per batch on it rather than work per entry; after
+    a send, changes gather for ``GAP`` so that a busy Manager sends few, larger batches.
+    """
+
+    def __init__(self, journal: ChangeJournal) -> None:
+        self.journal = journal
+        self.after = 0
+        self.lock = _thread.allocate_lock()
+
+    def run(self) -> None:
+        while True:
+            self.journal.read(self.after, timeout=5.0, limit=1)  # wait for something new
+            if self.send_new():
+                time.sleep(GAP)
+
+    def send_new(self) -> bool:
+        """Send every entry not sent yet; False if there was none."""
+        with self.lock:
+            status, entries = self.journal.read(self.after, timeout=0, limit=BATCH)
+            if status == "overflow":
+                # we fell behind further than the journal keeps: send every object as it is now
+                version, objects = self.journal.snapshot()
+                _send({"t": "journal_snapshot", "version": version, "objects": _wire(objects)})
+                self.after = version
+                return True
+            if not entries:
+                return False
+            _send({"t": "journal", "entries": _wire(entries)})
+            self.after = entries[-1][0]
+            return True
 
 
 def release(request: dict) -> None:
@@ -88,14 +114,8 @@ def _send(message: dict) -> None:
         _channel.send(message)
 
 
-def _wire_entry(entry: tuple) -> list:
-    seq, oid, op, blobs, pid, t = entry
-    return [seq, oid, op, [base64.b64encode(b).decode() for b in blobs], pid, t]
-
-
-def _wire_object(obj: tuple) -> list:
-    oid, kind, label, blob = obj
-    return [oid, kind, label, base64.b64encode(blob).decode()]
+def _wire(items: list) -> str:
+    return base64.b64encode(pickle.dumps(items, pickle.HIGHEST_PROTOCOL)).decode()
 
 
 # -- who is calling ------------------------------------------------------------------

@@ -32,32 +32,38 @@ class ProgramObjects:
         self.lock = threading.Lock()
         self.applied: dict[int, int] = {}  # Manager PID -> the last of its versions applied
 
-    def journal(self, manager_pid: int, entries: list) -> None:
+    def journal(self, manager_pid: int, wire: str) -> None:
         """Apply a batch of one Manager's journal entries (as its agent sends them)."""
+        entries = self._load(manager_pid, wire)
         with self.lock:
             batch = []
-            for entry in entries:
-                try:
-                    seq, oid, op, blobs, writer, t = entry
-                    args = tuple(base64.b64decode(b) for b in blobs)
-                except (TypeError, ValueError, binascii.Error):
-                    logger.warning("a malformed journal entry from Manager %d was skipped", manager_pid)
-                    continue
+            for seq, oid, op, args, writer, t in entries:
                 if seq <= self.applied.get(manager_pid, 0):
                     continue
                 self.applied[manager_pid] = seq
                 batch.append((oid, op, args, writer, t))
             self._apply(manager_pid, batch)
 
-    def journal_snapshot(self, manager_pid: int, version: int, objects: list) -> None:
+    def journal_snapshot(self, manager_pid: int, version: int, wire: str) -> None:
         """Replace every object of one Manager with its current value (it overflowed)."""
+        objects = self._load(manager_pid, wire)
         with self.lock:
             self.applied[manager_pid] = version
-            batch = []
-            for oid, kind, label, blob in objects:
-                head = (pickle.dumps(kind), pickle.dumps(label), base64.b64decode(blob))
-                batch.append((oid, "create", head, 0, None))
+            batch = [
+                (oid, "create", (pickle.dumps(kind), pickle.dumps(label), blob), 0, None)
+                for oid, kind, label, blob in objects
+            ]
             self._apply(manager_pid, batch)
+
+    @staticmethod
+    def _load(manager_pid: int, wire: str) -> list:
+        # The agent pickles what the program's Manager journalled; the channel it comes over
+        # is private (a 0700 directory) and the agent proved it holds the run's key.
+        try:
+            return pickle.loads(base64.b64decode(wire))
+        except (TypeError, ValueError, binascii.Error, pickle.UnpicklingError, EOFError):
+            logger.warning("a malformed journal batch from Manager %d was skipped", manager_pid)
+            return []
 
     def _apply(self, manager_pid: int, batch: list) -> None:
         if not batch:

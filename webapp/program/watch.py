@@ -115,12 +115,12 @@ class ProgramWatch:
             self.table.stack_answer(message["id"], message.get("threads") or [])
         elif kind == "task":
             self.tasks.record(pid, message)
-        elif kind == "journal" and self.objects is not None and isinstance(message.get("entries"), list):
+        elif kind == "journal" and self.objects is not None and isinstance(message.get("entries"), str):
             self.objects.journal(pid, message["entries"])
         elif (
             kind == "journal_snapshot"
             and self.objects is not None
-            and isinstance(message.get("objects"), list)
+            and isinstance(message.get("objects"), str)
         ):
             self.objects.journal_snapshot(pid, int(message.get("version") or 0), message["objects"])
         elif kind == "pool" and isinstance(message.get("pids"), list):
