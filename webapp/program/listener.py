@@ -23,6 +23,7 @@ from collections.abc import Callable
 logger = logging.getLogger(__name__)
 
 MAX_FDS = 4
+MAX_HELLO = 64 * 1024  # a connection that sends more than this before its hello is not an agent
 TERMINAL_FD = {"stdout": 1, "stderr": 2}
 
 
@@ -34,6 +35,7 @@ class AgentConnection:
         self.pid = pid
         self.greeted = False
         self.buffered = b""
+        self.fds: list[int] = []  # descriptors received before the hello was complete
         self.write_lock = threading.Lock()
 
     def send(self, message: dict) -> bool:
@@ -139,11 +141,20 @@ class AgentListener:
         if fds and conn.greeted:  # only the hello may carry descriptors
             for fd in fds:
                 os.close(fd)
-            fds = array.array("i")
+        elif fds:
+            conn.fds.extend(fds)
         if not data:
-            self._drop(conn)
+            for fd in conn.fds:
+                os.close(fd)
+            self._drop(conn, greeted=conn.greeted)
             return
         conn.buffered += data
+        if not conn.greeted and len(conn.buffered) > MAX_HELLO:
+            logger.warning("refused an agent connection from PID %d: no hello", conn.pid)
+            for fd in conn.fds:
+                os.close(fd)
+            self._drop(conn, greeted=False)
+            return
         *lines, conn.buffered = conn.buffered.split(b"\n")
         for raw in lines:
             try:
@@ -151,6 +162,7 @@ class AgentListener:
             except ValueError:
                 continue
             if not conn.greeted:
+                fds, conn.fds = conn.fds, []
                 if message.get("t") != "hello" or not hmac.compare_digest(str(message.get("key")), self.key):
                     logger.warning("refused an agent connection from PID %d: bad key", conn.pid)
                     for fd in fds:
@@ -162,7 +174,6 @@ class AgentListener:
                     self.connections[conn.pid] = conn
                 self.on_message(conn.pid, message)
                 self._take_streams(conn.pid, message.get("streams", []), fds)
-                fds = array.array("i")
             else:
                 self.on_message(conn.pid, message)
 
