@@ -65,6 +65,8 @@ class AgentListener:
         self.attach_output = attach_output
         self.connections: dict[int, AgentConnection] = {}
         self.lock = threading.Lock()
+        self.open_streams: dict[int, int] = {}  # PID -> its output pipes not yet at EOF
+        self.streams_closed = threading.Condition(self.lock)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(path)
         self.server.listen(256)
@@ -83,7 +85,15 @@ class AgentListener:
             conn = self.connections.get(pid)
         return conn is not None and conn.send(message)
 
+    def wait_output(self, pid: int | None = None, timeout: float = 1.0) -> bool:
+        """Wait until ``pid``'s output pipes (all, if None) reached EOF and were copied out."""
+        with self.streams_closed:
+            return self.streams_closed.wait_for(
+                lambda: not self.open_streams.get(pid) if pid is not None else not self.open_streams, timeout
+            )
+
     def close(self) -> None:
+        self.wait_output(timeout=1.0)  # what the program wrote last still reaches the terminal
         self.stopping = True
         os.write(self.wake_w, b"x")
         self.thread.join(2)
@@ -191,13 +201,15 @@ class AgentListener:
                 continue
             relays[name] = read_end
             os.set_blocking(fd, False)
-            self.selector.register(fd, selectors.EVENT_READ, ("relay", (name, write_end)))
+            self.selector.register(fd, selectors.EVENT_READ, ("relay", (name, write_end, pid)))
+            with self.lock:
+                self.open_streams[pid] = self.open_streams.get(pid, 0) + 1
         for fd in fds[len(names) :]:
             os.close(fd)
         if relays:
             self.attach_output(pid, relays)
 
-    def _relay(self, fd: int, name: str, write_end: int) -> None:
+    def _relay(self, fd: int, name: str, write_end: int, pid: int) -> None:
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
@@ -208,6 +220,11 @@ class AgentListener:
             self.selector.unregister(fd)
             os.close(fd)
             os.close(write_end)
+            with self.streams_closed:
+                self.open_streams[pid] -= 1
+                if not self.open_streams[pid]:
+                    del self.open_streams[pid]
+                self.streams_closed.notify_all()
             return
         for target in (TERMINAL_FD[name], write_end):
             _write_all(target, data)
