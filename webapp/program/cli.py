@@ -53,7 +53,12 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def parse_run_args(argv: list[str], parse_server_args: Callable) -> tuple[RunArgs, argparse.Namespace]:
     ours, program = split_command(argv)
-    parser = argparse.ArgumentParser(prog="mpscope run", usage=USAGE, description="watch your own program")
+    parser = argparse.ArgumentParser(
+        prog="mpscope run",
+        usage=USAGE,
+        description="Run a Python program as `python script.py ARGS` would, and watch it on the dashboard.",
+        epilog="Server flags (--host, --port, --read-only, --token...) are those of `mpscope --help`.",
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter to run the program with")
     parser.add_argument(
         "--exit-with-program", action="store_true", help="exit when the program ends, with its exit code"
