@@ -6,8 +6,10 @@ real ``python -m webapp run`` and looks at it through the REST API and Socket.IO
 
 from __future__ import annotations
 
+import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -104,6 +106,41 @@ def test_exit_code_and_output_are_the_programs(tmp_path: Path):
     program_lines = [line for line in done.stdout.splitlines() if not line.startswith("mpscope ")]
     assert program_lines == plain.stdout.splitlines()
     assert run_to_end(str(EXAMPLES / "bad" / "exits_at_once.py")).returncode == 4
+
+
+# What each tutorial program prints, numbers and list contents masked (PIDs, and how far a
+# shared list had grown, differ from run to run): every line whole, none lost or doubled.
+TUTORIAL_OUTPUT = {
+    ("process.py", "0.05"): {"main process N": 1, "hello mscN pid N parent N": 10,
+                             "thread N in process N": 10},
+    ("mp_queue.py", "0"): {"parent N got [...]": 1},
+    ("pipe.py", "0"): {"[...]": 2, "child received: data from parent_conn": 1},
+    ("lock.py", "0"): {"hello world N": 10},
+    ("pool_callbacks.py", "0.05"): {
+        "main process: N": 1,
+        "end": 1,
+        "in process N": 10,
+        "-->exec done: N in N": 10,
+        "[...]": 1,
+        "error_callback: task N failed on purpose": 1,
+    },
+    ("manager.py",): {"[...]": 11, "{N: N, N: N, N: N, N: N, N: N, N: N, N: N, N: N, N: N, N: N}": 1},
+    ("producer_consumer.py", "5"): {"producer-N produced N items": 2, "consumer N handled N items": 2,
+                                    "all N items handled": 1},
+    ("spawn_program.py", "0.05"): {"spawned started by spawn: N spawned-child": 1, "cubes: [...]": 1},
+    ("executor.py", "0.05"): {"squares: [...]": 1, "mapped: [...]": 1,
+                              "failure: RuntimeError('no luck with N')": 1, "main N done": 1},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("example", list(TUTORIAL_OUTPUT), ids=lambda example: example[0])
+def test_the_tutorials_programs_run_and_print_every_line_whole(example: tuple[str, ...]):
+    script, *args = example
+    done = run_to_end(str(EXAMPLES / script), *args)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("mpscope running at")]
+    shapes = collections.Counter(re.sub(r"\d+", "N", re.sub(r"\[.*\]", "[...]", line)) for line in lines)
+    assert shapes == TUTORIAL_OUTPUT[example]
 
 
 def test_module_mode_runs_python_dash_m(tmp_path: Path):

@@ -23,6 +23,9 @@ from collections.abc import Callable
 logger = logging.getLogger(__name__)
 
 MAX_FDS = 4
+# A line-buffered print() writes each argument on its own: the terminal gets whole lines, so
+# that processes printing at once do not mix words; a partial line (a prompt) waits this long.
+PARTIAL_LINE_DELAY = 0.05
 MAX_HELLO = 64 * 1024  # a connection that sends more than this before its hello is not an agent
 TERMINAL_FD = {"stdout": 1, "stderr": 2}
 
@@ -76,6 +79,8 @@ class AgentListener:
         self.wake_r, self.wake_w = os.pipe()
         self.selector.register(self.wake_r, selectors.EVENT_READ, ("wake", None))
         self.stopping = False
+        self.partial: dict[int, tuple[bytes, float]] = {}  # relayed fd -> (unfinished line, since)
+        self.terminal_of: dict[int, int] = {}  # relayed fd -> our fd 1 or 2
         self.thread = threading.Thread(target=self._run, name="mpscope-agents", daemon=True)
         self.thread.start()
 
@@ -101,7 +106,9 @@ class AgentListener:
     # -- the selector thread ----------------------------------------------------
     def _run(self) -> None:
         while not self.stopping:
-            for key, _ in self.selector.select():
+            due = [since + PARTIAL_LINE_DELAY for _, since in self.partial.values()]
+            timeout = max(0.0, min(due) - time.monotonic()) if due else None
+            for key, _ in self.selector.select(timeout):
                 kind, target = key.data
                 try:
                     if kind == "accept":
@@ -112,6 +119,8 @@ class AgentListener:
                         self._relay(key.fd, *target)
                 except Exception:  # one bad connection must not stop the watch of all the others
                     logger.exception("error while reading the program's agents")
+            self._flush_partial_lines(time.monotonic() - PARTIAL_LINE_DELAY)
+        self._flush_partial_lines()
         for key in list(self.selector.get_map().values()):
             kind, target = key.data
             if kind == "relay":
@@ -216,7 +225,9 @@ class AgentListener:
             return
         except OSError:
             data = b""
+        terminal = TERMINAL_FD[name]
         if not data:
+            self._flush_partial_lines(fd=fd, terminal=terminal)
             self.selector.unregister(fd)
             os.close(fd)
             os.close(write_end)
@@ -226,8 +237,28 @@ class AgentListener:
                     del self.open_streams[pid]
                 self.streams_closed.notify_all()
             return
-        for target in (TERMINAL_FD[name], write_end):
-            _write_all(target, data)
+        _write_all(write_end, data)  # the page's reader splits lines itself
+        unfinished, since = self.partial.pop(fd, (b"", time.monotonic()))
+        data = unfinished + data
+        cut = data.rfind(b"\n") + 1
+        _write_all(terminal, data[:cut])
+        if cut < len(data):
+            self.partial[fd] = (data[cut:], since if unfinished else time.monotonic())
+        self.terminal_of[fd] = terminal
+
+    def _flush_partial_lines(
+        self, older_than: float = float("inf"), fd: int | None = None, terminal: int = 1
+    ) -> None:
+        """Write out unfinished lines that waited long enough (or ``fd``'s, at its EOF)."""
+        if fd is not None:
+            if fd in self.partial:
+                _write_all(terminal, self.partial.pop(fd)[0])
+            self.terminal_of.pop(fd, None)
+            return
+        for waiting, (unfinished, since) in list(self.partial.items()):
+            if since <= older_than:
+                del self.partial[waiting]
+                _write_all(self.terminal_of.get(waiting, 1), unfinished)
 
     def _drop(self, conn: AgentConnection, greeted: bool = True) -> None:
         self.selector.unregister(conn.sock)
