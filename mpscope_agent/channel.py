@@ -47,11 +47,13 @@ class Channel:
         except OSError:
             sock.close()
             return  # the dashboard is gone: run unwatched
-        handed, names = [], []
+        handed, names, saved = [], [], {}
         for fd, name, env in STREAMS:
-            if role != "main" and _identity(fd) != inherited.get(fd):
-                continue
+            current = _identity(fd)
+            if current is None or (role != "main" and current != inherited.get(fd)):
+                continue  # closed, or pointed elsewhere by the program: not ours
             read_end, write_end = os.pipe()
+            saved[fd] = os.dup(fd)
             os.dup2(write_end, fd)
             os.close(write_end)
             self.pipes[fd] = _identity(fd)
@@ -73,9 +75,12 @@ class Channel:
             socket.send_fds(sock, [_line(hello)], handed)
         except OSError:
             sock.close()
+            for fd, original in saved.items():  # nobody will read our pipes: back to what it was
+                os.dup2(original, fd)
+            self.pipes = {}
             return
         finally:
-            for fd in handed:
+            for fd in handed + list(saved.values()):
                 os.close(fd)
         self.sock = sock
         _thread.start_new_thread(self._serve, ())
@@ -115,7 +120,10 @@ class Channel:
             buffered += data
             *lines, buffered = buffered.split(b"\n")
             for raw in lines:
-                request = json.loads(raw)
+                try:
+                    request = json.loads(raw)
+                except ValueError:
+                    continue
                 if request.get("t") == "stack":
                     threads = current_stacks(skip=self.reader_ident)
                     self.send({"t": "stack", "id": request["id"], "threads": threads})

@@ -7,6 +7,7 @@ goes to the server's stdout/stderr files, as it would go to the terminal.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,18 @@ def by_name(api: Api, name: str) -> dict | None:
 
 def pool_tasks(api: Api) -> list[dict[str, Any]]:
     return api.get_json("/api/pool-tasks")["tasks"]
+
+
+def write(tmp_path: Path, source: str, name: str = "program.py") -> Path:
+    path = tmp_path / name
+    path.write_text(source)
+    return path
+
+
+def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``mpscope run --exit-with-program ARGS`` to its end."""
+    command = [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
 __all__ = ["RunServer", "LiveClient", "wait_program", "processes", "by_name", "pool_tasks"]

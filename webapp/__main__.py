@@ -23,7 +23,9 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m webapp", description="mpscope dashboard")
+    parser = argparse.ArgumentParser(
+        prog="mpscope", description="mpscope dashboard (mpscope run script.py: watch your own program)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
     parser.add_argument("--max-workers", type=int, default=32, help="most workers alive at once")

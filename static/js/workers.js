@@ -92,7 +92,9 @@ export class WorkersTable {
     cells.cpu.textContent = live ? w.cpu_percent.toFixed(1) : "—";
     cells.rss.textContent = live ? formatBytes(w.rss) : "—";
     if (w.state === "killed") cells.exit.replaceChildren(el("span", { className: "exit-bad" }, w.signal));
-    else if (w.state === "exited") cells.exit.replaceChildren(el("span", { className: w.exitcode ? "exit-bad" : "" }, `code ${w.exitcode}`));
+    else if (w.state === "exited" && w.exitcode === null) { // a program's process nobody reaped (mpscope run)
+      cells.exit.replaceChildren(el("span", { className: "hint", title: "no parent reaped it, so its exit code is unknown" }, "ended"));
+    } else if (w.state === "exited") cells.exit.replaceChildren(el("span", { className: w.exitcode ? "exit-bad" : "" }, `code ${w.exitcode}`));
     else cells.exit.textContent = "";
     this.renderActions(w, cells.actions, row);
   }

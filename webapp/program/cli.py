@@ -53,7 +53,12 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def parse_run_args(argv: list[str], parse_server_args: Callable) -> tuple[RunArgs, argparse.Namespace]:
     ours, program = split_command(argv)
-    parser = argparse.ArgumentParser(prog="mpscope run", usage=USAGE, description="watch your own program")
+    parser = argparse.ArgumentParser(
+        prog="mpscope run",
+        usage=USAGE,
+        description="Run a Python program as `python script.py ARGS` would, and watch it on the dashboard.",
+        epilog="Server flags (--host, --port, --read-only, --token...) are those of `mpscope --help`.",
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter to run the program with")
     parser.add_argument(
         "--exit-with-program", action="store_true", help="exit when the program ends, with its exit code"
@@ -99,6 +104,7 @@ def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> i
             stop()
 
     _raise_fd_limit()
+    _fill_std_fds()
     # the terminal is the program's: only our warnings join its output (serve() keeps this setting)
     logging.basicConfig(level=logging.WARNING, format="mpscope: %(levelname)s %(message)s")
     config = {"PROGRAM": [args.python, *args.program], "ON_PROGRAM_END": on_end}
@@ -116,3 +122,19 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
         except (ValueError, OSError):
             pass
+
+
+def _fill_std_fds() -> None:
+    """Point a closed fd 0, 1 or 2 at /dev/null.
+
+    The program's output is copied to our fds 1 and 2: a closed one must not become
+    whatever descriptor we open next.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)

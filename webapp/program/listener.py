@@ -23,6 +23,10 @@ from collections.abc import Callable
 logger = logging.getLogger(__name__)
 
 MAX_FDS = 4
+# A line-buffered print() writes each argument on its own: the terminal gets whole lines, so
+# that processes printing at once do not mix words; a partial line (a prompt) waits this long.
+PARTIAL_LINE_DELAY = 0.05
+MAX_HELLO = 64 * 1024  # a connection that sends more than this before its hello is not an agent
 TERMINAL_FD = {"stdout": 1, "stderr": 2}
 
 
@@ -34,6 +38,7 @@ class AgentConnection:
         self.pid = pid
         self.greeted = False
         self.buffered = b""
+        self.fds: list[int] = []  # descriptors received before the hello was complete
         self.write_lock = threading.Lock()
 
     def send(self, message: dict) -> bool:
@@ -63,6 +68,8 @@ class AgentListener:
         self.attach_output = attach_output
         self.connections: dict[int, AgentConnection] = {}
         self.lock = threading.Lock()
+        self.open_streams: dict[int, int] = {}  # PID -> its output pipes not yet at EOF
+        self.streams_closed = threading.Condition(self.lock)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(path)
         self.server.listen(256)
@@ -72,6 +79,8 @@ class AgentListener:
         self.wake_r, self.wake_w = os.pipe()
         self.selector.register(self.wake_r, selectors.EVENT_READ, ("wake", None))
         self.stopping = False
+        self.partial: dict[int, tuple[bytes, float]] = {}  # relayed fd -> (unfinished line, since)
+        self.terminal_of: dict[int, int] = {}  # relayed fd -> our fd 1 or 2
         self.thread = threading.Thread(target=self._run, name="mpscope-agents", daemon=True)
         self.thread.start()
 
@@ -81,7 +90,15 @@ class AgentListener:
             conn = self.connections.get(pid)
         return conn is not None and conn.send(message)
 
+    def wait_output(self, pid: int | None = None, timeout: float = 1.0) -> bool:
+        """Wait until ``pid``'s output pipes (all, if None) reached EOF and were copied out."""
+        with self.streams_closed:
+            return self.streams_closed.wait_for(
+                lambda: not self.open_streams.get(pid) if pid is not None else not self.open_streams, timeout
+            )
+
     def close(self) -> None:
+        self.wait_output(timeout=1.0)  # what the program wrote last still reaches the terminal
         self.stopping = True
         os.write(self.wake_w, b"x")
         self.thread.join(2)
@@ -89,7 +106,9 @@ class AgentListener:
     # -- the selector thread ----------------------------------------------------
     def _run(self) -> None:
         while not self.stopping:
-            for key, _ in self.selector.select():
+            due = [since + PARTIAL_LINE_DELAY for _, since in self.partial.values()]
+            timeout = max(0.0, min(due) - time.monotonic()) if due else None
+            for key, _ in self.selector.select(timeout):
                 kind, target = key.data
                 try:
                     if kind == "accept":
@@ -100,6 +119,8 @@ class AgentListener:
                         self._relay(key.fd, *target)
                 except Exception:  # one bad connection must not stop the watch of all the others
                     logger.exception("error while reading the program's agents")
+            self._flush_partial_lines(time.monotonic() - PARTIAL_LINE_DELAY)
+        self._flush_partial_lines()
         for key in list(self.selector.get_map().values()):
             kind, target = key.data
             if kind == "relay":
@@ -139,11 +160,20 @@ class AgentListener:
         if fds and conn.greeted:  # only the hello may carry descriptors
             for fd in fds:
                 os.close(fd)
-            fds = array.array("i")
+        elif fds:
+            conn.fds.extend(fds)
         if not data:
-            self._drop(conn)
+            for fd in conn.fds:
+                os.close(fd)
+            self._drop(conn, greeted=conn.greeted)
             return
         conn.buffered += data
+        if not conn.greeted and len(conn.buffered) > MAX_HELLO:
+            logger.warning("refused an agent connection from PID %d: no hello", conn.pid)
+            for fd in conn.fds:
+                os.close(fd)
+            self._drop(conn, greeted=False)
+            return
         *lines, conn.buffered = conn.buffered.split(b"\n")
         for raw in lines:
             try:
@@ -151,6 +181,7 @@ class AgentListener:
             except ValueError:
                 continue
             if not conn.greeted:
+                fds, conn.fds = conn.fds, []
                 if message.get("t") != "hello" or not hmac.compare_digest(str(message.get("key")), self.key):
                     logger.warning("refused an agent connection from PID %d: bad key", conn.pid)
                     for fd in fds:
@@ -162,7 +193,6 @@ class AgentListener:
                     self.connections[conn.pid] = conn
                 self.on_message(conn.pid, message)
                 self._take_streams(conn.pid, message.get("streams", []), fds)
-                fds = array.array("i")
             else:
                 self.on_message(conn.pid, message)
 
@@ -180,26 +210,55 @@ class AgentListener:
                 continue
             relays[name] = read_end
             os.set_blocking(fd, False)
-            self.selector.register(fd, selectors.EVENT_READ, ("relay", (name, write_end)))
+            self.selector.register(fd, selectors.EVENT_READ, ("relay", (name, write_end, pid)))
+            with self.lock:
+                self.open_streams[pid] = self.open_streams.get(pid, 0) + 1
         for fd in fds[len(names) :]:
             os.close(fd)
         if relays:
             self.attach_output(pid, relays)
 
-    def _relay(self, fd: int, name: str, write_end: int) -> None:
+    def _relay(self, fd: int, name: str, write_end: int, pid: int) -> None:
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
             return
         except OSError:
             data = b""
+        terminal = TERMINAL_FD[name]
         if not data:
+            self._flush_partial_lines(fd=fd, terminal=terminal)
             self.selector.unregister(fd)
             os.close(fd)
             os.close(write_end)
+            with self.streams_closed:
+                self.open_streams[pid] -= 1
+                if not self.open_streams[pid]:
+                    del self.open_streams[pid]
+                self.streams_closed.notify_all()
             return
-        for target in (TERMINAL_FD[name], write_end):
-            _write_all(target, data)
+        _write_all(write_end, data)  # the page's reader splits lines itself
+        unfinished, since = self.partial.pop(fd, (b"", time.monotonic()))
+        data = unfinished + data
+        cut = data.rfind(b"\n") + 1
+        _write_all(terminal, data[:cut])
+        if cut < len(data):
+            self.partial[fd] = (data[cut:], since if unfinished else time.monotonic())
+        self.terminal_of[fd] = terminal
+
+    def _flush_partial_lines(
+        self, older_than: float = float("inf"), fd: int | None = None, terminal: int = 1
+    ) -> None:
+        """Write out unfinished lines that waited long enough (or ``fd``'s, at its EOF)."""
+        if fd is not None:
+            if fd in self.partial:
+                _write_all(terminal, self.partial.pop(fd)[0])
+            self.terminal_of.pop(fd, None)
+            return
+        for waiting, (unfinished, since) in list(self.partial.items()):
+            if since <= older_than:
+                del self.partial[waiting]
+                _write_all(self.terminal_of.get(waiting, 1), unfinished)
 
     def _drop(self, conn: AgentConnection, greeted: bool = True) -> None:
         self.selector.unregister(conn.sock)

@@ -27,32 +27,24 @@ SAMPLE_EVERY = 1.0
 ROLES = ("main", "process", "pool", "manager")
 
 
+class _Reported:
+    """What a Worker needs of its process object, for a process we did not start: its PID."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+
 class ProgramProcess(Worker):
     """One process of the watched program (not started by us: no Process object to join)."""
 
     def __init__(self, pid: int, role: str, name: str, started_at: float | None = None) -> None:
-        self.pid = pid
+        super().__init__(_Reported(pid), task=None, params={}, control=None)
         self.role = role
         self.name = name
         self.told = False  # its parent told us its name and role
         self.killed_by_us = False  # we sent it SIGKILL
-        self.task, self.params, self.control, self.process = None, {}, None, None
-        self.restarted_from = None
         self.state = RUNNING
-        self.started_at = started_at or time.time()
-        self.ended_at: float | None = None
-        self.exitcode: int | None = None
-        self.signal: str | None = None
-        self.error: str | None = None
-        self.manager_lost = self.replaced = False
-        self.cpu_percent, self.rss = 0.0, None
-        self._lock = threading.Lock()
-        self.ended = threading.Event()
-        try:
-            self.ps: psutil.Process | None = psutil.Process(pid)
-            self.ppid: int | None = self.ps.ppid()
-        except psutil.Error:
-            self.ps, self.ppid = None, None
+        self.started_at = started_at or self.started_at
 
     def alive(self) -> bool:
         if self.state not in LIVE or self.ps is None:
