@@ -5,25 +5,33 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run test lint format clean bench bench-quick chaos
+.PHONY: setup setup-dev run test lint format clean bench bench-quick chaos
 
+# `make run` installs the package and its runtime dependencies only; `make test` adds the
+# dev extras (pytest, playwright, ruff...). Both install from pyproject.toml, editable.
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mpscope needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+setup-dev: $(VENV)/.dev-installed
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 run: setup
 	$(PY) -m webapp --host $(HOST) --port $(PORT)
 
-lint: setup
+lint: setup-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-format: setup
+format: setup-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
@@ -36,15 +44,15 @@ $(VENV)/.bench-installed: $(VENV)/.installed benchmarks/requirements.txt
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	touch $@
 
-bench: setup $(VENV)/.bench-installed
+bench: setup-dev $(VENV)/.bench-installed
 	$(PY) -m benchmarks $(ARGS)
 
-bench-quick: setup $(VENV)/.bench-installed
+bench-quick: setup-dev $(VENV)/.bench-installed
 	$(PY) -m benchmarks --quick $(ARGS)
 
 # Long fault-injection run (docs/reliability.md): bounded (ARGS=--budget S, default 300 s),
 # stops itself, writes chaos/results/latest.json. ARGS="--only kill_storm soak" runs a subset.
-chaos: setup
+chaos: setup-dev
 	$(PY) -m chaos.run $(ARGS)
 
 clean:

@@ -31,6 +31,7 @@ FAMILIES = [
     "browser",  # 8. the page keeps up
     "cpu",  # 10. idle server, CPU per mutation
     "output",  # printer vs writing to a file
+    "run",  # mpscope run: a CPU-bound Pool.map vs plain python
     "readers",  # 11. pollers and reconnecting clients at 100,000 entries
     "soak",  # 9. memory over 10 minutes (opt-in: --soak)
 ]

@@ -33,10 +33,11 @@ STOP_TIMEOUT = 15.0
 
 
 class Server(ServerProcesses, ServerApi):
-    """``python -m MODULE --port PORT [--max-workers N] [--rate-limit R] [--token T] ARGS``.
+    """``python -m MODULE [SUBCOMMAND] --port PORT [--max-workers N] [--rate-limit R] [--token T] ARGS``.
 
     :param log_dir: where its stdout and stderr go (a temporary directory, removed on stop,
         if None).
+    :param subcommand: e.g. ``("run",)`` for ``mpscope run``.
     :param allow_errors: do not fail :meth:`stop` for errors in its log.
     """
 
@@ -45,6 +46,7 @@ class Server(ServerProcesses, ServerApi):
         log_dir: Path | None = None,
         *args: str,
         module: str = "webapp",
+        subcommand: tuple[str, ...] = (),
         port: int = 0,
         max_workers: int | None = 8,
         rate_limit: float | None = None,
@@ -61,7 +63,7 @@ class Server(ServerProcesses, ServerApi):
         self.out_path = log_dir / f"{stem}.out"
         self.log_path = log_dir / f"{stem}.log"
         self.allow_errors = allow_errors
-        command = [sys.executable, "-m", module, "--port", str(port)]
+        command = [sys.executable, "-m", module, *subcommand, "--port", str(port)]
         if max_workers is not None:
             command += ["--max-workers", str(max_workers)]
         if rate_limit is not None:

@@ -3,6 +3,7 @@
 ``server`` (one per session) -> ``api`` (resets that server before each test) -> ``sio`` (a
 connected websocket client that rebuilds the shared state from ``snapshot`` + ``changes``).
 ``fresh_server`` is a private server per test, for tests that stop the server.
+``run_server`` (parametrized with a program from examples/) -> ``run_api``: ``mpscope run``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from browser_support import browser  # noqa: F401 -- one Chromium for every browser test module
 from hostile_clients import Stranger
+from run_support import RunServer
 from support import MAX_WORKERS, Api, LiveClient
 
 from testkit.server import Server
@@ -57,3 +59,21 @@ def stranger():
     process = Stranger(30)
     yield process.proc
     process.stop()
+
+
+@pytest.fixture
+def run_server(tmp_path: Path, request: pytest.FixtureRequest):
+    """Start ``mpscope run`` on ``request.param``: (mpscope flags..., program, args...); stop it after."""
+    flags = tuple(arg for arg in request.param if arg.startswith("--"))
+    program, *args = request.param[len(flags) :]
+    srv = RunServer(tmp_path, program, *args, flags=flags)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def run_api(run_server: RunServer):
+    """REST helper for ``run_server``."""
+    client = Api(run_server)
+    yield client
+    client.close()

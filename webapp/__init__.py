@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -16,10 +17,15 @@ from .sockets import ClientManager, WireJSON, socketio
 
 logger = logging.getLogger(__name__)
 
+# templates/ and static/ sit beside webapp/ in the repository and inside it once installed
+ASSETS = (
+    Path(__file__).parent if (Path(__file__).parent / "templates").is_dir() else Path(__file__).parent.parent
+)
+
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the app, start its Manager and supervisor, and register routes and events."""
-    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app = Flask(__name__, template_folder=str(ASSETS / "templates"), static_folder=str(ASSETS / "static"))
     app.config.from_mapping(
         MAX_WORKERS=32,
         ENDED_CAP=1000,
@@ -42,6 +48,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     from . import events, labs, routes  # noqa: F401 -- registers handlers on import
+    from .program import events as program_events  # noqa: F401
+    from .program import routes as program_routes
 
     socketio.init_app(
         app,
@@ -65,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(access.authorise_request)
     Dashboard.init_app(app)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(program_routes.bp)
     labs.init_app(app)
     register_errors(app)
     return app

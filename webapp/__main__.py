@@ -8,15 +8,21 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable
+
+from flask import Flask
 
 from . import create_app
 from .dashboard import Dashboard
 from .guard import TOKEN_RE, is_loopback
+from .program.cli import run_main
 from .serving import make_threaded_server
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m webapp", description="mpscope dashboard")
+    parser = argparse.ArgumentParser(
+        prog="mpscope", description="mpscope dashboard (mpscope run script.py: watch your own program)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
     parser.add_argument("--max-workers", type=int, default=32, help="most workers alive at once")
@@ -72,7 +78,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return serve(parse_args(argv))
+
+
+def serve(
+    args: argparse.Namespace,
+    extra_config: dict | None = None,
+    on_listening: Callable[[Flask, str, Callable[[], None]], None] | None = None,
+) -> int:
+    """Serve the dashboard until SIGINT, SIGTERM or ``stop()``; then ``on_listening(app, url, stop)``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     app = create_app(
@@ -89,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             "TOKEN": args.token,
             "VIEWER_TOKEN": args.viewer_token,
             "RATE_LIMIT": args.rate_limit,
+            **(extra_config or {}),
         }
     )
     dashboard: Dashboard = app.extensions["mpscope"]
@@ -108,12 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.viewer_token:
         print(f"  viewers: {url}/?token={args.viewer_token} (read-only)", flush=True)
 
-    def stop(signum, frame):
+    def stop(signum=None, frame=None):
         # shutdown() waits for serve_forever() to return, so it cannot run in this thread
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    if on_listening is not None:
+        on_listening(app, url, stop)
     try:
         server.serve_forever()
     finally:
@@ -122,5 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def console_main(argv: list[str] | None = None) -> int:
+    """``mpscope [server flags]`` or ``mpscope run script.py ARGS`` (the console script)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        return run_main(argv[1:], parse_args, serve)
+    return main(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

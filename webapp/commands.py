@@ -92,7 +92,7 @@ def _check_objects(dashboard: Dashboard, uses: dict) -> None:
     for use in uses.values():
         if use is None or use[0] != "Barrier":
             continue
-        obj = dashboard.state.mirror.object(use[1])
+        obj = dashboard.mirror.object(use[1])
         if obj is not None and obj["value"]["parties"] != use[2][0]:
             raise ApiError(
                 400,
@@ -129,7 +129,7 @@ def reset(dashboard: Dashboard) -> dict:
 
 def break_lock(dashboard: Dashboard, name: str) -> dict:
     """Release lock ``name`` only if its holder is dead; a live holder's lock is left alone."""
-    locks = {lock["name"]: lock for lock in dashboard.state.mirror.snapshot_locks()}
+    locks = {lock["name"]: lock for lock in dashboard.mirror.snapshot_locks()}
     lock = locks.get(name)
     if lock is None:
         raise ApiError(404, f"no shared lock named {name[:64]!r}")
@@ -147,7 +147,7 @@ def break_lock(dashboard: Dashboard, name: str) -> dict:
 
 def release_object(dashboard: Dashboard, oid: str, body: Any) -> dict:
     """Release a lock-like object on behalf of a holder that died; a live holder keeps it."""
-    obj = dashboard.state.mirror.object(oid)
+    obj = dashboard.mirror.object(oid)
     if obj is None or "holders" not in (obj["value"] if isinstance(obj["value"], dict) else {}):
         raise ApiError(404, f"no lock, semaphore or condition with id {oid[:64]!r}")
     holders = [h["pid"] for h in obj["value"]["holders"]]
@@ -159,7 +159,7 @@ def release_object(dashboard: Dashboard, oid: str, body: Any) -> dict:
     if dashboard.is_alive(pid):
         raise ApiError(409, f"{oid!r} is held by PID {pid}, which is alive")
     try:
-        dashboard.state.break_lock(oid, pid)
+        dashboard.break_lock(oid, pid)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": oid, "holder_pid": pid}

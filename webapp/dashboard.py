@@ -18,7 +18,11 @@ from flask import Flask, current_app
 
 from .clients import ClientRegistry
 from .feed import ChangeFeed
+from .mirror import SharedStateMirror
 from .output import OutputCapture
+from .program.objects import ProgramObjects
+from .program.processes import ProcessTable
+from .program.watch import ProgramWatch
 from .ratelimit import RateLimiter
 from .snapshots import SnapshotCache
 from .sockets import socketio
@@ -41,19 +45,36 @@ class Dashboard:
         self.output = OutputCapture(
             self._emit_output, scrollback=config["SCROLLBACK"], ended_budget=config["ENDED_OUTPUT_BYTES"]
         )
-        self.supervisor = Supervisor(
-            self.ctx,
-            self.state.for_worker,
-            self._emit_workers,
-            self.output,
-            max_workers=config["MAX_WORKERS"],
-            ended_cap=config["ENDED_CAP"],
-        )
         self.manager_state = "running"
-        self.clients = ClientRegistry(socketio, SnapshotCache(self.state), self.snapshot_fields)
+        # `mpscope run`: the watched program's processes take the place of our own workers,
+        # and the objects of its own Managers take the place of our Manager's
+        self.mirror = SharedStateMirror() if config.get("PROGRAM") else self.state.mirror
+        self.clients = ClientRegistry(socketio, SnapshotCache(self.mirror), self.snapshot_fields)
+        self.program: ProgramWatch | None = None
+        self.feed: ChangeFeed | None = None
+        if config.get("PROGRAM"):
+            self.program = ProgramWatch(
+                config["PROGRAM"],
+                self.output,
+                self._emit_workers,
+                self.clients.broadcast,
+                config.get("ON_PROGRAM_END"),
+                config["ENDED_CAP"],
+                ProgramObjects(self.mirror, self._emit_changes),
+            )
+            self.supervisor: Supervisor | ProcessTable = self.program.table
+        else:
+            self.supervisor = Supervisor(
+                self.ctx,
+                self.state.for_worker,
+                self._emit_workers,
+                self.output,
+                max_workers=config["MAX_WORKERS"],
+                ended_cap=config["ENDED_CAP"],
+            )
+            self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self._closed = threading.Event()
-        self.feed = ChangeFeed(self.state, self._emit_changes, self.resync_all, self._manager_lost)
         # Whatever way the process ends, stop our processes first: otherwise the
         # interpreter's own exit handlers kill the Manager and the feed "restarts" it.
         atexit.register(self.close)
@@ -67,7 +88,7 @@ class Dashboard:
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
         """The full state as sent in ``snapshot`` and ``GET /api/state``."""
-        return {**self.state.mirror.snapshot_parts(), **self.snapshot_fields()}
+        return {**self.mirror.snapshot_parts(), **self.snapshot_fields()}
 
     def snapshot_fields(self) -> dict:
         """What a snapshot holds besides the shared objects, read at send time.
@@ -81,7 +102,7 @@ class Dashboard:
                 **lock,
                 "holder_alive": None if lock["holder_pid"] is None else self.is_alive(lock["holder_pid"]),
             }
-            for lock in self.state.mirror.snapshot_locks()
+            for lock in self.mirror.snapshot_locks()
         ]
         return {
             "locks": locks,
@@ -97,7 +118,14 @@ class Dashboard:
             },
             "read_only": self.config["READ_ONLY"],
             "server_pid": os.getpid(),
+            **self.program_fields(),
         }
+
+    def program_fields(self) -> dict:
+        """Under ``mpscope run``: the program and its pool tasks."""
+        if self.program is None:
+            return {}
+        return {"program": self.program.info(), "pool_tasks": self.program.tasks.all()}
 
     def manager_info(self) -> dict:
         return {
@@ -105,6 +133,13 @@ class Dashboard:
             "restarts": self.state.restarts,
             "state": self.manager_state,
         }
+
+    def break_lock(self, oid: str, pid: int) -> None:
+        """Release a lock-like object on behalf of its dead holder, in whichever Manager holds it."""
+        if self.program is not None:
+            self.program.release(oid, pid)
+        else:
+            self.state.break_lock(oid, pid)
 
     def is_alive(self, pid: int) -> bool:
         """True if ``pid`` is a running process (a lock holder that died is not)."""
@@ -132,7 +167,7 @@ class Dashboard:
 
         self.clients.broadcast("workers", payload)
         ended = {w["pid"] for w in workers if w["ended_at"] is not None}
-        if ended:
+        if ended and self.program is None:  # a program's own Managers are as it made them
             self._forget_dead_waiters(ended)
             if self.config["RELEASE_DEAD_LOCKS"]:
                 self._release_dead_holders(ended)
@@ -140,7 +175,7 @@ class Dashboard:
     def _forget_dead_waiters(self, pids: set[int]) -> None:
         # A Manager thread still blocked in acquire() for a dead worker would take the
         # lock for it when it frees up, and nobody would ever release it.
-        waiting = {pid for _, _, value in self.state.mirror.lock_objects() for pid in value["waiters"]}
+        waiting = {pid for _, _, value in self.mirror.lock_objects() for pid in value["waiters"]}
         for pid in pids & waiting:
             try:
                 self.state.journal.forget_waiter(pid)
@@ -189,9 +224,12 @@ class Dashboard:
         if self._closed.is_set():
             return
         self._closed.set()
+        if self.program is not None:
+            self.program.close()
         self.supervisor.close()
         self.clients.close()
-        self.feed.stop()
+        if self.feed is not None:
+            self.feed.stop()
         self.state.close()
         self.output.close()
         logger.info("mpscope stopped")

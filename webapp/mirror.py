@@ -41,9 +41,12 @@ class MirroredObject:
     kind: str
     label: str
     replica: Replica
+    manager_pid: int | None = None  # a watched program's Manager that holds it (mpscope run)
 
     def describe(self) -> dict:
         out = {"kind": self.kind, "label": self.label, "value": self.replica.value()}
+        if self.manager_pid is not None:
+            out["manager_pid"] = self.manager_pid
         writers = self.replica.writers()
         if writers is not None:
             out["writers"] = writers
@@ -52,7 +55,10 @@ class MirroredObject:
     def describe_json(self) -> str:
         """``describe()`` as JSON text, from the replica's cached text."""
         value, writers = self.replica.texts()
-        head = json.dumps({"kind": self.kind, "label": self.label}, separators=SEPARATORS)[:-1]
+        fields = {"kind": self.kind, "label": self.label}
+        if self.manager_pid is not None:
+            fields["manager_pid"] = self.manager_pid
+        head = json.dumps(fields, separators=SEPARATORS)[:-1]
         tail = "" if writers is None else f',"writers":{writers}'
         return f'{head},"value":{value}{tail}}}'
 
@@ -89,8 +95,11 @@ class SharedStateMirror:
             self.items = list(raw)
         return obj
 
-    def apply(self, journal_entries: list) -> list[dict]:
-        """Replay journal entries in order; return them encoded as ``changes`` ops."""
+    def apply(self, journal_entries: list, manager_pid: int | None = None) -> list[dict]:
+        """Replay journal entries in order; return them encoded as ``changes`` ops.
+
+        ``manager_pid`` names the watched program's Manager the entries come from.
+        """
         ops = []
         with self.lock:
             for seq, oid, name, blobs, pid, t in journal_entries:
@@ -99,9 +108,13 @@ class SharedStateMirror:
                 self.version = seq
                 args = tuple(carry.loads(b) for b in blobs)
                 op = {"seq": seq, "object": oid, "op": name, "pid": pid, "t": t}
+                if type(pid) is str:  # a client of a Manager served over TCP: its host:port
+                    op.update(pid=None, peer=pid)
                 if name == "create":
                     kind, label, raw = args
-                    op.update(self._add(oid, kind, label, raw).describe())
+                    added = self._add(oid, kind, label, raw)
+                    added.manager_pid = manager_pid
+                    op.update(added.describe())
                 elif name == "forget":  # dropped by the Manager (a free, unused named lock)
                     dropped = self.objects.pop(oid, None)
                     op["kind"] = dropped.kind if dropped is not None else None

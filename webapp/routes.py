@@ -52,7 +52,11 @@ def json_body() -> Any:
 @bp.get("/")
 def index():
     """Show the dashboard."""
-    return render_template("index.html", read_only=request.environ.get("mpscope.read_only", False))
+    return render_template(
+        "index.html",
+        read_only=request.environ.get("mpscope.read_only", False),
+        program=current_dashboard().program is not None,
+    )
 
 
 @bp.get("/healthz")
@@ -65,7 +69,7 @@ def healthz():
         manager_restarts=dash.state.restarts,
         server_pid=os.getpid(),
         workers=dash.supervisor.live_count(),
-        version=dash.state.mirror.version,
+        version=dash.mirror.version,
     )
 
 
@@ -119,7 +123,7 @@ def get_object(oid: str):
     Array items), and says ``total``; ``?fields=`` keeps only the named fields.
     """
     offset, limit = _int_arg("offset", 0), _int_arg("limit", 0)
-    obj = current_dashboard().state.mirror.object(oid, offset, limit or None)
+    obj = current_dashboard().mirror.object(oid, offset, limit or None)
     if obj is None:
         raise ApiError(404, f"no shared object with id {oid[:64]!r}")
     return jsonify(_only_fields(obj))
@@ -220,7 +224,7 @@ def worker_stack(pid: str):
 def list_locks():
     """Return each shared lock's holder and waiters, and any deadlock cycles."""
     dash = current_dashboard()
-    mirror = dash.state.mirror
+    mirror = dash.mirror
     table = describe_locks(mirror.snapshot_locks(), dash.is_alive, single_holder_locks(mirror.lock_objects()))
     return jsonify(table)
 

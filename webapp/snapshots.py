@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import rawjson
+from .mirror import SharedStateMirror
 from .rawjson import RawJSON
 
 
@@ -39,8 +40,8 @@ class EncodedSnapshot:
 class SnapshotCache:
     """Builds the mirror's snapshot once per version; ``invalidate`` after the mirror is reloaded."""
 
-    def __init__(self, state: Any) -> None:
-        self.state = state  # SharedState: its mirror has ``version`` and ``snapshot()``
+    def __init__(self, mirror: SharedStateMirror) -> None:
+        self.mirror = mirror
         self.build_lock = threading.Lock()  # one build at a time; pushes never wait for it
         self.generation = 0
         self.latest: EncodedSnapshot | None = None
@@ -48,7 +49,7 @@ class SnapshotCache:
     def get(self) -> EncodedSnapshot:
         """The snapshot of the mirror's current version, built now only if not built yet."""
         with self.build_lock:
-            mirror, generation = self.state.mirror, self.generation
+            mirror, generation = self.mirror, self.generation
             latest = self.latest
             if latest is not None and latest.version == mirror.version and latest.generation == generation:
                 return latest

@@ -18,6 +18,8 @@ import time
 import traceback
 from typing import Any
 
+from mpscope_agent.stacks import current_stacks
+
 from .registry import get_task
 
 PR_SET_PDEATHSIG = 1
@@ -29,21 +31,6 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the control connection still watches
         pass
-
-
-def current_stacks(skip: int | None = None) -> list[dict]:
-    """Return every thread's current Python stack, innermost frame last."""
-    names = {t.ident: t.name for t in threading.enumerate()}
-    threads = []
-    for ident, frame in sys._current_frames().items():
-        if ident == skip or names.get(ident, "").startswith("mpscope-"):
-            continue  # mpscope's own helper threads, not the task's
-        frames = [
-            {"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
-            for f in traceback.extract_stack(frame)
-        ]
-        threads.append({"ident": ident, "name": names.get(ident, "?"), "frames": frames})
-    return threads
 
 
 def _serve_control(control) -> None:

@@ -205,7 +205,7 @@ setInterval(() => {
   scheduleRender(); // uptimes tick
 }, 1000);
 
-if (!readOnly) initControls({ command, maxWorkers: () => limits.max_workers });
+if (!readOnly && $("spawn-form")) initControls({ command, maxWorkers: () => limits.max_workers });
 
 // -- inside a worker: output, stack, locks --------------------------------------
 const outputLog = new OutputLog();

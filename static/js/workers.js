@@ -76,8 +76,13 @@ export class WorkersTable {
     tr.classList.toggle("ended", !live);
     tr.dataset.state = w.state;
     cells.ppid.textContent = w.ppid ?? "—";
-    cells.task.textContent = w.task;
-    cells.task.title = JSON.stringify(w.params);
+    if (w.role) { // a process of the watched program (mpscope run): its name and role
+      cells.task.replaceChildren(el("span", {}, w.name), el("span", { className: `badge role role-${w.role}` }, w.role));
+      cells.task.title = `multiprocessing.current_process().name = ${w.name}`;
+    } else {
+      cells.task.textContent = w.task;
+      cells.task.title = JSON.stringify(w.params);
+    }
     cells.state.replaceChildren(el("span", { className: `badge state-${w.state}` }, w.state));
     if (w.restarted_from) cells.state.append(el("span", { className: "hint", title: "restarted after the Manager was lost" }, ` ↻ ${w.restarted_from}`));
     const waiting = live && this.waiting.get(w.pid);
@@ -87,7 +92,9 @@ export class WorkersTable {
     cells.cpu.textContent = live ? w.cpu_percent.toFixed(1) : "—";
     cells.rss.textContent = live ? formatBytes(w.rss) : "—";
     if (w.state === "killed") cells.exit.replaceChildren(el("span", { className: "exit-bad" }, w.signal));
-    else if (w.state === "exited") cells.exit.replaceChildren(el("span", { className: w.exitcode ? "exit-bad" : "" }, `code ${w.exitcode}`));
+    else if (w.state === "exited" && w.exitcode === null) { // a program's process nobody reaped (mpscope run)
+      cells.exit.replaceChildren(el("span", { className: "hint", title: "no parent reaped it, so its exit code is unknown" }, "ended"));
+    } else if (w.state === "exited") cells.exit.replaceChildren(el("span", { className: w.exitcode ? "exit-bad" : "" }, `code ${w.exitcode}`));
     else cells.exit.textContent = "";
     this.renderActions(w, cells.actions, row);
   }

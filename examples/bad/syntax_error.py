@@ -1,0 +1,3 @@
+"""A program that does not even compile."""
+
+print("never printed"

@@ -1,0 +1,95 @@
+"""Start the agent in this process: hide our traces, connect, and install the hooks."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+
+from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV
+from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
+from .executor_hooks import patch_executor
+from .imports import PatchOnImport
+from .pool_hooks import patch_pool
+from .process_hooks import patch_process, patch_util
+
+channel: Channel | None = None
+
+
+def start(boot_dir: str) -> None:
+    """Connect this process to the dashboard named in the environment, then hide the environment."""
+    global channel
+    directory = directory_from_env()
+    main = is_main()
+    inherited = inherited_pipes()
+    _hide(boot_dir)
+    if directory is None:
+        return
+    try:
+        channel = Channel(directory, key_from(directory))
+    except OSError:
+        return  # the dashboard and its directory are gone: run unwatched
+    channel.connect("main" if main else "process", inherited)
+    for stream in (sys.stdout, sys.stderr):
+        # as on a terminal: each line reaches the dashboard (and the terminal) when printed
+        if stream is not None and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(line_buffering=True)
+            except (ValueError, OSError):
+                pass
+    os.register_at_fork(after_in_child=channel.after_fork_in_child)
+    sys.meta_path.append(BootPackages(boot_dir))
+    PatchOnImport(
+        {
+            "multiprocessing.managers": lambda m: patch_managers(m, channel),
+            "multiprocessing.process": lambda m: patch_process(m, channel),
+            "multiprocessing.util": lambda m: patch_util(m, channel),
+            "multiprocessing.pool": lambda m: patch_pool(m, channel),
+            "concurrent.futures.process": lambda m: patch_executor(m, channel),
+        }
+    ).install()
+
+
+def patch_managers(module, channel) -> None:
+    # imported only when the program imports multiprocessing.managers: the recording
+    # types import it themselves, and a program that never uses a Manager never pays
+    from .manager_hooks import patch_managers as patch
+
+    patch(module, channel)
+
+
+class BootPackages:
+    """Finds ``sharedstate`` (the recording types, copied beside us) once the boot directory left sys.path.
+
+    Last on ``sys.meta_path``: where mpscope is installed in the program's environment,
+    the ordinary finders find it first.
+    """
+
+    def __init__(self, boot_dir: str) -> None:
+        self.boot_dir = boot_dir
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "sharedstate":
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, [self.boot_dir])
+
+
+def _hide(boot_dir: str) -> None:
+    """Leave sys.path and os.environ as the program would see them without mpscope.
+
+    Our variables stay in the C environment (exec'd children such as spawn workers
+    need them) but leave ``os.environ``; only the main-process marker is unset for real.
+    """
+    while boot_dir in sys.path:
+        sys.path.remove(boot_dir)
+    data = os.environ._data
+    original = os.environ.get(ENV_PYTHONPATH)
+    for name in HIDDEN_ENV:
+        data.pop(os.environ.encodekey(name), None)
+    if original is not None:
+        key = os.environ.encodekey("PYTHONPATH")
+        if original:
+            data[key] = os.environ.encodevalue(original)
+        else:
+            data.pop(key, None)
+    os.unsetenv(ENV_MAIN)

@@ -1,0 +1,173 @@
+"""One process's connection to the dashboard: who it is, its output pipes, events, stack requests.
+
+Each process opens its own connection (a forked child opens a new one at once), so the
+dashboard learns every PID from the socket's peer credentials. The first message,
+``hello``, carries the read ends of this process's stdout/stderr pipes (SCM_RIGHTS):
+writes to fd 1 and 2 are then attributed to this PID even when its parent shares a
+terminal. A raw ``_thread`` serves stack requests; it is invisible to ``threading``.
+"""
+
+from __future__ import annotations
+
+import _thread
+import json
+import os
+import socket
+import sys
+import time
+
+from . import ENV_DIR, ENV_ERR, ENV_MAIN, ENV_OUT
+from .stacks import current_stacks
+
+STREAMS = ((1, "stdout", ENV_OUT), (2, "stderr", ENV_ERR))
+
+
+class Channel:
+    """The socket to the dashboard, shared by every thread of this process."""
+
+    def __init__(self, directory: str, key: str) -> None:
+        self.directory = directory
+        self.key = key
+        self.sock = None
+        self.lock = _thread.allocate_lock()
+        self.reader_ident = None
+        self.pipes = {}  # fd -> (st_dev, st_ino) of the pipe we put there
+        self.handlers = {}  # request type -> function(request), for requests other hooks serve
+
+    def connect(self, role: str, inherited: dict) -> None:
+        """Connect, take over fds 1 and 2 where they are ours to take, and say hello.
+
+        ``inherited`` maps fd -> the pipe identity our parent put there: a stream that is
+        still that pipe (or any stream of the main process) gets a pipe of its own; one
+        the program pointed elsewhere (a file, a subprocess's capture) is left alone.
+        """
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(os.path.join(self.directory, "agent.sock"))
+        except OSError:
+            sock.close()
+            return  # the dashboard is gone: run unwatched
+        handed, names, saved = [], [], {}
+        for fd, name, env in STREAMS:
+            current = _identity(fd)
+            if current is None or (role != "main" and current != inherited.get(fd)):
+                continue  # closed, or pointed elsewhere by the program: not ours
+            read_end, write_end = os.pipe()
+            saved[fd] = os.dup(fd)
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            self.pipes[fd] = _identity(fd)
+            # exec'd children (spawn, forkserver) find it in the C environment
+            os.putenv(env, "{}:{}".format(*self.pipes[fd]))
+            handed.append(read_end)
+            names.append(name)
+        hello = {
+            "t": "hello",
+            "key": self.key,
+            "pid": os.getpid(),
+            "ppid": os.getppid(),
+            "name": process_name(),
+            "role": role,
+            "streams": names,
+            "time": time.time(),
+        }
+        try:
+            socket.send_fds(sock, [_line(hello)], handed)
+        except OSError:
+            sock.close()
+            for fd, original in saved.items():  # nobody will read our pipes: back to what it was
+                os.dup2(original, fd)
+            self.pipes = {}
+            return
+        finally:
+            for fd in handed + list(saved.values()):
+                os.close(fd)
+        self.sock = sock
+        _thread.start_new_thread(self._serve, ())
+
+    def send(self, message: dict) -> None:
+        """Send one event; a dashboard that went away is ignored, never raised into the program."""
+        if self.sock is None:
+            return
+        data = _line(message)
+        with self.lock:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.sock = None
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: drop the parent's connection and open our own."""
+        self.lock = _thread.allocate_lock()
+        inherited = dict(self.pipes)
+        self.pipes = {}
+        if self.sock is not None:
+            self.sock.close()  # our copy only: the parent's connection stays open
+            self.sock = None
+        self.connect("process", inherited)
+
+    def _serve(self) -> None:
+        self.reader_ident = _thread.get_ident()
+        sock = self.sock
+        buffered = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return  # the dashboard is gone; the program goes on unwatched
+            buffered += data
+            *lines, buffered = buffered.split(b"\n")
+            for raw in lines:
+                try:
+                    request = json.loads(raw)
+                except ValueError:
+                    continue
+                if request.get("t") == "stack":
+                    threads = current_stacks(skip=self.reader_ident)
+                    self.send({"t": "stack", "id": request["id"], "threads": threads})
+                elif request.get("t") in self.handlers:
+                    self.handlers[request["t"]](request)
+
+
+def process_name() -> str:
+    """``multiprocessing.current_process().name`` if multiprocessing is loaded, else MainProcess."""
+    process = sys.modules.get("multiprocessing.process")
+    return process.current_process().name if process is not None else "MainProcess"
+
+
+def inherited_pipes() -> dict:
+    """The pipe identities an exec'd parent passed down in the environment, by fd."""
+    found = {}
+    for fd, _name, env in STREAMS:
+        value = os.environ.get(env, "")
+        if value.count(":") == 1:
+            dev, ino = value.split(":")
+            found[fd] = (int(dev), int(ino))
+    return found
+
+
+def is_main() -> bool:
+    return os.environ.get(ENV_MAIN) == "1"
+
+
+def key_from(directory: str) -> str:
+    with open(os.path.join(directory, "key")) as f:
+        return f.read().strip()
+
+
+def directory_from_env() -> str | None:
+    return os.environ.get(ENV_DIR)
+
+
+def _identity(fd: int):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _line(message: dict) -> bytes:
+    return json.dumps(message, default=repr).encode() + b"\n"

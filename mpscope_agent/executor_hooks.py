@@ -1,0 +1,102 @@
+"""ProcessPoolExecutor hooks: each task submitted, started in a worker, ended, as for a Pool.
+
+Work ids are numbered per executor, so two executors of one process that run at the
+same time may mix their tasks in the table (a Pool's job numbers are unique).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+
+from .pool_hooks import QueueTap, counter, creation_site, failure_text, func_name, labels, owner_pid
+
+
+def patch_executor(module, channel) -> None:
+    """Hook ``concurrent.futures.process``: the worker loop, process spawns and submit."""
+    worker = module._process_worker
+
+    def started(item):
+        if item is None:
+            return
+        channel.send(
+            {
+                "t": "task",
+                "ev": "start",
+                "kind": "executor",
+                "owner": owner_pid(),
+                "job": item.work_id,
+                "i": 0,
+                "func": _executor_func(module, item.fn, item.args),
+                "n": 1,
+                "time": time.time(),
+            }
+        )
+
+    def ended(item):
+        if not hasattr(item, "work_id"):
+            return
+        error = getattr(item, "exception", None)
+        channel.send(
+            {
+                "t": "task",
+                "ev": "end",
+                "kind": "executor",
+                "owner": owner_pid(),
+                "job": item.work_id,
+                "i": 0,
+                "ok": error is None,
+                "error": None if error is None else failure_text(error),
+                "time": time.time(),
+            }
+        )
+
+    @functools.wraps(worker)
+    def tapped_worker(call_queue, result_queue, *args, **kwargs):
+        return worker(
+            QueueTap(call_queue, on_get=started), QueueTap(result_queue, on_put=ended), *args, **kwargs
+        )
+
+    module._process_worker = tapped_worker
+    executor = module.ProcessPoolExecutor
+    init, spawn, submit = executor.__init__, executor._spawn_process, executor.submit
+
+    @functools.wraps(init)
+    def wrapped_init(self, *args, **kwargs):
+        labels[self] = f"ProcessPoolExecutor-{next(counter)} ({creation_site()})"
+        init(self, *args, **kwargs)
+
+    @functools.wraps(spawn)
+    def wrapped_spawn(self):
+        spawn(self)
+        channel.send(
+            {"t": "pool", "label": labels.get(self, "ProcessPoolExecutor"), "pids": list(self._processes)}
+        )
+
+    @functools.wraps(submit)
+    def wrapped_submit(self, fn, /, *args, **kwargs):
+        future = submit(self, fn, *args, **kwargs)
+        channel.send(
+            {
+                "t": "task",
+                "ev": "queued",
+                "kind": "executor",
+                "owner": os.getpid(),
+                "job": self._queue_count - 1,
+                "i": 0,
+                "pool": labels.get(self, "ProcessPoolExecutor"),
+                "func": _executor_func(module, fn, args),
+                "time": time.time(),
+            }
+        )
+        return future
+
+    executor.__init__, executor._spawn_process, executor.submit = wrapped_init, wrapped_spawn, wrapped_submit
+
+
+def _executor_func(module, fn, args) -> str:
+    # executor.map() submits functools.partial(_process_chunk, fn) over chunks of arguments
+    if isinstance(fn, functools.partial) and fn.func is module._process_chunk and fn.args:
+        return func_name(fn.args[0])
+    return func_name(fn)

@@ -1,0 +1,289 @@
+"""Manager hooks: every Manager the program starts records its shared objects and streams the changes.
+
+Three patches to ``multiprocessing.managers``, made when the program imports it:
+
+* ``SyncManager``'s registry makes each kind of shared object through :func:`create`,
+  which makes the recording type of :mod:`sharedstate.kinds` (same behaviour, same
+  errors, same proxy types) and registers it in this Manager process's one journal.
+* ``Server.handle_request`` notes which process each connection serves (the Unix
+  socket's peer credentials; for a TCP client, its ``host:port``), so every op carries
+  its writer.
+* ``BaseManager._create``, in the process that calls ``manager.dict()``, passes the
+  program line that made the object as its label (``d = manager.dict()  · train.py:17``).
+* ``Server.create`` serves a plain ``queue.Queue`` that the program registered itself
+  (the docs' remote manager: ``register('get_queue', callable=lambda: queue)``) through
+  a :class:`QueueTap` that records what its clients put and get.
+
+A raw thread in the Manager process reads the journal and sends each batch to the
+dashboard over this process's agent connection. Nothing is sent when no dashboard
+listens: the program goes on unwatched.
+"""
+
+from __future__ import annotations
+
+import _thread
+import base64
+import functools
+import linecache
+import os
+import pickle
+import queue
+import socket
+import struct
+import sys
+import time
+from multiprocessing.util import Finalize
+
+from sharedstate.journal import ChangeJournal, caller
+from sharedstate.kinds import KINDS
+
+LABEL = "_mpscope_label"  # the keyword that carries a label from the caller to create()
+OWN_DIRS = (os.sep + "multiprocessing" + os.sep, os.sep + "mpscope_agent" + os.sep)
+_PEERCRED = struct.Struct("3i")
+BATCH = 5000
+GAP = 0.004  # as the dashboard's own feed: a steady trickle is sent at most every 4 ms
+
+_journal: ChangeJournal | None = None
+_channel = None
+
+
+def create(kind: str, /, *args, **kwargs):
+    """Make a recording shared object of ``kind`` (what the Manager's registry calls)."""
+    label = kwargs.pop(LABEL, None)
+    journal = _journal_here()
+    return journal.add(kind, KINDS[kind].make(journal, *args, **kwargs), label=label)
+
+
+def _journal_here() -> ChangeJournal:
+    """This Manager process's journal, made (and its sender started) on first use."""
+    global _journal
+    if _journal is None:
+        _journal = ChangeJournal()
+        sender = JournalSender(_journal)
+        _thread.start_new_thread(sender.run, ())
+        # A Manager process ends through multiprocessing's exit function, which runs these
+        # finalizers (atexit does not run in a child): send what the last moments recorded.
+        Finalize(None, sender.send_new, exitpriority=100)
+    return _journal
+
+
+class JournalSender:
+    """Sends the journal to the dashboard in batches: from a raw thread, and once more at exit.
+
+    A batch is one pickle (the entries' values are pickled already, one by one), so the
+    Manager process spends one C call per batch on it rather than work per entry; after
+    a send, changes gather for ``GAP`` so that a busy Manager sends few, larger batches.
+    """
+
+    def __init__(self, journal: ChangeJournal) -> None:
+        self.journal = journal
+        self.after = 0
+        self.lock = _thread.allocate_lock()
+
+    def run(self) -> None:
+        while True:
+            self.journal.read(self.after, timeout=5.0, limit=1)  # wait for something new
+            if self.send_new():
+                time.sleep(GAP)
+
+    def send_new(self) -> bool:
+        """Send every entry not sent yet; False if there was none."""
+        with self.lock:
+            status, entries = self.journal.read(self.after, timeout=0, limit=BATCH)
+            if status == "overflow":
+                # we fell behind further than the journal keeps: send every object as it is now
+                version, objects = self.journal.snapshot()
+                _send({"t": "journal_snapshot", "version": version, "objects": _wire(objects)})
+                self.after = version
+                return True
+            if not entries:
+                return False
+            _send({"t": "journal", "entries": _wire(entries)})
+            self.after = entries[-1][0]
+            return True
+
+
+def release(request: dict) -> None:
+    """The dashboard's Release: free a lock-like object on behalf of its holder, which died."""
+    if _journal is not None and isinstance(request.get("oid"), str) and isinstance(request.get("pid"), int):
+        _journal.break_lock(request["oid"], request["pid"])
+
+
+def _send(message: dict) -> None:
+    if _channel is not None:
+        _channel.send(message)
+
+
+def _wire(items: list) -> str:
+    return base64.b64encode(pickle.dumps(items, pickle.HIGHEST_PROTOCOL)).decode()
+
+
+# -- who is calling ------------------------------------------------------------------
+def writer_of(conn) -> int | str:
+    """The PID at the other end of a Manager connection, or ``host:port`` for a TCP client
+    that is not a process of this machine (a Manager served over the network)."""
+    try:
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+    except (OSError, AttributeError):
+        return 0
+    with sock:
+        try:
+            if sock.family == socket.AF_UNIX:
+                raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+                return _PEERCRED.unpack(raw)[0]
+            host, port = sock.getpeername()[:2]
+        except OSError:
+            return 0
+    return local_tcp_pid(port) or f"{host}:{port}"
+
+
+def local_tcp_pid(port: int) -> int | None:
+    """The PID of a process of ours whose TCP socket has local ``port``, from /proc (no ptrace)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    wanted = {f"socket:[{inode}]" for inode in inodes if inode != "0"}
+    if not wanted:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    return int(pid)
+        except OSError:
+            continue  # not ours to read, or gone
+    return None
+
+
+def creation_label(typeid: str) -> str:
+    """``source line  · file.py:LINE`` of the program line that is making a shared object."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not any(d in name for d in OWN_DIRS) and not name.startswith("<frozen"):
+            line = linecache.getline(name, frame.f_lineno).split("  #")[0].strip() or f"manager.{typeid}()"
+            return f"{line}  · {os.path.basename(name)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return f"manager.{typeid}()"
+
+
+# -- the patches -------------------------------------------------------------------------
+def patch_managers(module, channel) -> None:
+    """Make ``multiprocessing.managers`` record (see the module docstring)."""
+    global _channel
+    _channel = channel
+    channel.handlers["release"] = release
+    registry = module.SyncManager._registry
+    for name in KINDS:
+        if name in registry:
+            _callable, exposed, method_to_typeid, proxytype = registry[name]
+            registry[name] = (functools.partial(create, name), exposed, method_to_typeid, proxytype)
+
+    handle_request = module.Server.handle_request
+
+    @functools.wraps(handle_request)
+    def recording_handle_request(self, conn):
+        caller.pid = writer_of(conn)
+        return handle_request(self, conn)
+
+    module.Server.handle_request = recording_handle_request
+
+    make = module.BaseManager._create
+
+    @functools.wraps(make)
+    def labelled_create(self, typeid, /, *args, **kwds):
+        entry = self._registry.get(typeid)
+        recording = entry is not None and getattr(entry[0], "func", None) is create
+        # only a Manager this program started runs our registry; one it connected to may not
+        if recording and getattr(self, "_process", None) is not None:
+            kwds[LABEL] = creation_label(typeid)
+        return make(self, typeid, *args, **kwds)
+
+    module.BaseManager._create = labelled_create
+
+    server_create = module.Server.create
+
+    @functools.wraps(server_create)
+    def tapping_create(self, c, typeid, /, *args, **kwds):
+        ident, exposed = server_create(self, c, typeid, *args, **kwds)
+        with self.mutex:
+            obj, names, method_to_typeid = self.id_to_obj[ident]
+            tap = tap_for(obj, typeid, self.address)
+            if tap is not None:
+                self.id_to_obj[ident] = (tap, names, method_to_typeid)
+        return ident, exposed
+
+    module.Server.create = tapping_create
+
+
+# -- objects a program serves itself (BaseManager.register('get_queue', lambda: queue)) ---
+_taps: dict = {}  # id(object) -> its QueueTap, one per object however often it is served
+
+
+def tap_for(obj, typeid: str, address):
+    """A recording stand-in for a plain ``queue.Queue`` a program serves itself, else None."""
+    if type(obj) is not queue.Queue:
+        return None
+    tap = _taps.get(id(obj))
+    if tap is None or tap._queue is not obj:
+        where = address if isinstance(address, str) else ":".join(map(str, address))
+        tap = _taps[id(obj)] = QueueTap(obj)
+        _journal_here().add("Queue", tap, label=f"{typeid}()  · served at {where}")
+    return tap
+
+
+class QueueTap:
+    """The program's own queue, served through its Manager: each put and get is journalled.
+
+    The queue stays the program's (it may use it directly too); calls that come through
+    the Manager are recorded after they return, so a get may be recorded before the put
+    it took, which the replay tolerates.
+    """
+
+    def __init__(self, q) -> None:
+        self._queue = q
+
+    def __getattr__(self, name):
+        return getattr(self._queue, name)
+
+    def _raw(self) -> dict:
+        q = self._queue
+        return {"items": list(q.queue), "maxsize": q.maxsize, "unfinished": q.unfinished_tasks, "blocked": []}
+
+    def _record(self, op: str, *args) -> None:
+        with self._journal.lock:
+            self._journal.record(self._oid, op, args)
+
+    def put(self, item, block=True, timeout=None):
+        self._queue.put(item, block, timeout)
+        self._record("put", item)
+
+    def put_nowait(self, item):
+        return self.put(item, block=False)
+
+    def get(self, block=True, timeout=None):
+        waits = block and not self._queue.qsize()
+        if waits:
+            self._record("block", "get")
+        try:
+            item = self._queue.get(block, timeout)
+        finally:
+            if waits:
+                self._record("unblock", "get")
+        self._record("get")
+        return item
+
+    def get_nowait(self):
+        return self.get(block=False)
+
+    def task_done(self):
+        self._queue.task_done()
+        self._record("task_done")

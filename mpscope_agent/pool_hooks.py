@@ -1,0 +1,221 @@
+"""Pool hooks: each task queued, started, ended, and where callbacks ran.
+
+The parent reports a task when it is queued (``apply_async``, ``map``...),
+and where a callback ran; the worker reports when it took the task and how it ended, by
+reading the task and result queues through :class:`QueueTap`. Tasks are keyed by the
+owning process, the kind, the job and the chunk: Pool job numbers are unique per
+process, ProcessPoolExecutor work ids per executor.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import sys
+import threading
+import time
+import traceback
+import weakref
+
+OWN_DIRS = (
+    os.sep + "multiprocessing" + os.sep,
+    os.sep + "concurrent" + os.sep,
+    os.sep + "mpscope_agent" + os.sep,
+)
+labels: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+counter = itertools.count(1)
+
+
+def creation_site() -> str:
+    """``file.py:LINE`` of the program line that made the pool (the first frame outside the stdlib pools)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not any(d in name for d in OWN_DIRS) and not name.startswith("<frozen"):
+            return f"{os.path.basename(name)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
+
+
+def func_name(func) -> str:
+    func = getattr(func, "func", func)  # functools.partial
+    return getattr(func, "__qualname__", None) or repr(func)[:80]
+
+
+def owner_pid() -> int:
+    """The PID of the process that started this one (a forkserver child's parent is the forkserver)."""
+    process = sys.modules.get("multiprocessing.process")
+    parent = process.parent_process() if process is not None else None
+    return parent.pid if parent is not None else os.getppid()
+
+
+def failure_text(error) -> str:
+    text = getattr(error, "tb", None)  # ExceptionWithTraceback keeps the worker's traceback as text
+    if isinstance(text, str):
+        return text.strip().strip('"').strip()
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+class QueueTap:
+    """A task or result queue that reports what passes through it, and is otherwise the queue."""
+
+    def __init__(self, queue, on_get=None, on_put=None) -> None:
+        self._queue, self._on_get, self._on_put = queue, on_get, on_put
+
+    def __getattr__(self, name):
+        return getattr(self._queue, name)
+
+    def get(self, *args, **kwargs):
+        item = self._queue.get(*args, **kwargs)
+        if self._on_get is not None:
+            self._on_get(item)
+        return item
+
+    def put(self, item, *args, **kwargs):
+        if self._on_put is not None:
+            self._on_put(item)
+        return self._queue.put(item, *args, **kwargs)
+
+
+def _wrap_callback(channel, kind, job_of, callback, error):
+    if callback is None:
+        return None
+
+    @functools.wraps(callback)
+    def ran_here(value):
+        where = threading.current_thread().name
+        channel.send(
+            {
+                "t": "task",
+                "ev": "callback",
+                "kind": kind,
+                "owner": os.getpid(),
+                "job": job_of(),
+                "i": 0,
+                "thread": where,
+                "error_callback": error,
+                "time": time.time(),
+            }
+        )
+        return callback(value)
+
+    return ran_here
+
+
+def patch_pool(module, channel) -> None:
+    """Hook ``multiprocessing.pool``: the worker loop, Pool creation, apply_async and map."""
+    worker = module.worker
+    mapstars = (module.mapstar, module.starmapstar)
+
+    def started(task):
+        if task is None:
+            return
+        job, i, func, args, _kwds = task
+        n = 1
+        if func in mapstars:
+            func, n = args[0][0], len(args[0][1])
+        channel.send(
+            {
+                "t": "task",
+                "ev": "start",
+                "kind": "pool",
+                "owner": owner_pid(),
+                "job": job,
+                "i": i,
+                "func": func_name(func),
+                "n": n,
+                "time": time.time(),
+            }
+        )
+
+    def ended(item):
+        if not (isinstance(item, tuple) and len(item) == 3):
+            return
+        job, i, (ok, value) = item
+        channel.send(
+            {
+                "t": "task",
+                "ev": "end",
+                "kind": "pool",
+                "owner": owner_pid(),
+                "job": job,
+                "i": i,
+                "ok": ok,
+                "error": None if ok else failure_text(value),
+                "time": time.time(),
+            }
+        )
+
+    @functools.wraps(worker)
+    def tapped_worker(inqueue, outqueue, *args, **kwargs):
+        return worker(QueueTap(inqueue, on_get=started), QueueTap(outqueue, on_put=ended), *args, **kwargs)
+
+    module.worker = tapped_worker
+    pool_class = module.Pool
+    init, repopulate = pool_class.__init__, pool_class._repopulate_pool
+    apply_async, map_async = pool_class.apply_async, pool_class._map_async
+
+    @functools.wraps(init)
+    def wrapped_init(self, *args, **kwargs):
+        labels[self] = f"Pool-{next(counter)} ({creation_site()})"
+        init(self, *args, **kwargs)
+
+    @functools.wraps(repopulate)
+    def wrapped_repopulate(self):
+        result = repopulate(self)
+        pids = [p.pid for p in self._pool if p.pid is not None]
+        channel.send({"t": "pool", "label": labels.get(self, "Pool"), "pids": pids})
+        return result
+
+    def queued(self, job, count, func):
+        now = time.time()
+        for i in range(count):
+            channel.send(
+                {
+                    "t": "task",
+                    "ev": "queued",
+                    "kind": "pool",
+                    "owner": os.getpid(),
+                    "job": job,
+                    "i": i,
+                    "pool": labels.get(self, "Pool"),
+                    "func": func_name(func),
+                    "time": now,
+                }
+            )
+
+    @functools.wraps(apply_async)
+    def wrapped_apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):  # noqa: B006
+        box = []
+        result = apply_async(
+            self,
+            func,
+            args,
+            kwds,
+            _wrap_callback(channel, "pool", lambda: box[0], callback, False),
+            _wrap_callback(channel, "pool", lambda: box[0], error_callback, True),
+        )
+        box.append(result._job)
+        queued(self, result._job, 1, func)
+        return result
+
+    @functools.wraps(map_async)
+    def wrapped_map_async(self, func, iterable, mapper, chunksize=None, callback=None, error_callback=None):
+        box = []
+        result = map_async(
+            self,
+            func,
+            iterable,
+            mapper,
+            chunksize,
+            _wrap_callback(channel, "pool", lambda: box[0], callback, False),
+            _wrap_callback(channel, "pool", lambda: box[0], error_callback, True),
+        )
+        box.append(result._job)
+        length, size = len(result._value or ()), result._chunksize or 1
+        queued(self, result._job, -(-length // size), func)
+        return result
+
+    pool_class.__init__, pool_class._repopulate_pool = wrapped_init, wrapped_repopulate
+    pool_class.apply_async, pool_class._map_async = wrapped_apply_async, wrapped_map_async

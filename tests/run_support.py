@@ -1,0 +1,82 @@
+"""Helpers for the ``mpscope run`` tests: a dashboard watching one of the programs in examples/.
+
+:class:`RunServer` is the harness's :class:`testkit.server.Server` started as
+``python -m webapp run --port 0 ... examples/PROGRAM.py ARGS``: the program's own output
+goes to the server's stdout/stderr files, as it would go to the terminal.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from support import Api, LiveClient
+
+from testkit.server import REPO, Server
+from testkit.waiting import wait_for
+
+EXAMPLES = REPO / "examples"
+
+
+class RunServer(Server):
+    """``mpscope run`` on a program; ``stop()`` also proves that nothing of the program survived."""
+
+    def __init__(self, log_dir: Path, program: str, *args: str, flags: tuple[str, ...] = ()) -> None:
+        # the program's own stderr (its tracebacks included) goes to our log: only ours count
+        super().__init__(
+            log_dir,
+            *flags,
+            str(EXAMPLES / program),
+            *args,
+            subcommand=("run",),
+            rate_limit=0,
+            allow_errors=True,
+        )
+
+    def stop(self, check: bool = True) -> list[int]:
+        """SIGTERM the dashboard; it must stop the program, leave no process and log no error of its own."""
+        survivors = super().stop(check)
+        if check:
+            ours = [line for line in self.log().splitlines() if line.startswith("mpscope: ERROR")]
+            assert not ours, "mpscope logged errors:\n" + "\n".join(ours)
+        return survivors
+
+    def output(self) -> str:
+        """What reached the terminal: stdout and stderr."""
+        return self.out_path.read_text(errors="replace") + self.log()
+
+
+def wait_program(api: Api, states: tuple[str, ...] = ("exited", "killed"), timeout: float = 30.0) -> dict:
+    """Wait until the program is in one of ``states``; return its ``program`` info."""
+    return wait_for(
+        lambda: (p := api.state()["program"])["state"] in states and p, timeout, f"the program to be {states}"
+    )
+
+
+def processes(api: Api) -> dict[int, dict]:
+    return {w["pid"]: w for w in api.state()["workers"]}
+
+
+def by_name(api: Api, name: str) -> dict | None:
+    return next((w for w in api.state()["workers"] if w["name"] == name), None)
+
+
+def pool_tasks(api: Api) -> list[dict[str, Any]]:
+    return api.get_json("/api/pool-tasks")["tasks"]
+
+
+def write(tmp_path: Path, source: str, name: str = "program.py") -> Path:
+    path = tmp_path / name
+    path.write_text(source)
+    return path
+
+
+def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``mpscope run --exit-with-program ARGS`` to its end."""
+    command = [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+__all__ = ["RunServer", "LiveClient", "wait_program", "processes", "by_name", "pool_tasks"]

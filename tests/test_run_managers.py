@@ -1,0 +1,199 @@
+"""``mpscope run``: every Manager a program starts is recorded, whatever the start method.
+
+The program is unchanged and behaves as under plain python; the dashboard shows each
+object the Manager made, labelled by the line that made it, with the writer's PID on
+every op, live over Socket.IO as in REST.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from run_support import EXAMPLES, RunServer, wait_program
+from support import Api, LiveClient, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def watched(tmp_path: Path, request: pytest.FixtureRequest):
+    """``mpscope run`` on ``request.param`` (program, args...), with a REST helper; stopped after."""
+    program, *args = request.param
+    srv = RunServer(tmp_path, program, *args)
+    api = Api(srv)
+    yield srv, api
+    api.close()
+    srv.stop()
+
+
+def children_of(api: Api) -> set[int]:
+    """The program's Process children (not its Manager, forkserver or resource tracker)."""
+    return {
+        w["pid"]
+        for w in api.state()["workers"]
+        if w["role"] == "process" and w["name"].startswith("Process-")
+    }
+
+
+def program_objects(api: Api) -> dict[str, dict]:
+    return api.state()["objects"]
+
+
+def by_label(objects: dict, start: str) -> tuple[str, dict]:
+    return next((oid, o) for oid, o in objects.items() if o["label"].startswith(start))
+
+
+@pytest.mark.parametrize(
+    "watched", [("manager.py",)], indirect=True, ids=["the seed tutorial's Manager example"]
+)
+def test_the_tutorials_manager_example_shows_every_pid_written_by_its_writer(watched):
+    srv, api = watched
+    client = LiveClient(srv.url)
+    try:
+        wait_program(api)
+        children = children_of(api)
+        assert len(children) == 10
+        objects = wait_for(
+            lambda: (
+                (o := program_objects(api))
+                and len(o) == 2
+                and len(by_label(o, "l = ")[1]["value"]) == 15
+                and o
+            ),
+            20,
+            "d and l with every PID",
+        )
+        d_id, d = by_label(objects, "d = manager.dict()  · manager.py:")
+        l_id, l = by_label(objects, "l = manager.list(range(5))  · manager.py:")  # noqa: E741
+        manager = {w["pid"] for w in api.state()["workers"] if w["role"] == "manager"}
+        assert {d["manager_pid"], l["manager_pid"]} <= manager
+        assert (d["kind"], l["kind"]) == ("dict", "list")
+        assert l["value"][:5] == [0, 1, 2, 3, 4] and set(l["value"][5:]) == children
+        assert {k for k, _ in d["value"]} == children and all(k == v for k, v in d["value"])
+        assert d["writers"] == [k for k, _ in d["value"]]  # each child wrote its own entry
+        assert l["writers"][5:] == l["value"][5:]
+        # a page's copy, rebuilt from snapshot + changes, is the same
+        client.wait(lambda: client.replica.version == api.state()["version"], what="the client to catch up")
+        assert client.replica.described()[d_id]["value"] == d["value"]
+        assert client.replica.described()[l_id]["value"] == l["value"]
+        ops = [op for op in client.ops() if op["object"] == l_id and op["op"] == "append"]
+        assert {op["pid"] for op in ops} == children
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_every_kind_is_recorded_and_the_program_behaves_as_without_mpscope(tmp_path: Path, method: str):
+    program = str(EXAMPLES / "manager_kinds.py")
+    plain = subprocess.run([sys.executable, program, method], capture_output=True, text=True, timeout=60)
+    srv = RunServer(tmp_path, "manager_kinds.py", method)
+    api = Api(srv)
+    try:
+        info = wait_program(api, timeout=60)
+        assert info["exitcode"] == plain.returncode == 0
+        assert plain.stdout in srv.out_path.read_text()  # the same lines reached the terminal
+        kinds = wait_for(
+            lambda: (k := {o["kind"] for o in program_objects(api).values()}) >= KINDS and k, 20, "every kind"
+        )
+        assert kinds == KINDS
+        objects = program_objects(api)
+        children = children_of(api)
+        _, queue = by_label(objects, "q, jq, ns = m.Queue()")
+        assert sorted(queue["value"]["items"]) == sorted(children) and sorted(queue["writers"]) == sorted(
+            children
+        )
+        _, d = by_label(objects, "d, l = m.dict(), m.list()")
+        nested = dict((k if isinstance(k, str) else "pid", v) for k, v in d["value"])["nested"]
+        assert nested[0]["$type"] == "proxy"  # shown as what it is; the feed went on
+        barriers = [o for o in objects.values() if o["kind"] == "Barrier"]
+        assert barriers[0]["value"]["passed"] == 1
+        assert len({o["manager_pid"] for o in objects.values()}) == 1
+    finally:
+        api.close()
+        srv.stop()
+
+
+KINDS = {
+    "dict",
+    "list",
+    "Queue",
+    "JoinableQueue",
+    "Value",
+    "Array",
+    "Namespace",
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "BoundedSemaphore",
+    "Condition",
+    "Event",
+    "Barrier",
+}
+
+
+@pytest.mark.parametrize("watched", [("bad/manager_deadlock.py",)], indirect=True)
+def test_a_deadlock_on_two_manager_locks_is_shown_as_a_cycle(watched):
+    srv, api = watched
+    children = wait_for(lambda: len(c := children_of(api)) == 2 and c, 20, "both children")
+    cycle = wait_for(lambda: api.get_json("/api/locks")["deadlocks"], 20, "the deadlock cycle")
+    assert sorted(cycle[0]["pids"]) == sorted(children)
+    assert api.state()["program"]["state"] == "running"  # deadlocked, not ended
+
+
+@pytest.mark.parametrize("watched", [("bad/dies_holding_lock.py",)], indirect=True)
+def test_a_child_that_died_holding_a_manager_lock_can_be_released_from_the_dashboard(watched):
+    srv, api = watched
+
+    def waited_on() -> tuple | None:
+        for oid, obj in program_objects(api).items():
+            if obj["kind"] == "Lock" and obj["value"]["holders"] and obj["value"]["waiters"]:
+                return oid, obj
+        return None
+
+    oid, lock = wait_for(waited_on, 20, "a lock held by the dead child, with a waiter")
+    holder = lock["value"]["holders"][0]["pid"]
+    assert api.worker(holder)["state"] in ("exited", "killed")
+    response = api.request("POST", f"/api/objects/{oid}/release", json={"pid": holder})
+    assert response.status_code == 200, response.text
+    assert wait_program(api, timeout=20)["exitcode"] == 0  # the waiter got the lock and the program ended
+
+
+def test_a_remote_managers_queue_shows_what_its_clients_put_and_by_whom(tmp_path: Path):
+    port = free_port()
+    srv = RunServer(tmp_path, "remote_manager/queue_server.py", str(port))
+    api = Api(srv)
+    try:
+        wait_for(lambda: f"port {port}" in srv.out_path.read_text(), 20, "the queue server to listen")
+        client = subprocess.Popen(
+            [sys.executable, str(EXAMPLES / "remote_manager" / "queue_client.py"), "127.0.0.1", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        out, _ = client.communicate(timeout=30)
+        assert out.strip() == "took back: hello"
+        oid, q = wait_for(
+            lambda: (
+                (found := [(k, o) for k, o in program_objects(api).items() if o["kind"] == "Queue"])
+                and found[0][1]["value"]["items"] == ["from", "a client"]
+                and found[0]
+            ),
+            20,
+            "the served queue with what the client left in it",
+        )
+        assert q["label"] == f"get_queue()  · served at 127.0.0.1:{port}"
+        assert q["writers"] == [client.pid, client.pid]  # a client on this host is named by its PID
+        ops = api.get_json(f"/api/objects/{oid}")
+        assert ops["value"]["unfinished"] == 3
+    finally:
+        api.close()
+        srv.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

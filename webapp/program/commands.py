@@ -1,0 +1,38 @@
+"""The program commands (stop, start) and the pool task list, shared by REST and Socket.IO."""
+
+from __future__ import annotations
+
+from ..commands import ApiError
+from ..dashboard import Dashboard
+from .launcher import AlreadyRunning
+from .watch import ProgramWatch
+
+
+def watched(dashboard: Dashboard) -> ProgramWatch:
+    """The watched program, or a 404 when this server is not watching one."""
+    if dashboard.program is None:
+        raise ApiError(404, "this server is not watching a program (start one with: mpscope run script.py)")
+    return dashboard.program
+
+
+def stop_program(dashboard: Dashboard) -> dict:
+    """Ask the program to stop; 409 if it is not running."""
+    program = watched(dashboard)
+    if program.info()["state"] != "running":
+        raise ApiError(409, "the program is not running")
+    return {"program": program.stop()}
+
+
+def start_program(dashboard: Dashboard) -> dict:
+    """Run the program again; 409 while it runs."""
+    program = watched(dashboard)
+    try:
+        return {"program": program.start()}
+    except AlreadyRunning as exc:
+        raise ApiError(409, str(exc)) from None
+    except OSError as exc:
+        raise ApiError(409, f"cannot start the program: {exc.strerror or exc}") from None
+
+
+def pool_tasks(dashboard: Dashboard) -> dict:
+    return {"tasks": dashboard.program.tasks.all() if dashboard.program is not None else []}

@@ -1,0 +1,118 @@
+"""The Pool / ProcessPoolExecutor task table, built from the agents' task events.
+
+A task is keyed by (owning PID, kind, job, chunk); its events may arrive in any order
+(the parent's "queued" and the worker's "start" come over different connections), so
+each event fills in what it knows. At most ``cap`` tasks are kept, finished ones
+dropped first. Changed tasks are pushed as one ``pool_tasks`` batch per ``FRAME``.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+MAX_ERROR = 20_000
+
+
+class PoolTaskTable:
+    """Every task the program's pools ran, queued or running or finished."""
+
+    def __init__(self, emit: Callable[[list[dict]], None], cap: int = 5000) -> None:
+        self.emit = emit
+        self.cap = cap
+        self.tasks: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
+        self.pool_of: dict[int, str] = {}  # worker PID -> its pool's label
+        self.lock = threading.Lock()
+
+    def pool_members(self, label: str, pids: list[int]) -> None:
+        with self.lock:
+            for pid in pids:
+                self.pool_of[pid] = label
+
+    def record(self, pid: int, event: dict) -> None:
+        """Apply one task event sent by process ``pid``."""
+        try:
+            key = (int(event["owner"]), str(event["kind"]), int(event["job"]), int(event["i"]))
+            ev, t = event["ev"], float(event["time"])
+        except (KeyError, TypeError, ValueError):
+            return
+        with self.lock:
+            if ev == "callback":
+                changed = self._callback(key, pid, event, t)
+            else:
+                task = self.tasks.get(key) or self._new(key, event)
+                self._apply(task, pid, ev, event, t)
+                changed = [task]
+            self._trim()
+            payload = [dict(task) for task in changed]
+        if payload:
+            self.emit(payload)
+
+    def all(self) -> list[dict]:
+        with self.lock:
+            return [dict(task) for task in self.tasks.values()]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.tasks.clear()
+            self.pool_of.clear()
+
+    def _new(self, key: tuple, event: dict) -> dict:
+        owner, kind, job, i = key
+        task = {
+            "id": f"{owner}:{kind}:{job}:{i}",
+            "pool": event.get("pool"),
+            "func": event.get("func"),
+            "pid": None,
+            "owner": owner,
+            "job": job,
+            "chunk": i,
+            "items": event.get("n", 1),
+            "state": QUEUED,
+            "queued_at": None,
+            "started_at": None,
+            "ended_at": None,
+            "error": None,
+            "callback": None,
+        }
+        self.tasks[key] = task
+        return task
+
+    def _apply(self, task: dict, pid: int, ev: str, event: dict, t: float) -> None:
+        task["func"] = task["func"] or event.get("func")
+        if ev == "queued":
+            task["queued_at"] = t
+            task["pool"] = event.get("pool") or task["pool"]
+        elif ev == "start":
+            task["pid"], task["started_at"], task["items"] = pid, t, event.get("n", 1)
+            task["pool"] = task["pool"] or self.pool_of.get(pid)
+            if task["state"] == QUEUED:
+                task["state"] = RUNNING
+        elif ev == "end":
+            task["pid"] = task["pid"] or pid
+            task["ended_at"] = t
+            task["state"] = DONE if event.get("ok") else FAILED
+            if not event.get("ok"):
+                task["error"] = str(event.get("error") or "")[:MAX_ERROR]
+
+    def _callback(self, key: tuple, pid: int, event: dict, t: float) -> list[dict]:
+        # map_async's callback runs once for the whole job: mark it on the job's last chunk
+        owner, kind, job, _ = key
+        chunks = [task for k, task in self.tasks.items() if k[:3] == (owner, kind, job)]
+        if not chunks:
+            return []
+        last = max(chunks, key=lambda task: task["chunk"])
+        last["callback"] = {
+            "pid": pid,
+            "thread": str(event.get("thread")),
+            "error_callback": bool(event.get("error_callback")),
+            "at": t,
+        }
+        return [last]
+
+    def _trim(self) -> None:
+        while len(self.tasks) > self.cap:
+            finished = next((k for k, task in self.tasks.items() if task["state"] in (DONE, FAILED)), None)
+            self.tasks.pop(finished if finished is not None else next(iter(self.tasks)))
