@@ -19,17 +19,6 @@ from support import Api, LiveClient, wait_for
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def watched(tmp_path: Path, request: pytest.FixtureRequest):
-    """``mpscope run`` on ``request.param`` (program, args...), with a REST helper; stopped after."""
-    program, *args = request.param
-    srv = RunServer(tmp_path, program, *args)
-    api = Api(srv)
-    yield srv, api
-    api.close()
-    srv.stop()
-
-
 def children_of(api: Api) -> set[int]:
     """The program's Process children (not its Manager, forkserver or resource tracker)."""
     return {
@@ -48,10 +37,10 @@ def by_label(objects: dict, start: str) -> tuple[str, dict]:
 
 
 @pytest.mark.parametrize(
-    "watched", [("manager.py",)], indirect=True, ids=["the seed tutorial's Manager example"]
+    "run_server", [("manager.py",)], indirect=True, ids=["the seed tutorial's Manager example"]
 )
-def test_the_tutorials_manager_example_shows_every_pid_written_by_its_writer(watched):
-    srv, api = watched
+def test_the_tutorials_manager_example_shows_every_pid_written_by_its_writer(run_server, run_api):
+    srv, api = run_server, run_api
     client = LiveClient(srv.url)
     try:
         wait_program(api)
@@ -135,18 +124,18 @@ KINDS = {
 }
 
 
-@pytest.mark.parametrize("watched", [("bad/manager_deadlock.py",)], indirect=True)
-def test_a_deadlock_on_two_manager_locks_is_shown_as_a_cycle(watched):
-    srv, api = watched
+@pytest.mark.parametrize("run_server", [("bad/manager_deadlock.py",)], indirect=True)
+def test_a_deadlock_on_two_manager_locks_is_shown_as_a_cycle(run_server, run_api):
+    api = run_api
     children = wait_for(lambda: len(c := children_of(api)) == 2 and c, 20, "both children")
     cycle = wait_for(lambda: api.get_json("/api/locks")["deadlocks"], 20, "the deadlock cycle")
     assert sorted(cycle[0]["pids"]) == sorted(children)
     assert api.state()["program"]["state"] == "running"  # deadlocked, not ended
 
 
-@pytest.mark.parametrize("watched", [("bad/dies_holding_lock.py",)], indirect=True)
-def test_a_child_that_died_holding_a_manager_lock_can_be_released_from_the_dashboard(watched):
-    srv, api = watched
+@pytest.mark.parametrize("run_server", [("bad/dies_holding_lock.py",)], indirect=True)
+def test_a_child_that_died_holding_a_manager_lock_can_be_released_from_the_dashboard(run_server, run_api):
+    api = run_api
 
     def waited_on() -> tuple | None:
         for oid, obj in program_objects(api).items():
