@@ -12,7 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support import REPO, URL, wait_for
+
+from testkit.server import REPO, RUNNING_AT
+from testkit.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -58,7 +60,7 @@ def test_the_mpscope_command_serves_the_dashboard_from_any_directory(installed: 
         proc = subprocess.Popen(command, cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT)
     try:
         url = wait_for(
-            lambda: (m := URL.search(out.read_text())) and m.group(0), 30, "mpscope to print its URL"
+            lambda: (m := RUNNING_AT.search(out.read_text())) and m.group(1), 30, "mpscope to print its URL"
         )
         for path in ("/", "/labs", "/static/js/app.js", "/static/js/program.js", "/static/css/app.css"):
             with urllib.request.urlopen(url + path, timeout=10) as response:
