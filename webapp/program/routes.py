@@ -1,11 +1,13 @@
-"""REST for the watched program: stop, start (run again) and its pool tasks."""
+"""REST for the watched program: stop, start (run again) and its pool tasks.
+
+Who may call them is decided in :mod:`webapp.access`, as for every route."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from ..dashboard import current_dashboard
-from ..routes import command_allowed, json_body
+from ..routes import json_body
 from . import commands
 
 bp = Blueprint("program", __name__)
@@ -15,7 +17,6 @@ bp = Blueprint("program", __name__)
 def stop_program():
     """SIGTERM the program's main process, then SIGKILL it and its processes if they linger."""
     json_body()
-    command_allowed()
     return jsonify(commands.stop_program(current_dashboard())), 202
 
 
@@ -23,7 +24,6 @@ def stop_program():
 def start_program():
     """Run the program again once it has ended."""
     json_body()
-    command_allowed()
     return jsonify(commands.start_program(current_dashboard())), 201
 
 
