@@ -107,4 +107,4 @@ def test_ctrl_c_stops_the_program_and_leaves_nothing(tmp_path: Path):
     finally:
         api.close()
     assert srv.terminate(signal.SIGINT, timeout=15) == 0
-    assert srv.leftovers() == []
+    assert srv.survivors(10.0) == []
