@@ -23,6 +23,7 @@ from collections.abc import Callable
 logger = logging.getLogger(__name__)
 
 MAX_FDS = 4
+NICE = 10  # this thread's niceness (see _run)
 # A line-buffered print() writes each argument on its own: the terminal gets whole lines, so
 # that processes printing at once do not mix words; a partial line (a prompt) waits this long.
 PARTIAL_LINE_DELAY = 0.05
@@ -105,6 +106,14 @@ class AgentListener:
 
     # -- the selector thread ----------------------------------------------------
     def _run(self) -> None:
+        # This thread does the dashboard's work per op of the program's Managers (replay,
+        # encode, push). At a lower CPU priority than the program (this thread only: the
+        # program is started from another), it yields the cores to the program when both
+        # want them, so watching slows the program less; the page catches up after.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        except OSError:
+            pass
         while not self.stopping:
             due = [since + PARTIAL_LINE_DELAY for _, since in self.partial.values()]
             timeout = max(0.0, min(due) - time.monotonic()) if due else None
