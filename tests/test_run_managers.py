@@ -16,6 +16,8 @@ import pytest
 from run_support import EXAMPLES, RunServer, wait_program
 from support import Api, LiveClient, wait_for
 
+from sharedstate.kinds import KINDS
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -85,10 +87,11 @@ def test_every_kind_is_recorded_and_the_program_behaves_as_without_mpscope(tmp_p
         info = wait_program(api, timeout=60)
         assert info["exitcode"] == plain.returncode == 0
         assert plain.stdout in srv.out_path.read_text()  # the same lines reached the terminal
+        every = set(KINDS)  # every kind a SyncManager serves (tests/test_journal.py lists them)
         kinds = wait_for(
-            lambda: (k := {o["kind"] for o in program_objects(api).values()}) >= KINDS and k, 20, "every kind"
+            lambda: (k := {o["kind"] for o in program_objects(api).values()}) >= every and k, 20, "every kind"
         )
-        assert kinds == KINDS
+        assert kinds == every
         objects = program_objects(api)
         children = children_of(api)
         _, queue = by_label(objects, "q, jq, ns = m.Queue()")
@@ -104,24 +107,6 @@ def test_every_kind_is_recorded_and_the_program_behaves_as_without_mpscope(tmp_p
     finally:
         api.close()
         srv.stop()
-
-
-KINDS = {
-    "dict",
-    "list",
-    "Queue",
-    "JoinableQueue",
-    "Value",
-    "Array",
-    "Namespace",
-    "Lock",
-    "RLock",
-    "Semaphore",
-    "BoundedSemaphore",
-    "Condition",
-    "Event",
-    "Barrier",
-}
 
 
 @pytest.mark.parametrize("run_server", [("bad/manager_deadlock.py",)], indirect=True)
