@@ -193,7 +193,7 @@ def test_gil_lab_measures_this_machine(labs: Labs) -> None:
     # CPU-bound threads take turns: together they keep about one CPU busy, the others drawn waiting
     assert result["bars"][1]["cpus_busy"] < 1.3
     waiting = {e["tid"] for e in run["events"] if e.get("state") == "waiting_gil"}
-    assert len(waiting) >= 2, "threads waiting for the GIL are drawn waiting"
+    assert waiting, "threads waiting for the GIL are drawn waiting"  # how many: the scheduler decides
     assert "GIL" in result["takeaway"] and f"{result['usable_cpus']} CPU" in result["takeaway"]
 
 
