@@ -33,9 +33,10 @@ import struct
 import sys
 import time
 from multiprocessing.util import Finalize
+from typing import TYPE_CHECKING
 
-from sharedstate.journal import ChangeJournal, caller
-from sharedstate.kinds import KINDS
+if TYPE_CHECKING:
+    from sharedstate.journal import ChangeJournal
 
 LABEL = "_mpscope_label"  # the keyword that carries a label from the caller to create()
 OWN_DIRS = (os.sep + "multiprocessing" + os.sep, os.sep + "mpscope_agent" + os.sep)
@@ -47,17 +48,28 @@ _journal: ChangeJournal | None = None
 _channel = None
 
 
-def create(kind: str, /, *args, **kwargs):
-    """Make a recording shared object of ``kind`` (what the Manager's registry calls)."""
+def create(typeid: str, plain, /, *args, **kwargs):
+    """What the Manager's registry calls: a recording shared object if ``typeid`` is a kind
+    of :mod:`sharedstate.kinds`, else what ``plain`` (the registry's own callable) makes."""
     label = kwargs.pop(LABEL, None)
+    # Imported here, in the Manager process, on its first object: the program's other
+    # processes import multiprocessing.managers too (a child unpickling a proxy does), and
+    # must not pay for the recording types they never run.
+    from sharedstate.kinds import KINDS
+
+    kind = KINDS.get(typeid)
+    if kind is None:
+        return plain(*args, **kwargs)
     journal = _journal_here()
-    return journal.add(kind, KINDS[kind].make(journal, *args, **kwargs), label=label)
+    return journal.add(typeid, kind.make(journal, *args, **kwargs), label=label)
 
 
 def _journal_here() -> ChangeJournal:
     """This Manager process's journal, made (and its sender started) on first use."""
     global _journal
     if _journal is None:
+        from sharedstate.journal import ChangeJournal  # see create(): only a Manager pays for it
+
         _journal = ChangeJournal()
         sender = JournalSender(_journal)
         _thread.start_new_thread(sender.run, ())
@@ -101,6 +113,13 @@ class JournalSender:
             _send({"t": "journal", "entries": _wire(entries)})
             self.after = entries[-1][0]
             return True
+
+
+def _caller():
+    """The journal's per-thread note of who is calling (imported on a Manager's first request)."""
+    from sharedstate.journal import caller
+
+    return caller
 
 
 def release(request: dict) -> None:
@@ -182,16 +201,15 @@ def patch_managers(module, channel) -> None:
     _channel = channel
     channel.handlers["release"] = release
     registry = module.SyncManager._registry
-    for name in KINDS:
-        if name in registry:
-            _callable, exposed, method_to_typeid, proxytype = registry[name]
-            registry[name] = (functools.partial(create, name), exposed, method_to_typeid, proxytype)
+    for name, (plain, exposed, method_to_typeid, proxytype) in list(registry.items()):
+        if plain is not None:  # Iterator and AsyncResult are made by other calls, not created
+            registry[name] = (functools.partial(create, name, plain), exposed, method_to_typeid, proxytype)
 
     handle_request = module.Server.handle_request
 
     @functools.wraps(handle_request)
     def recording_handle_request(self, conn):
-        caller.pid = writer_of(conn)
+        _caller().pid = writer_of(conn)
         return handle_request(self, conn)
 
     module.Server.handle_request = recording_handle_request

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.managers import (
     AcquirerProxy,
     ArrayProxy,
@@ -21,6 +20,7 @@ from multiprocessing.managers import (
     NamespaceProxy,
     ValueProxy,
 )
+from typing import NamedTuple
 
 from .barriers import BarrierReplica, ObservedBarrier
 from .base import Replica
@@ -35,9 +35,12 @@ from .queues import ObservedQueue, QueueReplica
 from .values import ArrayReplica, ObservedArray, ObservedValue, ValueReplica
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One kind of shared object."""
+class Kind(NamedTuple):
+    """One kind of shared object.
+
+    (A NamedTuple, not a dataclass: a watched program's Manager imports this, and
+    dataclasses would cost it ~7 ms of imports.)
+    """
 
     name: str
     make: Callable
