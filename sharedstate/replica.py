@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .kinds import KINDS, Replica
+from .kinds.locks import named_lock_name
 
 
 class StateReplica:
@@ -97,15 +98,8 @@ class StateReplica:
     @property
     def locks(self) -> dict[str, dict]:
         """The named locks in the old ``locks`` format, by name."""
-        out = {}
-        for oid, obj in self.objects.items():
-            if oid.startswith("lock:"):
-                r = obj["replica"]
-                holder = r.holders[0] if r.holders else None
-                out[oid[5:]] = {
-                    "name": oid[5:],
-                    "holder_pid": holder and holder["pid"],
-                    "held_since": holder and holder["since"],
-                    "waiters": list(r.waiters),
-                }
-        return out
+        return {
+            name: obj["replica"].as_named_lock(name)
+            for oid, obj in self.objects.items()
+            if (name := named_lock_name(oid)) is not None
+        }

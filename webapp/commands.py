@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sharedstate.kinds.locks import named_lock_id
 from workers.registry import ParamError, get_task
 
 from .dashboard import Dashboard
@@ -139,7 +140,7 @@ def break_lock(dashboard: Dashboard, name: str) -> dict:
     if dashboard.is_alive(holder):
         raise ApiError(409, f"lock {name!r} is held by PID {holder}, which is alive")
     try:
-        dashboard.state.break_lock(f"lock:{name}", holder)
+        dashboard.state.break_lock(named_lock_id(name), holder)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": name, "holder_pid": holder}

@@ -16,6 +16,8 @@ import time
 import psutil
 from flask import Flask, current_app
 
+from sharedstate.kinds.locks import named_lock_name
+
 from .clients import ClientRegistry
 from .feed import ChangeFeed
 from .mirror import SharedStateMirror
@@ -192,7 +194,7 @@ class Dashboard:
                 logger.debug("release_held_by(%d): %r", pid, exc)
                 continue
             for oid in released:
-                name = oid.removeprefix("lock:")
+                name = named_lock_name(oid)
                 logger.info("released lock %r: its holder, PID %d, died (--release-dead-locks)", name, pid)
 
     def _emit_output(self, lines: list[dict], skipped: int) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sharedstate.kinds.locks import named_lock_name
+
 
 def find_deadlocks(locks: list[dict]) -> list[dict]:
     """Return each cycle in the waits-for graph as ``{"pids": [...], "locks": [...]}``.
@@ -36,7 +38,7 @@ def single_holder_locks(objects: list[tuple[str, str, dict]]) -> list[dict]:
     """Lock and RLock objects (not the named locks) in the lock table's shape, by id."""
     out = []
     for oid, kind, value in objects:
-        if kind in ("Lock", "RLock") and not oid.startswith("lock:"):
+        if kind in ("Lock", "RLock") and named_lock_name(oid) is None:
             holder = value["holders"][0]["pid"] if value["holders"] else None
             out.append({"name": oid, "holder_pid": holder, "waiters": value["waiters"]})
     return out

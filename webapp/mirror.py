@@ -18,6 +18,7 @@ from typing import Any
 from sharedstate import carry
 from sharedstate.kinds import KINDS, Replica
 from sharedstate.kinds.base import SEPARATORS
+from sharedstate.kinds.locks import named_lock_name
 
 from .rawjson import RawJSON
 
@@ -25,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 # The built-in objects keep the op fields clients used before objects had ids.
 TARGETS = {"d": "dict", "l": "list"}
-LOCK_PREFIX = "lock:"
 REUSE = 5  # a snapshot may be reused for this many times what it took to build (see snapshot_parts)
 EMPTY = {
     "dict": {},
@@ -134,8 +134,8 @@ class SharedStateMirror:
                     self._apply_raw(oid, name, args)
                 if oid in TARGETS:
                     op["target"] = TARGETS[oid]
-                elif oid.startswith(LOCK_PREFIX):
-                    op.update(target="lock", name=oid[len(LOCK_PREFIX) :])
+                elif (lock_name := named_lock_name(oid)) is not None:
+                    op.update(target="lock", name=lock_name)
                 ops.append(op)
         return ops
 
@@ -242,19 +242,11 @@ class SharedStateMirror:
 
     def _named_locks(self) -> list[dict]:
         """The dashboard's named locks in the ``locks`` format: one holder, its waiters."""
-        out = []
-        for oid, obj in self.objects.items():
-            if oid.startswith(LOCK_PREFIX):
-                holders = obj.replica.holders
-                out.append(
-                    {
-                        "name": oid[len(LOCK_PREFIX) :],
-                        "holder_pid": holders[0]["pid"] if holders else None,
-                        "held_since": holders[0]["since"] if holders else None,
-                        "waiters": list(obj.replica.waiters),
-                    }
-                )
-        return out
+        return [
+            obj.replica.as_named_lock(name)
+            for oid, obj in self.objects.items()
+            if (name := named_lock_name(oid)) is not None
+        ]
 
     def snapshot_locks(self) -> list[dict]:
         with self.lock:

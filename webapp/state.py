@@ -6,6 +6,8 @@ import logging
 import threading
 from multiprocessing.context import BaseContext
 
+from sharedstate.kinds.locks import named_lock_name
+
 from .manager import StateManager, start_manager
 from .mirror import SharedStateMirror
 
@@ -13,7 +15,6 @@ logger = logging.getLogger(__name__)
 
 MANAGER_LOST = (EOFError, ConnectionError, OSError)
 MAX_LOCKS = 100
-LOCK_PREFIX = "lock:"
 
 
 class ManagerUnavailable(RuntimeError):
@@ -64,7 +65,9 @@ class SharedState:
         with self.lock:
             wanted = {use[:2] for use in uses.values() if use is not None}
             new_locks = {
-                oid for kind, oid in wanted if oid.startswith(LOCK_PREFIX) and (kind, oid) not in self.proxies
+                oid
+                for kind, oid in wanted
+                if named_lock_name(oid) is not None and (kind, oid) not in self.proxies
             }
             self._make_room(len(new_locks), in_use | {oid for _, oid in wanted})
             proxies = {}
@@ -76,7 +79,7 @@ class SharedState:
             return self.dict, self.list, proxies
 
     def _make_room(self, count: int, keep: set) -> None:
-        named = [key for key in self.proxies if key[1].startswith(LOCK_PREFIX)]
+        named = [key for key in self.proxies if named_lock_name(key[1]) is not None]
         excess = len(named) + count - self.max_locks
         for key in named:
             if excess <= 0:

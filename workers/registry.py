@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sharedstate.kinds.locks import named_lock_id
+
 from . import tasks
 
 LOCK_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -107,7 +109,7 @@ class Task:
     def shared(self, params: dict) -> dict[str, tuple | None]:
         """Every shared object the task uses, as ``{kwarg: (kind, object id, args) or None}``."""
         uses: dict[str, tuple | None] = {
-            kwarg: None if name is None else ("Lock", f"lock:{name}", ())
+            kwarg: None if name is None else ("Lock", named_lock_id(name), ())
             for kwarg, name in self.locks(params).items()
         }
         for kwarg, (kind, name, args) in self.objects(params).items():

@@ -16,6 +16,18 @@ from typing import Any
 from ..journal import caller_pid
 from .base import Replica
 
+# The dashboard's named locks (``hold_lock``'s "demo") are Lock objects with these ids.
+NAMED_LOCK_PREFIX = "lock:"
+
+
+def named_lock_id(name: str) -> str:
+    return NAMED_LOCK_PREFIX + name
+
+
+def named_lock_name(oid: str) -> str | None:
+    """The name of a named lock's id, or None for any other object."""
+    return oid[len(NAMED_LOCK_PREFIX) :] if oid.startswith(NAMED_LOCK_PREFIX) else None
+
 
 class RecordedLock:
     """Manager side. Raises what the ``threading`` primitive of its kind raises."""
@@ -223,6 +235,16 @@ class LockReplica(Replica):
 
     def apply_more(self, op: dict) -> None:
         raise ValueError(f"unknown lock op {op['op']!r}")
+
+    def as_named_lock(self, name: str) -> dict:
+        """This lock in the ``locks`` format of the named locks: one holder and its waiters."""
+        holder = self.holders[0] if self.holders else None
+        return {
+            "name": name,
+            "holder_pid": holder and holder["pid"],
+            "held_since": holder and holder["since"],
+            "waiters": list(self.waiters),
+        }
 
     def value(self) -> dict:
         return {
