@@ -292,3 +292,15 @@ def test_using_every_control_shows_no_javascript_error(clean_server, open_page):
     page.get_by_role("button", name="Reset state").click()
     expect(page.locator("#list-count")).to_have_text("0 items")
     # open_page's teardown fails the test if any of this raised or logged an error
+
+
+# -- big messages ------------------------------------------------------------------------
+def test_a_snapshot_of_thousands_of_entries_reaches_the_page_whole(clean_server, open_page):
+    """A snapshot over 64 KiB is framed by the server itself, not by wsproto (serving.py):
+    Chromium must take it as a valid frame, and the page show every entry."""
+    clean_server.spawn(1, "burst", n=6000, keys=6000, target="dict")
+    clean_server.wait_idle()
+    assert len(clean_server.request("GET", "/api/state").content) > 128 * 1024  # past DIRECT_FRAME_BYTES
+    dash = open_page(clean_server.url)
+    expect(dash.page.locator("#dict-count")).to_have_text("6000 keys")
+    expect(dash.connection).to_have_text("Live")

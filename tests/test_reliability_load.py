@@ -8,14 +8,16 @@ from __future__ import annotations
 import socket
 import threading
 
+import pytest
 from flood_scenarios import big_state, ended_output, output_flood, resync_flood
 from reliability_support import (  # noqa: F401 -- servers_fixture provides `servers`
     Server,
     servers_fixture,
 )
+from wsproto.frame_protocol import FrameProtocol
 
 from webapp.output import BATCH_BYTES
-from webapp.serving import WEBSOCKET_TIMEOUT, WholeFrameSocket
+from webapp.serving import WEBSOCKET_TIMEOUT, WholeFrameSocket, frame_header
 from webapp.snapshots import ChangeHistory
 
 
@@ -113,3 +115,13 @@ def test_a_snapshot_built_a_moment_ago_is_sent_with_exactly_the_changes_broadcas
     assert (caught_up["from"], caught_up["to"]) == (6, 12)
     assert [op["seq"] for op in caught_up["ops"]] == list(range(7, 13))
     assert history.since(2) is None  # 1-4 were dropped to keep at most 10 ops
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536, 5 * 2**20])
+def test_a_frame_written_directly_is_byte_for_byte_the_one_wsproto_writes(size):
+    """Big messages skip wsproto's copies (DirectFrameWebSocket): the frame they get must be
+    the one wsproto would have written, its length in the fewest bytes (Chromium refuses a
+    connection otherwise)."""
+    text = ("0123456789" * (size // 10 + 1))[:size]
+    expected = FrameProtocol(client=False, extensions=[]).send_data(text)
+    assert frame_header(0x1, size) + text.encode() == bytes(expected)

@@ -33,12 +33,15 @@ from typing import Any
 from flask_socketio import SocketIO
 
 from .rawjson import RawJSON
-from .snapshots import ChangeHistory, SnapshotCache
+from .serving import send_parts
+from .snapshots import ChangeHistory, EncodedSnapshot, SnapshotCache
 
 logger = logging.getLogger(__name__)
 
 RESYNC_INTERVAL = 0.5  # seconds: at most one snapshot per client this often
 STALE_BUILDS = 3  # snapshots built and found too old before one is sent anyway
+# A Socket.IO EVENT packet (type 2) on the default namespace, up to its argument
+SNAPSHOT_EVENT = b'2["snapshot",'
 
 
 class ClientRegistry:
@@ -144,10 +147,19 @@ class ClientRegistry:
                     for sid in targets:
                         self.last_snapshot[sid] = now
                 if targets:
-                    self.socketio.emit("snapshot", snap.with_fields(self.snapshot_fields()), to=targets)
+                    self._emit_snapshot(snap, targets)
                     if missed:
                         self.socketio.emit("changes", missed, to=targets)
                 return
+
+    def _emit_snapshot(self, snap: EncodedSnapshot, targets: list[str]) -> None:
+        """Send ``snap`` to each target: its bytes as they are on a websocket (see serving)."""
+        fields = self.snapshot_fields()
+        parts = (SNAPSHOT_EVENT + snap.head(fields), snap.members, b"]")
+        eio = self.socketio.server.eio
+        polling = [sid for sid in targets if not send_parts(eio, self.clients[sid], parts)]
+        if polling:
+            self.socketio.emit("snapshot", snap.with_fields(fields), to=polling)
 
     # -- clients ---------------------------------------------------------------
     def remove(self, sid: str) -> None:

@@ -24,10 +24,10 @@ import threading
 from typing import Any
 
 import socketio
-from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from socketio import packet
 
 from .ratelimit import RateLimiter
+from .serving import DirectFrameWebSocket
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def check_socketio(server: socketio.Server, eio_sid: str, data: Any) -> None:
         raise MalformedFrame("connect data is an object")
 
 
-class CheckedWebSocket(SimpleWebSocketWSGI):
-    """The threading driver's websocket, which ends the connection on a malformed frame."""
+class CheckedWebSocket(DirectFrameWebSocket):
+    """The websocket (big frames written directly) that ends the connection on a malformed frame."""
 
     def wait(self) -> Any:
         frame = super().wait()

@@ -34,7 +34,12 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     """``json.dumps``, writing RawJSON verbatim: items of a list (an event packet
     ``[name, *args]``) and top-level values of a dict (or of a dict in such a list)."""
     if type(obj) is list and any(type(item) is RawJSON or _raw_values(item) is not None for item in obj):
-        return "[" + ",".join(item if type(item) is RawJSON else dumps(item, **kwargs) for item in obj) + "]"
+        # one join (a RawJSON can be megabytes: each ``+`` would copy it again)
+        parts = ["["]
+        for item in obj:
+            parts += (item if type(item) is RawJSON else dumps(item, **kwargs), ",")
+        parts[-1] = "]"
+        return "".join(parts)
     if _raw_values(obj) is None:
         return json.dumps(obj, **kwargs)
     raws = {}

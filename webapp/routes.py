@@ -86,6 +86,12 @@ def get_state():
         except ManagerUnavailable as exc:
             raise ApiError(409, str(exc)) from None
         return jsonify({k: snap[k] for k in ("version", "list", "dict", "objects")})
+    if request.args.get("fields") is None:
+        # the snapshot the socket clients share, its bytes written as they are (no copy)
+        snap = dash.clients.cache.get()
+        head = snap.head(dash.snapshot_fields())
+        length = {"Content-Length": str(snap.size(head))}
+        return Response([head, snap.members], mimetype="application/json", headers=length)
     return _json_response(_only_fields(dash.snapshot()))
 
 

@@ -25,16 +25,29 @@ from .rawjson import RawJSON
 
 @dataclass(frozen=True)
 class EncodedSnapshot:
-    """The mirror's part of a snapshot at ``version``, as JSON text (an object)."""
+    """The mirror's part of a snapshot at ``version``, as UTF-8 JSON (an object).
+
+    It is kept as bytes, the way it goes out: a socket or an HTTP response writes the few
+    fields read at send time (``head``) and then these bytes as they are. Joining them
+    into one message would copy megabytes into fresh memory for every client, under the
+    GIL every push needs.
+    """
 
     version: int
     generation: int
-    text: str
+    members: bytes  # the object without its opening brace: ``"version":7,...}``
+
+    def head(self, fields: dict[str, Any]) -> bytes:
+        """The opening of the object with ``fields`` (workers, output, ... read at send time)."""
+        extra = json.dumps(fields, separators=(",", ":"))[1:-1]  # ASCII: json.dumps escapes the rest
+        return ("{" + extra + ("," if extra else "")).encode()
+
+    def size(self, head: bytes) -> int:
+        return len(head) + len(self.members)
 
     def with_fields(self, fields: dict[str, Any]) -> RawJSON:
-        """The snapshot with ``fields`` (read at send time: workers, output, ...) added."""
-        extra = json.dumps(fields, separators=(",", ":"))
-        return RawJSON(self.text[:-1] + "," + extra[1:] if fields else self.text)
+        """The whole snapshot as one text (for a client that long-polls)."""
+        return RawJSON((self.head(fields) + self.members).decode())
 
 
 class SnapshotCache:
@@ -45,20 +58,25 @@ class SnapshotCache:
         self.build_lock = threading.Lock()  # one build at a time; pushes never wait for it
         self.generation = 0
         self.latest: EncodedSnapshot | None = None
+        self.latest_parts: dict | None = None  # the mirror's parts it was built from
 
     def get(self) -> EncodedSnapshot:
         """The snapshot of the mirror's current version, built now only if not built yet."""
         with self.build_lock:
-            mirror, generation = self.mirror, self.generation
-            latest = self.latest
-            if latest is not None and latest.version == mirror.version and latest.generation == generation:
-                return latest
+            generation = self.generation
             # the mirror keeps each object's JSON text: this joins it (the named locks are
-            # sent at send time instead, with their holders' liveness: snapshot_fields)
-            snap = {k: v for k, v in mirror.snapshot_parts().items() if k != "locks"}
-            text = rawjson.dumps(snap, separators=(",", ":"))
+            # sent at send time instead, with their holders' liveness: snapshot_fields). A
+            # big mirror hands back the parts it built a moment ago (see snapshot_parts):
+            # then so does this, rather than joining the same text again.
+            parts = self.mirror.snapshot_parts()
+            latest = self.latest
+            if latest is not None and parts is self.latest_parts and latest.generation == generation:
+                return latest
+            snap = {k: v for k, v in parts.items() if k != "locks"}
+            text = rawjson.dumps(snap, separators=(",", ":")).encode()
             # the generation read before the build: one reloaded meanwhile makes this stale
-            self.latest = EncodedSnapshot(snap["version"], generation, text)
+            self.latest = EncodedSnapshot(snap["version"], generation, text[1:])
+            self.latest_parts = parts
             return self.latest
 
     def invalidate(self) -> None:
