@@ -184,3 +184,23 @@ def test_every_process_is_listed_with_name_role_exit_and_its_own_output(tmp_path
     finally:
         api.close()
         srv.stop()
+
+
+def test_the_dashboard_starts_no_process_of_its_own_and_has_no_builtin_manager(tmp_path: Path):
+    """Under ``mpscope run`` every process below the dashboard is the program's: no Manager, no
+    forkserver (their start-up took CPU from the program). What needs the built-in Manager
+    says so with a 409; the page shows no "Manager PID"."""
+    srv = RunServer(tmp_path, str(write(tmp_path, "print('done')\n")))
+    api = Api(srv)
+    try:
+        assert wait_program(api)["exitcode"] == 0
+        wait_for(lambda: not srv.descendants(), 10, "the program's processes to go")
+        health = api.health()
+        assert health["manager_pid"] is None and api.state()["manager"]["pid"] is None
+        for method, path in [("GET", "/api/state?source=manager"), ("POST", "/api/state/reset")]:
+            response = api.request(method, path)
+            assert response.status_code == 409 and "program" in response.json()["error"], response.text
+        assert not srv.descendants()
+    finally:
+        api.close()
+        srv.stop()

@@ -123,7 +123,7 @@ def clear_ended(dashboard: Dashboard) -> dict:
 def reset(dashboard: Dashboard) -> dict:
     """Empty the shared dict and list."""
     try:
-        return {"version": dashboard.state.reset()}
+        return {"version": dashboard.builtin_state().reset()}
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
 
@@ -140,7 +140,7 @@ def break_lock(dashboard: Dashboard, name: str) -> dict:
     if dashboard.is_alive(holder):
         raise ApiError(409, f"lock {name!r} is held by PID {holder}, which is alive")
     try:
-        dashboard.state.break_lock(named_lock_id(name), holder)
+        dashboard.break_lock(named_lock_id(name), holder)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": name, "holder_pid": holder}

@@ -28,7 +28,7 @@ from .program.watch import ProgramWatch
 from .ratelimit import RateLimiter
 from .snapshots import SnapshotCache
 from .sockets import socketio
-from .state import SharedState
+from .state import ManagerUnavailable, SharedState
 from .supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,16 @@ class Dashboard:
         self.ctx = multiprocessing.get_context(config["START_METHOD"])
         if config["START_METHOD"] == "forkserver":
             self.ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
-        self.state = SharedState(self.ctx, config["MAX_LOCKS"])
+        # `mpscope run` has no Manager of its own: the shared objects are the program's. Nor
+        # a forkserver (Labs start one if used): their start-up would take CPU from the program.
+        self.state = None if config.get("PROGRAM") else SharedState(self.ctx, config["MAX_LOCKS"])
         self.output = OutputCapture(
             self._emit_output, scrollback=config["SCROLLBACK"], ended_budget=config["ENDED_OUTPUT_BYTES"]
         )
         self.manager_state = "running"
         # `mpscope run`: the watched program's processes take the place of our own workers,
         # and the objects of its own Managers take the place of our Manager's
-        self.mirror = SharedStateMirror() if config.get("PROGRAM") else self.state.mirror
+        self.mirror = self.state.mirror if self.state is not None else SharedStateMirror()
         self.clients = ClientRegistry(socketio, SnapshotCache(self.mirror), self.snapshot_fields)
         self.program: ProgramWatch | None = None
         self.feed: ChangeFeed | None = None
@@ -130,18 +132,27 @@ class Dashboard:
         return {"program": self.program.info(), "pool_tasks": self.program.tasks.all()}
 
     def manager_info(self) -> dict:
+        """The built-in Manager (``pid`` null under ``mpscope run``, which has none)."""
+        if self.state is None:
+            return {"pid": None, "restarts": 0, "state": "none"}
         return {
             "pid": self.state.manager_pid,
             "restarts": self.state.restarts,
             "state": self.manager_state,
         }
 
+    def builtin_state(self) -> SharedState:
+        """The built-in Manager's state; under ``mpscope run`` (the objects are the program's) none."""
+        if self.state is None:
+            raise ManagerUnavailable("mpscope run has no Manager of its own: the objects are the program's")
+        return self.state
+
     def break_lock(self, oid: str, pid: int) -> None:
         """Release a lock-like object on behalf of its dead holder, in whichever Manager holds it."""
         if self.program is not None:
             self.program.release(oid, pid)
         else:
-            self.state.break_lock(oid, pid)
+            self.builtin_state().break_lock(oid, pid)
 
     def is_alive(self, pid: int) -> bool:
         """True if ``pid`` is a running process (a lock holder that died is not)."""
@@ -232,7 +243,8 @@ class Dashboard:
         self.clients.close()
         if self.feed is not None:
             self.feed.stop()
-        self.state.close()
+        if self.state is not None:
+            self.state.close()
         self.output.close()
         logger.info("mpscope stopped")
 

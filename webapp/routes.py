@@ -65,8 +65,8 @@ def healthz():
     dash = current_dashboard()
     return jsonify(
         status="ok",
-        manager_pid=dash.state.manager_pid,
-        manager_restarts=dash.state.restarts,
+        manager_pid=dash.manager_info()["pid"],
+        manager_restarts=dash.manager_info()["restarts"],
         server_pid=os.getpid(),
         workers=dash.supervisor.live_count(),
         version=dash.mirror.version,
@@ -82,7 +82,7 @@ def get_state():
         raise ApiError(400, "'source' must be 'manager' (or left out for the server's copy)")
     if source == "manager":
         try:
-            snap = dash.state.manager_contents()
+            snap = dash.builtin_state().manager_contents()
         except ManagerUnavailable as exc:
             raise ApiError(409, str(exc)) from None
         return jsonify({k: snap[k] for k in ("version", "list", "dict", "objects")})

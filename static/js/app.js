@@ -181,7 +181,8 @@ socket.on("manager", updateManager);
 function updateManager(info) {
   if (!info) return;
   const restarts = info.restarts ? ` · ${info.restarts} restart${info.restarts === 1 ? "" : "s"}` : "";
-  $("manager-info").textContent = `Manager PID ${info.pid}${restarts}`;
+  // under `mpscope run` there is no built-in Manager (pid null): the program's are in its panels
+  $("manager-info").textContent = info.pid == null ? "" : `Manager PID ${info.pid}${restarts}`;
   if (info.state === "restarting") showBanner("The Manager process died — starting a new one and restoring the shared state…", "bad");
   else if (socket.connected) showBanner(null);
 }
