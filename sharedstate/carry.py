@@ -87,6 +87,11 @@ def dumps(value: Any, name_of: Callable[[BaseProxy], str] = _token_id) -> bytes:
     return buffer.getvalue()
 
 
+def load_arg(arg: Any) -> Any:
+    """One argument of a journal entry: a plain scalar as it is, else its pickle loaded."""
+    return loads(arg) if type(arg) is bytes else arg
+
+
 def loads(blob: bytes) -> Any:
     """Unpickle one journalled value, or return an Unloadable saying why not."""
     try:

@@ -7,9 +7,11 @@ the changes. The server reads the journal with one blocking call (:meth:`ChangeJ
 instead of copying and diffing the state.
 
 A journal entry is a plain tuple ``(seq, object_id, op, args, pid, t)``: ``seq`` is the
-state version after the change, ``args`` each argument pickled on its own
-(:mod:`sharedstate.carry`), ``pid`` the writer's PID (from the Manager connection's peer
-credentials, see :mod:`webapp.manager`), ``t`` the ``time.time()`` it was applied.
+state version after the change, ``args`` each argument as it is if it is a plain scalar
+(an int, float, str, bool or None: always loadable) or else pickled on its own
+(:mod:`sharedstate.carry`: ``bytes``, which :func:`carry.load_arg` reads), ``pid`` the
+writer's PID (from the Manager connection's peer credentials, see :mod:`webapp.manager`),
+``t`` the ``time.time()`` it was applied.
 
 Standard library only: this module also runs inside a watched program's Manager.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import pickle
 import threading
 import time
 from typing import Any
@@ -29,7 +30,7 @@ from . import carry
 caller = threading.local()
 
 JOURNAL_CAPACITY = 50_000
-_PLAIN = (int, str, float, bool, type(None), bytes)
+_PLAIN = frozenset((int, str, float, bool, type(None)))  # carried as they are (not bytes: see load_arg)
 
 
 def caller_pid() -> int:
@@ -44,6 +45,7 @@ class ChangeJournal:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.entries: collections.deque = collections.deque(maxlen=capacity)
+        self.waiting = 0  # readers blocked in read(): only then is a change worth a notify
         self.version = version
         self.objects: dict[str, Any] = {}  # id -> observed object, in order of creation
         self._numbers = itertools.count(1)
@@ -52,12 +54,16 @@ class ChangeJournal:
     # -- writing -------------------------------------------------------------------
     def record(self, oid: str, op: str, args: tuple = ()) -> None:
         """Append one change; the caller holds ``self.lock`` and has applied it."""
+        # Every op of every process goes through here, in the Manager's one GIL, so it stays
+        # cheap: plain scalars as they are, and a notify only when a reader is waiting.
         self.version += 1
-        blobs = tuple(
-            pickle.dumps(a, 5) if type(a) in _PLAIN else carry.dumps(a, self._name_of) for a in args
-        )
-        self.entries.append((self.version, oid, op, blobs, caller_pid(), time.time()))
-        self.changed.notify_all()
+        if all(type(a) in _PLAIN for a in args):
+            carried = args
+        else:
+            carried = tuple(a if type(a) in _PLAIN else carry.dumps(a, self._name_of) for a in args)
+        self.entries.append((self.version, oid, op, carried, getattr(caller, "pid", 0), time.time()))
+        if self.waiting:
+            self.changed.notify_all()
 
     def add(self, kind: str, obj: Any, oid: str | None = None, label: str | None = None) -> Any:
         """Register a new shared object and journal its creation with its first value."""
@@ -86,8 +92,12 @@ class ChangeJournal:
         when entries the reader has not seen were already dropped: it must resynchronise.
         """
         with self.lock:
-            if self.version <= after:
-                self.changed.wait(timeout)
+            if self.version <= after and timeout:
+                self.waiting += 1
+                try:
+                    self.changed.wait(timeout)
+                finally:
+                    self.waiting -= 1
             if self.version <= after:
                 return "ok", []
             oldest = self.entries[0][0] if self.entries else self.version + 1

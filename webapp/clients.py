@@ -190,6 +190,12 @@ class ClientRegistry:
     # -- broadcasts ------------------------------------------------------------
     def broadcast(self, event: str, data: dict | Callable[[], Any]) -> None:
         """Send ``event`` to every client that is keeping up (``data()`` is read at send time)."""
+        if not self.clients:
+            with self.send_lock:
+                if not self.clients:  # nobody to send it to (a joining client is sent history)
+                    if event == "changes":
+                        self.history.add(data)
+                    return
         # encoded before taking the lock every send waits for (a callable is read inside it)
         encoded = None if callable(data) else RawJSON(json.dumps(data, separators=(",", ":")))
         with self.send_lock:

@@ -38,12 +38,22 @@ EMPTY = {
 EMPTY["JoinableQueue"] = EMPTY["Queue"]
 
 
+def op_tags(oid: str) -> dict:
+    """The fields every op of object ``oid`` carries: the built-in ``d`` and ``l`` their
+    ``target`` (as before objects had ids), a named lock ``target`` and ``name``."""
+    if oid in TARGETS:
+        return {"target": TARGETS[oid]}
+    lock_name = named_lock_name(oid)
+    return {} if lock_name is None else {"target": "lock", "name": lock_name}
+
+
 @dataclass
 class MirroredObject:
     kind: str
     label: str
     replica: Replica
     manager_pid: int | None = None  # a watched program's Manager that holds it (mpscope run)
+    tags: dict | None = None  # fields every op of it carries (see op_tags)
 
     def describe(self) -> dict:
         out = {"kind": self.kind, "label": self.label, "value": self.replica.value()}
@@ -92,7 +102,9 @@ class SharedStateMirror:
             # a snapshot of an object holding a value the server cannot load: its later ops still show
             logger.warning("shared object %s could not be loaded: %s", oid, raw.reason)
             raw = EMPTY[kind]
-        obj = self.objects[oid] = MirroredObject(kind, label, KINDS[kind].replica.from_raw(raw))
+        obj = self.objects[oid] = MirroredObject(
+            kind, label, KINDS[kind].replica.from_raw(raw), tags=op_tags(oid)
+        )
         if oid == "d":
             self.entries = dict(raw)
         elif oid == "l":
@@ -110,7 +122,7 @@ class SharedStateMirror:
                 if seq <= self.version:
                     continue  # already contained in the snapshot we loaded
                 self.version = seq
-                args = tuple(carry.loads(b) for b in blobs)
+                args = tuple(map(carry.load_arg, blobs))
                 op = {"seq": seq, "object": oid, "op": name, "pid": pid, "t": t}
                 if type(pid) is str:  # a client of a Manager served over TCP: its host:port
                     op.update(pid=None, peer=pid)
@@ -128,14 +140,17 @@ class SharedStateMirror:
                         logger.warning("journal entry %d for unknown object %r skipped", seq, oid)
                         continue
                     op["kind"] = obj.kind
-                    op.update(obj.replica.op_fields(name, args))
-                    obj.replica.apply(op)
-                    obj.replica.changed()
-                    self._apply_raw(oid, name, args)
-                if oid in TARGETS:
-                    op["target"] = TARGETS[oid]
-                elif (lock_name := named_lock_name(oid)) is not None:
-                    op.update(target="lock", name=lock_name)
+                    replica = obj.replica
+                    op.update(replica.op_fields(name, args))
+                    replica.apply(op)
+                    replica.changed()
+                    if oid in TARGETS:
+                        self._apply_raw(oid, name, args)
+                    if obj.tags:
+                        op.update(obj.tags)
+                    ops.append(op)
+                    continue
+                op.update(op_tags(oid))
                 ops.append(op)
         return ops
 
