@@ -55,9 +55,9 @@ def create(typeid: str, plain, /, *args, **kwargs):
     # Imported here, in the Manager process, on its first object: the program's other
     # processes import multiprocessing.managers too (a child unpickling a proxy does), and
     # must not pay for the recording types they never run.
-    from sharedstate.kinds import KINDS
+    from sharedstate.kinds import kind_for
 
-    kind = KINDS.get(typeid)
+    kind = kind_for(typeid)
     if kind is None:
         return plain(*args, **kwargs)
     journal = _journal_here()

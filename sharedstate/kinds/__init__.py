@@ -22,17 +22,9 @@ from multiprocessing.managers import (
 )
 from typing import NamedTuple
 
-from .barriers import BarrierReplica, ObservedBarrier
 from .base import Replica
-from .conditions import ConditionReplica, ObservedCondition
-from .dicts import DictReplica, ObservedDict
-from .events import EventReplica, ObservedEvent
-from .lists import ListReplica, ObservedList
-from .locks import LockReplica, RecordedLock
-from .namespaces import NamespaceReplica, ObservedNamespace
-from .proxies import SharedDictProxy, SharedListProxy
-from .queues import ObservedQueue, QueueReplica
-from .values import ArrayReplica, ObservedArray, ObservedValue, ValueReplica
+
+__all__ = ["KINDS", "LOCK_KINDS", "Kind", "Replica", "kind_for"]
 
 
 class Kind(NamedTuple):
@@ -57,32 +49,110 @@ def _plain(cls: type) -> Callable:
     return make
 
 
-def _lock(kind: str) -> Callable:
-    return functools.partial(_make_lock, kind)
+# Each family of kinds is imported when first asked for: a watched program's Manager that
+# serves a dict and a list imports those two modules, not the twelve (~8 ms on a slow
+# machine, paid inside the program's own time).
+def _dicts() -> list[Kind]:
+    from .dicts import DictReplica, ObservedDict
+    from .proxies import SharedDictProxy
+
+    return [Kind("dict", _plain(ObservedDict), SharedDictProxy, DictReplica)]
+
+
+def _lists() -> list[Kind]:
+    from .lists import ListReplica, ObservedList
+    from .proxies import SharedListProxy
+
+    return [Kind("list", _plain(ObservedList), SharedListProxy, ListReplica)]
+
+
+def _queues() -> list[Kind]:
+    from .queues import ObservedQueue, QueueReplica
+
+    return [
+        Kind("Queue", ObservedQueue, None, QueueReplica),
+        Kind("JoinableQueue", ObservedQueue, None, QueueReplica),
+    ]
+
+
+def _values() -> list[Kind]:
+    from .values import ArrayReplica, ObservedArray, ObservedValue, ValueReplica
+
+    return [
+        Kind("Value", ObservedValue, ValueProxy, ValueReplica),
+        Kind("Array", ObservedArray, ArrayProxy, ArrayReplica),
+    ]
+
+
+def _namespaces() -> list[Kind]:
+    from .namespaces import NamespaceReplica, ObservedNamespace
+
+    return [Kind("Namespace", ObservedNamespace, NamespaceProxy, NamespaceReplica)]
+
+
+def _locks() -> list[Kind]:
+    from .locks import LockReplica
+
+    return [
+        Kind(name, functools.partial(_make_lock, name), AcquirerProxy, LockReplica) for name in LOCK_KINDS
+    ]
 
 
 def _make_lock(kind: str, journal, value: int = 1):
+    from .locks import RecordedLock
+
     return RecordedLock(journal, kind, value)
 
 
-KINDS: dict[str, Kind] = {
-    k.name: k
-    for k in [
-        Kind("dict", _plain(ObservedDict), SharedDictProxy, DictReplica),
-        Kind("list", _plain(ObservedList), SharedListProxy, ListReplica),
-        Kind("Queue", ObservedQueue, None, QueueReplica),
-        Kind("JoinableQueue", ObservedQueue, None, QueueReplica),
-        Kind("Value", ObservedValue, ValueProxy, ValueReplica),
-        Kind("Array", ObservedArray, ArrayProxy, ArrayReplica),
-        Kind("Namespace", ObservedNamespace, NamespaceProxy, NamespaceReplica),
-        Kind("Lock", _lock("Lock"), AcquirerProxy, LockReplica),
-        Kind("RLock", _lock("RLock"), AcquirerProxy, LockReplica),
-        Kind("Semaphore", _lock("Semaphore"), AcquirerProxy, LockReplica),
-        Kind("BoundedSemaphore", _lock("BoundedSemaphore"), AcquirerProxy, LockReplica),
-        Kind("Condition", ObservedCondition, ConditionProxy, ConditionReplica),
-        Kind("Event", ObservedEvent, EventProxy, EventReplica),
-        Kind("Barrier", ObservedBarrier, BarrierProxy, BarrierReplica),
-    ]
-}
+def _conditions() -> list[Kind]:
+    from .conditions import ConditionReplica, ObservedCondition
+
+    return [Kind("Condition", ObservedCondition, ConditionProxy, ConditionReplica)]
+
+
+def _events() -> list[Kind]:
+    from .events import EventReplica, ObservedEvent
+
+    return [Kind("Event", ObservedEvent, EventProxy, EventReplica)]
+
+
+def _barriers() -> list[Kind]:
+    from .barriers import BarrierReplica, ObservedBarrier
+
+    return [Kind("Barrier", ObservedBarrier, BarrierProxy, BarrierReplica)]
+
 
 LOCK_KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
+# every SyncManager typeid recorded, in the order the page lists them, and its family
+_FAMILIES: dict[str, Callable[[], list[Kind]]] = {
+    "dict": _dicts,
+    "list": _lists,
+    "Queue": _queues,
+    "JoinableQueue": _queues,
+    "Value": _values,
+    "Array": _values,
+    "Namespace": _namespaces,
+    **dict.fromkeys(LOCK_KINDS, _locks),
+    "Condition": _conditions,
+    "Event": _events,
+    "Barrier": _barriers,
+}
+_loaded: dict[str, Kind] = {}
+
+
+def kind_for(typeid: str) -> Kind | None:
+    """The kind called ``typeid`` (its family imported now if not yet), or None."""
+    kind = _loaded.get(typeid)
+    if kind is None and typeid in _FAMILIES:
+        _loaded.update((k.name, k) for k in _FAMILIES[typeid]())
+        kind = _loaded[typeid]
+    return kind
+
+
+def __getattr__(name: str):
+    # KINDS, every kind by typeid, imports them all: for the server, tests and tools
+    if name == "KINDS":
+        kinds = {typeid: kind_for(typeid) for typeid in _FAMILIES}
+        globals()["KINDS"] = kinds
+        return kinds
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
