@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from browser_support import LiveServer, free_port, live_server  # noqa: F401 -- fixtures
 from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = pytest.mark.browser
 
@@ -110,6 +111,20 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Dashboard]]:
         context.close()
     errors = [error for dashboard in dashboards for error in dashboard.errors]
     assert not errors, "the page showed JavaScript errors:\n" + "\n".join(errors)
+
+
+def scrolled_box(locator: Locator, attempts: int = 5) -> dict:
+    """Scroll ``locator`` into view and return its box; again if a redraw detached it meanwhile
+    (a worker's row is redrawn on every update)."""
+    for _ in range(attempts):
+        try:
+            locator.scroll_into_view_if_needed()
+            box = locator.bounding_box()
+        except PlaywrightError:
+            continue  # detached mid-scroll: the locator finds the new element
+        if box is not None:
+            return box
+    raise AssertionError(f"{locator} could not be scrolled into view")
 
 
 def luminance(css_color: str) -> float:
@@ -236,9 +251,7 @@ def test_spawn_and_kill_are_usable_on_a_phone_and_a_desktop(clean_server, open_p
     pid = dash.spawn()
     expect(dash.cell(pid, "State")).to_have_text("running")
     kill = dash.kill_button(pid)
-    kill.scroll_into_view_if_needed()
-    box = kill.bounding_box()
-    assert box is not None
+    box = scrolled_box(kill)
     assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (box, viewport)
     assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (box, viewport)
     kill.click()

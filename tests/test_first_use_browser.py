@@ -44,7 +44,8 @@ def test_at_phone_width_worker_actions_are_on_screen_and_locks_show_a_dead_holde
     expect(lock_row).to_contain_text(f"PID {holder}")
 
     row = dash.row(holder)
-    row.scroll_into_view_if_needed()
+    # the tables, not their rows: a row is redrawn on every update and may be detached mid-scroll
+    dash.page.locator("#workers").scroll_into_view_if_needed()
     for label in (
         f"Kill {holder}",
         f"Force stop {holder} (signal 9)",
@@ -61,7 +62,7 @@ def test_at_phone_width_worker_actions_are_on_screen_and_locks_show_a_dead_holde
     dash.force_button(holder).click()
     expect(dash.cell(holder, "State")).to_have_text("killed")
     held_by = lock_row.locator("td").nth(1)
-    lock_row.scroll_into_view_if_needed()
+    dash.page.locator("#locks").scroll_into_view_if_needed()
     expect(held_by).to_have_text(f"PID {holder} (dead)")
     expect(held_by).to_be_visible()
     assert inside(held_by.bounding_box(), PHONE)
