@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 # The built-in objects keep the op fields clients used before objects had ids.
 TARGETS = {"d": "dict", "l": "list"}
-REUSE = 5  # a snapshot may be reused for this many times what it took to build (see snapshot_parts)
+REUSE = 10  # a snapshot may be reused for this many times what it took to build (see snapshot_parts)
 EMPTY = {
     "dict": {},
     "list": [],
