@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # testkit, and the tests' run support
 
 from browser_support import CHROMIUM, launch_chromium  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
