@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import os
 import sys
 
@@ -38,7 +39,7 @@ def start(boot_dir: str) -> None:
             except (ValueError, OSError):
                 pass
     os.register_at_fork(after_in_child=channel.after_fork_in_child)
-    sys.meta_path.append(BootPackages(boot_dir))
+    sys.meta_path.insert(0, BootPackages(boot_dir))
     PatchOnImport(
         {
             "multiprocessing.managers": lambda m: patch_managers(m, channel),
@@ -61,17 +62,39 @@ def patch_managers(module, channel) -> None:
 class BootPackages:
     """Finds ``sharedstate`` (the recording types, copied beside us) once the boot directory left sys.path.
 
-    Last on ``sys.meta_path``: where mpscope is installed in the program's environment,
-    the ordinary finders find it first.
+    First on ``sys.meta_path``, but it gives way to a ``sharedstate`` of the program's own:
+    it answers only where the ordinary finders find nothing or a copy of mpscope's (an
+    installed mpscope). Ours is then preferred: it is the dashboard's own version, and it
+    was compiled before the program started, where an installed copy may have no bytecode
+    (an editable install under PYTHONDONTWRITEBYTECODE compiled ~10 modules in the
+    program's Manager, in every run).
     """
 
     def __init__(self, boot_dir: str) -> None:
         self.boot_dir = boot_dir
+        self.looking = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != "sharedstate":
+        if name != "sharedstate" or self.looking:
             return None
+        self.looking = True  # the ordinary finders are asked through sys.meta_path: not us again
+        try:
+            theirs = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            theirs = None
+        finally:
+            self.looking = False
+        if theirs is not None and not _is_sharedstate_of_mpscope(theirs):
+            return None  # the program's own module of that name
         return importlib.machinery.PathFinder.find_spec(name, [self.boot_dir])
+
+
+def _is_sharedstate_of_mpscope(spec) -> bool:
+    places = spec.submodule_search_locations or []
+    return any(
+        all(os.path.exists(os.path.join(place, part)) for part in ("journal.py", "carry.py", "kinds"))
+        for place in places
+    )
 
 
 def _hide(boot_dir: str) -> None:

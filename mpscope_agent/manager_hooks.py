@@ -33,9 +33,12 @@ import struct
 import sys
 import time
 from multiprocessing.util import Finalize
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
     from sharedstate.journal import ChangeJournal
 
 LABEL = "_mpscope_label"  # the keyword that carries a label from the caller to create()
@@ -52,25 +55,48 @@ def create(typeid: str, plain, /, *args, **kwargs):
     """What the Manager's registry calls: a recording shared object if ``typeid`` is a kind
     of :mod:`sharedstate.kinds`, else what ``plain`` (the registry's own callable) makes."""
     label = kwargs.pop(LABEL, None)
-    # Imported here, in the Manager process, on its first object: the program's other
-    # processes import multiprocessing.managers too (a child unpickling a proxy does), and
-    # must not pay for the recording types they never run.
-    from sharedstate.kinds import kind_for
-
-    kind = kind_for(typeid)
-    if kind is None:
+    types = recording_types()
+    kind = types and types.kind_for(typeid)
+    if not kind:
         return plain(*args, **kwargs)
     journal = _journal_here()
     return journal.add(typeid, kind.make(journal, *args, **kwargs), label=label)
+
+
+class _RecordingTypes(NamedTuple):
+    kind_for: Callable
+    ChangeJournal: type
+    caller: threading.local
+
+
+_types: _RecordingTypes | None | bool = None  # False: not importable here
+
+
+def recording_types() -> _RecordingTypes | None:
+    """mpscope's recording types, imported on first use; None where the program has a module
+    called ``sharedstate`` of its own (its Managers then run unrecorded, not broken).
+
+    Imported in a Manager process, on its first request: the program's other processes
+    import multiprocessing.managers too (a child unpickling a proxy does), and must not pay
+    for the recording types they never run.
+    """
+    global _types
+    if _types is None:
+        try:
+            from sharedstate.journal import ChangeJournal, caller
+            from sharedstate.kinds import kind_for
+
+            _types = _RecordingTypes(kind_for, ChangeJournal, caller)
+        except ImportError:
+            _types = False
+    return _types or None
 
 
 def _journal_here() -> ChangeJournal:
     """This Manager process's journal, made (and its sender started) on first use."""
     global _journal
     if _journal is None:
-        from sharedstate.journal import ChangeJournal  # see create(): only a Manager pays for it
-
-        _journal = ChangeJournal()
+        _journal = recording_types().ChangeJournal()
         sender = JournalSender(_journal)
         _thread.start_new_thread(sender.run, ())
         # A Manager process ends through multiprocessing's exit function, which runs these
@@ -113,13 +139,6 @@ class JournalSender:
             _send({"t": "journal", "entries": _wire(entries)})
             self.after = entries[-1][0]
             return True
-
-
-def _caller():
-    """The journal's per-thread note of who is calling (imported on a Manager's first request)."""
-    from sharedstate.journal import caller
-
-    return caller
 
 
 def release(request: dict) -> None:
@@ -209,7 +228,9 @@ def patch_managers(module, channel) -> None:
 
     @functools.wraps(handle_request)
     def recording_handle_request(self, conn):
-        _caller().pid = writer_of(conn)
+        types = recording_types()
+        if types is not None:
+            types.caller.pid = writer_of(conn)  # the journal's per-thread note of who calls
         return handle_request(self, conn)
 
     module.Server.handle_request = recording_handle_request
@@ -248,7 +269,7 @@ _taps: dict = {}  # id(object) -> its QueueTap, one per object however often it 
 
 def tap_for(obj, typeid: str, address):
     """A recording stand-in for a plain ``queue.Queue`` a program serves itself, else None."""
-    if type(obj) is not queue.Queue:
+    if type(obj) is not queue.Queue or recording_types() is None:
         return None
     tap = _taps.get(id(obj))
     if tap is None or tap._queue is not obj:

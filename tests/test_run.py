@@ -204,3 +204,28 @@ def test_the_dashboard_starts_no_process_of_its_own_and_has_no_builtin_manager(t
     finally:
         api.close()
         srv.stop()
+
+
+def test_a_program_with_its_own_sharedstate_module_runs_as_under_plain_python(tmp_path: Path):
+    """mpscope's recording types live in a package called ``sharedstate``; a program with a
+    module of that name keeps it (its Manager then runs unrecorded rather than broken)."""
+    write(tmp_path, "VALUE = 'the program s own'\n", "sharedstate.py")
+    program = write(
+        tmp_path,
+        textwrap.dedent(
+            """
+            import multiprocessing as mp
+            import sharedstate
+
+            if __name__ == "__main__":
+                with mp.Manager() as manager:
+                    d = manager.dict()
+                    d["k"] = sharedstate.VALUE
+                    print(dict(d))
+            """
+        ),
+    )
+    plain = subprocess.run([sys.executable, program], capture_output=True, text=True, timeout=60)
+    watched = run_to_end(str(program))  # the program's directory comes first on its sys.path
+    assert plain.returncode == 0 and plain.stdout == "{'k': 'the program s own'}\n", plain.stderr
+    assert watched.returncode == 0 and watched.stdout.endswith("\n" + plain.stdout), watched.stderr
