@@ -157,7 +157,11 @@ class ClientRegistry:
         fields = self.snapshot_fields()
         parts = (SNAPSHOT_EVENT + snap.head(fields), snap.members, b"]")
         eio = self.socketio.server.eio
-        polling = [sid for sid in targets if not send_parts(eio, self.clients[sid], parts)]
+        polling = []
+        for sid in targets:
+            eio_sid = self.clients.get(sid)  # None: it left since (remove() does not wait for us)
+            if eio_sid is not None and not send_parts(eio, eio_sid, parts):
+                polling.append(sid)
         if polling:
             self.socketio.emit("snapshot", snap.with_fields(fields), to=polling)
 
