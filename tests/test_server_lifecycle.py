@@ -108,3 +108,33 @@ def test_a_killed_manager_is_replaced_with_the_state_it_had(fresh_server: Server
         assert manager["list"][:4] == final["list"]
     finally:
         api.close()
+
+
+def test_sigterm_to_the_whole_process_group_stops_without_restarting_the_manager(tmp_path: Path):
+    """``timeout``, ``kill -TERM -PGID`` and service managers signal the whole group: the
+    Manager gets the SIGTERM too, and its death must not start another one on the way out."""
+    mark = f"group-term-{uuid.uuid4().hex}"
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "webapp", "--port", "0"],
+            cwd=REPO,
+            env={**os.environ, MARK: mark},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "mpscope running at" in log_path.read_text(), 20, "the server to listen")
+        os.killpg(server.pid, signal.SIGTERM)
+        assert server.wait(timeout=15) == 0, log_path.read_text()
+        wait_for(lambda: not processes_marked(mark), 10, "every process of the server to end")
+    finally:
+        for process in processes_marked(mark):
+            process.kill()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    output = log_path.read_text()
+    assert "restart" not in output.lower() and "mpscope stopped" in output, output

@@ -232,6 +232,12 @@ class Dashboard:
         self.clients.broadcast("manager", self.manager_info())
         self.resync_all()
 
+    def stopping(self) -> None:
+        """The server is stopping. A SIGTERM sent to the whole process group reaches the
+        Manager too: its death is then no reason to start another one."""
+        if self.feed is not None:
+            self.feed.stopping.set()
+
     def close(self) -> None:
         """Stop workers, the feed and the Manager; leave no process behind."""
         if self._closed.is_set():
