@@ -185,33 +185,31 @@ def patch_pool(module, channel) -> None:
                 }
             )
 
+    def reported(callback, error_callback):
+        """The two callbacks, reporting where they ran; the job id goes in the box once known."""
+        box = []
+
+        def job_of():
+            return box[0]
+
+        return (
+            box,
+            _wrap_callback(channel, "pool", job_of, callback, False),
+            _wrap_callback(channel, "pool", job_of, error_callback, True),
+        )
+
     @functools.wraps(apply_async)
     def wrapped_apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):  # noqa: B006
-        box = []
-        result = apply_async(
-            self,
-            func,
-            args,
-            kwds,
-            _wrap_callback(channel, "pool", lambda: box[0], callback, False),
-            _wrap_callback(channel, "pool", lambda: box[0], error_callback, True),
-        )
+        box, on_result, on_error = reported(callback, error_callback)
+        result = apply_async(self, func, args, kwds, on_result, on_error)
         box.append(result._job)
         queued(self, result._job, 1, func)
         return result
 
     @functools.wraps(map_async)
     def wrapped_map_async(self, func, iterable, mapper, chunksize=None, callback=None, error_callback=None):
-        box = []
-        result = map_async(
-            self,
-            func,
-            iterable,
-            mapper,
-            chunksize,
-            _wrap_callback(channel, "pool", lambda: box[0], callback, False),
-            _wrap_callback(channel, "pool", lambda: box[0], error_callback, True),
-        )
+        box, on_result, on_error = reported(callback, error_callback)
+        result = map_async(self, func, iterable, mapper, chunksize, on_result, on_error)
         box.append(result._job)
         length, size = len(result._value or ()), result._chunksize or 1
         queued(self, result._job, -(-length // size), func)

@@ -63,10 +63,11 @@ def index():
 def healthz():
     """Report that the server is up, with its Manager's PID and restart count."""
     dash = current_dashboard()
+    manager = dash.manager_info()
     return jsonify(
         status="ok",
-        manager_pid=dash.manager_info()["pid"],
-        manager_restarts=dash.manager_info()["restarts"],
+        manager_pid=manager["pid"],
+        manager_restarts=manager["restarts"],
         server_pid=os.getpid(),
         workers=dash.supervisor.live_count(),
         version=dash.mirror.version,
