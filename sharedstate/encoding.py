@@ -68,7 +68,7 @@ def encode(value: Any, depth: int = 0) -> Any:
     if value is None or kind is bool:
         return value
     if kind is str:
-        return _cut_str(value)
+        return value if len(value) <= MAX_STR else _cut_str(value)
     if kind is int:
         return value if -SAFE_INT < value < SAFE_INT else _tagged_repr(value, "int")
     if kind is float:

@@ -57,7 +57,7 @@ class ChangeJournal:
         # Every op of every process goes through here, in the Manager's one GIL, so it stays
         # cheap: plain scalars as they are, and a notify only when a reader is waiting.
         self.version += 1
-        if all(type(a) in _PLAIN for a in args):
+        if _PLAIN.issuperset(map(type, args)):
             carried = args
         else:
             carried = tuple(a if type(a) in _PLAIN else carry.dumps(a, self._name_of) for a in args)

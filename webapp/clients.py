@@ -177,6 +177,10 @@ class ClientRegistry:
     def count(self) -> int:
         return len(self.clients)
 
+    def watching(self) -> bool:
+        """Whether any client is connected or joining (changes are worth replaying now)."""
+        return bool(self.clients or self.joining)
+
     def _queued(self, eio_sid: str) -> tuple[int, int]:
         """Packets and bytes waiting in one client's queue (bytes only counted past ``low``)."""
         sock = self.socketio.server.eio.sockets.get(eio_sid)

@@ -64,7 +64,7 @@ class Dashboard:
                 self.clients.broadcast,
                 config.get("ON_PROGRAM_END"),
                 config["ENDED_CAP"],
-                ProgramObjects(self.mirror, self._emit_changes),
+                ProgramObjects(self.mirror, self._emit_changes, self.clients.watching),
             )
             self.supervisor: Supervisor | ProcessTable = self.program.table
         else:

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,18 @@ class SharedStateMirror:
         self.items: list = []
         # (version, snapshot_parts(), built at, seconds it took) of the last one built
         self._parts: tuple[int, dict, float, float] | None = None
+        # a feed that may hold changes back while nobody reads (ProgramObjects): every read
+        # below asks it to replay them first
+        self.before_read: Callable[[], None] | None = None
+
+    def _catch_up(self) -> None:
+        if self.before_read is not None:
+            self.before_read()
+
+    def current_version(self) -> int:
+        """The version every read sees now (``version``, once held changes are replayed)."""
+        self._catch_up()
+        return self.version
 
     def load(self, version: int, objects: list) -> None:
         """Replace the whole copy with a consistent snapshot from the Manager (``journal.snapshot()``)."""
@@ -118,11 +131,13 @@ class SharedStateMirror:
         """
         ops = []
         with self.lock:
+            objects = self.objects
             for seq, oid, name, blobs, pid, t in journal_entries:
                 if seq <= self.version:
                     continue  # already contained in the snapshot we loaded
                 self.version = seq
-                args = tuple(map(carry.load_arg, blobs))
+                # nearly every arg is a plain scalar, carried as it is: no call per arg then
+                args = tuple(map(carry.load_arg, blobs)) if bytes in map(type, blobs) else blobs
                 op = {"seq": seq, "object": oid, "op": name, "pid": pid, "t": t}
                 if type(pid) is str:  # a client of a Manager served over TCP: its host:port
                     op.update(pid=None, peer=pid)
@@ -131,11 +146,13 @@ class SharedStateMirror:
                     added = self._add(oid, kind, label, raw)
                     added.manager_pid = manager_pid
                     op.update(added.describe())
+                    op.update(added.tags)
                 elif name == "forget":  # dropped by the Manager (a free, unused named lock)
-                    dropped = self.objects.pop(oid, None)
+                    dropped = objects.pop(oid, None)
                     op["kind"] = dropped.kind if dropped is not None else None
+                    op.update(op_tags(oid))
                 else:
-                    obj = self.objects.get(oid)
+                    obj = objects.get(oid)
                     if obj is None:
                         logger.warning("journal entry %d for unknown object %r skipped", seq, oid)
                         continue
@@ -148,9 +165,6 @@ class SharedStateMirror:
                         self._apply_raw(oid, name, args)
                     if obj.tags:
                         op.update(obj.tags)
-                    ops.append(op)
-                    continue
-                op.update(op_tags(oid))
                 ops.append(op)
         return ops
 
@@ -183,6 +197,7 @@ class SharedStateMirror:
     # -- what clients see --------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Return ``{"version", "objects", "list", "dict", "locks", "writers"}``, all encoded."""
+        self._catch_up()
         with self.lock:
             objects = {oid: obj.describe() for oid, obj in self.objects.items()}
             d, l = objects.get("d", {}), objects.get("l", {})  # noqa: E741
@@ -207,6 +222,7 @@ class SharedStateMirror:
         fresh, and snapshots hold the feed back for at most about 1/(REUSE+1) of the time
         however many clients ask.
         """
+        self._catch_up()
         with self.lock:
             now = time.monotonic()
             if self._parts is not None:
@@ -236,6 +252,7 @@ class SharedStateMirror:
         ``offset`` and ``limit`` page a value that is a sequence (a dict's pairs, a list's or
         a Queue's or Array's items, with their writers); ``total`` says how many there are.
         """
+        self._catch_up()
         with self.lock:
             obj = self.objects.get(oid)
             if obj is None:
@@ -264,11 +281,13 @@ class SharedStateMirror:
         ]
 
     def snapshot_locks(self) -> list[dict]:
+        self._catch_up()
         with self.lock:
             return self._named_locks()
 
     def lock_objects(self) -> list[tuple[str, str, dict]]:
         """Every lock-like object as ``(id, kind, value)``, for dead holders and deadlocks."""
+        self._catch_up()
         with self.lock:
             return [
                 (oid, obj.kind, obj.replica.value())

@@ -70,7 +70,7 @@ def healthz():
         manager_restarts=manager["restarts"],
         server_pid=os.getpid(),
         workers=dash.supervisor.live_count(),
-        version=dash.mirror.version,
+        version=dash.mirror.current_version(),
     )
 
 

@@ -31,6 +31,8 @@ class Replica:
     def op_fields(cls, op: str, args: tuple) -> dict:
         """Encode a journal entry's args as the fields of its op."""
         names = cls.OPS.get(op, ())
+        if "values" not in names:  # nearly every op: one C-level pass (a replay's hottest line)
+            return dict(zip(names, map(encode, args), strict=False))
         pairs = zip(names, args, strict=False)
         return {name: encode_list(arg) if name == "values" else encode(arg) for name, arg in pairs}
 

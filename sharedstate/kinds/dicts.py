@@ -27,9 +27,10 @@ class ObservedDict(dict):
         return dict(self)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        with self._journal.lock:
-            super().__setitem__(key, value)
-            self._journal.record(self._oid, "set", (self._keys.setdefault(key, key), value))
+        journal = self._journal  # every write of every process comes through here: kept lean
+        with journal.lock:
+            dict.__setitem__(self, key, value)
+            journal.record(self._oid, "set", (self._keys.setdefault(key, key), value))
 
     def __delitem__(self, key: Any) -> None:
         with self._journal.lock:
@@ -129,10 +130,11 @@ class DictReplica(Replica):
     def apply(self, op: dict) -> None:
         name = op["op"]
         if name == "set":
-            key = canon(op["key"])
+            encoded = op["key"]
+            key = "s" + encoded if type(encoded) is str else canon(encoded)  # canon(), inlined: hot
             entry = self.entries.get(key)
             if entry is None:
-                self.entries[key] = [op["key"], op["value"], op["pid"], None, None]
+                self.entries[key] = [encoded, op["value"], op["pid"], None, None]
             else:
                 entry[1], entry[2] = op["value"], op["pid"]
             self.stale.add(key)

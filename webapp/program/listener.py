@@ -107,13 +107,8 @@ class AgentListener:
     # -- the selector thread ----------------------------------------------------
     def _run(self) -> None:
         # This thread does the dashboard's work per op of the program's Managers (replay,
-        # encode, push). At a lower CPU priority than the program (this thread only: the
-        # program is started from another), it yields the cores to the program when both
-        # want them, so watching slows the program less; the page catches up after.
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
-        except OSError:
-            pass
+        # encode, push): at a lower CPU priority than the program
+        lower_priority()
         while not self.stopping:
             due = [since + PARTIAL_LINE_DELAY for _, since in self.partial.values()]
             timeout = max(0.0, min(due) - time.monotonic()) if due else None
@@ -277,6 +272,16 @@ class AgentListener:
                 if self.connections.get(conn.pid) is conn:
                     del self.connections[conn.pid]
             self.on_gone(conn.pid)
+
+
+def lower_priority() -> None:
+    """Run the calling thread at a lower CPU priority than the program (this thread only: the
+    program is started from another), so that it yields the cores to the program when both
+    want them; watching slows the program less, and the page catches up after."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except OSError:
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -7,6 +7,13 @@ prefixed with the Manager's PID, ``PID:ID`` (ids are unique across Managers), th
 the mirror and broadcast as ``changes``, as the built-in Manager's feed does. Everything
 runs on the agents' listener thread: changes flow one way, in the order each Manager
 applied them.
+
+While nobody watches (no page connected or joining), batches are held as they came, up to
+``HOLD_BYTES``, and replayed in order when someone reads the mirror (a page joining, a REST
+read), when the Managers have been quiet for ``QUIET``, or when the hold is full. Replaying
+costs the dashboard a few microseconds of CPU per op, which a Manager-heavy program on a
+busy machine would otherwise pay in its own wall time for a page nobody has open; what is
+read is the same either way.
 """
 
 from __future__ import annotations
@@ -16,33 +23,98 @@ import binascii
 import logging
 import pickle
 import threading
+import time
 from collections.abc import Callable
 
 from ..mirror import SharedStateMirror
+from .listener import lower_priority
 
 logger = logging.getLogger(__name__)
+
+HOLD_BYTES = 4 * 2**20  # of batches held while nobody watches: ~100,000 small ops
+QUIET = 0.25  # seconds without a batch after which what is held is replayed anyway
 
 
 class ProgramObjects:
     """Feeds the program's Managers' journals into one mirror and out to the clients."""
 
-    def __init__(self, mirror: SharedStateMirror, emit_changes: Callable[[dict], None]) -> None:
+    def __init__(
+        self,
+        mirror: SharedStateMirror,
+        emit_changes: Callable[[dict], None],
+        watched: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.mirror = mirror
         self.emit_changes = emit_changes
-        self.lock = threading.Lock()
+        self.watched = watched
+        self.lock = threading.RLock()
         self.applied: dict[int, int] = {}  # Manager PID -> the last of its versions applied
+        self.held: list[tuple[int, dict]] = []  # (Manager PID, message) not replayed yet
+        self.held_bytes = 0
+        self.last_held = 0.0
+        self.settle = threading.Condition(self.lock)
+        self.closing = False
+        mirror.before_read = self.catch_up
+        threading.Thread(target=self._replay_when_quiet, name="mpscope-objects", daemon=True).start()
+
+    def receive(self, manager_pid: int, message: dict) -> None:
+        """A ``journal`` or ``journal_snapshot`` message from a Manager's agent."""
+        with self.lock:
+            size = len(message.get("entries") or message.get("objects") or "")
+            if not self.watched() and self.held_bytes + size <= HOLD_BYTES:
+                self.held.append((manager_pid, message))
+                self.held_bytes += size
+                self.last_held = time.monotonic()
+                if len(self.held) == 1:
+                    self.settle.notify()
+                return
+            self._replay_held()
+            self._replay(manager_pid, message)
+
+    def catch_up(self) -> None:
+        """Replay what is held, before the mirror is read."""
+        if self.held:  # (read without the lock: nothing is held while anyone watches)
+            with self.lock:
+                self._replay_held()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closing = True
+            self.settle.notify()
+
+    def _replay_when_quiet(self) -> None:
+        lower_priority()
+        with self.lock:
+            while not self.closing:
+                quiet_for = time.monotonic() - self.last_held
+                if not self.held:
+                    self.settle.wait()
+                elif quiet_for < QUIET:
+                    self.settle.wait(QUIET - quiet_for)
+                else:
+                    self._replay_held()
+
+    def _replay_held(self) -> None:
+        held, self.held, self.held_bytes = self.held, [], 0
+        for manager_pid, message in held:
+            self._replay(manager_pid, message)
+
+    def _replay(self, manager_pid: int, message: dict) -> None:
+        if message["t"] == "journal":
+            self.journal(manager_pid, message["entries"])
+        else:
+            self.journal_snapshot(manager_pid, int(message.get("version") or 0), message["objects"])
 
     def journal(self, manager_pid: int, wire: str) -> None:
         """Apply a batch of one Manager's journal entries (as its agent sends them)."""
         entries = self._load(manager_pid, wire)
         with self.lock:
-            batch = []
-            for seq, oid, op, args, writer, t in entries:
-                if seq <= self.applied.get(manager_pid, 0):
-                    continue
-                self.applied[manager_pid] = seq
-                batch.append((oid, op, args, writer, t))
-            self._apply(manager_pid, batch)
+            # in the Manager's order: skip what a snapshot of it already brought
+            last = self.applied.get(manager_pid, 0)
+            start = next((i for i, entry in enumerate(entries) if entry[0] > last), len(entries))
+            if start < len(entries):
+                self.applied[manager_pid] = entries[-1][0]
+                self._apply(manager_pid, entries[start:] if start else entries)
 
     def journal_snapshot(self, manager_pid: int, version: int, wire: str) -> None:
         """Replace every object of one Manager with its current value (it overflowed)."""
@@ -50,7 +122,7 @@ class ProgramObjects:
         with self.lock:
             self.applied[manager_pid] = version
             batch = [
-                (oid, "create", (pickle.dumps(kind), pickle.dumps(label), blob), 0, None)
+                (version, oid, "create", (pickle.dumps(kind), pickle.dumps(label), blob), 0, None)
                 for oid, kind, label, blob in objects
             ]
             self._apply(manager_pid, batch)
@@ -66,12 +138,13 @@ class ProgramObjects:
             return []
 
     def _apply(self, manager_pid: int, batch: list) -> None:
+        """Renumber ``batch`` (journal entries of one Manager) into the mirror's versions, apply it."""
         if not batch:
             return
         first = self.mirror.version
         entries = [
-            (first + i + 1, f"{manager_pid}:{oid}", op, args, writer, t)
-            for i, (oid, op, args, writer, t) in enumerate(batch)
+            (first + i, f"{manager_pid}:{oid}", op, args, writer, t)
+            for i, (_, oid, op, args, writer, t) in enumerate(batch, 1)
         ]
         ops = self.mirror.apply(entries, manager_pid=manager_pid)
         if ops:

@@ -83,6 +83,8 @@ class ProgramWatch:
             self.program.stop(grace, self.table.kill_all_now)
         self.table.close()
         self.listener.close()
+        if self.objects is not None:
+            self.objects.close()
         self.dir.remove()
 
     # -- what happens --------------------------------------------------------------
@@ -117,14 +119,11 @@ class ProgramWatch:
             self.table.stack_answer(message["id"], message.get("threads") or [])
         elif kind == "task":
             self.tasks.record(pid, message)
-        elif kind == "journal" and self.objects is not None and isinstance(message.get("entries"), str):
-            self.objects.journal(pid, message["entries"])
         elif (
-            kind == "journal_snapshot"
-            and self.objects is not None
-            and isinstance(message.get("objects"), str)
-        ):
-            self.objects.journal_snapshot(pid, int(message.get("version") or 0), message["objects"])
+            (kind == "journal" and isinstance(message.get("entries"), str))
+            or (kind == "journal_snapshot" and isinstance(message.get("objects"), str))
+        ) and self.objects is not None:
+            self.objects.receive(pid, message)
         elif kind == "pool" and isinstance(message.get("pids"), list):
             self.tasks.pool_members(
                 str(message.get("label")), [p for p in message["pids"] if isinstance(p, int)]
