@@ -106,7 +106,9 @@ class Dashboard:
                 **lock,
                 "holder_alive": None if lock["holder_pid"] is None else self.is_alive(lock["holder_pid"]),
             }
-            for lock in self.mirror.snapshot_locks()
+            # sent with a snapshot just built, which replayed what a program's feed held:
+            # no catch-up here (a client's snapshot is sent under the lock its broadcast takes)
+            for lock in self.mirror.snapshot_locks(catch_up=False)
         ]
         return {
             "locks": locks,

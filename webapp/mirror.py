@@ -280,8 +280,9 @@ class SharedStateMirror:
             if (name := named_lock_name(oid)) is not None
         ]
 
-    def snapshot_locks(self) -> list[dict]:
-        self._catch_up()
+    def snapshot_locks(self, catch_up: bool = True) -> list[dict]:
+        if catch_up:
+            self._catch_up()
         with self.lock:
             return self._named_locks()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import logging
 import pickle
 import threading
@@ -31,7 +32,7 @@ from .listener import lower_priority
 
 logger = logging.getLogger(__name__)
 
-HOLD_BYTES = 4 * 2**20  # of batches held while nobody watches: ~100,000 small ops
+HOLD_BYTES = 8 * 2**20  # of batches held while nobody watches: ~160,000 small ops (~0.5 s to replay)
 QUIET = 0.25  # seconds without a batch after which what is held is replayed anyway
 
 
@@ -49,7 +50,7 @@ class ProgramObjects:
         self.watched = watched
         self.lock = threading.RLock()
         self.applied: dict[int, int] = {}  # Manager PID -> the last of its versions applied
-        self.held: list[tuple[int, dict]] = []  # (Manager PID, message) not replayed yet
+        self.held: collections.deque[tuple[int, dict, int]] = collections.deque()  # (PID, message, size)
         self.held_bytes = 0
         self.last_held = 0.0
         self.settle = threading.Condition(self.lock)
@@ -62,7 +63,7 @@ class ProgramObjects:
         with self.lock:
             size = len(message.get("entries") or message.get("objects") or "")
             if not self.watched() and self.held_bytes + size <= HOLD_BYTES:
-                self.held.append((manager_pid, message))
+                self.held.append((manager_pid, message, size))
                 self.held_bytes += size
                 self.last_held = time.monotonic()
                 if len(self.held) == 1:
@@ -73,7 +74,10 @@ class ProgramObjects:
 
     def catch_up(self) -> None:
         """Replay what is held, before the mirror is read."""
-        if self.held:  # (read without the lock: nothing is held while anyone watches)
+        # Read without the lock: nothing is held while anyone watches. A batch leaves
+        # ``held`` only once it is applied, so a reader that comes during a replay waits
+        # for the end of it here.
+        if self.held:
             with self.lock:
                 self._replay_held()
 
@@ -95,9 +99,11 @@ class ProgramObjects:
                     self._replay_held()
 
     def _replay_held(self) -> None:
-        held, self.held, self.held_bytes = self.held, [], 0
-        for manager_pid, message in held:
+        while self.held:
+            manager_pid, message, size = self.held[0]
             self._replay(manager_pid, message)
+            self.held.popleft()
+            self.held_bytes -= size
 
     def _replay(self, manager_pid: int, message: dict) -> None:
         if message["t"] == "journal":
