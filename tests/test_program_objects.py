@@ -134,3 +134,15 @@ def test_a_read_during_a_replay_sees_a_consistent_state(feed: Feed) -> None:
     for reader in readers:
         reader.join(10)
     assert seen == [list(range(2000))] * 4
+
+
+def test_a_batch_that_cannot_be_replayed_is_skipped_and_later_ones_are_not(feed: Feed) -> None:
+    a = FakeAgent(101)
+    a.d["before"] = 1
+    feed.objects.receive(a.pid, a.batch())
+    feed.objects.receive(a.pid, {"t": "journal", "entries": _wire(42)})  # not a list of entries
+    feed.objects.receive(a.pid, {"t": "journal", "entries": "not base64 !"})
+    a.d["after"] = 2
+    feed.objects.receive(a.pid, a.batch())
+    assert feed.value(101, "d") == [["before", 1], ["after", 2]]
+    assert not feed.objects.held and feed.objects.held_bytes == 0

@@ -101,9 +101,13 @@ class ProgramObjects:
     def _replay_held(self) -> None:
         while self.held:
             manager_pid, message, size = self.held[0]
-            self._replay(manager_pid, message)
-            self.held.popleft()
-            self.held_bytes -= size
+            try:
+                self._replay(manager_pid, message)
+            except Exception:  # one bad batch must not stop every later read
+                logger.exception("a journal batch from Manager %d could not be replayed", manager_pid)
+            finally:
+                self.held.popleft()
+                self.held_bytes -= size
 
     def _replay(self, manager_pid: int, message: dict) -> None:
         if message["t"] == "journal":
