@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 browser.close()
         finally:
             server.stop()
-    print(f"wrote {args.out.relative_to(REPO)}")
+    print(f"wrote {args.out.resolve()}")
     return 0
 
 
