@@ -52,16 +52,17 @@ class ChangeJournal:
         self._token_ids: dict[str, str] = {}  # kept while self.objects keeps the object alive
 
     # -- writing -------------------------------------------------------------------
-    def record(self, oid: str, op: str, args: tuple = ()) -> None:
+    def record(self, oid: str, op: str, args: tuple = (), _plain=_PLAIN, _now=time.time) -> None:
         """Append one change; the caller holds ``self.lock`` and has applied it."""
         # Every op of every process goes through here, in the Manager's one GIL, so it stays
         # cheap: plain scalars as they are, and a notify only when a reader is waiting.
+        # (Measured in a saturated Manager, each 0.1 us here shows in the program's time.)
         self.version += 1
-        if _PLAIN.issuperset(map(type, args)):
-            carried = args
-        else:
-            carried = tuple(a if type(a) in _PLAIN else carry.dumps(a, self._name_of) for a in args)
-        self.entries.append((self.version, oid, op, carried, getattr(caller, "pid", 0), time.time()))
+        for arg in args:
+            if type(arg) not in _plain:
+                args = tuple(a if type(a) in _plain else carry.dumps(a, self._name_of) for a in args)
+                break
+        self.entries.append((self.version, oid, op, args, getattr(caller, "pid", 0), _now()))
         if self.waiting:
             self.changed.notify_all()
 
