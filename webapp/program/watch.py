@@ -50,6 +50,7 @@ class ProgramWatch:
         self.pending_tasks: dict[str, dict] = {}
         self.pending_lock = threading.Lock()
         self.flusher: threading.Timer | None = None
+        self.stopping = threading.Lock()  # held while a Stop kills the program and what is left of it
         self.listener = AgentListener(
             self.dir.socket_path, self.dir.key, self._on_message, self._on_gone, output.attach
         )
@@ -58,9 +59,17 @@ class ProgramWatch:
     # -- commands ------------------------------------------------------------------
     def start(self) -> dict:
         """Run the program (again): the previous run's ended processes and tasks are cleared."""
-        self.table.clear_ended()
-        self.tasks.clear()
-        self.program.start()
+        # A Stop may still be killing what is left of the last run once its main process
+        # ended (Pool workers...): it would kill this run's new processes too. Wait for it,
+        # unless the program still runs (then start() refuses at once).
+        waited = self.program.state != ProgramState.RUNNING and self.stopping.acquire(timeout=10)
+        try:
+            self.table.clear_ended()
+            self.tasks.clear()
+            self.program.start()
+        finally:
+            if waited:
+                self.stopping.release()
         return self.info()
 
     def stop(self) -> dict:
@@ -89,7 +98,8 @@ class ProgramWatch:
 
     # -- what happens --------------------------------------------------------------
     def _stop(self) -> None:
-        self.program.stop(kill_rest=self.table.kill_all_now)
+        with self.stopping:
+            self.program.stop(kill_rest=self.table.kill_all_now)
 
     def _on_start(self, pid: int) -> None:
         self.table.seen(pid, "main", "MainProcess")
