@@ -131,9 +131,9 @@ class ProgramObjects:
         objects = self._load(manager_pid, wire)
         with self.lock:
             self.applied[manager_pid] = version
+            # as the journal carries a create: kind and label (strings) as they are, the value pickled
             batch = [
-                (version, oid, "create", (pickle.dumps(kind), pickle.dumps(label), blob), 0, None)
-                for oid, kind, label, blob in objects
+                (version, oid, "create", (kind, label, value), 0, None) for oid, kind, label, value in objects
             ]
             self._apply(manager_pid, batch)
 
