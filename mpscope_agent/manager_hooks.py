@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import _thread
 import base64
+import collections
 import functools
 import linecache
 import os
@@ -33,12 +34,9 @@ import struct
 import sys
 import time
 from multiprocessing.util import Finalize
-from typing import TYPE_CHECKING, NamedTuple
 
+TYPE_CHECKING = False  # not typing's: importing typing cost the program ~3 ms at its Manager()
 if TYPE_CHECKING:
-    import threading
-    from collections.abc import Callable
-
     from sharedstate.journal import ChangeJournal
 
 LABEL = "_mpscope_label"  # the keyword that carries a label from the caller to create()
@@ -63,10 +61,7 @@ def create(typeid: str, plain, /, *args, **kwargs):
     return journal.add(typeid, kind.make(journal, *args, **kwargs), label=label)
 
 
-class _RecordingTypes(NamedTuple):
-    kind_for: Callable
-    ChangeJournal: type
-    caller: threading.local
+_RecordingTypes = collections.namedtuple("_RecordingTypes", "kind_for ChangeJournal caller")
 
 
 _types: _RecordingTypes | None | bool = None  # False: not importable here

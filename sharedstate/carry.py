@@ -15,7 +15,10 @@ import io
 import pickle
 from collections.abc import Callable
 from multiprocessing.managers import BaseProxy
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class SharedRef:

@@ -23,9 +23,12 @@ both encoded as above, because JSON object keys can only be strings.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from .carry import SharedRef, Unloadable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Values that stand for what the server could not carry (sharedstate.carry), named for what they are.
 CARRIED = {SharedRef: "proxy", Unloadable: "unloadable"}

@@ -22,9 +22,12 @@ import collections
 import itertools
 import threading
 import time
-from typing import Any
 
 from . import carry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Set per Manager connection thread by the Manager's Server (webapp.manager).
 caller = threading.local()

@@ -7,10 +7,12 @@ Replica classes (:mod:`sharedstate.kinds`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from .kinds import KINDS, Replica
 from .kinds.locks import named_lock_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class StateReplica:

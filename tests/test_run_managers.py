@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from run_support import EXAMPLES, RunServer, wait_program
+from run_support import EXAMPLES, RunServer, run_to_end, wait_program, write
 from support import Api, LiveClient, wait_for
 
 from sharedstate.kinds import KINDS
@@ -107,6 +107,42 @@ def test_every_kind_is_recorded_and_the_program_behaves_as_without_mpscope(tmp_p
     finally:
         api.close()
         srv.stop()
+
+
+HEAVY_IMPORTS_PROGRAM = """
+import multiprocessing as mp, sys
+from multiprocessing.managers import SyncManager
+
+HEAVY = ("typing", "dataclasses", "inspect")
+
+def heavy():
+    return [m for m in HEAVY if m in sys.modules]
+
+class Checked(SyncManager):
+    pass
+
+Checked.register("heavy", callable=heavy)
+
+if __name__ == "__main__":
+    with Checked(ctx=mp.get_context(sys.argv[1])) as m:
+        d, l, lock, q = m.dict(), m.list(), m.Lock(), m.Queue()
+        d[1] = 1; l.append(1); q.put(1)
+        with lock:
+            pass
+        print("manager", m.heavy()._getvalue())
+    print("main", heavy())
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_recording_adds_no_heavy_imports_to_the_programs_processes(tmp_path: Path, method: str):
+    # the recording runs inside the program's own time: each module it imports (typing
+    # alone is ~3 ms) slowed the seed's Manager example measurably
+    program = write(tmp_path, HEAVY_IMPORTS_PROGRAM)
+    plain = subprocess.run([sys.executable, str(program), method], capture_output=True, text=True, timeout=60)
+    watched = run_to_end(str(program), method, cwd=tmp_path)
+    assert plain.returncode == watched.returncode == 0, watched.stderr
+    assert plain.stdout in watched.stdout  # the same modules, in its Manager and its main process
 
 
 @pytest.mark.parametrize("run_server", [("bad/manager_deadlock.py",)], indirect=True)

@@ -9,8 +9,8 @@ Replica class that encodes and replays its changes. See docs/objects.md.
 
 from __future__ import annotations
 
+import collections
 import functools
-from collections.abc import Callable
 from multiprocessing.managers import (
     AcquirerProxy,
     ArrayProxy,
@@ -20,24 +20,27 @@ from multiprocessing.managers import (
     NamespaceProxy,
     ValueProxy,
 )
-from typing import NamedTuple
 
 from .base import Replica
 
 __all__ = ["KINDS", "LOCK_KINDS", "Kind", "Replica", "kind_for"]
 
 
-class Kind(NamedTuple):
-    """One kind of shared object.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-    (A NamedTuple, not a dataclass: a watched program's Manager imports this, and
-    dataclasses would cost it ~7 ms of imports.)
+
+class Kind(collections.namedtuple("Kind", "name make proxytype replica")):
+    """One kind of shared object: its typeid ``name``, ``make(journal, *args, **kwargs)``,
+    its ``proxytype`` (None: an AutoProxy of the object's public methods, as SyncManager's
+    Queue) and its ``replica`` class.
+
+    (A plain namedtuple, not a dataclass or typing.NamedTuple: a watched program's Manager
+    imports this, and those would cost it ~7 ms and ~3 ms of imports.)
     """
 
-    name: str
-    make: Callable
-    proxytype: type | None  # None: an AutoProxy of the object's public methods, as SyncManager's Queue
-    replica: type[Replica]
+    __slots__ = ()
 
 
 def _plain(cls: type) -> Callable:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from ..journal import caller_pid
 from .locks import LockReplica, RecordedLock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ObservedCondition(threading.Condition):

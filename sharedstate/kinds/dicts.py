@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from operator import itemgetter
-from typing import Any
 
 from ..encoding import encode
 from .base import SEPARATORS, Replica, canon
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _TEXT, _WRITER_TEXT = itemgetter(3), itemgetter(4)
 

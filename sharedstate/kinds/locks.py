@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from ..journal import caller_pid
 from .base import Replica
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # The dashboard's named locks (``hold_lock``'s "demo") are Lock objects with these ids.
 NAMED_LOCK_PREFIX = "lock:"

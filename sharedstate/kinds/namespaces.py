@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from multiprocessing import managers
-from typing import Any
 
 from ..encoding import encode
 from .base import Replica
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ObservedNamespace(managers.Namespace):

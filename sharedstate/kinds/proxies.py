@@ -9,7 +9,10 @@
 from __future__ import annotations
 
 from multiprocessing.managers import DictProxy, IteratorProxy, ListProxy, State
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _IteratorRegistry:

@@ -6,11 +6,14 @@ import collections
 import queue
 import threading
 import time
-from typing import Any
 
 from ..encoding import encode_list
 from ..journal import caller_pid
 from .base import Replica
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ObservedQueue(queue.Queue):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import array
 from multiprocessing import managers
-from typing import Any
 
 from ..encoding import encode, encode_list
 from .base import Replica
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ObservedValue(managers.Value):
