@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from ..encoding import encode_list
+from ..journal import PLAIN, caller
 from .base import Replica
 
 TYPE_CHECKING = False
@@ -23,10 +26,20 @@ class ObservedList(list):
     def _record(self, op: str, *args: Any) -> None:
         self._journal.record(self._oid, op, args)
 
-    def append(self, value: Any) -> None:
-        with self._journal.lock:
-            super().append(value)
-            self._record("append", value)
+    def append(self, value: Any, _append=list.append, _plain=PLAIN, _caller=caller, _now=time.time) -> None:
+        # journal.record() inlined, as ObservedDict.__setitem__ (the other hot op): see there
+        journal = self._journal
+        lock = journal.lock
+        lock.acquire()
+        try:
+            _append(self, value)
+            args = (value,) if type(value) in _plain else journal.carried((value,))
+            journal.version = version = journal.version + 1
+            journal.entries.append((version, self._oid, "append", args, getattr(_caller, "pid", 0), _now()))
+            if journal.waiting:
+                journal.changed.notify_all()
+        finally:
+            lock.release()
 
     def extend(self, values: Any) -> None:
         with self._journal.lock:
