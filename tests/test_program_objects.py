@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mpscope_agent.manager_hooks import _wire
+from mpscope_agent.manager_hooks import GAP, UNWATCHED_GAP, JournalSender, _wire
 from sharedstate.journal import ChangeJournal
 from sharedstate.kinds.dicts import ObservedDict
 from sharedstate.kinds.lists import ObservedList
@@ -146,3 +146,37 @@ def test_a_batch_that_cannot_be_replayed_is_skipped_and_later_ones_are_not(feed:
     feed.objects.receive(a.pid, a.batch())
     assert feed.value(101, "d") == [["before", 1], ["after", 2]]
     assert not feed.objects.held and feed.objects.held_bytes == 0
+
+
+def test_each_manager_sends_at_the_slow_pace_only_while_no_page_is_open(feed: Feed) -> None:
+    agents = {pid: FakeAgent(pid) for pid in (101, 202)}
+    senders = {pid: JournalSender(agent.journal) for pid, agent in agents.items()}
+    told: list[tuple[int, bool]] = []
+
+    def tell(pid: int, message: dict) -> bool:
+        assert message["t"] == "pace"
+        told.append((pid, message["watched"]))
+        senders[pid].pace(message["watched"])  # what the agent's channel does with it
+        return True
+
+    feed.objects.tell = tell
+    for agent in agents.values():
+        agent.d["x"] = agent.pid
+        feed.objects.receive(agent.pid, agent.batch())
+    assert told == [(101, False), (202, False)]  # each on its first batch
+    assert {s.gap for s in senders.values()} == {UNWATCHED_GAP}
+
+    agents[101].d["x"] = 1
+    feed.objects.receive(101, agents[101].batch())
+    assert len(told) == 2  # told once, not per batch
+
+    feed.watching = True
+    feed.value(101, "d")  # a page joining reads the mirror: every Manager is told at once
+    assert sorted(told[2:]) == [(101, True), (202, True)]
+    assert {s.gap for s in senders.values()} == {GAP}
+    assert all(not s.hurry.locked() for s in senders.values())  # a slow wait is cut short
+
+    feed.watching = False  # the page closed: the next batch of each says so
+    agents[202].d["x"] = 2
+    feed.objects.receive(202, agents[202].batch())
+    assert told[-1] == (202, False) and senders[202].gap == UNWATCHED_GAP and senders[101].gap == GAP

@@ -13,7 +13,8 @@ While nobody watches (no page connected or joining), batches are held as they ca
 read), when the Managers have been quiet for ``QUIET``, or when the hold is full. Replaying
 costs the dashboard a few microseconds of CPU per op, which a Manager-heavy program on a
 busy machine would otherwise pay in its own wall time for a page nobody has open; what is
-read is the same either way.
+read is the same either way. Each Manager's agent is told the same (``pace``): while
+nobody watches it sends fewer, larger batches, and as soon as someone does, every change.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class ProgramObjects:
         self.last_held = 0.0
         self.settle = threading.Condition(self.lock)
         self.closing = False
+        self.tell: Callable[[int, dict], bool] = lambda manager_pid, message: False  # to its agent
+        self.slow: set[int] = set()  # Managers told that nobody watches
+        self.told: set[int] = set()  # Managers told anything (their first batch asks)
         mirror.before_read = self.catch_up
         threading.Thread(target=self._replay_when_quiet, name="mpscope-objects", daemon=True).start()
 
@@ -62,7 +66,10 @@ class ProgramObjects:
         """A ``journal`` or ``journal_snapshot`` message from a Manager's agent."""
         with self.lock:
             size = len(message.get("entries") or message.get("objects") or "")
-            if not self.watched() and self.held_bytes + size <= HOLD_BYTES:
+            watched = self.watched()
+            if (manager_pid in self.slow) is watched or manager_pid not in self.told:
+                self._pace(manager_pid, watched)
+            if not watched and self.held_bytes + size <= HOLD_BYTES:
                 self.held.append((manager_pid, message, size))
                 self.held_bytes += size
                 self.last_held = time.monotonic()
@@ -77,9 +84,17 @@ class ProgramObjects:
         # Read without the lock: nothing is held while anyone watches. A batch leaves
         # ``held`` only once it is applied, so a reader that comes during a replay waits
         # for the end of it here.
-        if self.held:
+        if self.held or (self.slow and self.watched()):
             with self.lock:
                 self._replay_held()
+                if self.watched():  # a page is joining: every Manager sends what it has, now
+                    for manager_pid in list(self.slow):
+                        self._pace(manager_pid, True)
+
+    def _pace(self, manager_pid: int, watched: bool) -> None:
+        self.told.add(manager_pid)
+        (self.slow.discard if watched else self.slow.add)(manager_pid)
+        self.tell(manager_pid, {"t": "pace", "watched": watched})
 
     def close(self) -> None:
         with self.lock:

@@ -55,6 +55,8 @@ class ProgramWatch:
             self.dir.socket_path, self.dir.key, self._on_message, self._on_gone, output.attach
         )
         self.program = Program(argv, self.dir.program_env(dict(os.environ)), self._on_start, self._on_end)
+        if objects is not None:
+            objects.tell = self.listener.send
 
     # -- commands ------------------------------------------------------------------
     def start(self) -> dict:
