@@ -29,8 +29,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# Set per Manager connection thread by the Manager's Server (webapp.manager).
-caller = threading.local()
+
+class Caller(threading.local):
+    """Who the Manager thread that records is serving: set per connection thread by the
+    Manager's Server (webapp.manager, mpscope_agent.manager_hooks); 0 in any other thread."""
+
+    pid: int | str = 0  # an attribute read (not getattr with a default): it is on every op's path
+
+
+caller = Caller()
 
 JOURNAL_CAPACITY = 50_000
 PLAIN = frozenset((int, str, float, bool, type(None)))  # carried as they are (not bytes: see load_arg)
@@ -38,7 +45,7 @@ PLAIN = frozenset((int, str, float, bool, type(None)))  # carried as they are (n
 
 def caller_pid() -> int:
     """Return the PID of the process whose request this Manager thread is serving."""
-    return getattr(caller, "pid", 0)
+    return caller.pid
 
 
 class ChangeJournal:
@@ -66,7 +73,7 @@ class ChangeJournal:
             if type(arg) not in _plain:
                 args = self.carried(args)
                 break
-        self.entries.append((self.version, oid, op, args, getattr(caller, "pid", 0), _now()))
+        self.entries.append((self.version, oid, op, args, caller.pid, _now()))
         if self.waiting:
             self.changed.notify_all()
 

@@ -32,7 +32,14 @@ class ObservedDict(dict):
         return dict(self)
 
     def __setitem__(
-        self, key: Any, value: Any, _set=dict.__setitem__, _plain=PLAIN, _caller=caller, _now=time.time
+        self,
+        key: Any,
+        value: Any,
+        _set=dict.__setitem__,
+        _plain=PLAIN,
+        _caller=caller,
+        _now=time.time,
+        _type=type,
     ) -> None:
         # Every write of every process comes through here, in the Manager's one GIL, and runs
         # with cold caches (the Manager waits on a socket between ops): journal.record()
@@ -42,11 +49,13 @@ class ObservedDict(dict):
         lock.acquire()
         try:
             _set(self, key, value)
-            args = (self._keys.setdefault(key, key), value)
-            if type(args[0]) not in _plain or type(value) not in _plain:
-                args = journal.carried(args)
+            stored = self._keys.setdefault(key, key)
+            if _type(stored) in _plain and _type(value) in _plain:
+                args = (stored, value)
+            else:
+                args = journal.carried((stored, value))
             journal.version = version = journal.version + 1
-            journal.entries.append((version, self._oid, "set", args, getattr(_caller, "pid", 0), _now()))
+            journal.entries.append((version, self._oid, "set", args, _caller.pid, _now()))
             if journal.waiting:
                 journal.changed.notify_all()
         finally:

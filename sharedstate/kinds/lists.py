@@ -26,16 +26,18 @@ class ObservedList(list):
     def _record(self, op: str, *args: Any) -> None:
         self._journal.record(self._oid, op, args)
 
-    def append(self, value: Any, _append=list.append, _plain=PLAIN, _caller=caller, _now=time.time) -> None:
+    def append(
+        self, value: Any, _append=list.append, _plain=PLAIN, _caller=caller, _now=time.time, _type=type
+    ) -> None:
         # journal.record() inlined, as ObservedDict.__setitem__ (the other hot op): see there
         journal = self._journal
         lock = journal.lock
         lock.acquire()
         try:
             _append(self, value)
-            args = (value,) if type(value) in _plain else journal.carried((value,))
+            args = (value,) if _type(value) in _plain else journal.carried((value,))
             journal.version = version = journal.version + 1
-            journal.entries.append((version, self._oid, "append", args, getattr(_caller, "pid", 0), _now()))
+            journal.entries.append((version, self._oid, "append", args, _caller.pid, _now()))
             if journal.waiting:
                 journal.changed.notify_all()
         finally:
