@@ -48,6 +48,10 @@ def raw_socket(url: str, token: str | None = None, rcvbuf: int | None = None, ti
         timeout=timeout,
         sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),) if rcvbuf else (),
         header=[f"Authorization: Bearer {token}"] if token else None,
+        # websocket-client's own UTF-8 check is pure Python (without the optional wsaccel):
+        # it cost a client replaying a busy feed more CPU than the dashboard spent sending
+        # it, on the same cores (a browser checks natively). recv() still decodes the text.
+        skip_utf8_validation=True,
     )
     opening = ws.recv()
     assert opening.startswith("0{"), opening
