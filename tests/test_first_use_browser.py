@@ -65,10 +65,11 @@ def test_at_phone_width_worker_actions_are_on_screen_and_locks_show_a_dead_holde
     dash.page.locator("#locks").scroll_into_view_if_needed()
     expect(held_by).to_have_text(f"PID {holder} (dead)")
     expect(held_by).to_be_visible()
-    assert inside(held_by.bounding_box(), PHONE)
+    # the row is redrawn on every update: a box measured as it is replaced is None
+    wait_until(lambda: inside(held_by.bounding_box(), PHONE), 5, "the holder cell on screen")
     release = lock_row.get_by_role("button", name="Release")
     expect(release).to_be_visible()  # drawn with the row's next render, maybe after the text
-    assert inside(release.bounding_box(), PHONE)
+    wait_until(lambda: inside(release.bounding_box(), PHONE), 5, "the Release button on screen")
     release.click()
     expect(held_by).to_have_text("free")
     width = dash.page.evaluate("document.documentElement.scrollWidth")
