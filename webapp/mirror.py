@@ -160,7 +160,7 @@ class SharedStateMirror:
                     replica = obj.replica
                     op.update(replica.op_fields(name, args))
                     replica.apply(op)
-                    replica.changed()
+                    replica._texts = None  # replica.changed(), inlined: this loop runs per op
                     if oid in TARGETS:
                         self._apply_raw(oid, name, args)
                     if obj.tags:

@@ -8,6 +8,7 @@ from ..encoding import encode, encode_list
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 SEPARATORS = (",", ":")
@@ -31,13 +32,13 @@ class Replica:
     OPS: dict[str, tuple[str, ...]] = {}
 
     @classmethod
-    def op_fields(cls, op: str, args: tuple) -> dict:
-        """Encode a journal entry's args as the fields of its op."""
+    def op_fields(cls, op: str, args: tuple) -> Iterable[tuple[str, Any]]:
+        """A journal entry's args encoded, as ``(field, value)`` pairs of its op (for ``dict.update``)."""
         names = cls.OPS.get(op, ())
         if "values" not in names:  # nearly every op: one C-level pass (a replay's hottest line)
-            return dict(zip(names, map(encode, args), strict=False))
+            return zip(names, map(encode, args), strict=False)
         pairs = zip(names, args, strict=False)
-        return {name: encode_list(arg) if name == "values" else encode(arg) for name, arg in pairs}
+        return [(name, encode_list(arg) if name == "values" else encode(arg)) for name, arg in pairs]
 
     @classmethod
     def from_raw(cls, raw: Any) -> Replica:
