@@ -159,6 +159,17 @@ def test_dict(manager):
     assert sorted(d.items()) == [(i, chr(i)) for i in indices]
 
 
+def test_a_set_or_append_with_a_stray_argument_raises_and_changes_nothing(manager):
+    # the recording dict set and list append take their constants as keyword-only locals:
+    # an extra argument must be refused as a plain dict or list refuses it, never used
+    d, l = manager.dict(), manager.list()  # noqa: E741
+    with pytest.raises(TypeError):
+        d.__setitem__("k", 1, print)
+    with pytest.raises(TypeError):
+        l.append(1, print)
+    assert d.copy() == {} and l[:] == []
+
+
 def test_dict_iter(manager):
     d = manager.dict()
     indices = list(range(65, 70))

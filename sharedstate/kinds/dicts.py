@@ -35,6 +35,8 @@ class ObservedDict(dict):
         self,
         key: Any,
         value: Any,
+        /,
+        *,  # the constants below as locals, never filled by a caller's extra arguments
         _set=dict.__setitem__,
         _plain=PLAIN,
         _caller=caller,

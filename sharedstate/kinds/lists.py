@@ -27,7 +27,7 @@ class ObservedList(list):
         self._journal.record(self._oid, op, args)
 
     def append(
-        self, value: Any, _append=list.append, _plain=PLAIN, _caller=caller, _now=time.time, _type=type
+        self, value: Any, /, *, _append=list.append, _plain=PLAIN, _caller=caller, _now=time.time, _type=type
     ) -> None:
         # journal.record() inlined, as ObservedDict.__setitem__ (the other hot op): see there
         journal = self._journal
