@@ -47,8 +47,7 @@ BATCH = 5000
 GAP = 0.004  # as the dashboard's own feed: a steady trickle is sent at most every 4 ms
 UNWATCHED_GAP = 0.1  # while no page is open (the dashboard says so): a third of the sender's CPU
 
-_journal: ChangeJournal | None = None
-_sender: JournalSender | None = None
+_sender: JournalSender | None = None  # this Manager process's, with its journal, once it records
 _channel = None
 
 
@@ -92,15 +91,14 @@ def recording_types() -> _RecordingTypes | None:
 
 def _journal_here() -> ChangeJournal:
     """This Manager process's journal, made (and its sender started) on first use."""
-    global _journal, _sender
-    if _journal is None:
-        _journal = recording_types().ChangeJournal()
-        _sender = JournalSender(_journal)
+    global _sender
+    if _sender is None:
+        _sender = JournalSender(recording_types().ChangeJournal())
         _thread.start_new_thread(_sender.run, ())
         # A Manager process ends through multiprocessing's exit function, which runs these
         # finalizers (atexit does not run in a child): send what the last moments recorded.
         Finalize(None, _sender.send_new, exitpriority=100)
-    return _journal
+    return _sender.journal
 
 
 class JournalSender:
@@ -156,8 +154,8 @@ def pace(request: dict) -> None:
 
 def release(request: dict) -> None:
     """The dashboard's Release: free a lock-like object on behalf of its holder, which died."""
-    if _journal is not None and isinstance(request.get("oid"), str) and isinstance(request.get("pid"), int):
-        _journal.break_lock(request["oid"], request["pid"])
+    if _sender is not None and isinstance(request.get("oid"), str) and isinstance(request.get("pid"), int):
+        _sender.journal.break_lock(request["oid"], request["pid"])
 
 
 def _send(message: dict) -> None:

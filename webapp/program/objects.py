@@ -67,7 +67,8 @@ class ProgramObjects:
         with self.lock:
             size = len(message.get("entries") or message.get("objects") or "")
             watched = self.watched()
-            if (manager_pid in self.slow) is watched or manager_pid not in self.told:
+            # tell this Manager whether anyone watches: if it was told nothing yet, or the opposite
+            if manager_pid not in self.told or (manager_pid in self.slow) == watched:
                 self._pace(manager_pid, watched)
             if not watched and self.held_bytes + size <= HOLD_BYTES:
                 self.held.append((manager_pid, message, size))
@@ -93,7 +94,10 @@ class ProgramObjects:
 
     def _pace(self, manager_pid: int, watched: bool) -> None:
         self.told.add(manager_pid)
-        (self.slow.discard if watched else self.slow.add)(manager_pid)
+        if watched:
+            self.slow.discard(manager_pid)
+        else:
+            self.slow.add(manager_pid)
         self.tell(manager_pid, {"t": "pace", "watched": watched})
 
     def close(self) -> None:
