@@ -1,29 +1,30 @@
-// mpscope dashboard: one Socket.IO connection feeds a local model; the DOM is updated
-// at most once per animation frame, however fast changes arrive.
+// mpscope dashboard: one Socket.IO connection feeds the page's one model of the shared
+// objects (objects.js); the DOM is updated at most once per animation frame, however fast
+// changes arrive. This module composes the page: under `mpscope run` it also starts the
+// program's parts (program.js), passing them what they need.
 
 import { io } from "../vendor/socket.io-client/socket.io.esm.min.js";
 import { ActivityChart } from "./chart.js";
-import { describe, toText } from "./format.js";
-import { SharedModel } from "./model.js";
-import { setParts, VirtualList } from "./vlist.js";
 import { WorkersTable } from "./workers.js";
 import { initControls, showCountLimit } from "./controls.js";
 import { toast, setConnection, showBanner } from "./ui.js";
 import { OutputLog } from "./output.js";
-import { findDeadlocks, LocksPanel, waitingFor } from "./locks.js";
+import { findDeadlocks, LocksPanel, namedLockName, namedLocks, waitingFor } from "./locks.js";
 import { Inspector } from "./inspector.js";
 import { ObjectPanels, ObjectsModel } from "./objects.js";
-import { followNewKeys } from "./newkeys.js";
-import { CounterCheck } from "./counter.js";
+import { BuiltinPanels } from "./builtin.js";
+import { startProgramPanel } from "./program.js";
 
 const $ = (id) => document.getElementById(id);
 const readOnly = document.body.dataset.readOnly === "true";
 
-const model = new SharedModel();
+// Every shared object, by id. The built-in d and l have their own panels (builtin.js), the
+// named locks their table (locks.js); every other object gets a kind panel (objects.js).
+const objects = new ObjectsModel({ elsewhere: (id) => id === "d" || id === "l" || namedLockName(id) !== null });
 const socket = io({ transports: ["websocket"] });
 
 /** Send a command over the socket; resolve with the server's answer (the REST body + status). */
-export function command(event, body) {
+function command(event, body) {
   return new Promise((resolve) => {
     socket.timeout(10000).emit(event, body, (err, answer) => {
       if (err) answer = { status: 0, error: "no answer from the server" };
@@ -38,73 +39,31 @@ const workers = new WorkersTable($("workers"), {
   kill: (pid, signal) => command("kill", { pid, signal }),
 });
 
-const listView = new VirtualList($("shared-list"), (row, i) => {
-  const value = model.list[i];
-  const { text, cls } = describe(value);
-  const pid = model.listWriter.get(i);
-  setParts(row, [["idx", `[${i}]`], [`val ${cls}`, text], ["who", pid ? `by ${pid}` : ""]]);
-  row.title = text;
-  return model.listChanged.get(i);
-}, { follow: true });
-
-const dictView = new VirtualList($("shared-dict"), (row, i, now) => {
-  const [id, entry] = model.dictEntries()[i];
-  const key = describe(entry.key);
-  const value = describe(entry.value);
-  const fresh = newKeys.isNew(id, now);
-  setParts(row, [[`key ${key.cls}`, key.text], ["arrow", ":"], [`val ${value.cls}`, value.text],
-    ...(fresh ? [["new-tag", "new"]] : []), ["who", entry.pid ? `by ${entry.pid}` : ""]]);
-  row.classList.toggle("new-key", fresh);
-  row.title = `${key.text}: ${toText(entry.value)}`;
-  return model.dictChanged.get(id);
-}, { follow: true });
-const newKeys = followNewKeys(dictView, { rows: () => model.dictEntries(), idOf: ([id]) => id, button: $("dict-new") });
-const counterCheck = new CounterCheck($("counter-check"));
+const builtin = new BuiltinPanels(objects);
 
 // -- rendering: at most once per frame --------------------------------------
 let frameRequested = false;
-export function scheduleRender() {
+function scheduleRender() {
   if (frameRequested) return;
   frameRequested = true;
   requestAnimationFrame(render);
 }
 
 const renderHooks = [];
-export function onRender(hook) { renderHooks.push(hook); }
+function onRender(hook) { renderHooks.push(hook); }
 
 function render(now) {
   frameRequested = false;
-  model.prune(now);
-  // an empty panel is its explanation, not an empty box: show the list before scrolling it
-  showEmpty("shared-list", "list-empty", model.list.length === 0);
-  showEmpty("shared-dict", "dict-empty", model.dict.size === 0);
-  listView.setCount(model.list.length);
-  dictView.setCount(model.dict.size);
-  newKeys.update(now);
-  listView.render(now);
-  dictView.render(now);
-  $("list-count").textContent = `${model.list.length} item${model.list.length === 1 ? "" : "s"}`;
-  $("dict-count").textContent = `${model.dict.size} key${model.dict.size === 1 ? "" : "s"}`;
-  $("version").textContent = `v${model.version}`;
+  $("version").textContent = `v${objects.version}`;
   for (const hook of renderHooks) hook(now);
   workers.render(Date.now() / 1000);
-  counterCheck.update(model.dict, workers.workers);
+  const flashing = builtin.render(now, workers.workers);
   const { live, ended } = workers.counts();
   $("worker-counts").textContent = `${live} running · ${ended} ended`;
   $("no-workers").hidden = live + ended > 0;
   $("stat-running").textContent = String(live);
-  $("stat-changes").textContent = model.mutations.toLocaleString();
-  // keep flashing rows animating until their flash has faded
-  if (model.listChanged.size || model.dictChanged.size) {
-    const recent = (m) => { for (const t of m.values()) if (now - t < 1300) return true; return false; };
-    if (recent(model.listChanged) || recent(model.dictChanged)) scheduleRender();
-  }
-}
-
-function showEmpty(listId, emptyId, empty) {
-  if ($(listId).hidden === empty) return;
-  $(listId).hidden = empty;
-  $(emptyId).hidden = !empty;
+  $("stat-changes").textContent = objects.mutations.toLocaleString();
+  if (flashing) scheduleRender(); // keep flashing rows animating until their flash has faded
 }
 
 // -- the live feed ------------------------------------------------------------
@@ -139,26 +98,29 @@ socket.on("connect_error", () => {
   showBanner("Cannot reach the server — retrying…", "bad");
 });
 
+// name -> {pid, alive}: each named lock's holder as the server judged it at the last snapshot
+let lockLiveness = new Map();
+
 socket.on("snapshot", (snap) => {
-  model.load(snap);
+  objects.load(snap);
+  lockLiveness = new Map((snap.locks || []).map((lock) => [lock.name, { pid: lock.holder_pid, alive: lock.holder_alive }]));
   workers.load(snap.workers);
   limits = snap.limits || {};
   $("stat-server").textContent = String(snap.server_pid ?? "—");
   updateManager(snap.manager);
   if (limits.max_workers && !readOnly) showCountLimit(limits.max_workers);
   if (limits.ended_cap) $("ended-cap").textContent = endedCapText(limits);
-  newKeys.reset();
-  counterCheck.reset();
+  builtin.reset();
   for (const hook of snapshotHooks) hook(snap);
-  if (!chartStarted) { chartStarted = true; chart.push(Date.now() / 1000, model.list.length, 0); }
+  if (!chartStarted) { chartStarted = true; chart.push(Date.now() / 1000, builtin.listLength(), 0); }
   scheduleRender();
 });
 
 const snapshotHooks = [];
-export function onSnapshot(hook) { snapshotHooks.push(hook); }
+function onSnapshot(hook) { snapshotHooks.push(hook); }
 
 socket.on("changes", (msg) => {
-  const result = model.apply(msg);
+  const result = objects.apply(msg);
   if (result === "gap") socket.emit("resync");
   else if (result === "ok") scheduleRender();
 });
@@ -199,9 +161,9 @@ onRender(() => {
 });
 setInterval(() => {
   if (!chartStarted) return;
-  const rate = model.mutations - lastCount;
-  lastCount = model.mutations;
-  chart.push(Date.now() / 1000, model.list.length, rate);
+  const rate = objects.mutations - lastCount;
+  lastCount = objects.mutations;
+  chart.push(Date.now() / 1000, builtin.listLength(), rate);
   lastRate = rate; // shown by the next render: the DOM changes in animation frames only
   scheduleRender(); // uptimes tick
 }, 1000);
@@ -260,7 +222,7 @@ const locksPanel = new LocksPanel({
 let lastWaiting = new Map();
 let lastLocksKey = "";
 onRender(() => {
-  const locks = [...model.locks.values()];
+  const locks = namedLocks(objects, lockLiveness);
   const waiting = new Map([...objects.waiting(), ...waitingFor(locks)]);
   for (const cycle of findDeadlocks([...locks, ...objects.lockTable()])) {
     for (const pid of cycle.pids) waiting.set(pid, `deadlocked: ${waiting.get(pid)}`);
@@ -277,8 +239,6 @@ onRender(() => {
 });
 
 // -- shared objects of every other kind: one panel each, from the kind registry ----
-// d and l have their own panels above, the named locks their table.
-const objects = new ObjectsModel(["d", "l"]);
 const objectPanels = new ObjectPanels($("objects"), objects, {
   readOnly,
   isDead,
@@ -290,8 +250,7 @@ const objectPanels = new ObjectPanels($("objects"), objects, {
     toast(answer.error || `Released ${id} on behalf of ${pid}: its waiters can go on`, answer.error ? "error" : "");
   },
 });
-onSnapshot((snap) => objects.load(snap));
-socket.on("changes", (msg) => { if (objects.apply(msg)) scheduleRender(); });
 onRender(() => objectPanels.render());
 
-export { model, objects, socket, workers };
+// -- `mpscope run`: the program panel and its Pool tasks -----------------------------
+if ($("program")) startProgramPanel({ command, socket, onSnapshot });

@@ -2,6 +2,33 @@
 
 import { formatDuration } from "./format.js";
 
+const NAMED_LOCK = "lock:"; // the named locks' ids (sharedstate/kinds/locks.py, NAMED_LOCK_PREFIX)
+
+/** The name of a named lock's object id, or null for any other object. */
+export function namedLockName(id) {
+  return id.startsWith(NAMED_LOCK) ? id.slice(NAMED_LOCK.length) : null;
+}
+
+/**
+ * The named locks (Lock objects "lock:NAME" of the model) in the locks table's shape, as
+ * LockReplica.as_named_lock: {name, holder_pid, held_since, waiters, holder_alive}.
+ * `liveness` is name -> {pid, alive} from the last snapshot's `locks` (the server judged each
+ * holder then); a holder that took its lock since is alive (it just acquired it).
+ */
+export function namedLocks(objects, liveness) {
+  const out = [];
+  for (const obj of objects.objects.values()) {
+    const name = namedLockName(obj.id);
+    if (name === null) continue;
+    const holder = obj.state.holders?.[0];
+    const known = liveness.get(name);
+    const alive = !holder ? null : known && known.pid === holder.pid ? known.alive : true;
+    out.push({ name, holder_pid: holder ? holder.pid : null, held_since: holder ? holder.since : null,
+      waiters: obj.state.waiters || [], holder_alive: alive });
+  }
+  return out;
+}
+
 /** Each cycle in the waits-for graph, as a list of PIDs (same rule as webapp/locks.py). */
 export function findDeadlocks(locks) {
   const waitsFor = new Map();

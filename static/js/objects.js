@@ -1,8 +1,9 @@
-// Shared objects of every kind: the page's copy of each (from `snapshot` and `changes`) and
-// one panel per object, both built from the kind registry in kinds/index.js.
+// Shared objects of every kind: the page's one copy of each (from `snapshot` and `changes`)
+// and one panel per object, both built from the kind registry in kinds/index.js.
 //
-// The built-in dict `d` and list `l` keep their own panels (app.js), and the named locks
-// their table (locks.js); everything else a task shares gets a panel here.
+// Every object is kept here, by id. The built-in dict `d` and list `l` are drawn by their own
+// big panels (builtin.js), and the named locks by the locks table (locks.js), from this same
+// model; everything else a task or a program shares gets a panel here.
 
 import { kindModule } from "./kinds/index.js";
 import { el } from "./kinds/parts.js";
@@ -10,30 +11,39 @@ import { el } from "./kinds/parts.js";
 const RECENT = 6; // ops kept for an object's recent-ops line
 
 export class ObjectsModel {
-  /** @param {Iterable<string>} builtIn ids of objects with a panel of their own (d, l) */
-  constructor(builtIn) {
+  /**
+   * @param {{elsewhere?: (id: string) => boolean}} options
+   *   elsewhere: objects drawn by panels of their own (d, l, the named locks): they get no
+   *   kind panel here and are left out of waiting() and lockTable(), which their panels cover
+   */
+  constructor({ elsewhere = () => false } = {}) {
     this.version = -1;
-    this.objects = new Map(); // id -> {id, kind, label, state, recent, dirty, view}
-    this.builtIn = new Set(builtIn);
-    // Objects shown elsewhere: d, l and the named locks (the locks table). Their ops keep
-    // the old `target` field, which is how a named lock created later is recognised.
-    this.elsewhere = new Set(this.builtIn);
+    this.objects = new Map(); // id -> {id, kind, label, state, recent, ops, dirty, view, changedAt}
+    this.elsewhere = elsewhere;
+    this.mutations = 0; // ops applied, for the rate chart (never reset: it is read as differences)
     this.added = true; // objects were added or removed since the panels last looked
   }
 
   load(snap) {
     this.version = snap.version;
-    // the named locks' ids are "lock:NAME" (webapp/mirror.py)
-    this.elsewhere = new Set([...this.builtIn, ...(snap.locks || []).map((lock) => `lock:${lock.name}`)]);
     const seen = new Set();
     for (const [id, info] of Object.entries(snap.objects || {})) {
-      if (this.elsewhere.has(id)) continue;
       seen.add(id);
       this.put(id, info.kind, info.label, info.value, info.writers);
     }
     for (const id of [...this.objects.keys()]) {
       if (!seen.has(id)) { this.objects.delete(id); this.added = true; }
     }
+  }
+
+  /** The object `id` ({kind, label, state, changedAt, ...}), or undefined. */
+  get(id) {
+    return this.objects.get(id);
+  }
+
+  /** The objects that get a kind panel (all but those drawn elsewhere), in model order. */
+  paneled() {
+    return [...this.objects.values()].filter((obj) => !this.elsewhere(obj.id));
   }
 
   /** Create or reload one object; a reload keeps its panel and its recent ops. */
@@ -44,22 +54,22 @@ export class ObjectsModel {
       Object.assign(old, { label: label || id, state, dirty: true });
       return old;
     }
-    const obj = { id, kind, label: label || id, state, recent: [], ops: 0, dirty: true, view: {} };
+    const obj = { id, kind, label: label || id, state, recent: [], ops: 0, dirty: true, view: {}, changedAt: 0 };
     this.objects.delete(id); // a new kind under an old id gets a fresh panel, at the end
     this.objects.set(id, obj);
     this.added = true;
     return obj;
   }
 
-  /** Apply a `changes` message; "gap" and "stale" are left to the SharedModel, which resyncs. */
+  /** Apply a `changes` message: "ok", "stale" (already have it) or "gap" (need a snapshot). */
   apply(msg) {
-    if (msg.to <= this.version || msg.from > this.version) return false;
-    let changed = false;
+    if (msg.to <= this.version) return "stale";
+    if (msg.from > this.version) return "gap";
+    const now = performance.now();
     for (const op of msg.ops) {
       if (op.seq <= this.version) continue;
       this.version = op.seq;
-      if (op.object === undefined || this.isElsewhere(op)) continue;
-      changed = true;
+      this.mutations++;
       if (op.op === "create") {
         this.put(op.object, op.kind, op.label, op.value, op.writers).ops++;
         continue;
@@ -73,27 +83,20 @@ export class ObjectsModel {
       const text = kindModule(obj.kind).apply(obj.state, op, obj.kind);
       obj.ops++;
       obj.dirty = true;
+      obj.changedAt = now;
       if (text) {
         obj.recent.push({ pid: op.pid, text });
         if (obj.recent.length > RECENT) obj.recent.shift();
       }
     }
-    return changed;
-  }
-
-  isElsewhere(op) {
-    if (op.target !== undefined && !this.elsewhere.has(op.object)) {
-      this.elsewhere.add(op.object);
-      if (this.objects.delete(op.object)) this.added = true;
-    }
-    return this.elsewhere.has(op.object);
+    return "ok";
   }
 
   /** Lock and RLock objects in the locks table's shape, so that deadlock cycles through them are found. */
   lockTable() {
     const out = [];
     for (const obj of this.objects.values()) {
-      if (obj.kind !== "Lock" && obj.kind !== "RLock") continue;
+      if ((obj.kind !== "Lock" && obj.kind !== "RLock") || this.elsewhere(obj.id)) continue;
       const holder = obj.state.holders[0];
       out.push({ name: obj.label, holder_pid: holder ? holder.pid : null, waiters: obj.state.waiters });
     }
@@ -105,7 +108,7 @@ export class ObjectsModel {
     const out = new Map();
     for (const obj of this.objects.values()) {
       const module = kindModule(obj.kind);
-      if (!module.waiting) continue;
+      if (!module.waiting || this.elsewhere(obj.id)) continue;
       for (const [pid, text] of module.waiting(obj.state)) out.set(pid, `${obj.label}: ${text}`);
     }
     return out;
@@ -133,7 +136,7 @@ export class ObjectPanels {
     if (this.model.added) this.sync();
     const ctx = { ...this.actions, now: nowSeconds };
     for (const obj of this.model.objects.values()) {
-      if (!obj.dirty && !tick) continue;
+      if ((!obj.dirty && !tick) || !this.panels.has(obj.id)) continue;
       obj.dirty = false;
       const panel = this.panels.get(obj.id);
       const module = kindModule(obj.kind);
@@ -152,15 +155,16 @@ export class ObjectPanels {
       const obj = this.model.objects.get(id);
       if (!obj || obj.section !== panel.section) { panel.section.remove(); this.panels.delete(id); }
     }
-    for (const obj of this.model.objects.values()) {
+    const shown = this.model.paneled();
+    for (const obj of shown) {
       if (this.panels.has(obj.id)) continue;
       const panel = this.build(obj);
       obj.section = panel.section;
       obj.view = {};
       this.panels.set(obj.id, panel);
     }
-    this.box.replaceChildren(...[...this.model.objects.values()].map((obj) => obj.section));
-    this.box.hidden = this.model.objects.size === 0;
+    this.box.replaceChildren(...shown.map((obj) => obj.section));
+    this.box.hidden = shown.length === 0;
   }
 
   build(obj) {

@@ -1,130 +1,137 @@
 // `mpscope run`: the program panel (command line, state, Stop, Run again) and the Pool
 // task timeline, drawn by the Labs' Timeline renderer: one row per worker process.
+// The page (app.js) starts it with what it needs; nothing here reaches back into the page.
 
-import { command, onSnapshot, socket } from "./app.js";
 import { Timeline } from "./labs-timeline.js";
 import { formatDuration } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
 
-// -- the program panel -----------------------------------------------------------
-let program = null;
+/**
+ * Start the program panel and the Pool timeline.
+ * @param {{command: (event: string, body: object) => Promise<object>, socket: object,
+ *   onSnapshot: (hook: (snap: object) => void) => void}} page the page's socket, its command
+ *   sender and a registration for each snapshot it receives
+ */
+export function startProgramPanel({ command, socket, onSnapshot }) {
+  // -- the program panel -----------------------------------------------------------
+  let program = null;
+  const tasks = new Map(); // Pool task id -> task
+  const timeline = new Timeline($("pool-timeline"));
+  let timelineFrame = null;
 
-function renderProgram() {
-  if (!program) return;
-  const p = program;
-  $("program-argv").textContent = `python ${p.argv.map(quote).join(" ")}`;
-  $("program-argv").title = `${p.python} ${p.argv.join(" ")}`;
-  $("program-state").textContent = p.state;
-  $("program-state").className = `badge state-${p.state}`;
-  $("program-exit").textContent = p.signal ? `killed by ${p.signal}` : p.exitcode !== null ? `exit code ${p.exitcode}` : "";
-  $("program-exit").className = `program-exit ${p.signal || p.exitcode ? "exit-bad" : ""}`;
-  $("program-pid").textContent = `PID ${p.pid ?? "—"}`;
-  $("program-cwd").textContent = p.cwd;
-  const end = p.ended_at ?? Date.now() / 1000;
-  $("program-times").textContent = p.started_at ? `ran ${formatDuration(end - p.started_at)}` : "";
-  const running = p.state === "running";
+  function renderProgram() {
+    if (!program) return;
+    const p = program;
+    $("program-argv").textContent = `python ${p.argv.map(quote).join(" ")}`;
+    $("program-argv").title = `${p.python} ${p.argv.join(" ")}`;
+    $("program-state").textContent = p.state;
+    $("program-state").className = `badge state-${p.state}`;
+    $("program-exit").textContent = p.signal ? `killed by ${p.signal}` : p.exitcode !== null ? `exit code ${p.exitcode}` : "";
+    $("program-exit").className = `program-exit ${p.signal || p.exitcode ? "exit-bad" : ""}`;
+    $("program-pid").textContent = `PID ${p.pid ?? "—"}`;
+    $("program-cwd").textContent = p.cwd;
+    const end = p.ended_at ?? Date.now() / 1000;
+    $("program-times").textContent = p.started_at ? `ran ${formatDuration(end - p.started_at)}` : "";
+    const running = p.state === "running";
+    if ($("program-stop")) {
+      $("program-stop").disabled = !running;
+      $("program-start").disabled = running;
+    }
+  }
+
+  function setProgram(info) {
+    const restarted = program && info && program.started_at !== info.started_at;
+    program = info;
+    if (restarted) tasks.clear();
+    renderProgram();
+    scheduleTimeline();
+  }
+
+  onSnapshot((snap) => {
+    program = null;
+    setProgram(snap.program);
+    tasks.clear();
+    addTasks(snap.pool_tasks || []);
+  });
+  socket.on("program", setProgram);
+  setInterval(() => { if (program && program.state === "running") renderProgram(); }, 1000);
+
   if ($("program-stop")) {
-    $("program-stop").disabled = !running;
-    $("program-start").disabled = running;
+    $("program-stop").addEventListener("click", () => command("program_stop", {}));
+    $("program-start").addEventListener("click", () => command("program_start", {}));
+    $("kill-all").addEventListener("click", () => command("kill_all", { signal: "TERM" }));
+    $("clear-ended").addEventListener("click", () => command("clear", {}));
   }
-}
 
-function setProgram(info) {
-  const restarted = program && info && program.started_at !== info.started_at;
-  program = info;
-  if (restarted) tasks.clear();
-  renderProgram();
-  scheduleTimeline();
-}
+  // -- pool tasks --------------------------------------------------------------------
+  function addTasks(list) {
+    for (const task of list) tasks.set(task.id, task);
+    scheduleTimeline();
+  }
+  socket.on("pool_tasks", (msg) => addTasks(msg.tasks));
 
-onSnapshot((snap) => {
-  program = null;
-  setProgram(snap.program);
-  tasks.clear();
-  addTasks(snap.pool_tasks || []);
-});
-socket.on("program", setProgram);
-setInterval(() => { if (program && program.state === "running") renderProgram(); }, 1000);
+  function scheduleTimeline() {
+    if (timelineFrame) return;
+    timelineFrame = requestAnimationFrame(() => { timelineFrame = null; drawTimeline(); });
+  }
 
-if ($("program-stop")) {
-  $("program-stop").addEventListener("click", () => command("program_stop", {}));
-  $("program-start").addEventListener("click", () => command("program_start", {}));
-  $("kill-all").addEventListener("click", () => command("kill_all", { signal: "TERM" }));
-  $("clear-ended").addEventListener("click", () => command("clear", {}));
-}
-
-// -- pool tasks --------------------------------------------------------------------
-const tasks = new Map(); // id -> task
-const timeline = new Timeline($("pool-timeline"));
-let timelineFrame = null;
-
-function addTasks(list) {
-  for (const task of list) tasks.set(task.id, task);
-  scheduleTimeline();
-}
-socket.on("pool_tasks", (msg) => addTasks(msg.tasks));
-
-function scheduleTimeline() {
-  if (timelineFrame) return;
-  timelineFrame = requestAnimationFrame(() => { timelineFrame = null; drawTimeline(); });
-}
-
-/** Rebuild the timeline from the task table: a bar per task on its worker's row, callbacks on the parent's. */
-function drawTimeline() {
-  const list = [...tasks.values()];
-  const times = list.flatMap((t) => [t.queued_at, t.started_at]).filter((t) => t !== null);
-  const t0 = program?.started_at ?? (times.length ? Math.min(...times) : Date.now() / 1000);
-  timeline.reset(t0);
-  timeline.setStart(t0);
-  const events = [];
-  for (const t of list) {
-    if (t.started_at !== null) {
-      const label = t.items > 1 ? `${t.func} ×${t.items}` : t.func;
-      events.push({ kind: "state", pid: t.pid, tid: 0, state: t.state === "failed" ? "blocked" : "running",
-        label, t: t.started_at - t0, rowLabel: t.pool });
-      if (t.ended_at !== null) events.push({ kind: "end", pid: t.pid, tid: 0, t: t.ended_at - t0 });
+  /** Rebuild the timeline from the task table: a bar per task on its worker's row, callbacks on the parent's. */
+  function drawTimeline() {
+    const list = [...tasks.values()];
+    const times = list.flatMap((t) => [t.queued_at, t.started_at]).filter((t) => t !== null);
+    const t0 = program?.started_at ?? (times.length ? Math.min(...times) : Date.now() / 1000);
+    timeline.reset(t0);
+    timeline.setStart(t0);
+    const events = [];
+    for (const t of list) {
+      if (t.started_at !== null) {
+        const label = t.items > 1 ? `${t.func} ×${t.items}` : t.func;
+        events.push({ kind: "state", pid: t.pid, tid: 0, state: t.state === "failed" ? "blocked" : "running",
+          label, t: t.started_at - t0, rowLabel: t.pool });
+        if (t.ended_at !== null) events.push({ kind: "end", pid: t.pid, tid: 0, t: t.ended_at - t0 });
+      }
+      if (t.callback) {
+        const cb = t.callback;
+        // one row per process that ran callbacks; which thread ran each is in the bar's tooltip
+        events.push({ kind: "state", pid: cb.pid, tid: 0, state: "waiting_lock", t: cb.at - t0,
+          label: `${cb.error_callback ? "error_callback" : "callback"} of ${t.func} in thread ${cb.thread}`,
+          rowLabel: "callbacks" });
+        events.push({ kind: "end", pid: cb.pid, tid: 0, t: cb.at - t0 + 0.002 });
+      }
     }
-    if (t.callback) {
-      const cb = t.callback;
-      // one row per process that ran callbacks; which thread ran each is in the bar's tooltip
-      events.push({ kind: "state", pid: cb.pid, tid: 0, state: "waiting_lock", t: cb.at - t0,
-        label: `${cb.error_callback ? "error_callback" : "callback"} of ${t.func} in thread ${cb.thread}`,
-        rowLabel: "callbacks" });
-      events.push({ kind: "end", pid: cb.pid, tid: 0, t: cb.at - t0 + 0.002 });
+    events.sort((a, b) => a.t - b.t);
+    for (const e of events) {
+      if (e.kind === "state") timeline.row(e.pid, e.tid, e.rowLabel);
+      timeline.add(e);
     }
+    const running = list.some((t) => t.state === "running");
+    timeline.setRunning(running || program?.state === "running");
+    renderCounts(list);
+    renderFailures(list);
   }
-  events.sort((a, b) => a.t - b.t);
-  for (const e of events) {
-    if (e.kind === "state") timeline.row(e.pid, e.tid, e.rowLabel);
-    timeline.add(e);
+
+  function renderCounts(list) {
+    const count = (state) => list.filter((t) => t.state === state).length;
+    $("pool-counts").textContent = list.length
+      ? `${count("queued")} queued · ${count("running")} running · ${count("done")} done · ${count("failed")} failed`
+      : "";
+    $("pool-empty").hidden = list.length > 0;
   }
-  const running = list.some((t) => t.state === "running");
-  timeline.setRunning(running || program?.state === "running");
-  renderCounts(list);
-  renderFailures(list);
-}
 
-function renderCounts(list) {
-  const count = (state) => list.filter((t) => t.state === state).length;
-  $("pool-counts").textContent = list.length
-    ? `${count("queued")} queued · ${count("running")} running · ${count("done")} done · ${count("failed")} failed`
-    : "";
-  $("pool-empty").hidden = list.length > 0;
-}
-
-function renderFailures(list) {
-  const failed = list.filter((t) => t.state === "failed");
-  const box = $("pool-failures");
-  if (box.childElementCount === failed.length) return;
-  box.replaceChildren(...failed.map((t) => {
-    const details = document.createElement("details");
-    const summary = document.createElement("summary");
-    summary.textContent = `${t.func} failed in PID ${t.pid} (${t.pool})`;
-    const pre = document.createElement("pre");
-    pre.textContent = t.error || "";
-    details.append(summary, pre);
-    return details;
-  }));
+  function renderFailures(list) {
+    const failed = list.filter((t) => t.state === "failed");
+    const box = $("pool-failures");
+    if (box.childElementCount === failed.length) return;
+    box.replaceChildren(...failed.map((t) => {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = `${t.func} failed in PID ${t.pid} (${t.pool})`;
+      const pre = document.createElement("pre");
+      pre.textContent = t.error || "";
+      details.append(summary, pre);
+      return details;
+    }));
+  }
 }

@@ -79,7 +79,7 @@ export class VirtualList {
       row.hidden = false;
       row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
       const changedAt = this.fill(row, index, now);
-      const age = changedAt === undefined ? FLASH_MS : now - changedAt;
+      const age = changedAt ? now - changedAt : FLASH_MS; // 0 or none: as loaded, never changed here
       if (age < FLASH_MS) {
         // a negative delay resumes the flash where it was, so re-rendering does not restart it
         row.classList.add("flash");

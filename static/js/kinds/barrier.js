@@ -23,6 +23,8 @@ export default {
     return op.op;
   },
 
+  value: (s) => ({ value: { parties: s.parties, waiting: [...s.waiting], broken: s.broken, passed: s.passed } }),
+
   summary: (s) => `${s.parties} parties${s.broken ? " · broken" : ""}`,
 
   waiting: (s) => s.waiting.map((pid) => [pid, `waiting, ${s.waiting.length} of ${s.parties} arrived`]),

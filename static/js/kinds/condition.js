@@ -2,11 +2,12 @@
 // Ops replay exactly as webapp/kinds/conditions.py's ConditionReplica does.
 
 import { dropPid, line, pidChip } from "./parts.js";
-import { applyLock, deadHolders, holderChips, loadLock } from "./lock.js";
+import { applyLock, deadHolders, holderChips, loadLock, lockValue } from "./lock.js";
 
 export default {
   kinds: ["Condition"],
   load: loadLock,
+  value: lockValue,
 
   apply(s, op) {
     switch (op.op) {

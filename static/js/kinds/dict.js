@@ -4,12 +4,21 @@ import { canonKey, describe, toText } from "../format.js";
 import { setParts } from "../vlist.js";
 import { growingList, short } from "./parts.js";
 
+/** The entries in insertion order, {id, key, value, pid, at}: the same array until a key comes or goes. */
+export function dictRows(s) {
+  if (!s.order) s.order = [...s.entries.values()];
+  return s.order;
+}
+
 export default {
   kinds: ["dict"],
 
   load(value, writers = []) {
     const entries = new Map();
-    value.forEach(([key, v], i) => entries.set(canonKey(key), { key, value: v, pid: writers[i] ?? null, at: 0 }));
+    value.forEach(([key, v], i) => {
+      const id = canonKey(key);
+      entries.set(id, { id, key, value: v, pid: writers?.[i] ?? null, at: 0 });
+    });
     return { entries, order: null };
   },
 
@@ -17,8 +26,14 @@ export default {
     if (op.op === "set") {
       const id = canonKey(op.key);
       const entry = s.entries.get(id);
-      if (entry) Object.assign(entry, { value: op.value, pid: op.pid, at: performance.now() });
-      else { s.entries.set(id, { key: op.key, value: op.value, pid: op.pid, at: performance.now() }); s.order = null; }
+      if (entry) {
+        entry.value = op.value;
+        entry.pid = op.pid;
+        entry.at = performance.now();
+      } else {
+        s.entries.set(id, { id, key: op.key, value: op.value, pid: op.pid, at: performance.now() });
+        s.order = null;
+      }
       return `[${short(op.key, 12)}] = ${short(op.value)}`;
     }
     if (op.op === "del") {
@@ -30,12 +45,13 @@ export default {
     return op.op;
   },
 
+  value: (s) => ({ value: [...s.entries.values()].map((e) => [e.key, e.value]), writers: [...s.entries.values()].map((e) => e.pid) }),
+
   summary: (s) => `${s.entries.size} key${s.entries.size === 1 ? "" : "s"}`,
 
   render(s, body, ctx, panel) {
-    if (!s.order) s.order = [...s.entries.values()];
-    growingList(body, panel, s.order.length, "Empty.", (row, i) => {
-      const entry = panel.state.order[i];
+    growingList(body, panel, dictRows(s).length, "Empty.", (row, i) => {
+      const entry = dictRows(panel.state)[i];
       const key = describe(entry.key);
       const value = describe(entry.value);
       setParts(row, [[`key ${key.cls}`, key.text], ["arrow", ":"], [`val ${value.cls}`, value.text],

@@ -17,6 +17,8 @@ export default {
     return op.op;
   },
 
+  value: (s) => ({ value: { set: s.set, waiters: [...s.waiters] } }),
+
   summary: (s) => `${s.waiters.length} waiting`,
 
   waiting: (s) => s.waiters.map((pid) => [pid, "in wait()"]),

@@ -2,7 +2,9 @@
 // load its encoded value, apply its ops and render its panel (see docs/objects.md).
 //
 // A kind module exports {kinds, load(value, writers, kind), apply(state, op, kind) -> text of
-// the op for the recent-ops line (or null), summary(state, kind), render(state, body, ctx,
+// the op for the recent-ops line (or null), value(state, kind) -> {value, writers} encoded as
+// the Python Replica's value() and writers() (tests/test_replay_fixtures.py holds the two
+// replayers to the same golden fixtures), summary(state, kind), render(state, body, ctx,
 // panel)} and optionally waiting(state) -> [[pid, "blocked in get()"], ...] for the worker table.
 
 import barrier from "./barrier.js";
@@ -25,6 +27,7 @@ const unknown = {
     if ("value" in op) s.value = op.value;
     return op.op;
   },
+  value: (s) => ({ value: s.value }),
   summary: () => "",
   render: (s, body) => body.replaceChildren(el("pre", { className: "obj-raw" }, toText(s.value))),
 };

@@ -10,7 +10,7 @@ export default {
   kinds: ["list"],
 
   load(value, writers = []) {
-    return { items: value.map((v, i) => ({ value: v, pid: writers[i] ?? null, at: 0 })) };
+    return { items: value.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })) };
   },
 
   apply(s, op) {
@@ -26,6 +26,8 @@ export default {
     }
     return op.op;
   },
+
+  value: (s) => ({ value: s.items.map((i) => i.value), writers: s.items.map((i) => i.pid) }),
 
   summary: (s) => `${s.items.length} item${s.items.length === 1 ? "" : "s"}`,
 

@@ -52,6 +52,11 @@ export function applyLock(s, op) {
   return op.op;
 }
 
+/** The encoded value of a lock-like kind, as its Python Replica's value(). */
+export function lockValue(s) {
+  return { value: { initial: s.initial, available: s.available, holders: s.holders.map((h) => ({ ...h })), waiters: [...s.waiters] } };
+}
+
 /** Chips for holders: "PID 12 · 3.2 s", with "depth 2" when held more than once. */
 export function holderChips(holders, ctx) {
   return holders.map((h) => pidChip(h.pid, ctx, [h.depth > 1 ? `depth ${h.depth}` : "", since(h.since, ctx)]
@@ -87,6 +92,7 @@ export default {
   kinds: ["Lock", "RLock", "Semaphore", "BoundedSemaphore"],
   load: loadLock,
   apply: applyLock,
+  value: lockValue,
 
   summary(s, kind) {
     if (kind === "Lock" || kind === "RLock") return s.holders.length ? "held" : "free";

@@ -26,6 +26,8 @@ export default {
     return op.op;
   },
 
+  value: (s) => ({ value: { attrs: Object.fromEntries([...s.attrs].map(([name, attr]) => [name, attr.value])) } }),
+
   summary: (s) => `${s.attrs.size} attribute${s.attrs.size === 1 ? "" : "s"}`,
 
   render(s, body) {

@@ -17,7 +17,7 @@ export default {
 
   load(value, writers = []) {
     return {
-      items: value.items.map((v, i) => ({ value: v, pid: writers[i] ?? null, at: 0 })),
+      items: value.items.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })),
       maxsize: value.maxsize ?? 0,
       unfinished: value.unfinished ?? 0,
       blocked: (value.blocked || []).map((b) => ({ ...b })),
@@ -46,6 +46,11 @@ export default {
     }
     return op.op;
   },
+
+  value: (s) => ({
+    value: { items: s.items.map((i) => i.value), maxsize: s.maxsize, unfinished: s.unfinished, blocked: s.blocked.map((b) => ({ ...b })) },
+    writers: s.items.map((i) => i.pid),
+  }),
 
   summary(s) {
     const size = s.maxsize > 0 ? ` of max ${s.maxsize}` : "";

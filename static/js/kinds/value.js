@@ -9,9 +9,9 @@ export default {
 
   load(value, writers = []) {
     if ("items" in value) {
-      return { typecode: value.typecode, items: value.items.map((v, i) => ({ value: v, pid: writers[i] ?? null, at: 0 })) };
+      return { typecode: value.typecode, items: value.items.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })) };
     }
-    return { typecode: value.typecode, value: value.value, pid: writers[0] ?? null, at: 0 };
+    return { typecode: value.typecode, value: value.value, pid: writers?.[0] ?? null, at: 0 };
   },
 
   apply(s, op) {
@@ -29,6 +29,11 @@ export default {
       return `[:] = ${op.values.length} items`;
     }
     return op.op;
+  },
+
+  value(s) {
+    if (s.items) return { value: { typecode: s.typecode, items: s.items.map((i) => i.value) }, writers: s.items.map((i) => i.pid) };
+    return { value: { typecode: s.typecode, value: s.value }, writers: [s.pid] };
   },
 
   summary: (s) => (s.items ? `${s.items.length} × '${s.typecode}'` : `'${s.typecode}'`),
