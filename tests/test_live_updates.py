@@ -16,9 +16,36 @@ def appended(client: LiveClient) -> dict[int, dict]:
 def test_a_new_client_first_gets_a_snapshot_shaped_like_the_rest_state(api: Api, sio: LiveClient):
     snapshot = sio.received("snapshot")[0]
     state = api.state()
-    assert set(snapshot) == set(state)
-    assert snapshot["list"] == [] and snapshot["dict"] == [] and snapshot["workers"] == []
+    # the socket sends each object once: d and l only in objects, not again as REST's list/dict/writers
+    assert set(snapshot) == set(state) - {"list", "dict", "writers"}
+    assert snapshot["objects"]["l"]["value"] == [] and snapshot["objects"]["d"]["value"] == []
+    assert snapshot["workers"] == []
     assert snapshot["version"] <= state["version"]
+
+
+def test_rest_state_keeps_list_dict_and_writers_as_objects_d_and_l(api: Api, sio: LiveClient):
+    pids = [w["pid"] for w in api.spawn(2, "fill", n=50, target="list")]
+    pids += [w["pid"] for w in api.spawn(1, "fill", n=20, target="dict")]
+    api.wait_all_ended(pids)
+    state = api.wait_settled()
+    objects = state["objects"]
+    assert len(state["list"]) == 100 and len(state["dict"]) == 20
+    assert state["list"] == objects["l"]["value"] and state["dict"] == objects["d"]["value"]
+    assert state["writers"] == {"list": objects["l"]["writers"], "dict": objects["d"]["writers"]}
+    fields = api.get_json("/api/state?fields=version,list,dict,writers")
+    assert set(fields) == {"version", "list", "dict", "writers"}
+    if fields["version"] == state["version"]:
+        assert (fields["list"], fields["dict"], fields["writers"]) == (
+            state["list"],
+            state["dict"],
+            state["writers"],
+        )
+    # a client's snapshot from now on holds the same objects, each once
+    assert sio.call("resync") == {"status": 200}
+    snapshot = sio.wait(lambda: len(s := sio.received("snapshot")) == 2 and s[1], what="a second snapshot")
+    assert "list" not in snapshot and "dict" not in snapshot and "writers" not in snapshot
+    assert snapshot["objects"]["l"]["value"] == state["list"]
+    assert snapshot["objects"]["d"]["writers"] == state["writers"]["dict"]
 
 
 def test_spawned_workers_pids_arrive_as_changes_written_by_those_workers(api: Api, sio: LiveClient):
@@ -143,7 +170,7 @@ def test_resync_sends_a_fresh_snapshot(api: Api, sio: LiveClient):
     sio.wait(lambda: set(pids) <= set(sio.replica.list), what="the PID in the replica")
     assert sio.call("resync") == {"status": 200}
     snapshot = sio.wait(lambda: len(s := sio.received("snapshot")) == 2 and s[1], what="a second snapshot")
-    assert pids[0] in snapshot["list"] and pids[0] in {w["pid"] for w in snapshot["workers"]}
+    assert pids[0] in snapshot["objects"]["l"]["value"] and pids[0] in {w["pid"] for w in snapshot["workers"]}
 
 
 def without_liveness(locks) -> list[dict]:

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # The built-in objects keep the op fields clients used before objects had ids.
 TARGETS = {"d": "dict", "l": "list"}
+# GET /api/state's fields that repeat objects d and l (their value and writers): not on the socket
+REST_ONLY = ("list", "dict", "writers")
 REUSE = 10  # a snapshot may be reused for this many times what it took to build (see snapshot_parts)
 EMPTY = {
     "dict": {},
@@ -212,6 +214,10 @@ class SharedStateMirror:
 
     def snapshot_parts(self) -> dict[str, Any]:
         """``snapshot()`` with its big parts as JSON text (RawJSON), built once per version.
+
+        ``list``, ``dict`` and ``writers`` (``REST_ONLY``) are the texts of objects ``d``
+        and ``l`` again, for ``GET /api/state``'s documented fields: the socket's snapshot
+        leaves them out (the page reads ``objects``), so each object goes out once.
 
         Each object's text is cached until it changes, so a snapshot of 100,000 dict
         entries joins text instead of encoding and serialising every entry again. Still,

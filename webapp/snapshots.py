@@ -13,13 +13,14 @@ can be sent with the changes broadcast since it was built, instead of being rebu
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import rawjson
-from .mirror import SharedStateMirror
+from .mirror import REST_ONLY, SharedStateMirror
 from .rawjson import RawJSON
 
 
@@ -31,23 +32,37 @@ class EncodedSnapshot:
     fields read at send time (``head``) and then these bytes as they are. Joining them
     into one message would copy megabytes into fresh memory for every client, under the
     GIL every push needs.
+
+    The socket's snapshot holds each object once (``socket_members``). ``GET /api/state``
+    also has d and l again as its documented ``list``, ``dict`` and ``writers``
+    (``mirror.REST_ONLY``): its ``members`` are joined the first time a REST reply asks
+    for this version, never for a socket.
     """
 
     version: int
     generation: int
-    members: bytes  # the object without its opening brace: ``"version":7,...}``
+    socket_members: bytes  # the object without its opening brace: ``"version":7,...}``
+    rest_fields: dict[str, str] = field(default_factory=dict, compare=False)  # mirror texts
 
     def head(self, fields: dict[str, Any]) -> bytes:
         """The opening of the object with ``fields`` (workers, output, ... read at send time)."""
         extra = json.dumps(fields, separators=(",", ":"))[1:-1]  # ASCII: json.dumps escapes the rest
         return ("{" + extra + ("," if extra else "")).encode()
 
+    @functools.cached_property
+    def members(self) -> bytes:
+        """What ``GET /api/state`` writes after its head: ``"list":...,"dict":...,"writers":...,``
+        then the socket's members."""
+        rest = "".join(f"{json.dumps(k)}:{v}," for k, v in self.rest_fields.items())
+        return rest.encode() + self.socket_members
+
     def size(self, head: bytes) -> int:
+        """The length of ``GET /api/state``'s reply with this ``head``."""
         return len(head) + len(self.members)
 
     def with_fields(self, fields: dict[str, Any]) -> RawJSON:
-        """The whole snapshot as one text (for a client that long-polls)."""
-        return RawJSON((self.head(fields) + self.members).decode())
+        """The socket's snapshot as one text (for a client that long-polls)."""
+        return RawJSON((self.head(fields) + self.socket_members).decode())
 
 
 class SnapshotCache:
@@ -72,10 +87,13 @@ class SnapshotCache:
             latest = self.latest
             if latest is not None and parts is self.latest_parts and latest.generation == generation:
                 return latest
-            snap = {k: v for k, v in parts.items() if k != "locks"}
+            # each object once: d and l are not repeated as REST_ONLY's fields (kept aside
+            # for GET /api/state, which documents them)
+            snap = {k: v for k, v in parts.items() if k != "locks" and k not in REST_ONLY}
             text = rawjson.dumps(snap, separators=(",", ":")).encode()
+            rest = {k: parts[k] for k in REST_ONLY if k in parts}
             # the generation read before the build: one reloaded meanwhile makes this stale
-            self.latest = EncodedSnapshot(snap["version"], generation, text[1:])
+            self.latest = EncodedSnapshot(snap["version"], generation, text[1:], rest)
             self.latest_parts = parts
             return self.latest
 
