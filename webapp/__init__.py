@@ -94,5 +94,5 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        logger.error("error in %s %s: %r", request.method, request.path, exc)
+        logger.error("error in %s %s: %r", request.method, request.path, exc, exc_info=exc)
         return jsonify(error="internal error; see the server log"), 500

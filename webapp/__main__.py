@@ -1,4 +1,8 @@
-"""Command line: ``python -m webapp [--host H] [--port P] [--max-workers N]``."""
+"""Command line: ``mpscope [server flags]`` (``python -m webapp``), or ``mpscope run [flags] script.py ARGS``.
+
+Every server flag is defined once, in :data:`SERVER_FLAGS`: the built-in dashboard's parser
+and the ``run`` subcommand's both take them.
+"""
 
 from __future__ import annotations
 
@@ -9,53 +13,106 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 
 from . import create_app
 from .dashboard import Dashboard
 from .guard import TOKEN_RE, is_loopback
-from .program.cli import run_main
+from .program import cli
 from .serving import make_threaded_server
 
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="mpscope", description="mpscope dashboard (mpscope run script.py: watch your own program)"
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
-    parser.add_argument("--max-workers", type=int, default=32, help="most workers alive at once")
-    parser.add_argument("--ended-cap", type=int, default=1000, help="ended workers kept listed")
-    parser.add_argument("--scrollback", type=int, default=2000, help="output lines kept per worker")
-    parser.add_argument(
-        "--max-locks", type=int, default=100, help="shared lock names kept (free, unused ones are forgotten)"
-    )
-    parser.add_argument(
+# The dashboard server's flags, for `mpscope` and `mpscope run` alike: (flag, add_argument keywords).
+SERVER_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--host", {"default": "127.0.0.1", "help": "address to bind"}),
+    ("--port", {"type": int, "default": 5000, "help": "port (0 picks a free one)"}),
+    ("--max-workers", {"type": int, "default": 32, "help": "most workers alive at once"}),
+    ("--ended-cap", {"type": int, "default": 1000, "help": "ended workers kept listed"}),
+    ("--scrollback", {"type": int, "default": 2000, "help": "output lines kept per worker"}),
+    (
+        "--max-locks",
+        {"type": int, "default": 100, "help": "shared lock names kept (free, unused ones are forgotten)"},
+    ),
+    (
         "--release-dead-locks",
-        action="store_true",
-        help="release the locks of a holder that dies (off: it keeps them, as in multiprocessing)",
-    )
-    parser.add_argument(
+        {
+            "action": "store_true",
+            "help": "release the locks of a holder that dies (off: it keeps them, as in multiprocessing)",
+        },
+    ),
+    (
         "--ended-output-mib",
-        type=int,
-        default=64,
-        help="MiB of output kept for ended workers in all, oldest dropped first (default 64)",
+        {
+            "type": int,
+            "default": 64,
+            "help": "MiB of output kept for ended workers in all, oldest dropped first",
+        },
+    ),
+    ("--read-only", {"action": "store_true", "help": "watch only: spawn, kill and reset are refused"}),
+    ("--token", {"help": "require this token (generated and printed when binding beyond loopback)"}),
+    ("--viewer-token", {"help": "a second token that grants read-only access"}),
+    ("--allow-host", {"action": "append", "default": [], "help": "another Host name to accept (repeatable)"}),
+    ("--rate-limit", {"type": float, "default": 50.0, "help": "commands per second per client (0 = off)"}),
+)
+
+# the repeatable ones, by their attribute's name
+REPEATABLE = {
+    flag: flag[2:].replace("-", "_") for flag, spec in SERVER_FLAGS if spec.get("action") == "append"
+}
+
+
+def add_server_flags(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """Add :data:`SERVER_FLAGS` to ``parser``; without ``defaults``, an absent flag sets nothing.
+
+    ``run``'s copy has no defaults, so that ``mpscope --port 0 run x.py`` keeps its ``--port``
+    (argparse copies what a subcommand's parser sets over the main parser's values); its
+    repeatable flags collect into ``run_<dest>``, joined to the main parser's by :func:`parse_args`.
+    """
+    group = parser.add_argument_group("server flags")
+    for flag, spec in SERVER_FLAGS:
+        spec = dict(spec)
+        if spec.get("default") not in (None, []):
+            text = spec["help"]
+            note = f"default {spec['default']}"
+            spec["help"] = f"{text[:-1]}; {note})" if text.endswith(")") else f"{text} ({note})"
+        if not defaults:
+            spec["default"] = argparse.SUPPRESS
+            if flag in REPEATABLE:
+                spec.update(dest=f"run_{REPEATABLE[flag]}", metavar=REPEATABLE[flag].upper())
+        group.add_argument(flag, **spec)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``mpscope`` parser and its ``run`` subcommand's parser.
+
+    Neither takes abbreviated flags: a program's ``--r`` after its script would otherwise
+    be refused as ambiguous before the program's arguments are set aside.
+    """
+    parser = argparse.ArgumentParser(
+        prog="mpscope",
+        description="mpscope dashboard (mpscope run script.py: watch your own program)",
+        allow_abbrev=False,
     )
-    parser.add_argument(
-        "--read-only", action="store_true", help="watch only: spawn, kill and reset are refused"
+    add_server_flags(parser)
+    commands = parser.add_subparsers(dest="command", title="watch your own program")
+    run = commands.add_parser(
+        "run",
+        prog="mpscope run",
+        usage=cli.USAGE,
+        help="mpscope run [flags] script.py ARGS: run a program and watch it (mpscope run -h)",
+        description="Run a Python program as `python script.py ARGS` would, and watch it on the dashboard.",
+        epilog="Everything from the script (or -m module) on is the program's command line, untouched; "
+        "-- ends mpscope's flags.",
+        allow_abbrev=False,
     )
-    parser.add_argument(
-        "--token", help="require this token (generated and printed when binding beyond loopback)"
-    )
-    parser.add_argument("--viewer-token", help="a second token that grants read-only access")
-    parser.add_argument(
-        "--allow-host", action="append", default=[], help="another Host name to accept (repeatable)"
-    )
-    parser.add_argument(
-        "--rate-limit", type=float, default=50.0, help="commands per second per client (0 = off)"
-    )
-    args = parser.parse_args(argv)
+    cli.add_run_arguments(run)
+    add_server_flags(run, defaults=False)
+    return parser, run
+
+
+def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse values out of range through ``parser.error``; make up a token where one is needed."""
     if not 1 <= args.max_workers <= 1024:
         parser.error("--max-workers must be from 1 to 1024")
     if args.ended_cap < 0:
@@ -74,11 +131,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--viewer-token needs --token")
     if args.token is None and (args.viewer_token or not is_loopback(args.host)):
         args.token = secrets.token_urlsafe(24)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check ``mpscope``'s command line; exit 2 with a message if it is wrong.
+
+    ``command`` is None for the built-in dashboard, or ``"run"``: then ``python`` is the
+    interpreter's path and ``program`` what follows it on the program's command line
+    (``[script, *args]`` or ``["-m", module, *args]``: see ``cli.check_run_args``).
+    """
+    parser, run = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the parser of the command they were given to
+        (run if args.command == "run" else parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "run":
+        for dest in REPEATABLE.values():  # given before and after `run`: all of them
+            setattr(args, dest, [*getattr(args, dest), *vars(args).pop(f"run_{dest}", [])])
+        cli.check_run_args(run, args)
+        check_server_args(run, args)
+    else:
+        check_server_args(parser, args)
     return args
 
 
+def server_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The app's configuration from the server flags."""
+    return {
+        "MAX_WORKERS": args.max_workers,
+        "ENDED_CAP": args.ended_cap,
+        "SCROLLBACK": args.scrollback,
+        "MAX_LOCKS": args.max_locks,
+        "RELEASE_DEAD_LOCKS": args.release_dead_locks,
+        "ENDED_OUTPUT_BYTES": args.ended_output_mib * 2**20,
+        "READ_ONLY": args.read_only,
+        "HOST": args.host,
+        "ALLOWED_HOSTS": tuple(args.allow_host),
+        "TOKEN": args.token,
+        "VIEWER_TOKEN": args.viewer_token,
+        "RATE_LIMIT": args.rate_limit,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    return serve(parse_args(argv))
+    """``mpscope [server flags]`` or ``mpscope run [flags] script.py ARGS`` (the console script)."""
+    args = parse_args(argv)
+    if args.command == "run":
+        return cli.run_main(args, serve)
+    return serve(args)
+
+
+console_main = main
 
 
 def serve(
@@ -89,23 +191,7 @@ def serve(
     """Serve the dashboard until SIGINT, SIGTERM or ``stop()``; then ``on_listening(app, url, stop)``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    app = create_app(
-        {
-            "MAX_WORKERS": args.max_workers,
-            "ENDED_CAP": args.ended_cap,
-            "SCROLLBACK": args.scrollback,
-            "MAX_LOCKS": args.max_locks,
-            "RELEASE_DEAD_LOCKS": args.release_dead_locks,
-            "ENDED_OUTPUT_BYTES": args.ended_output_mib * 2**20,
-            "READ_ONLY": args.read_only,
-            "HOST": args.host,
-            "ALLOWED_HOSTS": tuple(args.allow_host),
-            "TOKEN": args.token,
-            "VIEWER_TOKEN": args.viewer_token,
-            "RATE_LIMIT": args.rate_limit,
-            **(extra_config or {}),
-        }
-    )
+    app = create_app({**server_config(args), **(extra_config or {})})
     dashboard: Dashboard = app.extensions["mpscope"]
     try:
         server = make_threaded_server(app, args.host, args.port)
@@ -140,13 +226,5 @@ def serve(
     return 0
 
 
-def console_main(argv: list[str] | None = None) -> int:
-    """``mpscope [server flags]`` or ``mpscope run script.py ARGS`` (the console script)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["run"]:
-        return run_main(argv[1:], parse_args, serve)
-    return main(argv)
-
-
 if __name__ == "__main__":
-    sys.exit(console_main())
+    sys.exit(main())

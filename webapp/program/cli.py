@@ -1,8 +1,9 @@
 """``mpscope run [flags] script.py ARGS`` / ``mpscope run [flags] -m module ARGS``.
 
 Flags before the program are mpscope's: ``--python PATH``, ``--exit-with-program``, and
-every flag of the dashboard server (``--host``, ``--port``...). Everything from the
-script (or ``-m module``) on is the program's own command line, untouched.
+every flag of the dashboard server (``--host``, ``--port``...: ``webapp.__main__`` adds
+those to this subcommand's parser). Everything from the script (or ``-m module``) on is the
+program's own command line, untouched.
 """
 
 from __future__ import annotations
@@ -18,67 +19,58 @@ from collections.abc import Callable
 from flask import Flask
 
 USAGE = "mpscope run [--python PATH] [--exit-with-program] [server flags] (script.py | -m module) [args...]"
-# server flags that take a value (``--flag=value`` works for any flag)
-VALUE_FLAGS = {
-    "--host", "--port", "--max-workers", "--ended-cap", "--scrollback", "--token",
-    "--viewer-token", "--allow-host", "--rate-limit", "--python",
-}  # fmt: skip
+NO_PROGRAM = "name a script to run (mpscope run script.py ARGS) or a module (-m module ARGS)"
 
 
-class RunArgs(argparse.Namespace):
-    python: str
-    exit_with_program: bool
-    program: list[str]
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``run``'s own flags, and the program's command line as two catch-alls.
 
-
-def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Split into (mpscope's flags, the program's argv: ``[script, *args]`` or ``["-m", module, *args]``)."""
-    ours: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "-m":
-            return ours, argv[i:]
-        if arg == "--":
-            return ours, argv[i + 1 :]
-        if not arg.startswith("-") or arg == "-":
-            return ours, argv[i:]
-        ours.append(arg)
-        if arg in VALUE_FLAGS and i + 1 < len(argv):
-            ours.append(argv[i + 1])
-            i += 1
-        i += 1
-    return ours, []
-
-
-def parse_run_args(argv: list[str], parse_server_args: Callable) -> tuple[RunArgs, argparse.Namespace]:
-    ours, program = split_command(argv)
-    parser = argparse.ArgumentParser(
-        prog="mpscope run",
-        usage=USAGE,
-        description="Run a Python program as `python script.py ARGS` would, and watch it on the dashboard.",
-        epilog="Server flags (--host, --port, --read-only, --token...) are those of `mpscope --help`.",
-    )
+    ``-m`` and the script take everything after them (argparse.REMAINDER), flags included,
+    so that a program's ``--epochs 3`` or ``-m`` is the program's.
+    """
     parser.add_argument("--python", default=sys.executable, help="interpreter to run the program with")
     parser.add_argument(
         "--exit-with-program", action="store_true", help="exit when the program ends, with its exit code"
     )
-    args, server_flags = parser.parse_known_args(ours, namespace=RunArgs())
-    if not program or program == ["-m"]:
-        parser.error("name a script to run (mpscope run script.py ARGS) or a module (-m module ARGS)")
+    parser.add_argument(
+        "-m", dest="module", nargs=argparse.REMAINDER, help="module ARGS: run a module as python -m would"
+    )
+    parser.add_argument("program", nargs=argparse.REMAINDER, help="script.py ARGS: the program to run")
+
+
+def check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse what cannot run; resolve ``args.python``; set ``args.program``, what follows it.
+
+    ``args.program`` is ``[script, *args]`` or ``["-m", module, *args]`` (``["--", script,
+    *args]`` for a script whose name starts with ``-``, which python would take for an option).
+    """
+    module, program = args.module, args.program
+    del args.module
+    if module is not None:
+        # `-m` takes everything up to a `--`, which the program gets with what follows it
+        program = ["-m", *module, *program] if module else []
+    elif program[:1] == ["--"]:  # `--` ends mpscope's flags (argparse keeps it in a REMAINDER)
+        program = program[1:]
+    if not program:
+        parser.error(NO_PROGRAM)
     python = shutil.which(args.python)
     if python is None:
         parser.error(f"--python: {args.python!r} is not an executable")
     args.python = python
-    if program[0] != "-m" and not os.path.isfile(program[0]):
-        parser.error(f"cannot run {program[0]!r}: no such file")
+    if module is None:
+        if not os.path.isfile(program[0]):
+            parser.error(f"cannot run {program[0]!r}: no such file")
+        if program[0].startswith("-"):
+            program = ["--", *program]
     args.program = program
-    return args, parse_server_args(server_flags)
 
 
-def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> int:
-    """Serve the dashboard, run the program under it, and return our exit status."""
-    args, server_args = parse_run_args(argv, parse_server_args)
+def run_main(args: argparse.Namespace, serve: Callable) -> int:
+    """Serve the dashboard, run the program under it, and return our exit status.
+
+    ``args`` is ``mpscope run``'s, checked; ``serve(args, extra_config, on_listening)`` serves
+    the dashboard.
+    """
     status = {"code": 0}
 
     def on_end(code: int) -> None:
@@ -97,7 +89,7 @@ def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> i
         stop_server = stop
         urls.append(url)
         try:
-            app.extensions["mpscope"].program.start()
+            app.extensions["mpscope"].backend.start()
         except OSError as exc:
             print(f"mpscope: cannot start {args.python}: {exc.strerror or exc}", file=sys.stderr, flush=True)
             status["code"] = 2
@@ -108,7 +100,7 @@ def run_main(argv: list[str], parse_server_args: Callable, serve: Callable) -> i
     # the terminal is the program's: only our warnings join its output (serve() keeps this setting)
     logging.basicConfig(level=logging.WARNING, format="mpscope: %(levelname)s %(message)s")
     config = {"PROGRAM": [args.python, *args.program], "ON_PROGRAM_END": on_end}
-    code = serve(server_args, config, on_listening)
+    code = serve(args, config, on_listening)
     # a dashboard stopped by Ctrl-C exits 0, as `mpscope` does; with --exit-with-program it
     # exits as the program did
     return code or (status["code"] if args.exit_with_program or status["code"] == 2 else 0)
