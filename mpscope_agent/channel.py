@@ -10,13 +10,12 @@ terminal. A raw ``_thread`` serves stack requests; it is invisible to ``threadin
 from __future__ import annotations
 
 import _thread
-import json
 import os
 import socket
 import sys
 import time
 
-from . import ENV_DIR, ENV_ERR, ENV_MAIN, ENV_OUT
+from . import ENV_DIR, ENV_ERR, ENV_MAIN, ENV_OUT, protocol
 from .stacks import current_stacks
 
 STREAMS = ((1, "stdout", ENV_OUT), (2, "stderr", ENV_ERR))
@@ -25,9 +24,10 @@ STREAMS = ((1, "stdout", ENV_OUT), (2, "stderr", ENV_ERR))
 class Channel:
     """The socket to the dashboard, shared by every thread of this process."""
 
-    def __init__(self, directory: str, key: str) -> None:
+    def __init__(self, directory: str, key: str, on_lost=None) -> None:
         self.directory = directory
         self.key = key
+        self.on_lost = on_lost  # called when the dashboard goes away (a built-in worker exits then)
         self.sock = None
         self.lock = _thread.allocate_lock()
         self.reader_ident = None
@@ -38,8 +38,9 @@ class Channel:
         """Connect, take over fds 1 and 2 where they are ours to take, and say hello.
 
         ``inherited`` maps fd -> the pipe identity our parent put there: a stream that is
-        still that pipe (or any stream of the main process) gets a pipe of its own; one
-        the program pointed elsewhere (a file, a subprocess's capture) is left alone.
+        still that pipe (or any stream of the main process, or of a built-in ``worker``)
+        gets a pipe of its own; one the program pointed elsewhere (a file, a subprocess's
+        capture) is left alone.
         """
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -50,7 +51,7 @@ class Channel:
         handed, names, saved = [], [], {}
         for fd, name, env in STREAMS:
             current = _identity(fd)
-            if current is None or (role != "main" and current != inherited.get(fd)):
+            if current is None or (role not in ("main", "worker") and current != inherited.get(fd)):
                 continue  # closed, or pointed elsewhere by the program: not ours
             read_end, write_end = os.pipe()
             saved[fd] = os.dup(fd)
@@ -62,8 +63,9 @@ class Channel:
             handed.append(read_end)
             names.append(name)
         hello = {
-            "t": "hello",
+            "t": protocol.HELLO,
             "key": self.key,
+            "v": protocol.VERSION,
             "pid": os.getpid(),
             "ppid": os.getppid(),
             "name": process_name(),
@@ -72,7 +74,7 @@ class Channel:
             "time": time.time(),
         }
         try:
-            socket.send_fds(sock, [_line(hello)], handed)
+            socket.send_fds(sock, [protocol.line(hello)], handed)
         except OSError:
             sock.close()
             for fd, original in saved.items():  # nobody will read our pipes: back to what it was
@@ -89,7 +91,7 @@ class Channel:
         """Send one event; a dashboard that went away is ignored, never raised into the program."""
         if self.sock is None:
             return
-        data = _line(message)
+        data = protocol.line(message)
         with self.lock:
             try:
                 self.sock.sendall(data)
@@ -114,19 +116,20 @@ class Channel:
             try:
                 data = sock.recv(65536)
             except OSError:
+                data = b""
+            if not data:  # the dashboard is gone; a program goes on unwatched
+                if self.on_lost is not None:
+                    self.on_lost()
                 return
-            if not data:
-                return  # the dashboard is gone; the program goes on unwatched
             buffered += data
             *lines, buffered = buffered.split(b"\n")
             for raw in lines:
-                try:
-                    request = json.loads(raw)
-                except ValueError:
+                request = protocol.parse(raw)
+                if request is None:
                     continue
-                if request.get("t") == "stack":
+                if request.get("t") == protocol.STACK:
                     threads = current_stacks(skip=self.reader_ident)
-                    self.send({"t": "stack", "id": request["id"], "threads": threads})
+                    self.send({"t": protocol.STACK, "id": request.get("id"), "threads": threads})
                 elif request.get("t") in self.handlers:
                     self.handlers[request["t"]](request)
 
@@ -167,7 +170,3 @@ def _identity(fd: int):
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
-
-
-def _line(message: dict) -> bytes:
-    return json.dumps(message, default=repr).encode() + b"\n"

@@ -4,7 +4,7 @@ The server runs in this process: ``create_app()`` served by the real threaded se
 free port, with its real Manager (forkserver) and change feed, and a real Socket.IO client
 (:class:`support.LiveClient`) over a websocket. In-process was chosen over a subprocess
 server driven by a registered task because the test then drives the very proxies the
-server hands to workers (``dashboard.state.dict`` / ``.list``): every mutating method is
+server hands to workers (``dashboard.backend.state.dict`` / ``.list``): every mutating method is
 called directly, each call's result or exception is compared with a plain ``dict`` /
 ``list`` at once, and hypothesis can shrink a failing sequence to the one call that
 differs, none of which a task reporting through its output would allow.
@@ -49,11 +49,11 @@ class LiveServer:
 
     @property
     def shared_dict(self) -> Any:
-        return self.dashboard.state.dict
+        return self.dashboard.backend.state.dict
 
     @property
     def shared_list(self) -> Any:
-        return self.dashboard.state.list
+        return self.dashboard.backend.state.list
 
     def close(self) -> None:
         self.client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import access, frames
+from .builtin import BuiltinWorkers
 from .commands import ApiError
 from .dashboard import Dashboard
 from .guard import RequestGuard, allowed_hosts
@@ -23,8 +25,54 @@ ASSETS = (
 )
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Create the app, start its Manager and supervisor, and register routes and events."""
+def build_dashboard(config: dict[str, Any]) -> Dashboard:
+    """The core with the back end for the mode: a watched program (``PROGRAM``) or the built-in workers."""
+    if config.get("PROGRAM"):
+        from .program.objects import ProgramObjects
+        from .program.watch import ProgramWatch
+
+        # No forkserver of our own (Labs start one if used): its start-up would take CPU
+        # from the program. Its output is ours too: copied to our terminal.
+        dashboard = Dashboard(config, echo_output=True, process_noun="process of the program")
+        objects = ProgramObjects(
+            dashboard.mirror,
+            lambda payload: dashboard.broadcast("changes", payload),
+            dashboard.clients.watching,
+        )
+        dashboard.attach(
+            ProgramWatch(
+                config["PROGRAM"],
+                dashboard.hub,
+                dashboard.processes,
+                dashboard.broadcast,
+                config.get("ON_PROGRAM_END"),
+                objects,
+            )
+        )
+    else:
+        dashboard = Dashboard(config)
+        dashboard.attach(
+            BuiltinWorkers(
+                config,
+                dashboard.ctx,
+                dashboard.mirror,
+                dashboard.processes,
+                dashboard.hub,
+                dashboard.broadcast,
+                dashboard.resync_all,
+            )
+        )
+    return dashboard
+
+
+def create_app(
+    config: dict[str, Any] | None = None, build: Callable[[dict[str, Any]], Dashboard] = build_dashboard
+) -> Flask:
+    """Create the app with the dashboard ``build`` makes from its config, and register routes and events.
+
+    Tests may pass another ``build`` (the core with a back end of their own) to exercise
+    routes and events in-process.
+    """
     app = Flask(__name__, template_folder=str(ASSETS / "templates"), static_folder=str(ASSETS / "static"))
     app.config.from_mapping(
         MAX_WORKERS=32,
@@ -71,7 +119,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     frames.install(socketio.server)
     access.check_every_event_declared()
     app.before_request(access.authorise_request)
-    Dashboard.init_app(app)
+    app.extensions["mpscope"] = build(app.config)
     app.register_blueprint(routes.bp)
     app.register_blueprint(program_routes.bp)
     labs.init_app(app)

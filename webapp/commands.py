@@ -13,8 +13,8 @@ from sharedstate.kinds.locks import named_lock_id
 from workers.registry import ParamError, get_task
 
 from .dashboard import Dashboard
+from .processes import SIGNALS, Conflict, NotFound
 from .state import ManagerUnavailable
-from .supervisor import SIGNALS, Conflict, NotFound
 
 MAX_PID = 2**22  # Linux's pid_max ceiling
 
@@ -83,7 +83,7 @@ def spawn(dashboard: Dashboard, body: Any) -> dict:
         raise ApiError(400, str(exc)) from None
     _check_objects(dashboard, task.shared(params))
     try:
-        return {"workers": dashboard.supervisor.spawn_workers(count, task.name, params)}
+        return {"workers": dashboard.backend.spawn_workers(count, task.name, params)}
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
 
@@ -106,24 +106,24 @@ def kill(dashboard: Dashboard, pid: Any, sig: Any = None) -> dict:
     """Signal one running worker of ours; anything else is a 404 and nothing is sent."""
     pid, name = parse_pid(pid), parse_signal(sig)
     try:
-        return {"worker": dashboard.supervisor.kill_worker(pid, name), "signal": f"SIG{name}"}
+        return {"worker": dashboard.processes.kill_worker(pid, name), "signal": f"SIG{name}"}
     except NotFound as exc:
         raise ApiError(404, str(exc)) from None
 
 
 def kill_all(dashboard: Dashboard, sig: Any = None) -> dict:
     name = parse_signal(sig)
-    return {"killed": dashboard.supervisor.kill_all(name), "signal": f"SIG{name}"}
+    return {"killed": dashboard.processes.kill_all(name), "signal": f"SIG{name}"}
 
 
 def clear_ended(dashboard: Dashboard) -> dict:
-    return {"cleared": dashboard.supervisor.clear_ended()}
+    return {"cleared": dashboard.processes.clear_ended()}
 
 
 def reset(dashboard: Dashboard) -> dict:
     """Empty the shared dict and list."""
     try:
-        return {"version": dashboard.builtin_state().reset()}
+        return {"version": dashboard.backend.reset()}
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
 
@@ -140,7 +140,7 @@ def break_lock(dashboard: Dashboard, name: str) -> dict:
     if dashboard.is_alive(holder):
         raise ApiError(409, f"lock {name!r} is held by PID {holder}, which is alive")
     try:
-        dashboard.break_lock(named_lock_id(name), holder)
+        dashboard.backend.release(named_lock_id(name), holder)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": name, "holder_pid": holder}
@@ -160,7 +160,7 @@ def release_object(dashboard: Dashboard, oid: str, body: Any) -> dict:
     if dashboard.is_alive(pid):
         raise ApiError(409, f"{oid!r} is held by PID {pid}, which is alive")
     try:
-        dashboard.break_lock(oid, pid)
+        dashboard.backend.release(oid, pid)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": oid, "holder_pid": pid}

@@ -17,8 +17,8 @@ from . import commands, rawjson
 from .commands import ApiError, parse_pid
 from .dashboard import current_dashboard
 from .locks import describe_locks, single_holder_locks
+from .processes import NotFound
 from .state import ManagerUnavailable
-from .supervisor import NotFound
 
 bp = Blueprint("dashboard", __name__)
 
@@ -55,7 +55,7 @@ def index():
     return render_template(
         "index.html",
         read_only=request.environ.get("mpscope.read_only", False),
-        program=current_dashboard().program is not None,
+        program=current_dashboard().backend.mode == "program",
     )
 
 
@@ -63,13 +63,13 @@ def index():
 def healthz():
     """Report that the server is up, with its Manager's PID and restart count."""
     dash = current_dashboard()
-    manager = dash.manager_info()
+    manager = dash.backend.manager_info()
     return jsonify(
         status="ok",
         manager_pid=manager["pid"],
         manager_restarts=manager["restarts"],
         server_pid=os.getpid(),
-        workers=dash.supervisor.live_count(),
+        workers=dash.processes.live_count(),
         version=dash.mirror.current_version(),
     )
 
@@ -83,7 +83,7 @@ def get_state():
         raise ApiError(400, "'source' must be 'manager' (or left out for the server's copy)")
     if source == "manager":
         try:
-            snap = dash.builtin_state().manager_contents()
+            snap = dash.backend.manager_contents()
         except ManagerUnavailable as exc:
             raise ApiError(409, str(exc)) from None
         return jsonify({k: snap[k] for k in ("version", "list", "dict", "objects")})
@@ -185,7 +185,7 @@ def delete_workers():
 
 def our_worker(pid: str):
     """Return a worker this server started (running or ended), or raise a 404."""
-    worker = current_dashboard().supervisor.get(parse_pid(pid))
+    worker = current_dashboard().processes.get(parse_pid(pid))
     if worker is None:
         raise ApiError(404, f"no worker with PID {pid} was started by this server")
     return worker
@@ -216,10 +216,10 @@ def worker_output(pid: str):
 @bp.get("/api/workers/<pid>/stack")
 def worker_stack(pid: str):
     """Return every thread's current stack, taken inside the running worker."""
-    supervisor = current_dashboard().supervisor
+    processes = current_dashboard().processes
     number = parse_pid(pid)
     try:
-        threads = supervisor.stack(number)
+        threads = processes.stack(number)
     except NotFound as exc:
         raise ApiError(404, str(exc)) from None
     except TimeoutError as exc:

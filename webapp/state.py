@@ -28,10 +28,12 @@ class TooManyLocks(RuntimeError):
 class SharedState:
     """Owns the Manager process and hands out proxies to its shared objects."""
 
-    def __init__(self, ctx: BaseContext, max_locks: int = MAX_LOCKS) -> None:
+    def __init__(
+        self, ctx: BaseContext, max_locks: int = MAX_LOCKS, mirror: SharedStateMirror | None = None
+    ) -> None:
         self.ctx = ctx
         self.max_locks = max_locks
-        self.mirror = SharedStateMirror()
+        self.mirror = mirror if mirror is not None else SharedStateMirror()
         self.restarts = 0
         self.lock = threading.RLock()
         self.manager: StateManager | None = None

@@ -1,18 +1,17 @@
-"""The Supervisor owns every worker process: spawn, kill, reap, and watch CPU and memory.
+"""The Supervisor starts the built-in workers and reaps them; the process table lists them.
 
-Only processes in the Supervisor's own table are ever signalled, and only while they
-are alive: a PID that is not ours, or one of ours that already ended (its number may
-have been reused), is refused with :class:`NotFound`. One monitor thread waits on all
-workers' sentinels and control connections, so a worker's end or message is seen at
-once; it also samples CPU and RSS about once a second while workers run.
+A worker is a program mpscope starts: a ``forkserver`` child that connects to the
+dashboard through the same agent channel as a watched program's processes (its hello
+brings its output pipes, it answers stack requests, it reports a failed task), and is
+listed in the same :class:`~webapp.processes.ProcessTable`. What only the starter can
+know, it tells the table: each worker's task and parameters when it starts, and the exit
+status it reaps — one monitor thread waits on every worker's sentinel, so an end is seen
+at once.
 """
 
 from __future__ import annotations
 
-import collections
-import itertools
 import logging
-import os
 import signal
 import threading
 import time
@@ -23,22 +22,11 @@ from multiprocessing.context import BaseContext
 from workers.bootstrap import run_worker
 from workers.registry import get_task
 
-from .output import OutputCapture
+from .agents.hub import AgentHub
+from .processes import LIVE, Conflict, ProcessRecord, ProcessTable
 from .state import ManagerUnavailable, TooManyLocks
-from .worker import ENDED, LIVE, Worker
 
 logger = logging.getLogger(__name__)
-
-SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
-SAMPLE_EVERY = 1.0
-
-
-class NotFound(LookupError):
-    """No running worker of ours has that PID."""
-
-
-class Conflict(RuntimeError):
-    """The request would exceed ``--max-workers``."""
 
 
 def _over_limit(live: int, count: int, limit: int) -> str:
@@ -50,109 +38,75 @@ def _over_limit(live: int, count: int, limit: int) -> str:
 
 
 class Supervisor:
-    """Starts, signals and reaps worker processes; reports changes through ``notify``."""
+    """Starts worker processes, reaps them, and replaces them when the Manager is restarted."""
 
     def __init__(
         self,
         ctx: BaseContext,
-        shared: Callable[[dict], tuple],
-        notify: Callable[[list[dict], list[int]], None],
-        output: OutputCapture,
+        shared: Callable[..., tuple],
+        table: ProcessTable,
+        hub: AgentHub,
         max_workers: int = 32,
-        ended_cap: int = 1000,
     ) -> None:
         self.ctx = ctx
         self.shared = shared
-        self.notify = notify
-        self.output = output
+        self.table = table
+        self.hub = hub
         self.max_workers = max_workers
-        self.ended_cap = ended_cap
-        self.workers: dict[int, Worker] = {}
-        self.ended: collections.deque[int] = collections.deque()
+        self.processes: dict[int, object] = {}  # PID -> its Process, until reaped
+        self.replaced: set[int] = set()  # workers a Manager restart replaced already
         self.lock = threading.RLock()
         self.closing = False
-        self.stack_requests: dict[int, tuple[threading.Event, list]] = {}
-        self.request_ids = itertools.count(1)
         self.wake_r, self.wake_w = ctx.Pipe(duplex=False)
         self.monitor = threading.Thread(target=self._monitor, name="mpscope-monitor", daemon=True)
         self.monitor.start()
 
-    # -- commands --------------------------------------------------------------
     def spawn_workers(self, count: int, task: str, params: dict) -> list[dict]:
         """Start ``count`` workers running ``task``; raise Conflict past the cap."""
         spec = get_task(task)
         with self.lock:
             if self.closing:
                 raise Conflict("the server is shutting down")
-            live = sum(1 for w in self.workers.values() if w.state in LIVE)
+            live = self._live_count()
             if live + count > self.max_workers:
                 raise Conflict(_over_limit(live, count, self.max_workers))
             try:
-                started = [self._spawn(spec.name, params, spec.shared(params)) for _ in range(count)]
+                started = [self._spawn(spec.name, params) for _ in range(count)]
             except (TooManyLocks, ManagerUnavailable) as exc:  # only the first can fail: same objects
                 raise Conflict(str(exc)) from None
         self._wake()
         logger.info("spawned %d %s worker(s): %s", count, task, ", ".join(str(w.pid) for w in started))
         infos = [w.info() for w in started]
-        self.notify(infos, [])
+        self.table.notify(infos, [])
         return infos
 
-    def _spawn(self, task: str, params: dict, uses: dict, restarted_from: int | None = None) -> Worker:
-        control, child_control = self.ctx.Pipe(duplex=True)
-        out_r, out_w = self.ctx.Pipe(duplex=False)
-        err_r, err_w = self.ctx.Pipe(duplex=False)
+    def _spawn(self, task: str, params: dict, restarted_from: int | None = None) -> ProcessRecord:
+        shared = self.shared(get_task(task).shared(params), self._objects_in_use())
         process = self.ctx.Process(
             target=run_worker,
-            args=(task, params, self.shared(uses, self._objects_in_use()), child_control, out_w, err_w),
+            args=(task, params, shared, self.hub.directory, self.hub.key),
             name=f"mpscope-{task}",
             daemon=True,
         )
         process.start()
-        for conn in (child_control, out_w, err_w):
-            conn.close()
-        worker = Worker(process, task, params, control, restarted_from)
-        self.output.attach(worker.pid, {"stdout": _take_fd(out_r), "stderr": _take_fd(err_r)})
-        self.workers[worker.pid] = worker
-        return worker
+        record = ProcessRecord(
+            process.pid, "worker", process.name, task=task, params=params, restarted_from=restarted_from
+        )
+        self.processes[process.pid] = process
+        return self.table.started(record)
+
+    def _live_count(self) -> int:
+        return sum(1 for pid in self.processes if (w := self.table.get(pid)) is not None and w.state in LIVE)
 
     def _objects_in_use(self) -> set[str]:
         """Ids of the shared objects that live workers were handed (the caller holds the lock)."""
         return {
             use[1]
-            for w in self.workers.values()
-            if w.state in LIVE
+            for pid in self.processes
+            if (w := self.table.get(pid)) is not None and w.state in LIVE
             for use in get_task(w.task).shared(w.params).values()
             if use is not None
         }
-
-    def kill_worker(self, pid: int, sig: str = "TERM") -> dict:
-        """Send ``SIG<sig>`` to a live worker of ours; raise NotFound for anything else."""
-        signum = SIGNALS[sig]
-        with self.lock:
-            worker = self.workers.get(pid)
-            if worker is None or not worker.signal_if_alive(signum):
-                raise NotFound(f"no running worker with PID {pid}")
-        logger.info("sent SIG%s to worker %d", sig, pid)
-        return worker.info()
-
-    def kill_all(self, sig: str = "TERM") -> list[int]:
-        """Signal every live worker; return the PIDs signalled."""
-        with self.lock:
-            pids = [pid for pid, w in self.workers.items() if w.signal_if_alive(SIGNALS[sig])]
-        if pids:
-            logger.info("sent SIG%s to %d worker(s)", sig, len(pids))
-        return pids
-
-    def clear_ended(self) -> list[int]:
-        """Forget ended workers; return their PIDs."""
-        with self.lock:
-            pids = [pid for pid, w in self.workers.items() if w.state in ENDED]
-            for pid in pids:
-                self._forget(pid)
-            self.ended.clear()
-        if pids:
-            self.notify([], pids)
-        return pids
 
     def restart_live(self) -> list[dict]:
         """Replace the workers the dead Manager took down with it by fresh ones (same task).
@@ -162,55 +116,25 @@ class Supervisor:
         change feed does, so "live now" alone would miss them.
         """
         with self.lock:
-            old = [w for w in self.workers.values() if not w.replaced and (w.state in LIVE or w.manager_lost)]
+            old = [
+                w
+                for w in self.table.records()
+                if w.task is not None and w.pid not in self.replaced and (w.state in LIVE or w.manager_lost)
+            ]
             for w in old:
                 w.signal_if_alive(signal.SIGKILL)
-                w.replaced = True
-            new = [
-                self._spawn(w.task, w.params, get_task(w.task).shared(w.params), restarted_from=w.pid)
-                for w in old
-            ]
+                self.replaced.add(w.pid)
+            new = [self._spawn(w.task, w.params, restarted_from=w.pid) for w in old]
         self._wake()
         infos = [w.info() for w in new]
-        self.notify(infos, [])
+        self.table.notify(infos, [])
         return infos
-
-    def stack(self, pid: int, timeout: float = 2.0) -> list[dict]:
-        """Ask a live worker for every thread's stack; raise NotFound or TimeoutError."""
-        with self.lock:
-            worker = self.workers.get(pid)
-            if worker is None or worker.state not in LIVE or not worker.alive():
-                raise NotFound(f"no running worker with PID {pid}")
-            request_id = next(self.request_ids)
-            done, answer = self.stack_requests[request_id] = (threading.Event(), [])
-            try:
-                worker.control.send(("stack", request_id))
-            except OSError:
-                del self.stack_requests[request_id]
-                raise NotFound(f"no running worker with PID {pid}") from None
-        try:
-            if not done.wait(timeout):
-                raise TimeoutError(f"worker {pid} did not answer within {timeout}s")
-            return answer[0]
-        finally:
-            self.stack_requests.pop(request_id, None)
-
-    def get(self, pid: int) -> Worker | None:
-        return self.workers.get(pid)
-
-    def infos(self) -> list[dict]:
-        with self.lock:
-            return [w.info() for w in self.workers.values()]
-
-    def live_count(self) -> int:
-        with self.lock:
-            return sum(1 for w in self.workers.values() if w.state in LIVE)
 
     def close(self, grace: float = 2.0) -> None:
         """Stop accepting work, TERM every worker, KILL stragglers after ``grace``, reap all."""
         with self.lock:
             self.closing = True
-            live = [w for w in self.workers.values() if w.state in LIVE]
+            live = [w for pid in self.processes if (w := self.table.get(pid)) is not None]
         for w in live:
             w.signal_if_alive(signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -228,77 +152,24 @@ class Supervisor:
         self.wake_w.send_bytes(b"")
 
     def _monitor(self) -> None:
-        next_sample = time.monotonic() + SAMPLE_EVERY
         while True:
             with self.lock:
-                if self.closing and not any(w.state in LIVE for w in self.workers.values()):
+                if self.closing and not self.processes:
                     return
-                live = [w for w in self.workers.values() if w.state in LIVE]
-                waitables = {w.process.sentinel: w for w in live}
-                waitables.update({w.control: w for w in live if not w.control.closed})
-            timeout = max(0.0, next_sample - time.monotonic()) if live else None
-            ready = wait([self.wake_r, *waitables], timeout)
-            changed: dict[int, Worker] = {}
-            for obj in ready:
-                if obj is self.wake_r:
+                sentinels = {p.sentinel: pid for pid, p in self.processes.items()}
+            for ready in wait([self.wake_r, *sentinels]):
+                if ready is self.wake_r:
                     self.wake_r.recv_bytes()
-                    continue
-                worker = waitables[obj]
-                if obj is worker.control:
-                    self._on_message(worker)
                 else:
-                    self._reap(worker)
-                changed[worker.pid] = worker
-            if live and time.monotonic() >= next_sample:
-                next_sample = time.monotonic() + SAMPLE_EVERY
-                changed.update({w.pid: w for w in live if w.sample()})
-            if changed:
-                self.notify([w.info() for w in changed.values()], self._trim_ended())
+                    self._reap(sentinels[ready])
 
-    def _on_message(self, worker: Worker) -> None:
-        try:
-            message = worker.control.recv()
-        except (EOFError, OSError):
-            worker.control.close()
-            return
-        kind = message[0]
-        if kind == "ready":
-            worker.mark_running(message[2])
-        elif kind == "error":
-            worker.error = message[1]
-            worker.manager_lost = message[2]
-        elif kind == "stack":
-            waiting = self.stack_requests.get(message[1])
-            if waiting is not None:
-                waiting[1].append(message[2])
-                waiting[0].set()
-
-    def _reap(self, worker: Worker) -> None:
-        while not worker.control.closed and worker.control.poll():
-            self._on_message(worker)  # an error report may still be in flight
-        worker.mark_ended()
-        worker.control.close()
+    def _reap(self, pid: int) -> None:
         with self.lock:
-            self.ended.append(worker.pid)
-        logger.info("worker %d %s", worker.pid, worker.describe_end())
-
-    def _trim_ended(self) -> list[int]:
-        removed = []
-        with self.lock:
-            while len(self.ended) > self.ended_cap:
-                pid = self.ended.popleft()
-                if pid in self.workers and self.workers[pid].state in ENDED:
-                    self._forget(pid)
-                    removed.append(pid)
-        return removed
-
-    def _forget(self, pid: int) -> None:
-        self.workers.pop(pid, None)
-        self.output.forget(pid)
-
-
-def _take_fd(conn) -> int:
-    """Detach a Connection's descriptor so the OutputCapture can own it."""
-    fd = os.dup(conn.fileno())
-    conn.close()
-    return fd
+            process = self.processes.pop(pid)
+        # the exit status can be read once only (a second reader of the forkserver's
+        # sentinel gets EOF); closed now, an ended Process keeps no descriptors
+        process.join()
+        code = process.exitcode
+        process.close()
+        # ended once its last messages (a failed task's traceback) were read
+        self.hub.listener.when_gone(pid, lambda: self.table.exited(pid, code))

@@ -1,10 +1,10 @@
-"""The first code a worker process runs: wire up output, control and parent watch, run the task.
+"""The first code a worker process runs: connect to the dashboard, run the task.
 
-A worker talks to the server over one duplex control connection: it reports
-``("ready", pid, ppid)``, answers ``"stack"`` requests with every thread's current stack
-(taken from inside the process, so no ptrace rights are needed), and reports an
-exception's traceback before exiting. If the connection reaches EOF the server is gone,
-and the worker exits rather than live on as an orphan.
+A worker reports over the same agent channel as a watched program's processes
+(:mod:`mpscope_agent.protocol`): its ``hello`` hands over its stdout and stderr pipes,
+its channel answers stack requests (taken from inside the process, so no ptrace rights
+are needed), and a failed task sends its traceback before the worker exits. If the
+channel closes, the server is gone, and the worker exits rather than live on as an orphan.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
 
-from mpscope_agent.stacks import current_stacks
+from mpscope_agent import protocol
+from mpscope_agent.channel import Channel
 
 from .registry import get_task
 
@@ -29,31 +29,11 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """Ask Linux to signal this process when its parent exits (no orphans survive us)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the control connection still watches
+    except (OSError, AttributeError):  # not Linux: the channel still watches
         pass
 
 
-def _serve_control(control) -> None:
-    me = threading.get_ident()
-    while True:
-        try:
-            request = control.recv()
-        except (EOFError, OSError):
-            os._exit(1)  # the server is gone: do not outlive it
-        if isinstance(request, tuple) and request[0] == "stack":
-            control.send(("stack", request[1], current_stacks(skip=me)))
-
-
 FLUSH_EVERY = 0.05
-
-
-def _redirect(conn, fd: int, stream: Any, line_buffering: bool) -> Any:
-    os.dup2(conn.fileno(), fd)
-    conn.close()
-    if stream is None:
-        return open(fd, "w", buffering=1 if line_buffering else -1, closefd=False)
-    stream.reconfigure(line_buffering=line_buffering)
-    return stream
 
 
 def _flush_stdout() -> None:
@@ -68,15 +48,28 @@ def _flush_stdout() -> None:
             return
 
 
-def run_worker(task_name: str, params: dict, shared: tuple, control, out, err) -> None:
+def _streams() -> None:
+    """Python-level stdout/stderr over the pipes the channel put on fds 1 and 2."""
+    for name, fd, line_buffering in (("stdout", 1, False), ("stderr", 2, True)):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(fd, "w", buffering=1 if line_buffering else -1, closefd=False))  # noqa: SIM115 -- it is sys.stdout from now on
+        else:
+            stream.reconfigure(line_buffering=line_buffering)
+
+
+def run_worker(task_name: str, params: dict, shared: tuple, directory: str, key: str) -> None:
     """Run one task in this process; the Process target the supervisor starts."""
     die_with_parent()
     os.setpgrp()  # a Ctrl-C at the server's terminal is the server's to handle, not ours
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # INT ends us by signal, shown as SIGINT
-    sys.stdout = _redirect(out, 1, sys.stdout, line_buffering=False)
-    sys.stderr = _redirect(err, 2, sys.stderr, line_buffering=True)
-    control.send(("ready", os.getpid(), os.getppid()))
-    threading.Thread(target=_serve_control, args=(control,), name="mpscope-control", daemon=True).start()
+    sys.stdout.flush()
+    channel = Channel(directory, key, on_lost=lambda: os._exit(1))  # the server is gone: so are we
+    channel.connect("worker", {})
+    if channel.sock is None:
+        os._exit(1)  # the server went away while we started
+    os.register_at_fork(after_in_child=channel.after_fork_in_child)
+    _streams()
     threading.Thread(target=_flush_stdout, name="mpscope-flush", daemon=True).start()
     d, l, objects = shared  # noqa: E741 -- the tutorial's names
     task = get_task(task_name)
@@ -88,7 +81,8 @@ def run_worker(task_name: str, params: dict, shared: tuple, control, out, err) -
         sys.stderr.flush()
         # The Manager's proxies raise EOFError or ConnectionError when the Manager died:
         # saying so lets the server restart this worker on the new Manager.
-        control.send(("error", text, isinstance(exc, (EOFError, ConnectionError))))
+        lost = isinstance(exc, (EOFError, ConnectionError))
+        channel.send({"t": protocol.ERROR, "traceback": text, "manager_lost": lost})
         sys.exit(1)
     finally:
         sys.stdout.flush()

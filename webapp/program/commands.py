@@ -10,9 +10,9 @@ from .watch import ProgramWatch
 
 def watched(dashboard: Dashboard) -> ProgramWatch:
     """The watched program, or a 404 when this server is not watching one."""
-    if dashboard.program is None:
+    if not isinstance(dashboard.backend, ProgramWatch):
         raise ApiError(404, "this server is not watching a program (start one with: mpscope run script.py)")
-    return dashboard.program
+    return dashboard.backend
 
 
 def stop_program(dashboard: Dashboard) -> dict:
@@ -35,4 +35,5 @@ def start_program(dashboard: Dashboard) -> dict:
 
 
 def pool_tasks(dashboard: Dashboard) -> dict:
-    return {"tasks": dashboard.program.tasks.all() if dashboard.program is not None else []}
+    backend = dashboard.backend
+    return {"tasks": backend.tasks.all() if isinstance(backend, ProgramWatch) else []}

@@ -28,8 +28,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..agents.listener import lower_priority
 from ..mirror import SharedStateMirror
-from .listener import lower_priority
 
 logger = logging.getLogger(__name__)
 

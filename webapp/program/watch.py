@@ -1,9 +1,10 @@
 """ProgramWatch: everything one ``mpscope run`` owns, wired together.
 
-It starts the agents' listener, runs the program, turns agent messages into process
-table and pool task updates, and pushes them to clients: ``workers`` (through the
-table's notify), ``program`` when the program starts or ends, and ``pool_tasks``
-batched per ``FRAME``. The journals of the program's Managers go to ProgramObjects.
+It runs the program and turns what its agents report (through the dashboard's one
+:class:`~webapp.agents.hub.AgentHub`) into pool task updates, pushed to clients as
+``program`` when the program starts or ends, and ``pool_tasks`` batched per ``FRAME``.
+Its processes are in the dashboard's process table like any others; the journals of its
+Managers go to ProgramObjects.
 """
 
 from __future__ import annotations
@@ -14,49 +15,77 @@ import sys
 import threading
 from collections.abc import Callable
 
-from ..output import OutputCapture
+from mpscope_agent import protocol
+
+from ..agents.hub import AgentHub
+from ..processes import Conflict, ProcessTable
+from ..state import ManagerUnavailable
 from .launcher import Program, ProgramState
-from .listener import AgentListener
 from .objects import ProgramObjects
 from .pool_tasks import PoolTaskTable
-from .private_dir import PrivateDir
-from .processes import ProcessTable
 
 logger = logging.getLogger(__name__)
 
 FRAME = 0.1
+NO_MANAGER = "mpscope run has no Manager of its own: the objects are the program's"
 
 
 class ProgramWatch:
     """The watched program: its main process, every process it starts, and their pool tasks."""
 
+    mode = "program"
+
     def __init__(
         self,
         argv: list[str],
-        output: OutputCapture,
-        notify_workers: Callable[[list[dict], list[int]], None],
+        hub: AgentHub,
+        table: ProcessTable,
         broadcast: Callable[[str, object], None],
         on_end: Callable[[int], None] | None = None,
-        ended_cap: int = 1000,
         objects: ProgramObjects | None = None,
     ) -> None:
-        self.output = output
+        self.hub = hub
+        self.table = table
         self.objects = objects
         self.broadcast = broadcast
         self.end_hook = on_end
-        self.dir = PrivateDir()
-        self.table = ProcessTable(notify_workers, self._ask_stack, output.forget, ended_cap)
         self.tasks = PoolTaskTable(self._task_changed)
         self.pending_tasks: dict[str, dict] = {}
         self.pending_lock = threading.Lock()
         self.flusher: threading.Timer | None = None
-        self.stopping = threading.Lock()  # held while a Stop kills the program and what is left of it
-        self.listener = AgentListener(
-            self.dir.socket_path, self.dir.key, self._on_message, self._on_gone, output.attach
-        )
-        self.program = Program(argv, self.dir.program_env(dict(os.environ)), self._on_start, self._on_end)
+        self.stop_lock = threading.Lock()  # held while a Stop kills the program and what is left of it
+        hub.on(protocol.TASK, self.tasks.record)
+        hub.on(protocol.POOL, self._pool)
+        hub.on_gone(self._on_gone)
         if objects is not None:
-            objects.tell = self.listener.send
+            hub.on(protocol.JOURNAL, self._journal)
+            hub.on(protocol.JOURNAL_SNAPSHOT, self._journal)
+            objects.tell = hub.send
+        self.program = Program(argv, hub.dir.program_env(dict(os.environ)), self._on_start, self._on_end)
+
+    # -- what the core asks of a back end --------------------------------------------
+    def fields(self) -> dict:
+        """The program and its pool tasks, in every snapshot."""
+        return {"program": self.info(), "pool_tasks": self.tasks.all()}
+
+    def manager_info(self) -> dict:
+        """mpscope's own Manager: none (the shared objects are the program's)."""
+        return {"pid": None, "restarts": 0, "state": "none"}
+
+    def spawn_workers(self, count: int, task: str, params: dict) -> list[dict]:
+        raise Conflict("mpscope is watching a program: it starts no workers of its own")
+
+    def reset(self) -> int:
+        raise ManagerUnavailable(NO_MANAGER)
+
+    def manager_contents(self) -> dict:
+        raise ManagerUnavailable(NO_MANAGER)
+
+    def processes_ended(self, pids: set[int]) -> None:
+        """A program's own Managers are as it made them: nothing to forget or release."""
+
+    def stopping(self) -> None:
+        """The server is stopping: close() stops the program."""
 
     # -- commands ------------------------------------------------------------------
     def start(self) -> dict:
@@ -64,14 +93,14 @@ class ProgramWatch:
         # A Stop may still be killing what is left of the last run once its main process
         # ended (Pool workers...): it would kill this run's new processes too. Wait for it,
         # unless the program still runs (then start() refuses at once).
-        waited = self.program.state != ProgramState.RUNNING and self.stopping.acquire(timeout=10)
+        waited = self.program.state != ProgramState.RUNNING and self.stop_lock.acquire(timeout=10)
         try:
             self.table.clear_ended()
             self.tasks.clear()
             self.program.start()
         finally:
             if waited:
-                self.stopping.release()
+                self.stop_lock.release()
         return self.info()
 
     def stop(self) -> dict:
@@ -85,22 +114,20 @@ class ProgramWatch:
     def release(self, oid: str, pid: int) -> None:
         """Ask the Manager that holds lock-like ``oid`` to release it for its dead holder ``pid``."""
         manager, _, local = oid.partition(":")
-        self.listener.send(int(manager), {"t": "release", "oid": local, "pid": pid})
+        self.hub.send(int(manager), {"t": protocol.RELEASE, "oid": local, "pid": pid})
 
     def close(self, grace: float = 2.0) -> None:
-        """Stop the program, kill what is left of it, and remove the private directory."""
+        """Stop the program and kill what is left of it."""
         # after a Ctrl-C the program got SIGINT as well: give it a moment to end as it would
         if self.program.state == ProgramState.RUNNING and not self.program.ended.wait(grace):
             self.program.stop(grace, self.table.kill_all_now)
-        self.table.close()
-        self.listener.close()
+        self.table.kill_all_now()
         if self.objects is not None:
             self.objects.close()
-        self.dir.remove()
 
     # -- what happens --------------------------------------------------------------
     def _stop(self) -> None:
-        with self.stopping:
+        with self.stop_lock:
             self.program.stop(kill_rest=self.table.kill_all_now)
 
     def _on_start(self, pid: int) -> None:
@@ -110,7 +137,7 @@ class ProgramWatch:
     def _on_end(self, code: int) -> None:
         if self.program.popen is not None:
             # its last lines first (a child may still hold its stdout: wait a moment only)
-            self.listener.wait_output(self.program.popen.pid, timeout=0.5)
+            self.hub.listener.wait_output(self.program.popen.pid, timeout=0.5)
             self.table.exited(self.program.popen.pid, code)
         info = self.info()
         self.broadcast("program", info)
@@ -119,24 +146,15 @@ class ProgramWatch:
         if self.end_hook is not None:
             self.end_hook(self.program.exit_status())
 
-    def _on_message(self, pid: int, message: dict) -> None:
+    def _journal(self, pid: int, message: dict) -> None:
         kind = message.get("t")
-        if kind == "hello":
-            self.table.seen(pid, message.get("role"), message.get("name"), message.get("time"))
-        elif kind == "proc" and isinstance(message.get("pid"), int):
-            self.table.seen(message["pid"], message.get("role"), message.get("name"), told=True)
-        elif kind == "exit" and isinstance(message.get("pid"), int) and isinstance(message.get("code"), int):
-            self.table.exited(message["pid"], message["code"])
-        elif kind == "stack" and isinstance(message.get("id"), int):
-            self.table.stack_answer(message["id"], message.get("threads") or [])
-        elif kind == "task":
-            self.tasks.record(pid, message)
-        elif (
-            (kind == "journal" and isinstance(message.get("entries"), str))
-            or (kind == "journal_snapshot" and isinstance(message.get("objects"), str))
-        ) and self.objects is not None:
+        if (kind == protocol.JOURNAL and isinstance(message.get("entries"), str)) or (
+            kind == protocol.JOURNAL_SNAPSHOT and isinstance(message.get("objects"), str)
+        ):
             self.objects.receive(pid, message)
-        elif kind == "pool" and isinstance(message.get("pids"), list):
+
+    def _pool(self, pid: int, message: dict) -> None:
+        if isinstance(message.get("pids"), list):
             self.tasks.pool_members(
                 str(message.get("label")), [p for p in message["pids"] if isinstance(p, int)]
             )
@@ -145,9 +163,6 @@ class ProgramWatch:
         main = self.program.popen.pid if self.program.popen else None
         if pid != main:  # the main process's end comes from its exit status
             self.table.exited(pid, None)
-
-    def _ask_stack(self, pid: int, request_id: int) -> bool:
-        return self.listener.send(pid, {"t": "stack", "id": request_id})
 
     def _task_changed(self, tasks: list[dict]) -> None:
         with self.pending_lock:

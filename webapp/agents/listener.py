@@ -1,16 +1,18 @@
-"""The Unix socket the program's agents connect to, read by one selector thread.
+"""The Unix socket every agent connects to, read by one selector thread.
 
-Each connection is one process of the program (its PID comes from the socket's peer
-credentials, not from what it claims). Its ``hello`` brings the read ends of its
-stdout/stderr pipes: the same thread copies what arrives on them to our own terminal,
-byte for byte, and into a pipe that the dashboard's OutputCapture reads line by line.
+Each connection is one process mpscope watches, a built-in worker or a process of a
+watched program (its PID comes from the socket's peer credentials, not from what it
+claims). Its ``hello`` brings the read ends of its stdout/stderr pipes. With ``echo``
+(``mpscope run``: the program's output is also ours) the same thread copies what arrives
+on them to our own terminal, byte for byte, and into a pipe that the dashboard's
+OutputCapture reads line by line; without it (built-in workers, whose output is the
+page's only) the OutputCapture reads them directly.
 """
 
 from __future__ import annotations
 
 import array
 import hmac
-import json
 import logging
 import os
 import selectors
@@ -19,6 +21,8 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+
+from mpscope_agent import protocol
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ class AgentConnection:
         self.write_lock = threading.Lock()
 
     def send(self, message: dict) -> bool:
-        data = json.dumps(message).encode() + b"\n"
+        data = protocol.line(message)
         with self.write_lock:
             try:
                 self.sock.sendall(data)
@@ -62,12 +66,15 @@ class AgentListener:
         on_message: Callable[[int, dict], None],
         on_gone: Callable[[int], None],
         attach_output: Callable[[int, dict[str, int]], None],
+        echo: bool = True,
     ) -> None:
         self.key = key
+        self.echo = echo
         self.on_message = on_message
         self.on_gone = on_gone
         self.attach_output = attach_output
         self.connections: dict[int, AgentConnection] = {}
+        self.after_drop: dict[int, Callable[[], None]] = {}  # PID -> what to do once it is gone
         self.lock = threading.Lock()
         self.open_streams: dict[int, int] = {}  # PID -> its output pipes not yet at EOF
         self.streams_closed = threading.Condition(self.lock)
@@ -97,6 +104,15 @@ class AgentListener:
             return self.streams_closed.wait_for(
                 lambda: not self.open_streams.get(pid) if pid is not None else not self.open_streams, timeout
             )
+
+    def when_gone(self, pid: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once every message ``pid`` sent was handled: when its connection
+        closes (on the listener thread), or now if it is not connected."""
+        with self.lock:
+            if pid in self.connections:
+                self.after_drop[pid] = callback
+                return
+        callback()
 
     def close(self) -> None:
         self.wait_output(timeout=1.0)  # what the program wrote last still reaches the terminal
@@ -180,14 +196,14 @@ class AgentListener:
             return
         *lines, conn.buffered = conn.buffered.split(b"\n")
         for raw in lines:
-            try:
-                message = json.loads(raw)
-            except ValueError:
+            message = protocol.parse(raw)
+            if message is None:
                 continue
             if not conn.greeted:
                 fds, conn.fds = conn.fds, []
-                if message.get("t") != "hello" or not hmac.compare_digest(str(message.get("key")), self.key):
-                    logger.warning("refused an agent connection from PID %d: bad key", conn.pid)
+                refused = _refusal(message, self.key)
+                if refused:
+                    logger.warning("refused an agent connection from PID %d: %s", conn.pid, refused)
                     for fd in fds:
                         os.close(fd)
                     self._drop(conn, greeted=False)
@@ -205,6 +221,9 @@ class AgentListener:
         for name, fd in zip(names, fds, strict=False):
             if name not in TERMINAL_FD:
                 os.close(fd)
+                continue
+            if not self.echo:
+                relays[name] = fd
                 continue
             try:
                 read_end, write_end = os.pipe()
@@ -271,7 +290,19 @@ class AgentListener:
             with self.lock:
                 if self.connections.get(conn.pid) is conn:
                     del self.connections[conn.pid]
+                after = self.after_drop.pop(conn.pid, None)
             self.on_gone(conn.pid)
+            if after is not None:
+                after()
+
+
+def _refusal(hello: dict, key: str) -> str:
+    """Why a first message is not an agent's hello we accept ("" if it is)."""
+    if hello.get("t") != protocol.HELLO or not hmac.compare_digest(str(hello.get("key")), key):
+        return "bad key"
+    if hello.get("v") != protocol.VERSION:
+        return f"protocol version {hello.get('v')!r}, not {protocol.VERSION} (another mpscope's agent?)"
+    return ""
 
 
 def lower_priority() -> None:

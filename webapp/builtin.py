@@ -1,0 +1,136 @@
+"""BuiltinWorkers: the built-in back end — the dashboard's own Manager and the workers it starts.
+
+The dashboard's core (:class:`~webapp.dashboard.Dashboard`) serves any back end the app
+factory gives it; this one owns the recording Manager (:class:`~webapp.state.SharedState`),
+the feed that pushes its journal, and the :class:`~webapp.supervisor.Supervisor` that
+starts tasks' workers. It alone has a Manager to restart, to reset, and to ask to forget
+a dead worker's waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from multiprocessing.context import BaseContext
+
+from sharedstate.kinds.locks import named_lock_name
+
+from .agents.hub import AgentHub
+from .feed import ChangeFeed
+from .mirror import SharedStateMirror
+from .processes import ProcessTable
+from .state import SharedState
+from .supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
+
+
+class BuiltinWorkers:
+    """The Manager, its feed and the Supervisor; what the core asks of a back end."""
+
+    mode = "builtin"
+
+    def __init__(
+        self,
+        config: dict,
+        ctx: BaseContext,
+        mirror: SharedStateMirror,
+        table: ProcessTable,
+        hub: AgentHub,
+        emit: Callable[[str, object], None],
+        resync_all: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.emit = emit
+        self.resync_all = resync_all
+        self.manager_state = "running"
+        self.closed = threading.Event()
+        self.state = SharedState(ctx, config["MAX_LOCKS"], mirror)
+        self.supervisor = Supervisor(
+            ctx, self.state.for_worker, table, hub, max_workers=config["MAX_WORKERS"]
+        )
+        self.feed = ChangeFeed(
+            self.state, lambda payload: emit("changes", payload), resync_all, self._manager_lost
+        )
+
+    # -- what the core asks of a back end ---------------------------------------------
+    def fields(self) -> dict:
+        """Snapshot fields of this back end's own (none: the built-in page needs only the core's)."""
+        return {}
+
+    def manager_info(self) -> dict:
+        return {"pid": self.state.manager_pid, "restarts": self.state.restarts, "state": self.manager_state}
+
+    def spawn_workers(self, count: int, task: str, params: dict) -> list[dict]:
+        return self.supervisor.spawn_workers(count, task, params)
+
+    def reset(self) -> int:
+        """Empty the shared dict and list; return the Manager's version afterwards."""
+        return self.state.reset()
+
+    def manager_contents(self) -> dict:
+        return self.state.manager_contents()
+
+    def release(self, oid: str, pid: int) -> None:
+        """Release a lock-like object on behalf of its dead holder ``pid``."""
+        self.state.break_lock(oid, pid)
+
+    def processes_ended(self, pids: set[int]) -> None:
+        """Workers ended: the Manager forgets their waits (and, if asked, releases their locks)."""
+        waiting = {pid for _, _, value in self.state.mirror.lock_objects() for pid in value["waiters"]}
+        self._forget_dead_waiters(pids & waiting)
+        if self.config["RELEASE_DEAD_LOCKS"]:
+            self._release_dead_holders(pids)
+
+    def stopping(self) -> None:
+        """The server is stopping. A SIGTERM sent to the whole process group reaches the
+        Manager too: its death is then no reason to start another one."""
+        self.feed.stopping.set()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.supervisor.close()
+        self.feed.stop()
+        self.state.close()
+
+    # -- the Manager's side ----------------------------------------------------------
+    def _forget_dead_waiters(self, pids: set[int]) -> None:
+        # A Manager thread still blocked in acquire() for a dead worker would take the
+        # lock for it when it frees up, and nobody would ever release it.
+        for pid in pids:
+            try:
+                self.state.journal.forget_waiter(pid)
+            except Exception as exc:  # the Manager is gone: its waiters went with it
+                logger.debug("forget_waiter(%d): %r", pid, exc)
+
+    def _release_dead_holders(self, pids: set[int]) -> None:
+        # --release-dead-locks: the Manager releases what they held, whether or not the
+        # mirror has seen the acquire yet (it may lag the death by a frame)
+        for pid in pids:
+            try:
+                released = self.state.journal.release_held_by(pid)
+            except Exception as exc:  # the Manager is gone: its locks went with it
+                logger.debug("release_held_by(%d): %r", pid, exc)
+                continue
+            for oid in released:
+                name = named_lock_name(oid)
+                logger.info("released lock %r: its holder, PID %d, died (--release-dead-locks)", name, pid)
+
+    def _manager_lost(self) -> None:
+        """The Manager died: start a new one from the mirror and restart live workers."""
+        if self.closed.is_set():
+            return
+        self.manager_state = "restarting"
+        self.emit("manager", self.manager_info())
+        self.state.restart()
+        restarted = self.supervisor.restart_live()
+        self.manager_state = "running"
+        logger.warning(
+            "Manager restarted (PID %s, restart %d); %d worker(s) restarted",
+            self.state.manager_pid,
+            self.state.restarts,
+            len(restarted),
+        )
+        self.emit("manager", self.manager_info())
+        self.resync_all()

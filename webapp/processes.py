@@ -1,0 +1,356 @@
+"""The process table: every process mpscope watches, as the worker table and the commands see them.
+
+One table for both modes: built-in workers (the :class:`~webapp.supervisor.Supervisor`
+starts them and tells the table) and a watched program's processes (their agents report
+themselves). Each is a :class:`ProcessRecord`. A PID is known here only once mpscope
+started it or its agent connected from it, so only those are ever signalled, and
+psutil's creation-time check keeps a reused PID safe. One thread samples CPU and RSS.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+STARTING, RUNNING, EXITED, KILLED = "starting", "running", "exited", "killed"
+LIVE = (STARTING, RUNNING)
+ENDED = (EXITED, KILLED)
+SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
+SAMPLE_EVERY = 1.0
+ROLES = ("main", "process", "pool", "manager")
+
+
+class NotFound(LookupError):
+    """No running process of ours has that PID."""
+
+
+class Conflict(RuntimeError):
+    """The request cannot be done now (a limit, or a mode that does not do it)."""
+
+
+class ProcessRecord:
+    """One watched process: who it is, its state, how it ended, its latest CPU and RSS."""
+
+    def __init__(
+        self,
+        pid: int,
+        role: str = "process",
+        name: str = "?",
+        started_at: float | None = None,
+        task: str | None = None,
+        params: dict | None = None,
+        restarted_from: int | None = None,
+    ) -> None:
+        self.pid = pid
+        self.role = role
+        self.name = name
+        self.task = task
+        self.params = params or {}
+        self.restarted_from = restarted_from
+        self.state = RUNNING
+        self.told = False  # its parent (or mpscope) told us its name and role
+        self.killed_by_us = False  # we sent it SIGKILL
+        self.started_at = started_at or time.time()
+        self.ended_at: float | None = None
+        self.exitcode: int | None = None
+        self.signal: str | None = None
+        self.error: str | None = None
+        self.manager_lost = False  # its task failed because its Manager connection broke
+        self.cpu_percent = 0.0
+        self.rss: int | None = None
+        self.ended = threading.Event()
+        try:
+            # psutil remembers the creation time, so a later signal can never reach a
+            # different process that was given the same PID after ours ended.
+            self.ps: psutil.Process | None = psutil.Process(pid)
+            self.ppid: int | None = self.ps.ppid()
+        except psutil.Error:
+            self.ps, self.ppid = None, None
+
+    def alive(self) -> bool:
+        if self.state not in LIVE or self.ps is None:
+            return False
+        try:
+            return self.ps.is_running() and self.ps.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def signal_if_alive(self, signum: int) -> bool:
+        """Send ``signum`` only if this very process still runs; return whether it was sent."""
+        before = self.killed_by_us
+        self.killed_by_us = before or signum == signal.SIGKILL  # before its end can be seen
+        sent = False
+        if self.alive():
+            try:
+                self.ps.send_signal(signum)
+                sent = True
+            except psutil.Error:
+                pass
+        self.killed_by_us = before or (sent and signum == signal.SIGKILL)
+        return sent
+
+    def mark_running(self, ppid: int | None) -> None:
+        if self.state == STARTING:
+            self.state = RUNNING
+            self.ppid = ppid or self.ppid
+
+    def finish(self, code: int | None = None) -> None:
+        """It ended: ``code`` is the status its parent reaped (negative: the killing signal), if known."""
+        if self.ended_at is None:
+            self.ended_at = time.time()
+            self.cpu_percent = 0.0
+            self.ended.set()
+        if code is not None and code < 0:
+            self.state, self.signal, self.exitcode = KILLED, signal.Signals(-code).name, None
+        elif code is not None:
+            self.state, self.exitcode = EXITED, code
+        elif self.killed_by_us:
+            self.state, self.signal = KILLED, "SIGKILL"  # nobody reaped it, but SIGKILL cannot be survived
+        elif self.state in LIVE:
+            self.state = EXITED
+
+    def sample(self) -> bool:
+        """Refresh CPU % and RSS; return True if either changed noticeably."""
+        if self.ps is None:
+            return False
+        try:
+            with self.ps.oneshot():
+                cpu = round(self.ps.cpu_percent(None), 1)
+                rss = self.ps.memory_info().rss
+        except psutil.Error:
+            return False
+        changed = abs(cpu - self.cpu_percent) >= 0.5 or rss != self.rss
+        self.cpu_percent, self.rss = cpu, rss
+        return changed
+
+    def describe_end(self) -> str:
+        return f"killed by {self.signal}" if self.state == KILLED else f"exited with code {self.exitcode}"
+
+    def info(self) -> dict:
+        return {
+            "pid": self.pid,
+            "ppid": self.ppid,
+            "name": self.name,
+            "role": self.role,
+            "task": self.task,
+            "params": self.params,
+            "state": self.state,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "exitcode": self.exitcode,
+            "signal": self.signal,
+            "cpu_percent": self.cpu_percent,
+            "rss": self.rss,
+            "error": self.error,
+            "restarted_from": self.restarted_from,
+        }
+
+
+class ProcessTable:
+    """Every watched process by PID; reports each change through ``notify(infos, removed_pids)``."""
+
+    def __init__(
+        self,
+        notify: Callable[[list[dict], list[int]], None],
+        ask_stack: Callable[[int, int], bool],
+        forget_output: Callable[[int], None],
+        ended_cap: int = 1000,
+        noun: str = "worker",
+    ) -> None:
+        self.notify = notify
+        self.noun = noun  # how an error names a process: "no running worker with PID 12"
+        self.ended_cap = ended_cap
+        self.ended: collections.deque[int] = collections.deque()  # ended PIDs, oldest first
+        self.ask_stack = ask_stack
+        self.forget_output = forget_output
+        self.workers: dict[int, ProcessRecord] = {}
+        self.pending_exit: dict[int, int] = {}  # exit codes reported before the process was seen
+        self.lock = threading.RLock()
+        self.stack_requests: dict[int, tuple[threading.Event, list]] = {}
+        self.request_ids = itertools.count(1)
+        self.closing = threading.Event()
+        self.sampler = threading.Thread(target=self._sample, name="mpscope-sampler", daemon=True)
+        self.sampler.start()
+
+    # -- what the starters and the agents report -------------------------------------
+    def started(self, record: ProcessRecord) -> ProcessRecord:
+        """mpscope started this process itself (a built-in worker); return its record in the table.
+
+        Its agent's hello usually comes next, but may have come already: then what the
+        starter knows (task, parameters, name) goes into the record the hello made.
+        """
+        with self.lock:
+            known = self.workers.get(record.pid)
+            if known is None:
+                record.state, record.told = STARTING, True
+                self.workers[record.pid] = record
+                return record
+            known.name, known.task, known.params = record.name, record.task, record.params
+            known.role, known.restarted_from, known.told = record.role, record.restarted_from, True
+            return known
+
+    def seen(
+        self,
+        pid: int,
+        role: str | None = None,
+        name: str | None = None,
+        at: float | None = None,
+        told: bool = False,
+        ppid: int | None = None,
+    ) -> None:
+        """A process said hello (``told=False``), or its parent told us its name and role (``told=True``).
+
+        The parent knows better: a child says hello before multiprocessing has given it
+        its name, so what the parent told wins, whichever arrives first.
+        """
+        with self.lock:
+            proc = self.workers.get(pid)
+            if proc is None:
+                proc = self.workers[pid] = ProcessRecord(pid, role or "process", name or "?", at)
+                proc.told = told
+                if told:  # its parent started it; it has not connected yet
+                    proc.state = STARTING
+                if pid in self.pending_exit:
+                    proc.finish(self.pending_exit.pop(pid))
+            elif told and proc.role != "main":
+                proc.role = role if role in ROLES else proc.role
+                proc.name = name or proc.name
+                proc.told = True
+            elif not proc.told and proc.role != "main":
+                proc.name = name or proc.name
+            if not told:
+                proc.mark_running(ppid)
+        self.notify([proc.info()], [])
+
+    def failed(self, pid: int, traceback: str, manager_lost: bool) -> None:
+        """Process ``pid``'s task raised: keep its traceback (its end is reported on its own)."""
+        with self.lock:
+            proc = self.workers.get(pid)
+            if proc is None:
+                return
+            proc.error, proc.manager_lost = traceback[-65536:], manager_lost
+        self.notify([proc.info()], [])
+
+    def exited(self, pid: int, code: int | None) -> None:
+        """Process ``pid`` ended: its parent reaped ``code``, or (None) its connection closed."""
+        with self.lock:
+            proc = self.workers.get(pid)
+            if proc is None:
+                if code is not None:
+                    self.pending_exit[pid] = code
+                return
+            if proc.ended_at is None:
+                self.ended.append(pid)
+                proc.finish(code)
+                logger.info("process %d %s", pid, proc.describe_end())
+            else:
+                proc.finish(code)
+            removed = self._trim_ended()
+        self.notify([proc.info()], removed)
+
+    def _trim_ended(self) -> list[int]:
+        """Forget the oldest ended processes beyond ``ended_cap`` (a program may fork thousands)."""
+        removed = []
+        while len(self.ended) > self.ended_cap:
+            pid = self.ended.popleft()
+            proc = self.workers.get(pid)
+            if proc is not None and proc.ended_at is not None:
+                del self.workers[pid]
+                self.forget_output(pid)
+                removed.append(pid)
+        return removed
+
+    def stack_answer(self, request_id: int, threads: list) -> None:
+        waiting = self.stack_requests.get(request_id)
+        if waiting is not None:
+            waiting[1].append(threads)
+            waiting[0].set()
+
+    # -- commands ------------------------------------------------------------------
+    def kill_worker(self, pid: int, sig: str = "TERM") -> dict:
+        """Send ``SIG<sig>`` to a live process of ours; raise NotFound for anything else."""
+        proc = self.get(pid)
+        if proc is None or not proc.signal_if_alive(SIGNALS[sig]):
+            raise NotFound(f"no running {self.noun} with PID {pid}")
+        logger.info("sent SIG%s to %s %d", sig, self.noun, pid)
+        return proc.info()
+
+    def kill_all(self, sig: str = "TERM") -> list[int]:
+        """Signal every live process; return the PIDs signalled."""
+        pids = [p.pid for p in self.live() if p.signal_if_alive(SIGNALS[sig])]
+        if pids:
+            logger.info("sent SIG%s to %d process(es)", sig, len(pids))
+        return pids
+
+    def clear_ended(self) -> list[int]:
+        """Forget ended processes; return their PIDs."""
+        with self.lock:
+            pids = [pid for pid, p in self.workers.items() if p.ended_at is not None]
+            for pid in pids:
+                del self.workers[pid]
+                self.forget_output(pid)
+            self.ended.clear()
+        if pids:
+            self.notify([], pids)
+        return pids
+
+    def stack(self, pid: int, timeout: float = 2.0) -> list[dict]:
+        """Ask a live process's agent for every thread's stack; raise NotFound or TimeoutError."""
+        proc = self.get(pid)
+        if proc is None or not proc.alive():
+            raise NotFound(f"no running {self.noun} with PID {pid}")
+        request_id = next(self.request_ids)
+        done, answer = self.stack_requests[request_id] = (threading.Event(), [])
+        try:
+            if not self.ask_stack(pid, request_id):
+                raise TimeoutError(f"process {pid} is still starting: mpscope cannot reach it yet")
+            if not done.wait(timeout):
+                raise TimeoutError(f"process {pid} did not answer within {timeout}s")
+            return answer[0]
+        finally:
+            self.stack_requests.pop(request_id, None)
+
+    def get(self, pid: int) -> ProcessRecord | None:
+        with self.lock:
+            return self.workers.get(pid)
+
+    def records(self) -> list[ProcessRecord]:
+        with self.lock:
+            return list(self.workers.values())
+
+    def infos(self) -> list[dict]:
+        with self.lock:
+            return [p.info() for p in self.workers.values()]
+
+    def live(self) -> list[ProcessRecord]:
+        with self.lock:
+            return [p for p in self.workers.values() if p.ended_at is None]
+
+    def live_count(self) -> int:
+        return len(self.live())
+
+    def kill_all_now(self) -> None:
+        """SIGKILL every process that still runs."""
+        for proc in self.live():
+            proc.signal_if_alive(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Stop sampling (the starters stop and reap their own processes)."""
+        self.closing.set()
+        if self.sampler.is_alive():
+            self.sampler.join(2)
+
+    def _sample(self) -> None:
+        while not self.closing.wait(SAMPLE_EVERY):
+            changed = [p.info() for p in self.live() if p.sample()]
+            if changed:
+                self.notify(changed, [])
