@@ -1,8 +1,9 @@
 """The one replayer of what clients receive: ``snapshot`` + ``changes`` -> every shared object.
 
 Tests, benchmarks, chaos runs and tools rebuild the state with this, as the page does
-with ``static/js/model.js``; the server's mirror replays through the same per-kind
-Replica classes (:mod:`sharedstate.kinds`).
+with ``static/js/objects.js`` and its kind modules (both are held to the golden fixtures
+of ``tests/fixtures/replay/``: ``tests/test_replay_fixtures.py``); the server's mirror
+replays through the same per-kind Replica classes (:mod:`sharedstate.kinds`).
 """
 
 from __future__ import annotations

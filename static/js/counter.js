@@ -25,7 +25,7 @@ export class CounterCheck {
     this.shown = "";
   }
 
-  /** @param {Map} dict the model's dict (canonKey -> {value}); @param {Map} workers pid -> info */
+  /** @param {Map} dict the entries of d (canonKey -> {value}, kinds/dict.js); @param {Map} workers pid -> info */
   update(dict, workers) {
     const entry = dict.get(COUNTER);
     const present = entry !== undefined && typeof entry.value === "number";

@@ -43,7 +43,7 @@ export class ObjectsModel {
 
   /** The objects that get a kind panel (all but those drawn elsewhere), in model order. */
   paneled() {
-    return [...this.objects.values()].filter((obj) => !this.elsewhere(obj.id));
+    return [...this.objects.values()].filter((obj) => obj.paneled);
   }
 
   /** Create or reload one object; a reload keeps its panel and its recent ops. */
@@ -54,7 +54,10 @@ export class ObjectsModel {
       Object.assign(old, { label: label || id, state, dirty: true });
       return old;
     }
-    const obj = { id, kind, label: label || id, state, recent: [], ops: 0, dirty: true, view: {}, changedAt: 0 };
+    // `paneled`: it has a kind panel here, which shows its recent ops (d, l and the named
+    // locks have panels of their own, which do not: their ops are not described)
+    const obj = { id, kind, label: label || id, state, recent: [], ops: 0, dirty: true, view: {}, changedAt: 0,
+      paneled: !this.elsewhere(id) };
     this.objects.delete(id); // a new kind under an old id gets a fresh panel, at the end
     this.objects.set(id, obj);
     this.added = true;
@@ -80,11 +83,11 @@ export class ObjectsModel {
       }
       const obj = this.objects.get(op.object);
       if (!obj) continue; // created before our snapshot and not in it: the next snapshot brings it
-      const text = kindModule(obj.kind).apply(obj.state, op, obj.kind);
+      const text = kindModule(obj.kind).apply(obj.state, op, obj.kind, now);
       obj.ops++;
       obj.dirty = true;
       obj.changedAt = now;
-      if (text) {
+      if (text && obj.paneled) {
         obj.recent.push({ pid: op.pid, text });
         if (obj.recent.length > RECENT) obj.recent.shift();
       }
@@ -96,7 +99,7 @@ export class ObjectsModel {
   lockTable() {
     const out = [];
     for (const obj of this.objects.values()) {
-      if ((obj.kind !== "Lock" && obj.kind !== "RLock") || this.elsewhere(obj.id)) continue;
+      if ((obj.kind !== "Lock" && obj.kind !== "RLock") || !obj.paneled) continue;
       const holder = obj.state.holders[0];
       out.push({ name: obj.label, holder_pid: holder ? holder.pid : null, waiters: obj.state.waiters });
     }
@@ -108,7 +111,7 @@ export class ObjectsModel {
     const out = new Map();
     for (const obj of this.objects.values()) {
       const module = kindModule(obj.kind);
-      if (!module.waiting || this.elsewhere(obj.id)) continue;
+      if (!module.waiting || !obj.paneled) continue;
       for (const [pid, text] of module.waiting(obj.state)) out.set(pid, `${obj.label}: ${text}`);
     }
     return out;
@@ -142,8 +145,10 @@ export class ObjectPanels {
       const module = kindModule(obj.kind);
       panel.count.textContent = module.summary(obj.state, obj.kind);
       module.render(obj.state, panel.body, ctx, obj);
-      panel.recent.replaceChildren(...obj.recent.map((r) =>
-        el("span", { className: "op" }, el("b", {}, String(r.pid)), ` ${r.text}`)).reverse());
+      panel.recent.replaceChildren(...obj.recent.map((r) => {
+        if (typeof r.text === "function") r.text = r.text(); // described once, when first shown
+        return el("span", { className: "op" }, el("b", {}, String(r.pid)), ` ${r.text}`);
+      }).reverse());
       panel.recent.hidden = obj.recent.length === 0;
     }
   }

@@ -22,24 +22,24 @@ export default {
     return { entries, order: null };
   },
 
-  apply(s, op) {
+  apply(s, op, kind, now = performance.now()) {
     if (op.op === "set") {
       const id = canonKey(op.key);
       const entry = s.entries.get(id);
       if (entry) {
         entry.value = op.value;
         entry.pid = op.pid;
-        entry.at = performance.now();
+        entry.at = now;
       } else {
-        s.entries.set(id, { id, key: op.key, value: op.value, pid: op.pid, at: performance.now() });
+        s.entries.set(id, { id, key: op.key, value: op.value, pid: op.pid, at: now });
         s.order = null;
       }
-      return `[${short(op.key, 12)}] = ${short(op.value)}`;
+      return () => `[${short(op.key, 12)}] = ${short(op.value)}`;
     }
     if (op.op === "del") {
       s.entries.delete(canonKey(op.key));
       s.order = null;
-      return `del [${short(op.key, 12)}]`;
+      return () => `del [${short(op.key, 12)}]`;
     }
     if (op.op === "clear") { s.entries.clear(); s.order = null; }
     return op.op;

@@ -1,8 +1,10 @@
 // The page's registry of shared-object kinds: one module per kind family, each saying how to
 // load its encoded value, apply its ops and render its panel (see docs/objects.md).
 //
-// A kind module exports {kinds, load(value, writers, kind), apply(state, op, kind) -> text of
-// the op for the recent-ops line (or null), value(state, kind) -> {value, writers} encoded as
+// A kind module exports {kinds, load(value, writers, kind), apply(state, op, kind, now) -> text of
+// the op for the recent-ops line, or a function that makes it (when that formats values: only
+// a panel that shows the line calls it), or null (`now`: performance.now() when its batch came,
+// which a changed row flashes from), value(state, kind) -> {value, writers} encoded as
 // the Python Replica's value() and writers() (tests/test_replay_fixtures.py holds the two
 // replayers to the same golden fixtures), summary(state, kind), render(state, body, ctx,
 // panel)} and optionally waiting(state) -> [[pid, "blocked in get()"], ...] for the worker table.

@@ -4,7 +4,6 @@ import { describe } from "../format.js";
 import { setParts } from "../vlist.js";
 import { growingList, short } from "./parts.js";
 
-const item = (value, pid) => ({ value, pid, at: performance.now() });
 
 export default {
   kinds: ["list"],
@@ -13,16 +12,19 @@ export default {
     return { items: value.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })) };
   },
 
-  apply(s, op) {
+  apply(s, op, kind, now = performance.now()) {
     const l = s.items;
+    const item = (value) => ({ value, pid: op.pid, at: now });
     switch (op.op) {
-      case "append": l.push(item(op.value, op.pid)); return `append ${short(op.value)}`;
-      case "extend": l.push(...op.values.map((v) => item(v, op.pid))); return `extend ${op.values.length}`;
-      case "insert": l.splice(op.index, 0, item(op.value, op.pid)); return `insert [${op.index}]`;
-      case "set": l[op.index] = item(op.value, op.pid); return `[${op.index}] = ${short(op.value)}`;
+      case "append": l.push(item(op.value)); return () => `append ${short(op.value)}`;
+      case "extend": // one push per item: a spread of a million arguments would overflow the stack
+        for (const v of op.values) l.push(item(v));
+        return `extend ${op.values.length}`;
+      case "insert": l.splice(op.index, 0, item(op.value)); return `insert [${op.index}]`;
+      case "set": l[op.index] = item(op.value); return () => `[${op.index}] = ${short(op.value)}`;
       case "del": l.splice(op.index, 1); return `del [${op.index}]`;
       case "clear": l.length = 0; return "clear";
-      case "replace": s.items = op.values.map((v) => item(v, op.pid)); return "replace";
+      case "replace": s.items = op.values.map(item); return "replace";
     }
     return op.op;
   },

@@ -17,7 +17,7 @@ export default {
   apply(s, op) {
     if (op.op === "setattr") {
       s.attrs.set(op.name, { value: op.value, pid: op.pid });
-      return `.${op.name} = ${short(op.value)}`;
+      return () => `.${op.name} = ${short(op.value)}`;
     }
     if (op.op === "delattr") {
       s.attrs.delete(op.name);

@@ -24,15 +24,15 @@ export default {
     };
   },
 
-  apply(s, op) {
+  apply(s, op, kind, now = performance.now()) {
     switch (op.op) {
       case "put":
-        s.items.push({ value: op.value, pid: op.pid, at: performance.now() });
+        s.items.push({ value: op.value, pid: op.pid, at: now });
         s.unfinished++;
-        return `put ${short(op.value)}`;
+        return () => `put ${short(op.value)}`;
       case "get": {
         const item = s.items.shift();
-        return item ? `got ${short(item.value)}` : "get";
+        return item ? () => `got ${short(item.value)}` : "get";
       }
       case "task_done":
         if (s.unfinished > 0) s.unfinished--;

@@ -14,15 +14,14 @@ export default {
     return { typecode: value.typecode, value: value.value, pid: writers?.[0] ?? null, at: 0 };
   },
 
-  apply(s, op) {
-    const at = performance.now();
+  apply(s, op, kind, at = performance.now()) {
     if (op.op === "set" && s.items) {
       s.items[op.index] = { value: op.value, pid: op.pid, at };
-      return `[${op.index}] = ${short(op.value)}`;
+      return () => `[${op.index}] = ${short(op.value)}`;
     }
     if (op.op === "set") {
       Object.assign(s, { value: op.value, pid: op.pid, at });
-      return `value = ${short(op.value)}`;
+      return () => `value = ${short(op.value)}`;
     }
     if (op.op === "replace") {
       s.items = op.values.map((v) => ({ value: v, pid: op.pid, at }));
