@@ -33,7 +33,7 @@ MALFORMED_FRAMES: list[str | bytes] = [
     b"\x00\x01",
 ]
 LOG_MARK = "malformed frame"
-LOG_BURST = 3  # webapp/frames.py: DropReport(rate=1.0, burst=3)
+LOG_BURST = 3  # webapp/web/frames.py: DropReport(rate=1.0, burst=3)
 
 
 def dropped(ws: websocket.WebSocket, timeout: float) -> bool:

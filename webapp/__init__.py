@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
-from . import access, frames
+from . import web
 from .builtin import BuiltinWorkers
-from .commands import ApiError
 from .dashboard import Dashboard
-from .guard import RequestGuard, allowed_hosts
-from .sockets import ClientManager, WireJSON, socketio
-
-logger = logging.getLogger(__name__)
 
 # templates/ and static/ sit beside webapp/ in the repository and inside it once installed
 ASSETS = (
@@ -95,52 +88,7 @@ def create_app(
         app.config.from_mapping(config)
     app.json.sort_keys = False
 
-    from . import events, labs, routes  # noqa: F401 -- registers handlers on import
-    from .program import events as program_events  # noqa: F401
-    from .program import routes as program_routes
-
-    socketio.init_app(
-        app,
-        async_mode="threading",
-        cors_allowed_origins=None,  # same origin only
-        max_http_buffer_size=64 * 1024,
-        json=WireJSON,
-        client_manager=ClientManager(),
-        logger=False,
-        engineio_logger=False,
-    )
-    app.wsgi_app = RequestGuard(
-        app.wsgi_app,
-        allowed_hosts(app.config["HOST"], app.config["ALLOWED_HOSTS"]),
-        token=app.config["TOKEN"],
-        viewer_token=app.config["VIEWER_TOKEN"],
-        read_only=app.config["READ_ONLY"],
-    )
-    frames.install(socketio.server)
-    access.check_every_event_declared()
-    app.before_request(access.authorise_request)
+    web.init_app(app)  # Socket.IO first: the dashboard's clients are reached through it
     app.extensions["mpscope"] = build(app.config)
-    app.register_blueprint(routes.bp)
-    app.register_blueprint(program_routes.bp)
-    labs.init_app(app)
-    register_errors(app)
+    web.init_labs(app)  # the Labs start their runs from the dashboard's context
     return app
-
-
-def register_errors(app: Flask) -> None:
-    """Answer every error under /api and /healthz as JSON ``{"error": ...}``, never a traceback."""
-
-    @app.errorhandler(ApiError)
-    def api_error(exc: ApiError):
-        return jsonify(error=exc.message), exc.status
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        if request.path.startswith(("/api", "/healthz")):
-            return jsonify(error=exc.description or exc.name), exc.code
-        return exc
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        logger.error("error in %s %s: %r", request.method, request.path, exc, exc_info=exc)
-        return jsonify(error="internal error; see the server log"), 500

@@ -19,9 +19,9 @@ from flask import Flask
 
 from . import create_app
 from .dashboard import Dashboard
-from .guard import TOKEN_RE, is_loopback
 from .program import cli
 from .serving import make_threaded_server
+from .web.guard import TOKEN_RE, is_loopback
 
 # The dashboard server's flags, for `mpscope` and `mpscope run` alike: (flag, add_argument keywords).
 SERVER_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (

@@ -1,14 +1,14 @@
 """REST for the watched program: stop, start (run again) and its pool tasks.
 
-Who may call them is decided in :mod:`webapp.access`, as for every route."""
+Who may call them is decided in :mod:`webapp.web.access`, as for every route."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from ..dashboard import current_dashboard
-from ..routes import json_body
-from . import commands
+from . import program_commands
+from .routes import json_body
 
 bp = Blueprint("program", __name__)
 
@@ -17,17 +17,17 @@ bp = Blueprint("program", __name__)
 def stop_program():
     """SIGTERM the program's main process, then SIGKILL it and its processes if they linger."""
     json_body()
-    return jsonify(commands.stop_program(current_dashboard())), 202
+    return jsonify(program_commands.stop_program(current_dashboard())), 202
 
 
 @bp.post("/api/program/start")
 def start_program():
     """Run the program again once it has ended."""
     json_body()
-    return jsonify(commands.start_program(current_dashboard())), 201
+    return jsonify(program_commands.start_program(current_dashboard())), 201
 
 
 @bp.get("/api/pool-tasks")
 def list_pool_tasks():
     """Every Pool / ProcessPoolExecutor task of the program: queued, running, done or failed."""
-    return jsonify(commands.pool_tasks(current_dashboard()))
+    return jsonify(program_commands.pool_tasks(current_dashboard()))

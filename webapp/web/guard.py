@@ -9,7 +9,7 @@ It refuses, before any route or socket handler runs:
   ``Origin`` is another site.
 
 It records the client's role (``environ["mpscope.read_only"]``) for the one authorisation
-point, :mod:`webapp.access`, which every route and socket event passes through.
+point, :mod:`webapp.web.access`, which every route and socket event passes through.
 
 ``/?token=T`` logs a browser in: the token must be one of ours (letters, digits, ``-``,
 ``_``), and the answer is a redirect to a path on this server with a cookie that is named

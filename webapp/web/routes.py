@@ -1,6 +1,6 @@
 """HTTP routes: the dashboard page and the JSON API. Views validate, call, and return JSON.
 
-Who may call what is decided before any view runs, in :mod:`webapp.access`.
+Who may call what is decided before any view runs, in :mod:`webapp.web.access`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from workers.registry import TASKS
 
-from . import commands, rawjson
+from .. import rawjson
+from ..dashboard import current_dashboard
+from ..locks import describe_locks, single_holder_locks
+from ..processes import NotFound
+from ..state import ManagerUnavailable
+from . import commands
 from .commands import ApiError, parse_pid
-from .dashboard import current_dashboard
-from .locks import describe_locks, single_holder_locks
-from .processes import NotFound
-from .state import ManagerUnavailable
 
 bp = Blueprint("dashboard", __name__)
 

@@ -2,7 +2,7 @@
 
 Commands (``spawn``, ``kill``, ``kill_all``, ``clear``, ``reset``) take the REST bodies and
 answer, as their acknowledgement, with what REST would return, plus ``status``. Every
-event is registered through :func:`webapp.access.socket_event`, which says whether it writes.
+event is registered through :func:`webapp.web.access.socket_event`, which says whether it writes.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import Any
 
 from flask import request
 
+from ..dashboard import current_dashboard
+from ..sockets import socketio
 from . import commands
 from .access import socket_event
 from .commands import ApiError
-from .dashboard import current_dashboard
-from .sockets import socketio
 
 
-def _answer(run: Callable[[], dict], status: int = 200) -> dict:
+def answer(run: Callable[[], dict], status: int = 200) -> dict:
     """Run a command for this client (already authorised) and answer as REST would."""
     try:
         return {"status": status, **run()}
@@ -52,25 +52,25 @@ def resync(data: Any = None) -> dict:
 
 @socket_event("spawn", writes=True)
 def spawn(data: Any = None) -> dict:
-    return _answer(lambda: commands.spawn(current_dashboard(), data), 201)
+    return answer(lambda: commands.spawn(current_dashboard(), data), 201)
 
 
 @socket_event("kill", writes=True)
 def kill(data: Any = None) -> dict:
     args = _args(data)
-    return _answer(lambda: commands.kill(current_dashboard(), args.get("pid"), args.get("signal")), 202)
+    return answer(lambda: commands.kill(current_dashboard(), args.get("pid"), args.get("signal")), 202)
 
 
 @socket_event("kill_all", writes=True)
 def kill_all(data: Any = None) -> dict:
-    return _answer(lambda: commands.kill_all(current_dashboard(), _args(data).get("signal")), 202)
+    return answer(lambda: commands.kill_all(current_dashboard(), _args(data).get("signal")), 202)
 
 
 @socket_event("clear", writes=True)
 def clear(data: Any = None) -> dict:
-    return _answer(lambda: commands.clear_ended(current_dashboard()))
+    return answer(lambda: commands.clear_ended(current_dashboard()))
 
 
 @socket_event("reset", writes=True)
 def reset(data: Any = None) -> dict:
-    return _answer(lambda: commands.reset(current_dashboard()))
+    return answer(lambda: commands.reset(current_dashboard()))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..commands import ApiError
 from ..dashboard import Dashboard
-from .launcher import AlreadyRunning
-from .watch import ProgramWatch
+from ..program.launcher import AlreadyRunning
+from ..program.watch import ProgramWatch
+from .commands import ApiError
 
 
 def watched(dashboard: Dashboard) -> ProgramWatch:

@@ -16,10 +16,10 @@ from typing import Any
 
 from flask import request
 
+from ..dashboard import current_dashboard
+from ..sockets import socketio
 from .commands import ApiError, check_rate
-from .dashboard import current_dashboard
 from .guard import WRITE_METHODS
-from .sockets import socketio
 
 SOCKET_EVENTS: dict[str, bool] = {}  # event name -> writes?
 

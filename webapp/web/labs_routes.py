@@ -6,11 +6,11 @@ from flask import Blueprint, current_app, jsonify, render_template
 
 from workers.registry import ParamError
 
-from ..commands import ApiError
-from ..routes import json_body
-from .catalog import LABS, Lab
-from .run import LabRun
-from .runner import Busy, LabRunner
+from ..labs.catalog import LABS, Lab
+from ..labs.run import LabRun
+from ..labs.runner import Busy, LabRunner
+from .commands import ApiError
+from .routes import json_body
 
 bp = Blueprint("labs", __name__)
 

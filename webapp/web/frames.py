@@ -26,8 +26,8 @@ from typing import Any
 import socketio
 from socketio import packet
 
-from .ratelimit import RateLimiter
-from .serving import DirectFrameWebSocket
+from ..ratelimit import RateLimiter
+from ..serving import DirectFrameWebSocket
 
 logger = logging.getLogger(__name__)
 

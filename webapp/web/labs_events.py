@@ -12,7 +12,8 @@ from typing import Any
 from flask import current_app
 from flask_socketio import join_room, leave_room
 
-from ..access import socket_event
+from ..sockets import socketio
+from .access import socket_event
 
 
 def room(run_id: str) -> str:
@@ -50,3 +51,8 @@ def lab_stop(data: Any = None) -> dict:
         return {"status": 404, "error": "no such lab run"}
     current_app.extensions["mpscope_labs"].stop(run.id)
     return {"status": 202, "id": run.id}
+
+
+def emit(run_id: str, payload: dict) -> None:
+    """Send a run's batch to the clients that follow it."""
+    socketio.emit("lab", payload, to=room(run_id))
