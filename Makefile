@@ -1,11 +1,12 @@
-# mpscope: `make run` starts the dashboard, `make test` runs ruff and the whole suite.
+# mpscope: `make run` starts the dashboard, `make test` runs ruff and the whole suite,
+# `make test-fast` the in-process tests (no browser, no server subprocess; < 30 s) after each change.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup setup-dev run test lint format clean bench bench-quick chaos
+.PHONY: setup setup-dev run test test-fast lint format clean bench bench-quick chaos
 
 # `make run` installs the package and its runtime dependencies only; `make test` adds the
 # dev extras (pytest, playwright, ruff...). Both install from pyproject.toml, editable.
@@ -37,6 +38,12 @@ format: setup-dev
 
 test: lint
 	$(PY) -m pytest
+
+# The app built in this process (tests/test_fast_*.py, marked `fast`): Flask's and
+# Flask-SocketIO's test clients, the real built-in back end or a fake one. No browser, no
+# server subprocess.
+test-fast: setup-dev
+	$(PY) -m pytest tests/test_fast_*.py
 
 # Benchmarks (docs/performance.md): `make bench` full run under 10 minutes, writes the
 # results and the page; `make bench-quick` small scale, under a minute. ARGS=--soak adds the soak.

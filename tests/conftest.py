@@ -4,6 +4,7 @@
 connected websocket client that rebuilds the shared state from ``snapshot`` + ``changes``).
 ``fresh_server`` is a private server per test, for tests that stop the server.
 ``run_server`` (parametrized with a program from examples/) -> ``run_api``: ``mpscope run``.
+``app`` -> ``client``, ``socket_client``: the app built in this process (the fast tests).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from browser_support import browser  # noqa: F401 -- one Chromium for every browser test module
 from hostile_clients import Stranger
+from inprocess import builtin_app, close_app, connect_socket, descendants
 from run_support import RunServer
 from support import MAX_WORKERS, Api, LiveClient
 
@@ -77,3 +79,33 @@ def run_api(run_server: RunServer):
     client = Api(run_server)
     yield client
     client.close()
+
+
+# -- the app in this process (make test-fast) --------------------------------------------------
+# Flask's tutorial fixtures: ``app`` -> ``client`` (Flask's test client) and ``socket_client``
+# (Flask-SocketIO's). ``app`` is built with the real built-in back end: its Manager and the
+# workers it starts are real, and reaped after the test. A test module that needs no process
+# overrides ``app`` with ``inprocess.fake_app`` (the core with a fake back end). One app at a
+# time: the app's SocketIO object is shared by every app of a process.
+@pytest.fixture
+def app():
+    """``create_app`` with the built-in back end, in this process; closed (every process reaped) after."""
+    before = descendants()
+    app = builtin_app()
+    yield app
+    close_app(app, before)
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client for ``app`` (through the RequestGuard, as a browser's requests)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def socket_client(app, client):
+    """Flask-SocketIO's test client, connected to ``app`` (it has received its first snapshot)."""
+    sio = connect_socket(app, client)
+    yield sio
+    if sio.is_connected():
+        sio.disconnect()
