@@ -132,7 +132,7 @@ def with_a_page_open(bench, procs: int, writes: int, rounds: int) -> dict:
     """The Manager-heavy program again, with a client connected all along that replays every op.
 
     Without one, the dashboard holds the journal batches and replays them when someone
-    reads (webapp/program/objects.py); with one, every op is replayed, encoded and pushed
+    reads (webapp/journals.py); with one, every op is replayed, encoded and pushed
     as it comes. Both sides are timed from the go signal, once every writer is running.
     """
     program = str(REPO / "benchmarks" / "programs" / "manager_writes.py")

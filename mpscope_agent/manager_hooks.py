@@ -91,14 +91,35 @@ def recording_types() -> _RecordingTypes | None:
 
 def _journal_here() -> ChangeJournal:
     """This Manager process's journal, made (and its sender started) on first use."""
-    global _sender
     if _sender is None:
-        _sender = JournalSender(recording_types().ChangeJournal())
-        _thread.start_new_thread(_sender.run, ())
-        # A Manager process ends through multiprocessing's exit function, which runs these
-        # finalizers (atexit does not run in a child): send what the last moments recorded.
-        Finalize(None, _sender.send_new, exitpriority=100)
+        send_journal(recording_types().ChangeJournal())
     return _sender.journal
+
+
+def send_journal(journal: ChangeJournal, channel=None) -> None:
+    """Make ``journal`` this Manager process's, and send it to the dashboard as it records.
+
+    A program's Manager calls it on its first shared object; the dashboard's own Manager
+    at its start, with the journal that holds its named objects and its own ``channel``.
+    """
+    global _sender
+    _sender = JournalSender(journal)
+    if channel is not None:
+        _listen(channel)
+    elif _channel is None:
+        return  # nowhere to send it (the dashboard's Manager tested on its own): it records only
+    _thread.start_new_thread(_sender.run, ())
+    # A Manager process ends through multiprocessing's exit function, which runs these
+    # finalizers (atexit does not run in a child): send what the last moments recorded.
+    Finalize(None, _sender.send_new, exitpriority=100)
+
+
+def _listen(channel) -> None:
+    """Send over ``channel``, and serve the dashboard's requests that come over it."""
+    global _channel
+    _channel = channel
+    channel.handlers["release"] = release
+    channel.handlers["pace"] = pace
 
 
 class JournalSender:
@@ -111,7 +132,7 @@ class JournalSender:
 
     def __init__(self, journal: ChangeJournal) -> None:
         self.journal = journal
-        self.after = 0
+        self.after = journal.version  # a journal restored at a version sends what comes after it
         self.lock = _thread.allocate_lock()
         self.gap = UNWATCHED_GAP  # until the dashboard says a page is open: its first batch asks
         self.hurry = _thread.allocate_lock()  # released to cut a wait of the slow pace short
@@ -227,10 +248,7 @@ def creation_label(typeid: str) -> str:
 # -- the patches -------------------------------------------------------------------------
 def patch_managers(module, channel) -> None:
     """Make ``multiprocessing.managers`` record (see the module docstring)."""
-    global _channel
-    _channel = channel
-    channel.handlers["release"] = release
-    channel.handlers["pace"] = pace
+    _listen(channel)
     registry = module.SyncManager._registry
     for name, (plain, exposed, method_to_typeid, proxytype) in list(registry.items()):
         if plain is not None:  # Iterator and AsyncResult are made by other calls, not created

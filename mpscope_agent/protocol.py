@@ -44,6 +44,10 @@ JOURNAL_SNAPSHOT = "journal_snapshot"
 PACE = "pace"
 RELEASE = "release"
 
+# The role in the hello of the dashboard's own Manager: its journal is the built-in
+# objects, and it is not one of the processes the table lists (the page shows it apart).
+ROLE_DASHBOARD_MANAGER = "dashboard-manager"
+
 
 def line(message: dict) -> bytes:
     """One message as sent: a JSON line (a value JSON cannot carry goes as its repr)."""

@@ -18,9 +18,9 @@ from sharedstate.journal import ChangeJournal
 from sharedstate.kinds.dicts import ObservedDict
 from sharedstate.kinds.lists import ObservedList
 from testkit.waiting import wait_for
+from webapp import journals as program_objects
+from webapp.journals import ManagerJournals as ProgramObjects
 from webapp.mirror import SharedStateMirror
-from webapp.program import objects as program_objects
-from webapp.program.objects import ProgramObjects
 
 
 class FakeAgent:

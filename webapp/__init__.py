@@ -21,17 +21,11 @@ ASSETS = (
 def build_dashboard(config: dict[str, Any]) -> Dashboard:
     """The core with the back end for the mode: a watched program (``PROGRAM``) or the built-in workers."""
     if config.get("PROGRAM"):
-        from .program.objects import ProgramObjects
         from .program.watch import ProgramWatch
 
         # No forkserver of our own (Labs start one if used): its start-up would take CPU
         # from the program. Its output is ours too: copied to our terminal.
         dashboard = Dashboard(config, echo_output=True, process_noun="process of the program")
-        objects = ProgramObjects(
-            dashboard.mirror,
-            lambda payload: dashboard.broadcast("changes", payload),
-            dashboard.clients.watching,
-        )
         dashboard.attach(
             ProgramWatch(
                 config["PROGRAM"],
@@ -39,22 +33,11 @@ def build_dashboard(config: dict[str, Any]) -> Dashboard:
                 dashboard.processes,
                 dashboard.broadcast,
                 config.get("ON_PROGRAM_END"),
-                objects,
             )
         )
     else:
         dashboard = Dashboard(config)
-        dashboard.attach(
-            BuiltinWorkers(
-                config,
-                dashboard.ctx,
-                dashboard.mirror,
-                dashboard.processes,
-                dashboard.hub,
-                dashboard.broadcast,
-                dashboard.resync_all,
-            )
-        )
+        dashboard.attach(BuiltinWorkers(config, dashboard))
     return dashboard
 
 

@@ -2,56 +2,48 @@
 
 The dashboard's core (:class:`~webapp.dashboard.Dashboard`) serves any back end the app
 factory gives it; this one owns the recording Manager (:class:`~webapp.state.SharedState`),
-the feed that pushes its journal, and the :class:`~webapp.supervisor.Supervisor` that
-starts tasks' workers. It alone has a Manager to restart, to reset, and to ask to forget
-a dead worker's waits.
+whose journal reaches the core's ManagerJournals over the agent channel as a program's
+Managers' do, and the :class:`~webapp.supervisor.Supervisor` that starts tasks' workers.
+It alone has a Manager to restart when it dies, to reset, and to ask to forget a dead
+worker's waits.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from multiprocessing.context import BaseContext
 
 from sharedstate.kinds.locks import named_lock_name
 
-from .agents.hub import AgentHub
-from .feed import ChangeFeed
-from .mirror import SharedStateMirror
-from .processes import ProcessTable
 from .state import SharedState
 from .supervisor import Supervisor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
 
 
 class BuiltinWorkers:
-    """The Manager, its feed and the Supervisor; what the core asks of a back end."""
+    """The Manager and the Supervisor; what the core asks of a back end."""
 
     mode = "builtin"
 
-    def __init__(
-        self,
-        config: dict,
-        ctx: BaseContext,
-        mirror: SharedStateMirror,
-        table: ProcessTable,
-        hub: AgentHub,
-        emit: Callable[[str, object], None],
-        resync_all: Callable[[], None],
-    ) -> None:
+    def __init__(self, config: dict, core: Dashboard) -> None:
         self.config = config
-        self.emit = emit
-        self.resync_all = resync_all
+        self.core = core
         self.manager_state = "running"
         self.closed = threading.Event()
-        self.state = SharedState(ctx, config["MAX_LOCKS"], mirror)
-        self.supervisor = Supervisor(
-            ctx, self.state.for_worker, table, hub, max_workers=config["MAX_WORKERS"]
+        self.stopped = threading.Event()  # the server is stopping: a Manager death is expected
+        self.restarting = threading.Lock()
+        self.state = SharedState(
+            core.ctx, config["MAX_LOCKS"], core.mirror, (core.hub.directory, core.hub.key)
         )
-        self.feed = ChangeFeed(
-            self.state, lambda payload: emit("changes", payload), resync_all, self._manager_lost
+        core.journals.adopt(self.state.manager_pid, core.mirror.version)
+        core.hub.on_gone(self._gone)
+        self.supervisor = Supervisor(
+            core.ctx, self.state.for_worker, core.processes, core.hub, max_workers=config["MAX_WORKERS"]
         )
 
     # -- what the core asks of a back end ---------------------------------------------
@@ -86,12 +78,11 @@ class BuiltinWorkers:
     def stopping(self) -> None:
         """The server is stopping. A SIGTERM sent to the whole process group reaches the
         Manager too: its death is then no reason to start another one."""
-        self.feed.stopping.set()
+        self.stopped.set()
 
     def close(self) -> None:
         self.closed.set()
         self.supervisor.close()
-        self.feed.stop()
         self.state.close()
 
     # -- the Manager's side ----------------------------------------------------------
@@ -117,20 +108,32 @@ class BuiltinWorkers:
                 name = named_lock_name(oid)
                 logger.info("released lock %r: its holder, PID %d, died (--release-dead-locks)", name, pid)
 
-    def _manager_lost(self) -> None:
+    def _gone(self, pid: int) -> None:
+        # on the agents' listener thread, which the new Manager's hello needs: restart elsewhere
+        if pid == self.state.manager_pid and not (self.closed.is_set() or self.stopped.is_set()):
+            logger.warning("lost the Manager (PID %d); restarting it", pid)
+            threading.Thread(
+                target=self._manager_lost, args=(pid,), name="mpscope-restart", daemon=True
+            ).start()
+
+    def _manager_lost(self, pid: int) -> None:
         """The Manager died: start a new one from the mirror and restart live workers."""
-        if self.closed.is_set():
-            return
-        self.manager_state = "restarting"
-        self.emit("manager", self.manager_info())
-        self.state.restart()
-        restarted = self.supervisor.restart_live()
-        self.manager_state = "running"
+        with self.restarting:
+            if self.closed.is_set() or pid != self.state.manager_pid:
+                return
+            self.manager_state = "restarting"
+            self.core.broadcast("manager", self.manager_info())
+            self.core.journals.catch_up()  # what it sent before it died, into the mirror first
+            self.core.journals.forget(pid)
+            self.state.restart()
+            self.core.journals.adopt(self.state.manager_pid, self.core.mirror.version)
+            restarted = self.supervisor.restart_live()
+            self.manager_state = "running"
         logger.warning(
             "Manager restarted (PID %s, restart %d); %d worker(s) restarted",
             self.state.manager_pid,
             self.state.restarts,
             len(restarted),
         )
-        self.emit("manager", self.manager_info())
-        self.resync_all()
+        self.core.broadcast("manager", self.manager_info())
+        self.core.resync_all()

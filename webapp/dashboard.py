@@ -21,8 +21,11 @@ from typing import Protocol
 import psutil
 from flask import current_app
 
+from mpscope_agent import protocol
+
 from .agents.hub import AgentHub
 from .clients import ClientRegistry
+from .journals import ManagerJournals
 from .mirror import SharedStateMirror
 from .output import OutputCapture
 from .processes import ProcessTable
@@ -37,6 +40,7 @@ class BackEnd(Protocol):
     """What a mode adds to the core: where processes and shared objects come from."""
 
     mode: str  # "builtin" or "program": which page the index serves
+
     def fields(self) -> dict: ...
     def manager_info(self) -> dict: ...
     def spawn_workers(self, count: int, task: str, params: dict) -> list[dict]: ...
@@ -68,6 +72,13 @@ class Dashboard:
             self._emit_workers, self.hub.ask_stack, self.output.forget, config["ENDED_CAP"], process_noun
         )
         self.hub.serve(self.processes)
+        self.journals = ManagerJournals(
+            self.mirror, lambda payload: self.broadcast("changes", payload), self.clients.watching
+        )
+        self.journals.tell = self.hub.send
+        self.journals.reloaded = self.resync_all
+        self.hub.on(protocol.JOURNAL, self._journal)
+        self.hub.on(protocol.JOURNAL_SNAPSHOT, self._journal)
         self.backend: BackEnd | None = None
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self._closed = threading.Event()
@@ -145,6 +156,13 @@ class Dashboard:
         if ended and self.backend is not None:
             self.backend.processes_ended(ended)
 
+    def _journal(self, pid: int, message: dict) -> None:
+        kind = message.get("t")
+        if (kind == protocol.JOURNAL and isinstance(message.get("entries"), str)) or (
+            kind == protocol.JOURNAL_SNAPSHOT and isinstance(message.get("objects"), str)
+        ):
+            self.journals.receive(pid, message)
+
     def _emit_output(self, lines: list[dict], skipped: int) -> None:
         # skipped: lines left out of the live stream (more waited to be sent than it carries)
         self.clients.broadcast(
@@ -165,6 +183,7 @@ class Dashboard:
             self.backend.close()
         self.processes.close()
         self.hub.close()
+        self.journals.close()
         self.clients.close()
         self.output.close()
         logger.info("mpscope stopped")

@@ -1,10 +1,13 @@
-"""The recording Manager: a SyncManager whose every kind of shared object journals its changes.
+"""The dashboard's own Manager: a SyncManager whose every kind of shared object journals its changes.
 
-The Manager process holds one :class:`~webapp.journal.ChangeJournal` and every shared
-object (:mod:`webapp.kinds`). Workers get ordinary proxies; the server gets a proxy to
-the journal and blocks on it. The writer's PID is taken from the Unix socket's peer
-credentials when a connection arrives, so proxies need no extra arguments and cost
-nothing more per call.
+It records with the same hooks as a watched program's Managers
+(:mod:`mpscope_agent.manager_hooks`): each object is made by ``create``, each
+connection's writer is taken by ``writer_of`` (the Unix socket's peer credentials, so
+proxies need no extra arguments and cost nothing more per call), and the journal is sent
+to the dashboard by a ``JournalSender`` over this process's own agent channel, as a
+program's Manager sends it. What only this Manager has: the built-in ``d`` and ``l`` and
+named objects that tasks share, made on first use, and a proxy to the journal through
+which the server resets, releases and forgets (commands, not the feed).
 """
 
 from __future__ import annotations
@@ -12,36 +15,25 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
-import socket
-import struct
 import threading
 from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from multiprocessing.managers import Server, SyncManager
 
+from mpscope_agent import manager_hooks, protocol
+from mpscope_agent.channel import Channel
 from sharedstate.journal import ChangeJournal, caller
 from sharedstate.kinds import KINDS
 from workers.bootstrap import die_with_parent
 
 _journal: ChangeJournal | None = None
-_PEERCRED = struct.Struct("3i")
-
-
-def peer_pid(fileno: int) -> int:
-    """Return the PID at the other end of a connected Unix socket."""
-    with socket.socket(fileno=os.dup(fileno)) as sock:
-        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    return _PEERCRED.unpack(raw)[0]
 
 
 class RecordingServer(Server):
     """Manager server that remembers, per connection thread, which process is calling."""
 
     def handle_request(self, conn) -> None:
-        try:
-            caller.pid = peer_pid(conn.fileno())
-        except OSError:
-            caller.pid = 0
+        caller.pid = manager_hooks.writer_of(conn)
         super().handle_request(conn)
 
 
@@ -64,8 +56,9 @@ def _exit_with_server() -> None:
     threading.Thread(target=watch, name="mpscope-server-watch", daemon=True).start()
 
 
-def _init_journal(version: int, entries: dict, items: list) -> None:
-    """Create the Manager process's journal with the built-in ``d`` and ``l``, restoring any state."""
+def _init_journal(version: int, entries: dict, items: list, directory: str, key: str) -> None:
+    """Create the Manager process's journal with the built-in ``d`` and ``l``, restoring any
+    state, and send it to the dashboard as it records."""
     global _journal
     die_with_parent()
     _exit_with_server()
@@ -73,15 +66,15 @@ def _init_journal(version: int, entries: dict, items: list) -> None:
     _journal = ChangeJournal(version=version)
     _journal.named("dict", "d", KINDS["dict"].make, (entries,))
     _journal.named("list", "l", KINDS["list"].make, (items,))
+    channel = None
+    if directory:  # else read only through the journal's proxy (tests of the Manager alone)
+        channel = Channel(directory, key, on_lost=lambda: os._exit(0))  # the server is gone
+        channel.connect(protocol.ROLE_DASHBOARD_MANAGER, {})
+    manager_hooks.send_journal(_journal, channel)
 
 
 def _get_journal() -> ChangeJournal:
     return _journal
-
-
-def _create(kind: str, /, *args, **kwargs):
-    """Make a new shared object of ``kind`` (``manager.dict()``, ``manager.Queue()``, ...)."""
-    return _journal.add(kind, KINDS[kind].make(_journal, *args, **kwargs))
 
 
 def _named(kind: str, name: str, /, *args):
@@ -108,19 +101,27 @@ class StateManager(SyncManager):
 
 StateManager.register("journal", _get_journal, exposed=JournalProxy_exposed)
 for _kind in KINDS.values():
-    StateManager.register(_kind.name, functools.partial(_create, _kind.name), _kind.proxytype)
+    # plain=None: every typeid here is a recording kind (a program's registry passes its own)
+    StateManager.register(
+        _kind.name, functools.partial(manager_hooks.create, _kind.name, None), _kind.proxytype
+    )
     StateManager.register(f"named_{_kind.name}", functools.partial(_named, _kind.name), _kind.proxytype)
 
 
 def start_manager(
-    ctx: BaseContext, version: int = 0, items: list | None = None, entries: dict | None = None
+    ctx: BaseContext,
+    agents: tuple[str, str] = ("", ""),
+    version: int = 0,
+    items: list | None = None,
+    entries: dict | None = None,
 ) -> StateManager:
-    """Start a Manager process, optionally restoring the built-in dict and list.
+    """Start a Manager process that reports to the agents' ``(directory, key)``, optionally
+    restoring the built-in dict and list.
 
     Its authkey is this process's own (random per run, inherited by the workers), as a
     plain ``Manager()``'s is: a proxy read back from inside a shared value (``d["e"] =
     [l]``) connects with the reader's authkey, and a Manager with any other key refuses it.
     """
     manager = StateManager(ctx=ctx)
-    manager.start(_init_journal, (version, entries or {}, items or []))
+    manager.start(_init_journal, (version, entries or {}, items or [], *agents))
     return manager

@@ -89,7 +89,7 @@ class SharedStateMirror:
         self.items: list = []
         # (version, snapshot_parts(), built at, seconds it took) of the last one built
         self._parts: tuple[int, dict, float, float] | None = None
-        # a feed that may hold changes back while nobody reads (ProgramObjects): every read
+        # a feed that may hold changes back while nobody reads (ManagerJournals): every read
         # below asks it to replay them first
         self.before_read: Callable[[], None] | None = None
 

@@ -29,9 +29,15 @@ class SharedState:
     """Owns the Manager process and hands out proxies to its shared objects."""
 
     def __init__(
-        self, ctx: BaseContext, max_locks: int = MAX_LOCKS, mirror: SharedStateMirror | None = None
+        self,
+        ctx: BaseContext,
+        max_locks: int = MAX_LOCKS,
+        mirror: SharedStateMirror | None = None,
+        agents: tuple[str, str] = ("", ""),
     ) -> None:
+        """``agents``: the agent directory and key the Manager sends its journal to."""
         self.ctx = ctx
+        self.agents = agents
         self.max_locks = max_locks
         self.mirror = mirror if mirror is not None else SharedStateMirror()
         self.restarts = 0
@@ -41,7 +47,7 @@ class SharedState:
         self._start()
 
     def _start(self, version: int = 0, items: list | None = None, entries: dict | None = None) -> None:
-        self.manager = start_manager(self.ctx, version, items, entries)
+        self.manager = start_manager(self.ctx, self.agents, version, items, entries)
         self._manager_pid = self.manager._process.pid
         self.dict = self.manager.named_dict("d")
         self.list = self.manager.named_list("l")

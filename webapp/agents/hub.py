@@ -71,6 +71,8 @@ class AgentHub:
         kind, table = message.get("t"), self.table
         if table is not None:
             if kind == protocol.HELLO:
+                if message.get("role") == protocol.ROLE_DASHBOARD_MANAGER:
+                    return  # not a process of the table: the page shows it apart
                 ppid = message.get("ppid")
                 table.seen(
                     pid,

@@ -3,8 +3,8 @@
 It runs the program and turns what its agents report (through the dashboard's one
 :class:`~webapp.agents.hub.AgentHub`) into pool task updates, pushed to clients as
 ``program`` when the program starts or ends, and ``pool_tasks`` batched per ``FRAME``.
-Its processes are in the dashboard's process table like any others; the journals of its
-Managers go to ProgramObjects.
+Its processes are in the dashboard's process table, and the journals of its Managers in
+the dashboard's ManagerJournals, like any others.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from ..agents.hub import AgentHub
 from ..processes import Conflict, ProcessTable
 from ..state import ManagerUnavailable
 from .launcher import Program, ProgramState
-from .objects import ProgramObjects
 from .pool_tasks import PoolTaskTable
 
 logger = logging.getLogger(__name__)
@@ -42,11 +41,9 @@ class ProgramWatch:
         table: ProcessTable,
         broadcast: Callable[[str, object], None],
         on_end: Callable[[int], None] | None = None,
-        objects: ProgramObjects | None = None,
     ) -> None:
         self.hub = hub
         self.table = table
-        self.objects = objects
         self.broadcast = broadcast
         self.end_hook = on_end
         self.tasks = PoolTaskTable(self._task_changed)
@@ -57,10 +54,6 @@ class ProgramWatch:
         hub.on(protocol.TASK, self.tasks.record)
         hub.on(protocol.POOL, self._pool)
         hub.on_gone(self._on_gone)
-        if objects is not None:
-            hub.on(protocol.JOURNAL, self._journal)
-            hub.on(protocol.JOURNAL_SNAPSHOT, self._journal)
-            objects.tell = hub.send
         self.program = Program(argv, hub.dir.program_env(dict(os.environ)), self._on_start, self._on_end)
 
     # -- what the core asks of a back end --------------------------------------------
@@ -122,8 +115,6 @@ class ProgramWatch:
         if self.program.state == ProgramState.RUNNING and not self.program.ended.wait(grace):
             self.program.stop(grace, self.table.kill_all_now)
         self.table.kill_all_now()
-        if self.objects is not None:
-            self.objects.close()
 
     # -- what happens --------------------------------------------------------------
     def _stop(self) -> None:
@@ -145,13 +136,6 @@ class ProgramWatch:
         print(f"mpscope: the program {how}", file=sys.stderr, flush=True)
         if self.end_hook is not None:
             self.end_hook(self.program.exit_status())
-
-    def _journal(self, pid: int, message: dict) -> None:
-        kind = message.get("t")
-        if (kind == protocol.JOURNAL and isinstance(message.get("entries"), str)) or (
-            kind == protocol.JOURNAL_SNAPSHOT and isinstance(message.get("objects"), str)
-        ):
-            self.objects.receive(pid, message)
 
     def _pool(self, pid: int, message: dict) -> None:
         if isinstance(message.get("pids"), list):

@@ -1,12 +1,13 @@
-"""ProgramObjects: the shared objects of every Manager the watched program starts, as one feed.
+"""ManagerJournals: the shared objects of every recording Manager, as one feed.
 
 Each Manager process's agent sends its journal in batches (``journal``), or, when it fell
-behind further than its journal keeps, every object as it is now (``journal_snapshot``).
-Entries are renumbered into the dashboard's one version sequence and their object ids
-prefixed with the Manager's PID, ``PID:ID`` (ids are unique across Managers), then replayed into
-the mirror and broadcast as ``changes``, as the built-in Manager's feed does. Everything
-runs on the agents' listener thread: changes flow one way, in the order each Manager
-applied them.
+behind further than its journal keeps, every object as it is now (``journal_snapshot``):
+the dashboard's own Manager and every Manager a watched program starts, alike. Entries
+are renumbered into the dashboard's one version sequence and, for a program's Managers,
+their object ids prefixed with the Manager's PID, ``PID:ID`` (ids are unique across
+Managers; the dashboard's own Manager keeps its ids, ``d``, ``l``, ``lock:NAME``), then
+replayed into the mirror and broadcast as ``changes``. Everything runs on the agents'
+listener thread: changes flow one way, in the order each Manager applied them.
 
 While nobody watches (no page connected or joining), batches are held as they came, up to
 ``HOLD_BYTES``, and replayed in order when someone reads the mirror (a page joining, a REST
@@ -28,8 +29,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..agents.listener import lower_priority
-from ..mirror import SharedStateMirror
+from .agents.listener import lower_priority
+from .mirror import SharedStateMirror
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ HOLD_BYTES = 8 * 2**20  # of batches held while nobody watches: ~160,000 small o
 QUIET = 0.25  # seconds without a batch after which what is held is replayed anyway
 
 
-class ProgramObjects:
-    """Feeds the program's Managers' journals into one mirror and out to the clients."""
+class ManagerJournals:
+    """Feeds every recording Manager's journal into one mirror and out to the clients."""
 
     def __init__(
         self,
@@ -59,8 +60,25 @@ class ProgramObjects:
         self.tell: Callable[[int, dict], bool] = lambda manager_pid, message: False  # to its agent
         self.slow: set[int] = set()  # Managers told that nobody watches
         self.told: set[int] = set()  # Managers told anything (their first batch asks)
+        self.own: set[int] = set()  # the dashboard's own Manager(s): ids and versions kept as they are
+        self.reloaded: Callable[[], None] = lambda: None  # the mirror was loaded anew: resync clients
         mirror.before_read = self.catch_up
         threading.Thread(target=self._replay_when_quiet, name="mpscope-objects", daemon=True).start()
+
+    def adopt(self, manager_pid: int, version: int) -> None:
+        """``manager_pid`` is the dashboard's own Manager, whose objects the mirror loaded at
+        ``version``: its ids stay as they are, and what it sends up to there is known."""
+        with self.lock:
+            self.own.add(manager_pid)
+            self.applied[manager_pid] = version
+
+    def forget(self, manager_pid: int) -> None:
+        """A Manager is gone (replaced, for the dashboard's own)."""
+        with self.lock:
+            self.own.discard(manager_pid)
+            self.applied.pop(manager_pid, None)
+            self.slow.discard(manager_pid)
+            self.told.discard(manager_pid)
 
     def receive(self, manager_pid: int, message: dict) -> None:
         """A ``journal`` or ``journal_snapshot`` message from a Manager's agent."""
@@ -68,7 +86,9 @@ class ProgramObjects:
             size = len(message.get("entries") or message.get("objects") or "")
             watched = self.watched()
             # tell this Manager whether anyone watches: if it was told nothing yet, or the opposite
-            if manager_pid not in self.told or (manager_pid in self.slow) == watched:
+            if manager_pid not in self.told or (manager_pid in self.slow) == (
+                watched or manager_pid in self.own
+            ):
                 self._pace(manager_pid, watched)
             if not watched and self.held_bytes + size <= HOLD_BYTES:
                 self.held.append((manager_pid, message, size))
@@ -93,6 +113,9 @@ class ProgramObjects:
                         self._pace(manager_pid, True)
 
     def _pace(self, manager_pid: int, watched: bool) -> None:
+        # The dashboard's own Manager always sends at once: its commands (a lock's Release,
+        # a reset) act on what the mirror shows, which must not lag its Manager by a slow pace.
+        watched = watched or manager_pid in self.own
         self.told.add(manager_pid)
         if watched:
             self.slow.discard(manager_pid)
@@ -150,6 +173,10 @@ class ProgramObjects:
         objects = self._load(manager_pid, wire)
         with self.lock:
             self.applied[manager_pid] = version
+            if manager_pid in self.own:  # the mirror is this Manager's objects, at its versions
+                self.mirror.load(version, objects)
+                self.reloaded()
+                return
             # as the journal carries a create: kind and label (strings) as they are, the value pickled
             batch = [
                 (version, oid, "create", (kind, label, value), 0, None) for oid, kind, label, value in objects
@@ -167,14 +194,21 @@ class ProgramObjects:
             return []
 
     def _apply(self, manager_pid: int, batch: list) -> None:
-        """Renumber ``batch`` (journal entries of one Manager) into the mirror's versions, apply it."""
+        """Renumber ``batch`` (journal entries of one Manager) into the mirror's versions, apply it.
+
+        The dashboard's own Manager is the mirror's only source in its mode: its entries
+        keep their versions, which every command that returns one (reset) speaks in.
+        """
         if not batch:
             return
         first = self.mirror.version
-        entries = [
-            (first + i, f"{manager_pid}:{oid}", op, args, writer, t)
-            for i, (_, oid, op, args, writer, t) in enumerate(batch, 1)
-        ]
-        ops = self.mirror.apply(entries, manager_pid=manager_pid)
+        if manager_pid in self.own:  # its versions are the mirror's: as they are
+            ops = self.mirror.apply(batch)
+        else:
+            entries = [
+                (first + i, f"{manager_pid}:{oid}", op, args, writer, t)
+                for i, (_, oid, op, args, writer, t) in enumerate(batch, 1)
+            ]
+            ops = self.mirror.apply(entries, manager_pid=manager_pid)
         if ops:
             self.emit_changes({"from": first, "to": ops[-1]["seq"], "ops": ops})
