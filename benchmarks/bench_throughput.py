@@ -2,8 +2,9 @@
 
 Both Managers run side by side in this process's forkserver context; N writer processes
 run the very ``burst`` task mpscope workers run (flat out), released together. The
-recording Manager is read as in the server: a real ChangeFeed drains its journal into a
-mirror and encodes each batch to JSON, so the observer's cost lands on the same cores.
+recording Manager is read as in the server: it pushes its journal over a real agent
+channel (AgentHub) into ManagerJournals, which replays it into a mirror and encodes each
+batch to JSON, so the observer's cost lands on the same cores.
 Many short runs alternate plain / recording (order flipped each repeat), because the
 machine is shared and noisy; the figure is the median of the ratios of neighbouring runs
 (each pair ran under the same conditions), next to the median rates.
@@ -14,7 +15,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 
-from webapp.feed import ChangeFeed
+from mpscope_agent import protocol
+from webapp.agents.hub import AgentHub
+from webapp.journals import ManagerJournals
+from webapp.mirror import SharedStateMirror
+from webapp.output import OutputCapture
 from webapp.state import SharedState
 
 from . import plain
@@ -51,8 +56,15 @@ def run(bench) -> list[dict]:
         [("dict", w) for w in (1, 2, 4, 8)] + [("list", 1), ("list", 8)], [("dict", 1), ("dict", 8)]
     )
 
-    state = SharedState(ctx)
-    feed = ChangeFeed(state, lambda payload: json.dumps(payload), lambda: None, lambda: None)
+    output = OutputCapture(lambda lines, skipped: None)
+    hub = AgentHub(output, echo=False)
+    mirror = SharedStateMirror()
+    journals = ManagerJournals(mirror, lambda payload: json.dumps(payload), lambda: True)
+    journals.tell = hub.send
+    for kind in (protocol.JOURNAL, protocol.JOURNAL_SNAPSHOT):
+        hub.on(kind, journals.receive)
+    state = SharedState(ctx, mirror=mirror, agents=(hub.directory, hub.key))
+    journals.adopt(state.manager_pid, mirror.version)
     plain_manager = ctx.Manager()
     subjects = {
         "plain": (plain_manager.dict(), plain_manager.list()),
@@ -87,7 +99,9 @@ def run(bench) -> list[dict]:
                 )
             )
     finally:
-        feed.stop()
         state.close()
+        hub.close()
+        journals.close()
+        output.close()
         plain_manager.shutdown()
     return rows

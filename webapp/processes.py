@@ -310,10 +310,14 @@ class ProcessTable:
             raise NotFound(f"no running {self.noun} with PID {pid}")
         request_id = next(self.request_ids)
         done, answer = self.stack_requests[request_id] = (threading.Event(), [])
+        deadline = time.monotonic() + timeout
         try:
-            if not self.ask_stack(pid, request_id):
-                raise TimeoutError(f"process {pid} is still starting: mpscope cannot reach it yet")
-            if not done.wait(timeout):
+            # a process mpscope just started connects a moment later: wait for it, not refuse
+            while not self.ask_stack(pid, request_id):
+                if proc.state != STARTING or time.monotonic() > deadline or not proc.alive():
+                    raise TimeoutError(f"process {pid} is still starting: mpscope cannot reach it yet")
+                proc.ended.wait(0.01)
+            if not done.wait(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError(f"process {pid} did not answer within {timeout}s")
             return answer[0]
         finally:

@@ -93,6 +93,7 @@ class Supervisor:
             process.pid, "worker", process.name, task=task, params=params, restarted_from=restarted_from
         )
         self.processes[process.pid] = process
+        self.hub.expect(process.pid)
         return self.table.started(record)
 
     def _live_count(self) -> int:

@@ -55,6 +55,10 @@ class AgentHub:
         """Call ``handler(pid)`` when a process's connection closes."""
         self.gone_handlers.append(handler)
 
+    def expect(self, pid: int) -> None:
+        """mpscope started ``pid`` itself: its output is kept from now on (empty until its hello)."""
+        self.listener.attach_output(pid, {})
+
     def send(self, pid: int, message: dict) -> bool:
         """Send ``message`` to process ``pid``'s agent; False if it is not connected."""
         return self.listener.send(pid, message)

@@ -119,6 +119,8 @@ class AgentListener:
         self.stopping = True
         os.write(self.wake_w, b"x")
         self.thread.join(2)
+        # ours to close, not the thread's: it may see ``stopping`` and end before the write
+        os.close(self.wake_w)
 
     # -- the selector thread ----------------------------------------------------
     def _run(self) -> None:
@@ -149,7 +151,6 @@ class AgentListener:
                 key.fileobj.close()
             else:
                 os.close(key.fd)
-        os.close(self.wake_w)
 
     def _accept(self) -> None:
         try:
