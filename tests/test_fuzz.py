@@ -13,7 +13,7 @@ import os
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from reliability_support import LIVE, ModuleServer, Server, Stranger, Watcher, is_alive, wait_for
 
@@ -256,6 +256,9 @@ def test_fuzz_socket_payloads(target: Target, socket_client: Watcher, event: str
             payload = data.draw(st.one_of(values, st.fixed_dictionaries({"pid": values, "signal": signals})))
     else:
         payload = data.draw(st.one_of(st.none(), values))
+    # a socket message over the server's 64 KiB limit (README, Security) ends the connection
+    # by design, before any handler runs: that is the hostile-client tests' case, not this one's
+    assume(len(json.dumps(payload, default=str).encode()) < 60_000)
     answer = socket_client.call(event, payload, timeout=10)
     assert isinstance(answer, dict), f"{event}: {answer!r}"
     assert answer["status"] < 500, f"{event} {str(payload)[:200]!r}: {answer}"
