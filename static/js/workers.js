@@ -76,7 +76,7 @@ export class WorkersTable {
     tr.classList.toggle("ended", !live);
     tr.dataset.state = w.state;
     cells.ppid.textContent = w.ppid ?? "—";
-    if (w.role) { // a process of the watched program (mpscope run): its name and role
+    if (!w.task && w.role) { // a process of the watched program (mpscope run): its name and role
       cells.task.replaceChildren(el("span", {}, w.name), el("span", { className: `badge role role-${w.role}` }, w.role));
       cells.task.title = `multiprocessing.current_process().name = ${w.name}`;
     } else {
