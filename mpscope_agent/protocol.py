@@ -20,6 +20,9 @@ From a process to the dashboard:
 ``pool``            a pool's ``label`` and its worker ``pids``
 ``journal``         a batch of a Manager's journal entries (``entries``: base64 pickle)
 ``journal_snapshot`` a Manager's objects as they are (``version``, ``objects``)
+``lab``             a lab run's report: ``run``, ``seq`` (its place in the run's one order),
+                    ``kind`` ``event`` (``event``), ``out`` (``pid``, ``ppid``, ``tid``,
+                    ``time``, ``stream``, ``text``) or ``result`` (``key``, encoded ``value``)
 =================== ==========================================================================
 
 From the dashboard to a process: ``stack`` (``id``), ``pace`` (``watched``: a page is
@@ -43,6 +46,7 @@ JOURNAL = "journal"
 JOURNAL_SNAPSHOT = "journal_snapshot"
 PACE = "pace"
 RELEASE = "release"
+LAB = "lab"
 
 # The role in the hello of the dashboard's own Manager: its journal is the built-in
 # objects, and it is not one of the processes the table lists (the page shows it apart).

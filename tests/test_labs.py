@@ -97,6 +97,34 @@ def test_process_lab_sleeps_in_parallel(labs: Labs) -> None:
     assert len(joins) == 4 and {e["pid"] for e in joins} == {run["server_pid"]}
 
 
+def test_a_runs_processes_are_in_the_one_process_table_and_their_stacks_can_be_taken(
+    labs: Labs, lab_server: LabServer
+) -> None:
+    """Lab processes report over the same agent channel as workers: listed (role "lab"), ended."""
+    run_id = labs.start("process", {"processes": 2, "seconds": 3.0})
+    children = wait_until(
+        lambda: [
+            w
+            for w in lab_server.get_json("/api/state")["workers"]
+            if w["role"] == "lab" and w["state"] == "running"
+        ],
+        10,
+        "the run's processes in the process table",
+    )
+    sleeping = wait_until(
+        lambda: [e["pid"] for e in labs.get(run_id)["events"] if e.get("state") == "sleeping"] or None,
+        10,
+        "a child asleep",
+    )
+    assert set(sleeping) <= {w["pid"] for w in children}
+    stack = lab_server.get_json(f"/api/workers/{sleeping[0]}/stack")
+    assert any(f["function"] == "run" for t in stack["threads"] for f in t["frames"])
+    run = labs.wait(run_id)
+    ended = {w["pid"]: w for w in lab_server.get_json("/api/state")["workers"] if w["role"] == "lab"}
+    for pid in run["result"]["start_order"]:
+        assert ended[pid]["state"] == "exited" and ended[pid]["exitcode"] == 0, ended[pid]
+
+
 def test_threads_lab_pairs_pids_with_thread_idents(labs: Labs) -> None:
     run = labs.run("threads", {"processes": 2, "seconds": 0.1})
     pairs = run["result"]["pairs"]

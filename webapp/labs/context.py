@@ -19,6 +19,7 @@ from multiprocessing.context import BaseContext
 
 from workers.labs.report import Reporter, install_pool_worker, run_child
 
+from .order import ReportOrder
 from .run import LabRun
 
 START_METHODS = ("forkserver", "spawn")
@@ -43,13 +44,16 @@ def call_label(target: Callable, args: tuple) -> str:
 class LabContext:
     """What a lesson's ``main`` uses to start processes and report from the server."""
 
-    def __init__(self, run: LabRun, ctx: BaseContext, supervision) -> None:
+    def __init__(
+        self, run: LabRun, ctx: BaseContext, supervision, agents: tuple[str, str], reports: ReportOrder
+    ) -> None:
+        """``agents``: the dashboard's agent directory and key, which the run's processes report to."""
         self.run = run
         self.ctx = ctx
         self.supervision = supervision
         self.main_thread = threading.get_ident()  # built in the thread that runs the lesson's main
-        self.reports, writer = ctx.Pipe(duplex=False)
-        self.reporter = Reporter(writer, ctx.Lock())
+        self.reports = reports
+        self.reporter = Reporter(*agents, run.id, ctx.Lock(), ctx.RawValue("Q", 0))
 
     def _check(self) -> None:
         if self.supervision.stopping:

@@ -1,9 +1,12 @@
 """LabRunner: starts lab runs in server threads, drains their reports, enforces time limits.
 
 Each run gets two threads: one runs the lesson's ``main`` (which starts the processes),
-one drains the run's report queue, sends batches to the run's room, and stops the run at
-its time limit. At most ``max_running`` runs go at once, and the ``keep`` most recent
-runs are remembered; older finished ones are dropped.
+one drains the run's reports, sends batches to the run's room, and stops the run at its
+time limit. The reports come over the agent channel (``lab`` messages, which the hub
+hands to :meth:`LabRunner.receive`), put back in order per run (:class:`ReportOrder`);
+the run's processes are in the dashboard's process table like any others. At most
+``max_running`` runs go at once, and the ``keep`` most recent runs are remembered; older
+finished ones are dropped.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import time
 from collections.abc import Callable
 from multiprocessing.context import BaseContext
 
-from sharedstate.encoding import encode
+from mpscope_agent import protocol
 
+from ..agents.hub import AgentHub
 from .catalog import Lab
 from .context import LabContext
+from .order import ReportOrder
 from .run import DONE, FAILED, FRAME, RUNNING, STOPPED, TIMEOUT, LabRun
 from .supervise import Supervision
 
@@ -36,13 +41,24 @@ class LabRunner:
     """Owns every lab run of this server."""
 
     def __init__(
-        self, ctx: BaseContext, emit: Callable[[str, dict], None], keep: int = 50, max_running: int = 4
+        self,
+        ctx: BaseContext,
+        emit: Callable[[str, dict], None],
+        keep: int = 50,
+        max_running: int = 4,
+        hub: AgentHub | None = None,
     ) -> None:
         self.ctx = ctx
         self.emit = emit
         self.keep = keep
         self.max_running = max_running
+        self.hub = hub
         self.runs: collections.OrderedDict[str, tuple[LabRun, Supervision]] = collections.OrderedDict()
+        self.reports: dict[str, ReportOrder] = {}  # of the runs still going
+        self.lab_pids: set[int] = set()  # processes that reported as a run's: they end when they hang up
+        if hub is not None:
+            hub.on(protocol.LAB, self.receive)
+            hub.on_gone(self._gone)
         self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
         self.closing = False
@@ -58,6 +74,7 @@ class LabRunner:
             run = LabRun(secrets.token_urlsafe(9), lab.name, params, self.emit)
             supervision = Supervision(run)
             self.runs[run.id] = (run, supervision)
+            self.reports[run.id] = ReportOrder()
             self._trim()
             thread = threading.Thread(
                 target=self._run, args=(lab, run, supervision), name=f"lab-{lab.name}", daemon=True
@@ -93,6 +110,30 @@ class LabRunner:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def receive(self, pid: int, message: dict) -> None:
+        """A ``lab`` report from process ``pid`` (on the agents' listener thread)."""
+        order = self.reports.get(message.get("run"))
+        seq = message.get("seq")
+        if order is None or type(seq) is not int:
+            return  # a run that already ended (its processes were killed mid-report)
+        self.lab_pids.add(pid)
+        order.put(seq, message)
+
+    def _gone(self, pid: int) -> None:
+        # its parent is this server, which reaps it; the table learns its end from its hang-up
+        if pid in self.lab_pids:
+            self.lab_pids.discard(pid)
+            if self.hub is not None and self.hub.table is not None:
+                self.hub.table.exited(pid, None)
+
+    def _report_ends(self, supervision: Supervision) -> None:
+        """Tell the process table how each of the run's processes ended (they were reaped here)."""
+        table = self.hub.table if self.hub is not None else None
+        if table is None:
+            return
+        for process in supervision.exit_codes():
+            table.exited(*process)
+
     def _trim(self) -> None:
         finished = [rid for rid, (run, _) in self.runs.items() if run.status != RUNNING]
         for rid in finished[: max(0, len(self.runs) - self.keep)]:
@@ -102,7 +143,8 @@ class LabRunner:
     def _run(self, lab: Lab, run: LabRun, supervision: Supervision) -> None:
         params = dict(run.params)
         time_limit = params.pop("time_limit")
-        context = LabContext(run, self.ctx, supervision)
+        agents = (self.hub.directory, self.hub.key) if self.hub is not None else ("", "")
+        context = LabContext(run, self.ctx, supervision, agents, self.reports[run.id])
         done = threading.Event()
         finished = threading.Lock()
         drain = threading.Thread(
@@ -125,19 +167,15 @@ class LabRunner:
             logger.warning("lab run %s: reaping failed: %r", run.id, exc)
         done.set()
         drain.join()
+        self._report_ends(supervision)
         self._finish(lab, run, supervision, context, finished, result, error)
 
     def _drain(self, lab, run, supervision, context, done, finished, time_limit) -> None:
         reports = context.reports
         deadline = time.monotonic() + time_limit
         while True:
-            message = None
-            try:
-                if reports.poll(FRAME):
-                    message = reports.recv()
-            except Exception as exc:  # never expected: reports are written whole
-                logger.warning("lab run %s: unreadable report: %r", run.id, exc)
-            if message is not None:
+            messages = reports.take(FRAME)
+            for message in messages:
                 self._handle(run, message)
             now = time.monotonic()
             if (
@@ -154,17 +192,21 @@ class LabRunner:
                     return
             supervision.poll_ended()
             run.flush()
-            if done.is_set() and message is None:
+            if done.is_set() and not messages:
                 return
 
-    def _handle(self, run: LabRun, message: tuple) -> None:
-        kind = message[0]
-        if kind == "event":
-            run.add_event(message[1])
-        elif kind == "out":
-            run.add_chunk(*message[1:])
-        elif kind == "result":
-            run.record(message[1], encode(message[2]))
+    def _handle(self, run: LabRun, message: dict) -> None:
+        kind = message.get("kind")
+        try:
+            if kind == "event" and isinstance(message.get("event"), dict):
+                run.add_event(message["event"])
+            elif kind == "out":
+                fields = ("pid", "ppid", "tid", "time", "stream", "text")
+                run.add_chunk(*(message[name] for name in fields))
+            elif kind == "result" and isinstance(message.get("key"), str):
+                run.record(message["key"], message.get("value"))
+        except (KeyError, TypeError, ValueError) as exc:  # our own children's: never expected
+            logger.warning("lab run %s: a malformed report was skipped: %r", run.id, exc)
 
     def _finish(self, lab, run, supervision, context, finished, result, error) -> None:
         if not finished.acquire(blocking=False):
@@ -182,8 +224,7 @@ class LabRunner:
         with run.lock:
             run.result.update(summary)
             run.status, run.error, run.ended_at = status, error, time.time()
-        context.reports.close()
-        context.reporter.conn.close()
+        self.reports.pop(run.id, None)
         run.flush(final=True)
         took = run.ended_at - run.started_at
         logger.info(

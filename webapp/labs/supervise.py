@@ -121,6 +121,21 @@ class Supervision:
         self.poll_ended()
 
 
+    def exit_codes(self) -> list[tuple[int, int]]:
+        """``(pid, exit code)`` of every process of the run that was reaped (after :meth:`reap_all`)."""
+        with self.lock:
+            processes = list(self.processes)
+        codes = []
+        for process in processes:
+            try:
+                code = process.exitcode
+            except ValueError:  # closed
+                continue
+            if process.pid is not None and code is not None:
+                codes.append((process.pid, code))
+        return codes
+
+
 def _fail_pending(pool, reason: str) -> None:
     # Pool.terminate() leaves apply() and get() waiting forever for results that will never
     # come; resolve them with an error so the lesson's main can return.

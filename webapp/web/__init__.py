@@ -50,7 +50,10 @@ def init_app(app: Flask) -> None:
 
 def init_labs(app: Flask) -> LabRunner:
     """Create the app's LabRunner (``app.extensions["mpscope_labs"]``) and add the Labs routes."""
-    runner = LabRunner(app.extensions["mpscope"].ctx, labs_events.emit, keep=app.config.get("LABS_KEEP", 50))
+    dashboard = app.extensions["mpscope"]
+    runner = LabRunner(
+        dashboard.ctx, labs_events.emit, keep=app.config.get("LABS_KEEP", 50), hub=dashboard.hub
+    )
     app.extensions["mpscope_labs"] = runner
     app.register_blueprint(labs_routes.bp)
     # runs before multiprocessing's own exit handler, so runs end while their processes can be reaped

@@ -1,9 +1,12 @@
-"""The child side of a lab run: report states and output lines to the server through a pipe.
+"""The child side of a lab run: report states and output lines to the server over the agent channel.
 
-A lab's child process gets the run's ``Reporter``: the writing end of a pipe the server
-reads, and a lock so that writers take turns. Each report is written at once, in one
-write of at most PIPE_BUF bytes, so reports arrive in the order they were made and a
-process killed mid-report cannot leave half a message behind.
+A lab's child process gets the run's ``Reporter``: where the dashboard listens (its agent
+directory and key), the run's id, and the run's lock and counter. Each child connects its
+own agent channel (:mod:`mpscope_agent.channel`, as a built-in worker does), so it is
+listed in the dashboard's process table and answers stack requests; its reports are
+``lab`` messages of :mod:`mpscope_agent.protocol`. Each is numbered under the run's lock,
+so that the server puts the reports of all the run's processes back in the one order
+they were made (:mod:`webapp.labs.order`), as the shared screen needs.
 
 :func:`install` points ``sys.stdout``/``sys.stderr`` at it, so the lessons' plain
 ``print()`` calls arrive at the server tagged with PID, PPID and thread ident;
@@ -15,47 +18,63 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Iterator
-from multiprocessing.reduction import ForkingPickler
 from multiprocessing.util import Finalize
 from typing import Any
 
+from mpscope_agent import protocol
+from mpscope_agent.channel import Channel
+from sharedstate.encoding import encode
 from workers.bootstrap import die_with_parent
 
-MAX_REPORT = 4000  # bytes; under Linux's PIPE_BUF (4096), so one write is atomic
+MAX_REPORT = 64 * 1024  # bytes of JSON: a bigger report is replaced by a note saying so
 
 _reporter: Reporter | None = None
 
 
 class Reporter:
-    """What a child needs to report: the run's pipe and its lock. Passed when a process starts."""
+    """What a child needs to report; passed when a process starts, connected in it."""
 
-    def __init__(self, conn: Any, lock: Any) -> None:
-        self.conn = conn
-        self.lock = lock
+    def __init__(self, directory: str, key: str, run_id: str, lock: Any, counter: Any) -> None:
+        self.directory = directory
+        self.key = key
+        self.run_id = run_id
+        self.lock = lock  # the run's: reports are numbered in the order they are made
+        self.counter = counter
+        self.channel: Channel | None = None
 
-    def send(self, message: tuple) -> None:
-        data = ForkingPickler.dumps(message)
-        if len(data) > MAX_REPORT:
-            data = ForkingPickler.dumps(
-                ("event", {**_base(), "kind": "note", "label": "report too big, dropped"})
-            )
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "channel": None}  # each process connects its own
+
+    def connect(self) -> None:
+        self.channel = Channel(self.directory, self.key)
+        self.channel.connect("lab", {})
+
+    def send(self, kind: str, **fields: Any) -> None:
+        message = {"t": protocol.LAB, "run": self.run_id, "kind": kind, **fields}
+        if len(json.dumps(message, default=repr)) > MAX_REPORT:
+            body = {**_base(), "kind": "note", "label": "report too big, dropped"}
+            message = {"t": protocol.LAB, "run": self.run_id, "kind": "event", "event": body}
         with self.lock:
-            self.conn.send_bytes(data)
+            seq = self.counter.value
+            self.counter.value = seq + 1
+            if self.channel is not None:
+                self.channel.send({**message, "seq": seq})
 
 
 def _base() -> dict:
     return {"pid": os.getpid(), "tid": threading.get_ident(), "t": time.time()}
 
 
-def _send(message: tuple) -> None:
+def _send(kind: str, **fields: Any) -> None:
     if _reporter is not None:
-        _reporter.send(message)
+        _reporter.send(kind, **fields)
 
 
 def event(kind: str, state: str | None = None, label: str = "", **extra: Any) -> None:
@@ -65,7 +84,7 @@ def event(kind: str, state: str | None = None, label: str = "", **extra: Any) ->
         body["state"] = state
     body["label"] = label
     body.update(extra)
-    _send(("event", body))
+    _send("event", event=body)
 
 
 @contextlib.contextmanager
@@ -106,14 +125,22 @@ class _QueueWriter(io.RawIOBase):
         text = bytes(data).decode("utf-8", "replace")
         for start in range(0, len(text), 1000):
             chunk = text[start : start + 1000]
-            _send(("out", os.getpid(), os.getppid(), threading.get_ident(), time.time(), self.stream, chunk))
+            _send(
+                "out",
+                pid=os.getpid(),
+                ppid=os.getppid(),
+                tid=threading.get_ident(),
+                time=time.time(),
+                stream=self.stream,
+                text=chunk,
+            )
         return len(data)
 
 
 def _stream(name: str) -> io.TextIOWrapper:
     # Line-buffered like a terminal's stdout: one print() is one write, unless the code
     # flushes part of a line itself (as the Lock lab does, word by word). Chunks stay
-    # under 1000 characters so that a report fits in one atomic write.
+    # under 1000 characters, each one report.
     return io.TextIOWrapper(io.BufferedWriter(_QueueWriter(name)), encoding="utf-8", line_buffering=True)
 
 
@@ -122,6 +149,7 @@ def install(reporter: Reporter, label: str = "", first_state: str = "running") -
     global _reporter
     die_with_parent()
     os.setpgrp()  # a Ctrl-C at the server's terminal is the server's to handle, not ours
+    reporter.connect()
     _reporter = reporter
     sys.stdout = _stream("stdout")
     sys.stderr = _stream("stderr")
@@ -136,7 +164,7 @@ def install_pool_worker(reporter: Reporter) -> None:
 
 def record(key: str, value: Any) -> None:
     """Put ``value`` into the run's result under ``key`` (a list: one entry per call)."""
-    _send(("result", key, value))
+    _send("result", key=key, value=encode(value))
 
 
 def finish() -> None:
