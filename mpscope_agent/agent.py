@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import io
 import os
 import sys
 
@@ -31,13 +32,9 @@ def start(boot_dir: str) -> None:
     except OSError:
         return  # the dashboard and its directory are gone: run unwatched
     channel.connect("main" if main else "process", inherited)
-    for stream in (sys.stdout, sys.stderr):
-        # as on a terminal: each line reaches the dashboard (and the terminal) when printed
-        if stream is not None and hasattr(stream, "reconfigure"):
-            try:
-                stream.reconfigure(line_buffering=True)
-            except (ValueError, OSError):
-                pass
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if fd in channel.pipes:
+            reopen_stream(name, fd)
     os.register_at_fork(after_in_child=channel.after_fork_in_child)
     sys.meta_path.insert(0, BootPackages(boot_dir))
     PatchOnImport(
@@ -49,6 +46,48 @@ def start(boot_dir: str) -> None:
             "concurrent.futures.process": lambda m: patch_executor(m, channel),
         }
     ).install()
+
+
+def reopen_stream(name: str, fd: int) -> None:
+    """Make ``sys.stdout`` (or ``sys.stderr``) a new stream over the pipe now on ``fd``.
+
+    Python made the stream at start-up for what fd 1 was then: over a regular file it
+    remembers that it can seek, and ``reconfigure()``, ``tell()`` or ``seek()`` would then
+    fail with ESPIPE on our pipe. So it is made again, as CPython makes its stdio (the same
+    encoding, errors, newline, write-through, buffering or none (``-u``), names and mode),
+    over the pipe, line-buffered as on a terminal: each line reaches the dashboard (and
+    the terminal) when printed. ``sys.__stdout__`` follows if it was the same object.
+    """
+    old = getattr(sys, name)
+    if not isinstance(old, io.TextIOWrapper):
+        return  # not Python's own stream (None, or something a sitecustomize put there)
+    try:
+        if old.fileno() != fd:
+            return
+        old.flush()
+        unbuffered = isinstance(old.buffer, io.FileIO)  # python -u, PYTHONUNBUFFERED
+        old_raw = old.buffer if unbuffered else old.buffer.raw
+        buffer = open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False)  # noqa: SIM115 -- it is sys.stdout from now on
+        raw = buffer if unbuffered else buffer.raw
+        raw.name = old_raw.name  # "<stdout>"
+        stream = io.TextIOWrapper(
+            buffer,
+            encoding=old.encoding,
+            errors=old.errors,
+            newline="\n",  # CPython's stdio on POSIX: no translation
+            line_buffering=True,
+            write_through=old.write_through,
+        )
+        stream.mode = old.mode
+    except (AttributeError, OSError, ValueError):
+        return  # left as it was: a stream we cannot read the settings of
+    setattr(sys, name, stream)
+    if getattr(sys, f"__{name}__") is old:
+        setattr(sys, f"__{name}__", stream)
+    _replaced.append(old)  # never closed nor collected: its fd is the new stream's
+
+
+_replaced: list = []
 
 
 def patch_managers(module, channel) -> None:

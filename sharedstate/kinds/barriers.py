@@ -13,11 +13,19 @@ if TYPE_CHECKING:
 
 
 class ObservedBarrier(threading.Barrier):
-    """Manager side: ``threading.Barrier`` on the journal's lock, journalling arrivals and passes."""
+    """Manager side: ``threading.Barrier``, journalling arrivals and passes.
+
+    It waits on a lock of its own, as a plain Barrier does, and takes the journal's lock
+    only to change what it records and record it: its ``action`` runs with no journal lock
+    held, so an action that calls back into the same Manager (appends to one of its lists)
+    goes on as with a plain Manager. (On the journal's lock, that append waited for ever.)
+    """
 
     def __init__(self, journal: Any, parties: int, action: Any = None, timeout: float | None = None) -> None:
         super().__init__(parties, action, timeout)
-        self._cond = threading.Condition(journal.lock)
+        # reentrant: wait() holds it around threading.Barrier.wait, which takes it again
+        self._cond = threading.Condition(threading.RLock())
+        self._journal_lock = journal.lock
         self._waiting: list[int] = []
         self._passed = 0
 
@@ -37,29 +45,42 @@ class ObservedBarrier(threading.Barrier):
     def wait(self, timeout: float | None = None) -> int:
         pid = caller_pid()
         with self._cond:
-            self._waiting.append(pid)
-            self._journal.record(self._oid, "wait")
+            with self._journal_lock:
+                self._waiting.append(pid)
+                self._journal.record(self._oid, "wait")
             try:
                 return super().wait(timeout)
-            except threading.BrokenBarrierError:
-                if pid in self._waiting:
-                    self._waiting.remove(pid)
-                    self._journal.record(self._oid, "leave")
+            except BaseException:
+                # broken, or the action raised in this (the last) party: it waits no more
+                with self._journal_lock:
+                    if pid in self._waiting:
+                        self._waiting.remove(pid)
+                        self._journal.record(self._oid, "leave")
                 raise
 
     def _release(self) -> None:
-        # the last party arrived: everyone waiting goes on
-        self._waiting.clear()
-        self._passed += 1
-        self._journal.record(self._oid, "pass")
-        super()._release()
+        # the last party arrived: the action runs (no journal lock held), then everyone goes
+        # on. threading.Barrier._release, with the pass recorded once the action succeeded
+        try:
+            if self._action:
+                self._action()
+            with self._journal_lock:
+                self._waiting.clear()
+                self._passed += 1
+                self._journal.record(self._oid, "pass")
+            self._state = 1  # draining
+            self._cond.notify_all()
+        except BaseException:
+            self._break()
+            raise
 
     def _break(self) -> None:
-        super()._break()
-        self._journal.record(self._oid, "abort")
+        with self._journal_lock:
+            super()._break()
+            self._journal.record(self._oid, "abort")
 
     def reset(self) -> None:
-        with self._cond:
+        with self._cond, self._journal_lock:
             super().reset()
             self._journal.record(self._oid, "reset")
 

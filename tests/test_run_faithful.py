@@ -1,0 +1,133 @@
+"""``mpscope run``: what a program does that it must not be able to tell apart from plain python.
+
+Each test runs a real program under plain python and under a real ``mpscope run`` and
+compares what it printed (issue 21's reproductions).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from run_support import run_to_end, write
+
+pytestmark = pytest.mark.timeout(90)
+
+
+STREAMS = textwrap.dedent(
+    """
+    import json, sys
+
+    def facts(stream):
+        return {
+            "encoding": stream.encoding,
+            "errors": stream.errors,
+            "write_through": stream.write_through,
+            "name": stream.name,
+            "mode": stream.mode,
+            "fileno": stream.fileno(),
+            "buffer": type(stream.buffer).__name__,
+            "raw_name": getattr(stream.buffer, "raw", stream.buffer).name,
+        }
+
+    before = {
+        "stdout": facts(sys.stdout),
+        "stderr": facts(sys.stderr),
+        "same": [sys.stdout is sys.__stdout__, sys.stderr is sys.__stderr__],
+    }
+    sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
+    sys.stderr.reconfigure(errors="replace", line_buffering=False)
+    sys.stdout.reconfigure(line_buffering=False)
+    print(json.dumps(before, sort_keys=True))
+    print("after", sys.stdout.encoding, sys.stdout.errors, "caf\\u00e9 \\udcff")
+    sys.stdout.flush()
+    print("to stderr", sys.stderr.errors, file=sys.stderr)
+    """
+)
+
+
+def _run_to_files(command: list[str], tmp_path: Path, tag: str, env: dict) -> tuple[int, str, str]:
+    out, err = tmp_path / f"{tag}.out", tmp_path / f"{tag}.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        code = subprocess.run(
+            command, stdout=stdout, stderr=stderr, env=env, cwd=tmp_path, timeout=60
+        ).returncode
+    return code, out.read_text(errors="replace"), err.read_text(errors="replace")
+
+
+def _programs(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith("mpscope")]
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "python-u"])
+def test_stdout_to_a_regular_file_can_be_reconfigured_as_under_plain_python(tmp_path: Path, unbuffered: str):
+    # mpscope's own stdout a regular file: the program's sys.stdout was made for a seekable
+    # file, fd 1 is now our pipe; reconfigure() raised ESPIPE (Illegal seek)
+    program = write(tmp_path, STREAMS)
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    plain = _run_to_files([sys.executable, str(program)], tmp_path, "plain", env)
+    watched = _run_to_files(
+        [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", str(program)],
+        tmp_path,
+        "watched",
+        env,
+    )
+    assert plain[0] == 0, plain[2]
+    assert watched[0] == 0, watched[2]
+    assert _programs(watched[1]) == _programs(plain[1])
+    assert _programs(watched[2]) == _programs(plain[2])
+
+
+BARRIER = textwrap.dedent(
+    """
+    import multiprocessing as mp, threading
+
+    class AppendTrue:
+        def __init__(self, obj):
+            self.obj = obj
+
+        def __call__(self):
+            self.obj.append(True)
+
+    class Fails:
+        def __call__(self):
+            raise RuntimeError("action failed")
+
+    if __name__ == "__main__":
+        with mp.Manager() as m:
+            l = m.list()
+            b = m.Barrier(1, action=AppendTrue(l))  # CPython's WithManagerTestBarrier.test_action
+            print(b.wait(), b.wait())
+            print(list(l))
+            failing = m.Barrier(1, action=Fails())
+            try:
+                failing.wait()
+            except Exception as exc:
+                print("raised", type(exc).__name__)
+            print("broken", failing.broken)
+            failing.reset()
+            print("after reset", failing.broken, failing.n_waiting)
+            pair = m.Barrier(2, action=AppendTrue(l), timeout=10)
+            indexes = []
+            t = threading.Thread(target=lambda: indexes.append(pair.wait()))
+            t.start()
+            indexes.append(pair.wait())
+            t.join()
+            print("indexes", sorted(indexes))
+            print(list(l), pair.n_waiting)
+    """
+)
+
+
+def test_a_barrier_whose_action_calls_back_into_the_manager_behaves_as_with_a_plain_manager(tmp_path: Path):
+    program = write(tmp_path, BARRIER)
+    plain = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    watched = run_to_end(str(program))  # deadlocked in the Manager (the action's append waited for ever)
+    assert watched.returncode == 0, watched.stderr
+    assert _programs(watched.stdout) == plain.stdout.splitlines()
+    assert "[True, True]" in plain.stdout.splitlines()
