@@ -10,6 +10,8 @@ forkserver and resource-tracker helper processes.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 
 ROLE_TARGETS = {
     ("multiprocessing.pool", "worker"): "pool",
@@ -26,6 +28,20 @@ def role_of(process) -> str:
     return ROLE_TARGETS.get(key, "process")
 
 
+def os_parent(popen) -> int:
+    """The PID of the child's parent as the kernel has it: us, or the forkserver that forked it.
+
+    Sent with ``proc``: a child that ends before it says hello, and before the dashboard
+    could look it up, would otherwise have no parent on the page.
+    """
+    if type(popen).__module__.endswith("popen_forkserver"):
+        forkserver = sys.modules.get("multiprocessing.forkserver")
+        pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+        if isinstance(pid, int):
+            return pid
+    return os.getpid()
+
+
 def patch_process(module, channel) -> None:
     """Wrap ``BaseProcess.start`` in ``multiprocessing.process``."""
     start = module.BaseProcess.start
@@ -36,7 +52,8 @@ def patch_process(module, channel) -> None:
         role = role_of(self)  # start() deletes the target once the child runs
         start(self)
         popen = self._popen
-        channel.send({"t": "proc", "pid": popen.pid, "name": self.name, "role": role})
+        message = {"t": "proc", "pid": popen.pid, "ppid": os_parent(popen), "name": self.name, "role": role}
+        channel.send(message)
         if type(popen) not in patched_popens:
             patched_popens.add(type(popen))
             _patch_poll(type(popen), channel)
@@ -69,7 +86,7 @@ def patch_util(module, channel) -> None:
         command = " ".join(str(a) for a in args)
         for marker, name in HELPERS.items():
             if marker in command:
-                channel.send({"t": "proc", "pid": pid, "name": name, "role": "process"})
+                channel.send({"t": "proc", "pid": pid, "ppid": os.getpid(), "name": name, "role": "process"})
         return pid
 
     module.spawnv_passfds = wrapped_spawnv_passfds

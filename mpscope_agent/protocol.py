@@ -12,7 +12,8 @@ From a process to the dashboard:
 =================== ==========================================================================
 ``hello``           first message: ``key``, ``v``, ``pid``, ``ppid``, ``name``, ``role``,
                     ``streams`` (the names of the pipe read ends passed with it), ``time``
-``proc``            a parent started child ``pid``: its ``name`` and ``role``
+``proc``            a parent started child ``pid``: its ``ppid`` (the sender, or the forkserver
+                    that forked it), ``name`` and ``role``
 ``exit``            a parent reaped child ``pid``: its exit ``code`` (negative: the signal)
 ``error``           this process's task failed: ``traceback``, ``manager_lost`` (its Manager died)
 ``stack``           the answer to a stack request: ``id``, ``threads``

@@ -7,13 +7,17 @@ compares what it printed (issue 21's reproductions).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from run_support import run_to_end, write
+from run_support import RunServer, processes, run_to_end, wait_program, write
+from support import Api, wait_for
+
+from webapp.processes import ProcessTable
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -131,3 +135,92 @@ def test_a_barrier_whose_action_calls_back_into_the_manager_behaves_as_with_a_pl
     assert watched.returncode == 0, watched.stderr
     assert _programs(watched.stdout) == plain.stdout.splitlines()
     assert "[True, True]" in plain.stdout.splitlines()
+
+
+SHORT_LIVED = textwrap.dedent(
+    """
+    import multiprocessing as mp, sys
+
+    def nothing():
+        pass
+
+    if __name__ == "__main__":
+        ctx = mp.get_context(sys.argv[1])
+        children = [ctx.Process(target=nothing) for _ in range(12)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+        if sys.argv[1] == "forkserver":
+            from multiprocessing import forkserver
+            print("forkserver", forkserver._forkserver._forkserver_pid)
+    """
+)
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_child_that_ends_at_once_still_has_its_parent(tmp_path: Path, method: str):
+    # a child gone before the dashboard could look it up had "ppid": null (issue 21, item 3)
+    srv = RunServer(tmp_path, str(write(tmp_path, SHORT_LIVED)), method)
+    api = Api(srv)
+    try:
+        info = wait_program(api)
+        assert info["exitcode"] == 0, srv.output()
+        table = wait_for(
+            lambda: (
+                (t := processes(api)) and all(w["state"] in ("exited", "killed") for w in t.values()) and t
+            ),
+            15,
+            "every process to end",
+        )
+        children = [w for w in table.values() if re.fullmatch(r"\w*Process-\d+", w["name"])]
+        assert len(children) == 12, table
+        parent = info["pid"]
+        if method == "forkserver":
+            parent = int(
+                next(line for line in srv.output().splitlines() if line.startswith("forkserver ")).split()[1]
+            )
+            assert table[parent]["ppid"] == info["pid"]
+        assert [w["ppid"] for w in children] == [parent] * 12
+        assert all(isinstance(w["ppid"], int) for w in table.values()), table
+    finally:
+        api.close()
+        srv.stop()
+
+
+def test_the_tutorials_manager_example_lists_its_ten_children_under_the_main_process(tmp_path: Path):
+    # about half of the runs listed 9: one child's PPID was null, so it was nobody's child
+    srv = RunServer(tmp_path, "manager.py")
+    api = Api(srv)
+    try:
+        main = wait_program(api)["pid"]
+        table = wait_for(
+            lambda: (
+                (t := processes(api)) and all(w["state"] in ("exited", "killed") for w in t.values()) and t
+            ),
+            15,
+            "every process to end",
+        )
+        children = [w for w in table.values() if w["ppid"] == main]
+        assert sorted(w["role"] for w in children) == ["manager"] + ["process"] * 10, table
+    finally:
+        api.close()
+        srv.stop()
+
+
+def test_the_table_keeps_the_parent_it_was_told_of_a_process_already_gone():
+    # real processes, already reaped: psutil cannot tell their parent any more
+    gone = [subprocess.Popen(["true"]) for _ in range(2)]
+    for child in gone:
+        child.wait()
+    table = ProcessTable(lambda infos, removed: None, lambda pid, request: False, lambda pid: None)
+    try:
+        table.seen(gone[0].pid, "process", "Process-1", told=True, ppid=os.getpid())  # its parent's proc
+        table.seen(gone[1].pid, "process", "Process-2", ppid=os.getpid())  # its own hello
+        table.seen(gone[0].pid, "process", "Process-1", ppid=1)  # a later hello: the first word stays
+        assert [table.get(child.pid).ppid for child in gone] == [os.getpid(), os.getpid()]
+        # and the kernel's word comes first, while the process runs
+        table.seen(os.getpid(), "process", "me", ppid=12345)
+        assert table.get(os.getpid()).ppid == os.getppid()
+    finally:
+        table.close()

@@ -98,10 +98,18 @@ class ProcessRecord:
         self.killed_by_us = before or (sent and signum == signal.SIGKILL)
         return sent
 
-    def mark_running(self, ppid: int | None) -> None:
+    def mark_running(self) -> None:
         if self.state == STARTING:
             self.state = RUNNING
-            self.ppid = ppid or self.ppid
+
+    def parent_told(self, ppid: int | None) -> None:
+        """Its parent's PID as its hello or its parent's ``proc`` gave it: kept if the kernel's is unknown.
+
+        The kernel's (psutil, when the record was made) comes first; a short-lived child
+        is often gone by then, and its PPID would be null on the page.
+        """
+        if self.ppid is None and isinstance(ppid, int) and ppid > 0:
+            self.ppid = ppid
 
     def finish(self, code: int | None = None) -> None:
         """It ended: ``code`` is the status its parent reaped (negative: the killing signal), if known."""
@@ -228,7 +236,8 @@ class ProcessTable:
             elif not proc.told and proc.role != "main":
                 proc.name = name or proc.name
             if not told:
-                proc.mark_running(ppid)
+                proc.mark_running()
+            proc.parent_told(ppid)
         self.notify([proc.info()], [])
 
     def failed(self, pid: int, traceback: str, manager_lost: bool) -> None:

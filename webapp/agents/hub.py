@@ -87,7 +87,9 @@ class AgentHub:
                 )
                 return
             if kind == protocol.PROC and isinstance(message.get("pid"), int):
-                table.seen(message["pid"], message.get("role"), message.get("name"), told=True)
+                ppid = message.get("ppid")
+                ppid = ppid if isinstance(ppid, int) else pid  # the sender started it
+                table.seen(message["pid"], message.get("role"), message.get("name"), told=True, ppid=ppid)
                 return
             if kind == protocol.EXIT and _ints(message, "pid", "code"):
                 table.exited(message["pid"], message["code"])
