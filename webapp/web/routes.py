@@ -56,7 +56,7 @@ def index():
     return render_template(
         "index.html",
         read_only=request.environ.get("mpscope.read_only", False),
-        program=current_dashboard().backend.mode == "program",
+        mode=current_dashboard().backend.mode,
     )
 
 
