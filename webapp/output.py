@@ -3,8 +3,15 @@
 Each worker's fds 1 and 2 are the write ends of pipes whose read ends are registered
 here. One thread reads all of them with a selector, splits lines, keeps the last
 ``scrollback`` lines per worker and hands new lines to ``emit`` in batches (at most one
-batch per 16 ms frame while output is busy, at once when it is not). A partial line is
-flushed once it has waited ``partial_delay`` seconds.
+batch per 16 ms frame while output is busy, at once when it is not).
+
+Each line keeps its raw ``text`` and adds the line as a terminal shows it (``rendered``,
+and ``styles`` for its colours: :mod:`webapp.terminal`). A line printed in pieces is one
+line: once its first piece has waited ``partial_delay`` seconds without a newline it is
+sent as ``open`` (in progress), numbered as any line, and every later piece (a ``\r``
+redraw of a progress bar, the next word) sends that same line again, same ``n``, at most
+once per frame, until its newline comes (or the stream ends) and it is sent one last time
+without ``open``.
 
 Everything kept or sent is bounded in bytes, not only in lines (a line may be 10,000
 characters): a batch holds at most ``BATCH_BYTES`` of JSON (32 printers flat out made
@@ -18,6 +25,7 @@ dropped first (1,000 ended workers kept ~610 KiB each).
 
 from __future__ import annotations
 
+import codecs
 import collections
 import itertools
 import json
@@ -27,25 +35,74 @@ import threading
 import time
 from collections.abc import Callable
 
+from .terminal import LineRenderer, Style, render_line
+
 FRAME = 0.016
 MAX_LINE = 10_000
 LINE_COST = 200  # bytes a kept line costs besides its text: tuple, time, number (tracemalloc: ~197)
 BATCH_BYTES = 256 * 1024  # JSON bytes of lines in one ``output`` message at most
 PENDING_BYTES = 4 * 2**20  # lines waiting to be sent (one batch per frame: ~16 MB/s at most)
-LINE_JSON = 80  # JSON bytes of a line besides its text: {"pid":..,"n":..,"t":..,"stream":..}
+LINE_JSON = 92  # JSON bytes of a line besides its texts: {"pid":..,"n":..,"t":..,"stream":..,"rendered":..}
 RECENT_LINES, RECENT_BYTES = 500, 256 * 1024  # the latest lines of all workers, for a new page
 ENDED_BUDGET = 64 * 2**20
 
 
-def _size(text: str) -> int:
-    """JSON bytes of one line in a message (its text escaped as JSON does it)."""
+def _text_size(text: str) -> int:
+    """JSON bytes of a string (escaped as JSON does it)."""
     if text.isascii() and text.isprintable():  # the usual case, without encoding it
-        return LINE_JSON + 2 + len(text) + text.count('"') + text.count("\\")
-    return LINE_JSON + len(json.dumps(text))
+        return 2 + len(text) + text.count('"') + text.count("\\")
+    return len(json.dumps(text))
+
+
+def _size(line: dict) -> int:
+    """JSON bytes of one line in a message."""
+    text, rendered = line["text"], line["rendered"]
+    size = _text_size(text)
+    size = LINE_JSON + size + (size if rendered is text else _text_size(rendered))
+    if "styles" in line:
+        size += 12 + len(json.dumps(line["styles"]))
+    return size
+
+
+def _cheap(line: dict) -> int:
+    """What a line is counted as while it waits to be sent or is recent (exact for plain ASCII)."""
+    return LINE_JSON + len(line["text"]) + len(line["rendered"])
+
+
+def _line(pid: int, entry: tuple) -> dict:
+    """The message form of a kept line ``(n, t, stream, text, rendered, styles, open, cost)``."""
+    n, t, stream, text, rendered, styles, is_open, _ = entry
+    line = {"pid": pid, "n": n, "t": t, "stream": stream, "text": text, "rendered": rendered}
+    if styles:
+        line["styles"] = styles
+    if is_open:
+        line["open"] = True
+    return line
+
+
+class _Stream:
+    """One stream of one worker: the line it is printing, and its terminal style."""
+
+    __slots__ = ("pid", "name", "buffered", "since", "style", "line", "decoder", "raw", "n", "t", "sent")
+
+    def __init__(self, pid: int, name: str) -> None:
+        self.pid, self.name = pid, name
+        self.buffered = b""  # the start of a line not shown yet
+        self.since = 0.0  # when it started waiting
+        self.style = Style()  # SGR state: it carries over from line to line, as on a terminal
+        self.line: LineRenderer | None = None  # the line shown as open, if any
+        self.decoder: codecs.IncrementalDecoder | None = None
+        self.raw = ""  # the open line's raw text
+        self.n: int | None = None  # the open line's number
+        self.t = 0.0  # when it last changed
+        self.sent = False  # the open line was sent (and is among the recent lines)
 
 
 class WorkerOutput:
-    """The bounded scrollback of one worker's output, lines kept as ``(n, t, stream, text, cost)``."""
+    """The bounded scrollback of one worker's output.
+
+    Lines are kept as ``(n, t, stream, text, rendered, styles, open, cost)``.
+    """
 
     def __init__(self, scrollback: int) -> None:
         self.lines: collections.deque[tuple] = collections.deque()
@@ -54,18 +111,25 @@ class WorkerOutput:
         self.bytes = 0
         self.open_streams = 0
 
-    def add(self, stream: str, text: str, t: float, cost: int) -> int:
+    def add(self, stream: str, text: str, rendered: str, styles, is_open: bool, t: float, cost: int) -> int:
         """Keep a line (dropping the oldest past ``scrollback``); return its number."""
         self.count += 1
-        self.lines.append((self.count, t, stream, text, cost))
+        self.lines.append((self.count, t, stream, text, rendered, styles, is_open, cost))
         self.bytes += cost
         if len(self.lines) > self.scrollback:
-            self.bytes -= self.lines.popleft()[4]
+            self.bytes -= self.lines.popleft()[7]
         return self.count
+
+    def replace(self, entry: tuple) -> None:
+        """Put a new state of line ``entry[0]`` in place of the old one (if it is still kept)."""
+        i = entry[0] - self.count - 1  # from the end: the lines are in order
+        if i >= -len(self.lines):
+            self.bytes += entry[7] - self.lines[i][7]
+            self.lines[i] = entry
 
     def drop_oldest(self) -> int:
         """Drop the oldest line kept; return the bytes freed."""
-        cost = self.lines.popleft()[4]
+        cost = self.lines.popleft()[7]
         self.bytes -= cost
         return cost
 
@@ -74,10 +138,14 @@ class WorkerOutput:
         first = self.count - len(self.lines) + 1  # number of the oldest line kept
         dropped = max(0, first - 1 - n) if self.count else 0
         skip = max(0, n - (first - 1))
-        lines = [
-            {"n": n, "t": t, "stream": stream, "text": text}
-            for n, t, stream, text, _ in itertools.islice(self.lines, skip, None)
-        ]
+        lines = []
+        for n, t, stream, text, rendered, styles, is_open, _ in itertools.islice(self.lines, skip, None):
+            line = {"n": n, "t": t, "stream": stream, "text": text, "rendered": rendered}
+            if styles:
+                line["styles"] = styles
+            if is_open:
+                line["open"] = True
+            lines.append(line)
         return lines, dropped, self.count
 
 
@@ -104,7 +172,8 @@ class OutputCapture:
         self.recent_bytes = 0
         self.lock = threading.Lock()
         self.selector = selectors.DefaultSelector()
-        self.partial: dict[tuple[int, str], tuple[bytes, float]] = {}
+        self.streams: dict[tuple[int, str], _Stream] = {}  # every stream read, by (pid, name)
+        self.changed: dict[tuple[int, str], _Stream] = {}  # open lines to send again
         # lines not sent yet, newest last, with their JSON size; older ones past PENDING_BYTES
         # are left out of the live stream (they stay in each worker's scrollback)
         # (bytes waiting and recent are counted as the text's length plus LINE_JSON: cheap,
@@ -176,8 +245,8 @@ class OutputCapture:
     def _run(self) -> None:
         while not self.stopping:
             now = time.monotonic()
-            deadlines = [since + self.partial_delay for _, since in self.partial.values()]
-            if self.pending:
+            deadlines = [st.since + self.partial_delay for st in self.streams.values() if st.buffered]
+            if self.pending or self.changed:
                 deadlines.append(self.last_emit + FRAME)
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
             for key, _ in self.selector.select(timeout):
@@ -185,8 +254,8 @@ class OutputCapture:
                     os.read(self.wake_r, 4096)
                 else:
                     self._read(key.fd, *key.data)
-            self._flush_partials()
-            if self.pending and time.monotonic() - self.last_emit >= FRAME:
+            self._show_waiting()
+            if (self.pending or self.changed) and time.monotonic() - self.last_emit >= FRAME:
                 self.last_emit = time.monotonic()
                 self.emit(*self._next_batch())
         for key in list(self.selector.get_map().values()):
@@ -194,18 +263,22 @@ class OutputCapture:
                 os.close(key.fd)
 
     def _next_batch(self) -> tuple[list[dict], int]:
-        """Take the oldest pending lines, up to BATCH_BYTES; return them and the count skipped."""
+        """Take the oldest pending lines, up to BATCH_BYTES, and the open lines that changed;
+        return them and the count skipped."""
         batch, size = [], 0
         with self.lock:
             while self.pending:
-                line_size = _size(self.pending[0]["text"])
+                line_size = _size(self.pending[0])
                 if batch and size + line_size > BATCH_BYTES:
                     break
                 line = self.pending.popleft()
                 batch.append(line)
                 size += line_size
-                self.pending_bytes -= len(line["text"]) + LINE_JSON
+                self.pending_bytes -= _cheap(line)
             skipped, self.skipped = self.skipped, 0
+            changed, self.changed = self.changed, {}
+            for st in changed.values():
+                batch.append(self._publish(st, is_open=True))
         return batch, skipped
 
     def _read(self, fd: int, pid: int, stream: str) -> None:
@@ -216,12 +289,17 @@ class OutputCapture:
         except OSError:
             data = b""
         key = (pid, stream)
-        buffered, since = self.partial.pop(key, (b"", time.monotonic()))
+        st = self.streams.get(key)
+        if st is None:
+            st = self.streams[key] = _Stream(pid, stream)
         if not data:  # EOF: the worker closed this stream (it exited)
             self.selector.unregister(fd)
             os.close(fd)
-            if buffered:
-                self._add(pid, stream, [buffered])
+            if st.n is not None:
+                self._finish(st)
+            elif st.buffered:
+                self._add(st, [st.buffered])
+            del self.streams[key]
             with self.lock:
                 output = self.outputs.get(pid)
                 if output is not None:
@@ -229,41 +307,129 @@ class OutputCapture:
                     if output.open_streams == 0:
                         self._end(pid, output)
             return
-        *complete, rest = (buffered + data).split(b"\n")
+        if st.n is not None:  # a line shown as open: this piece goes on with it
+            cut = data.find(b"\n")
+            if cut < 0:
+                self._continue(st, data)
+                return
+            self._continue(st, data[:cut])
+            self._finish(st)
+            data = data[cut + 1 :]
+            if not data:
+                return
+        *complete, rest = (st.buffered + data).split(b"\n") if st.buffered else data.split(b"\n")
         if complete:
-            self._add(pid, stream, complete)
-            since = time.monotonic()
-        if rest:
-            self.partial[key] = (rest, since)
+            self._add(st, complete)
+        if rest and (complete or not st.buffered):
+            st.since = time.monotonic()
+        st.buffered = rest
 
-    def _flush_partials(self) -> None:
+    def _show_waiting(self) -> None:
+        """Show the unfinished lines that waited ``partial_delay`` as open lines."""
         now = time.monotonic()
-        for key, (buffered, since) in list(self.partial.items()):
-            if now - since >= self.partial_delay:
-                del self.partial[key]
-                self._add(key[0], key[1], [buffered])
+        for st in self.streams.values():
+            if st.buffered and now - st.since >= self.partial_delay:
+                st.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+                st.line = LineRenderer(st.style)
+                st.raw = ""
+                st.sent = False
+                data, st.buffered = st.buffered, b""
+                with self.lock:
+                    output = self.outputs.get(st.pid)
+                    if output is None:
+                        st.line = st.decoder = None
+                        continue
+                    st.n = output.add(st.name, "", "", None, True, time.time(), LINE_COST)
+                self._continue(st, data)
 
-    def _add(self, pid: int, stream: str, raw_lines: list[bytes]) -> None:
+    def _continue(self, st: _Stream, data: bytes) -> None:
+        """A piece of the open line: apply it; the line is sent again at the next frame."""
+        text = st.decoder.decode(data)
+        st.line.feed(text)
+        raw = st.raw + text
+        # a line written in pieces keeps its latest MAX_LINE characters (a progress bar's last redraws)
+        st.raw = raw if len(raw) <= MAX_LINE else raw[-MAX_LINE:]
+        st.t = time.time()
+        self.changed[(st.pid, st.name)] = st
+
+    def _publish(self, st: _Stream, is_open: bool) -> dict:
+        """The open line's current state: kept in its place in the scrollback, returned as a
+        message, and among the recent lines. The caller holds ``lock``."""
+        rendered, styles = st.line.render()
+        raw = st.raw
+        cost = LINE_COST + len(raw) + (len(rendered) if rendered != raw else 0)
+        if styles:
+            cost += 40 * len(styles)
+        entry = (st.n, st.t, st.name, raw, rendered, styles, is_open, cost)
+        output = self.outputs.get(st.pid)
+        if output is not None:
+            output.replace(entry)
+        line = _line(st.pid, entry)
+        if st.sent:
+            self._replace_recent(line)
+        else:
+            self._add_recent([line])
+        st.sent = True
+        return line
+
+    def _finish(self, st: _Stream) -> None:
+        """The open line's newline came (or its stream ended): send it a last time, complete."""
+        st.line.feed(st.decoder.decode(b"", final=True))
+        st.t = time.time()
+        with self.lock:
+            self.changed.pop((st.pid, st.name), None)
+            line = self._publish(st, is_open=False)
+            self._add_pending([line])
+        st.line.next_line()
+        st.line = st.decoder = st.n = None
+        st.raw = ""
+
+    def _add(self, st: _Stream, raw_lines: list[bytes]) -> None:
         t = time.time()
+        pid, stream, style = st.pid, st.name, st.style
+        plain = not style.sgr
         with self.lock:
             output = self.outputs.get(pid)
             if output is None:
                 return
             new = []
-            added = 0
             for raw in raw_lines:
                 raw = raw[:MAX_LINE]
                 text = raw.decode("utf-8", "replace").rstrip("\r")
-                n = output.add(stream, text, t, len(raw) + LINE_COST)
-                new.append({"pid": pid, "n": n, "t": t, "stream": stream, "text": text})
-                added += len(text) + LINE_JSON
-            self.pending.extend(new)
-            self.pending_bytes += added
-            while self.pending_bytes > PENDING_BYTES:
-                self.pending_bytes -= len(self.pending.popleft()["text"]) + LINE_JSON
-                self.skipped += 1
-            recent = new[-RECENT_LINES:]
-            self.recent_lines.extend(recent)
-            self.recent_bytes += sum(len(line["text"]) + LINE_JSON for line in recent)
-            while len(self.recent_lines) > RECENT_LINES or self.recent_bytes > RECENT_BYTES:
-                self.recent_bytes -= len(self.recent_lines.popleft()["text"]) + LINE_JSON
+                if plain and text.isprintable():  # the usual case: as printed
+                    rendered, styles, cost = text, None, len(raw) + LINE_COST
+                else:
+                    rendered, styles, _ = render_line(text, style)
+                    plain = not style.sgr
+                    cost = len(raw) + len(rendered) + LINE_COST + (40 * len(styles) if styles else 0)
+                n = output.add(stream, text, rendered, styles, False, t, cost)
+                line = {"pid": pid, "n": n, "t": t, "stream": stream, "text": text, "rendered": rendered}
+                if styles:
+                    line["styles"] = styles
+                new.append(line)
+            self._add_pending(new)
+            self._add_recent(new[-RECENT_LINES:])
+
+    def _add_pending(self, new: list[dict]) -> None:
+        """Queue lines to send; past PENDING_BYTES the oldest are skipped. The caller holds ``lock``."""
+        self.pending.extend(new)
+        self.pending_bytes += sum(_cheap(line) for line in new)
+        while self.pending_bytes > PENDING_BYTES:
+            self.pending_bytes -= _cheap(self.pending.popleft())
+            self.skipped += 1
+
+    def _add_recent(self, new: list[dict]) -> None:
+        self.recent_lines.extend(new)
+        self.recent_bytes += sum(_cheap(line) for line in new)
+        while len(self.recent_lines) > RECENT_LINES or self.recent_bytes > RECENT_BYTES:
+            self.recent_bytes -= _cheap(self.recent_lines.popleft())
+
+    def _replace_recent(self, line: dict) -> None:
+        """Put a new state of an open line in place of its last one among the recent lines."""
+        pid, n = line["pid"], line["n"]
+        recent = self.recent_lines
+        for i, old in enumerate(reversed(recent)):
+            if old["n"] == n and old["pid"] == pid:
+                recent[-1 - i] = line
+                self.recent_bytes += _cheap(line) - _cheap(old)
+                return

@@ -1,6 +1,7 @@
 // The worker inspector: one worker's own output (kept after it ends) and its live stack.
 
-import { setParts, VirtualList } from "./vlist.js";
+import { fillRow, updateLine } from "./output.js";
+import { VirtualList } from "./vlist.js";
 
 export class Inspector {
   constructor({ limits = () => ({}) } = {}) {
@@ -10,8 +11,8 @@ export class Inspector {
     this.lines = [];
     this.view = new VirtualList(document.getElementById("inspector-output"), (row, i) => {
       const line = this.lines[i];
-      row.classList.toggle("stderr", line.stream === "stderr");
-      setParts(row, [["line-no", String(line.n)], ["src" + (line.stream === "stderr" ? " stderr" : ""), line.stream], ["val", line.text]]);
+      fillRow(row, [["line-no", String(line.n)], ["src" + (line.stream === "stderr" ? " stderr" : ""), line.stream]], line);
+      row.title = line.open ? "in progress: no newline yet" : "";
       return undefined;
     }, { follow: true });
     document.getElementById("inspector-close").addEventListener("click", () => this.dialog.close());
@@ -43,12 +44,24 @@ export class Inspector {
     this.refresh();
   }
 
-  /** Live lines for the open worker arrive through the same `output` events as the log. */
+  /** Live lines for the open worker arrive through the same `output` events as the log; a
+   * line in progress comes again (same n) each time it changes. Lines are kept in n order. */
   add(lines) {
     if (this.pid === null) return;
-    const last = this.lines.length ? this.lines[this.lines.length - 1].n : 0;
-    const mine = lines.filter((l) => l.pid === this.pid && l.n > last);
-    if (mine.length) { this.lines.push(...mine); this.refresh(); }
+    let changed = false;
+    for (const line of lines) {
+      if (line.pid !== this.pid) continue;
+      changed = true;
+      const kept = this.lines;
+      const last = kept.length ? kept[kept.length - 1].n : 0;
+      if (line.n > last) { kept.push(line); continue; }
+      let lo = 0;
+      let hi = kept.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (kept[mid].n < line.n) lo = mid + 1; else hi = mid; }
+      if (lo < kept.length && kept[lo].n === line.n) updateLine(kept[lo], line);
+      else if (lo > 0 || !this.loaded) kept.splice(lo, 0, line); // not one dropped before the first kept
+    }
+    if (changed) this.refresh();
   }
 
   refresh() {

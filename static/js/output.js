@@ -1,28 +1,134 @@
 // The combined output log: every worker's stdout and stderr lines, filterable, bounded.
+//
+// Each line comes rendered by the server as a terminal shows it (webapp/terminal.py):
+// `rendered` (plain text: `\r` redraws, `\b` and escapes applied) and `styles`, its SGR
+// runs. A line printed in pieces comes as `open` (in progress) and again, same pid and n,
+// each time it changes, until its newline: the page keeps one row for it.
 
-import { setParts, VirtualList } from "./vlist.js";
+import { VirtualList } from "./vlist.js";
 
 const KEEP = 5000; // lines kept in the page; the server keeps each worker's own scrollback
+const PID_COLOURS = 8; // PIDs are told apart by colour, in the order they first printed
+
+// -- a line's styles, as the SGR parameters the server sends ("1;31", "38;5;208") ---------------
+const FLAG_CLASS = { 1: "t-bold", 2: "t-faint", 3: "t-italic", 4: "t-underline", 8: "t-hidden", 9: "t-strike" };
+const styleCache = new Map();
+
+/** xterm's colour N (16-255) as rgb(); 0-15 are themed classes instead. */
+function xterm(n) {
+  if (n >= 232) { const v = 8 + (n - 232) * 10; return `rgb(${v}, ${v}, ${v})`; }
+  const c = n - 16;
+  const level = (x) => (x ? 55 + x * 40 : 0);
+  return `rgb(${level(Math.floor(c / 36))}, ${level(Math.floor(c / 6) % 6)}, ${level(c % 6)})`;
+}
+
+/** One SGR parameter string as {classes, fg, bg}: a colour is a class ("c3") or an rgb(). */
+function parseSgr(sgr) {
+  let found = styleCache.get(sgr);
+  if (found) return found;
+  const classes = [];
+  let fg = null;
+  let bg = null;
+  let inverse = false;
+  const p = sgr.split(";").map(Number);
+  for (let i = 0; i < p.length; i++) {
+    const code = p[i];
+    if (FLAG_CLASS[code]) classes.push(FLAG_CLASS[code]);
+    else if (code === 7) inverse = true;
+    else if (code >= 30 && code <= 37) fg = { cls: code - 30 };
+    else if (code >= 90 && code <= 97) fg = { cls: code - 90 + 8 };
+    else if (code >= 40 && code <= 47) bg = { cls: code - 40 };
+    else if (code >= 100 && code <= 107) bg = { cls: code - 100 + 8 };
+    else if (code === 38 || code === 48) {
+      let colour;
+      if (p[i + 1] === 5) { const n = p[i + 2]; colour = n < 16 ? { cls: n } : { rgb: xterm(n) }; i += 2; }
+      else { colour = { rgb: `rgb(${p[i + 2]}, ${p[i + 3]}, ${p[i + 4]})` }; i += 4; }
+      if (code === 38) fg = colour; else bg = colour;
+    }
+  }
+  if (inverse) { [fg, bg] = [bg || { cls: "fg" }, fg || { cls: "bg" }]; }
+  if (fg && fg.cls !== undefined) classes.push(`fg-${fg.cls}`);
+  if (bg && bg.cls !== undefined) classes.push(`bg-${bg.cls}`);
+  found = { className: classes.join(" "), color: fg && fg.rgb || "", background: bg && bg.rgb || "" };
+  styleCache.set(sgr, found);
+  return found;
+}
+
+/** Write a line as the terminal shows it into `span`: text nodes and styled spans, never HTML. */
+export function fillLine(span, line) {
+  const text = line.rendered ?? line.text;
+  const styles = line.styles;
+  const key = styles ? `${text}\u0000${JSON.stringify(styles)}` : text;
+  if (span.lineKey === key) return;
+  span.lineKey = key;
+  if (!styles) { span.textContent = text; return; }
+  // the server counts code points; a JS string counts UTF-16 units
+  const chars = /[\uD800-\uDFFF]/.test(text) ? Array.from(text) : null;
+  const slice = chars ? (a, b) => chars.slice(a, b).join("") : (a, b) => text.slice(a, b);
+  const length = chars ? chars.length : text.length;
+  const parts = [];
+  let at = 0;
+  for (const [start, end, sgr] of styles) {
+    if (start > at) parts.push(document.createTextNode(slice(at, start)));
+    const run = document.createElement("span");
+    const style = parseSgr(sgr);
+    run.className = style.className;
+    if (style.color) run.style.color = style.color; // CSSOM: allowed by the page's strict CSP
+    if (style.background) run.style.backgroundColor = style.background;
+    run.textContent = slice(start, end);
+    parts.push(run);
+    at = end;
+  }
+  if (at < length) parts.push(document.createTextNode(slice(at, length)));
+  span.replaceChildren(...parts);
+}
+
+/** Fill an output row: [className, text] label spans, then the line itself. */
+export function fillRow(row, labels, line) {
+  const count = labels.length + 1;
+  while (row.children.length < count) row.append(document.createElement("span"));
+  while (row.children.length > count) row.lastChild.remove();
+  labels.forEach(([cls, text], i) => {
+    const span = row.children[i];
+    if (span.className !== cls) span.className = cls;
+    if (span.textContent !== text) span.textContent = text;
+  });
+  const val = row.children[labels.length];
+  if (val.className !== "val") val.className = "val";
+  fillLine(val, line);
+  row.classList.toggle("stderr", line.stream === "stderr");
+  row.classList.toggle("open", Boolean(line.open));
+}
+
+/** Put a new state of a line (same pid and n) into the one kept. */
+export function updateLine(kept, line) {
+  kept.t = line.t;
+  kept.text = line.text;
+  kept.rendered = line.rendered;
+  kept.styles = line.styles;
+  kept.open = line.open;
+}
 
 export class OutputLog {
   constructor({ onDropped } = {}) {
     this.lines = [];
     this.shown = [];
     this.filter = { pid: "", stream: "", text: "" };
-    this.pids = new Set();
+    this.pids = new Map(); // pid -> its colour's index
+    this.byKey = new Map(); // "pid:n" -> the line kept, to update a line in progress
     this.trimmed = 0;
     this.skipped = 0;
     this.dirty = true;
     this.onDropped = onDropped;
     this.view = new VirtualList(document.getElementById("output-log"), (row, i) => {
       const line = this.shown[i];
-      row.classList.toggle("stderr", line.stream === "stderr");
-      setParts(row, [
-        ["src" + (line.stream === "stderr" ? " stderr" : ""), `${line.pid} ${line.stream === "stderr" ? "err" : "out"}`],
+      const err = line.stream === "stderr";
+      fillRow(row, [
+        [`src pid pid-c${this.pids.get(line.pid)}${err ? " stderr" : ""}`, `${line.pid} ${err ? "err" : "out"}`],
         ["line-no", String(line.n)],
-        ["val", line.text],
-      ]);
-      row.title = `PID ${line.pid} ${line.stream} line ${line.n} at ${new Date(line.t * 1000).toLocaleTimeString()}`;
+      ], line);
+      const when = new Date(line.t * 1000).toLocaleTimeString();
+      row.title = `PID ${line.pid} ${line.stream} line ${line.n} at ${when}${line.open ? " (in progress: no newline yet)" : ""}`;
       return undefined;
     }, { follow: true });
     const pidSelect = document.getElementById("output-pid");
@@ -41,6 +147,7 @@ export class OutputLog {
   load(lines) {
     this.lines = [];
     this.shown = [];
+    this.byKey.clear();
     this.trimmed = 0;
     this.add(lines || []);
   }
@@ -49,10 +156,20 @@ export class OutputLog {
   add(lines, skipped = 0) {
     this.skipped += skipped;
     const wasEmpty = this.lines.length === 0;
+    let refilter = false;
     for (const line of lines) {
+      const key = `${line.pid}:${line.n}`;
+      const kept = this.byKey.get(key);
+      if (kept) { // a line in progress, again: same row
+        const was = this.matches(kept);
+        updateLine(kept, line);
+        if (this.matches(kept) !== was) refilter = true;
+        continue;
+      }
       this.lines.push(line);
+      this.byKey.set(key, line);
       if (!this.pids.has(line.pid)) {
-        this.pids.add(line.pid);
+        this.pids.set(line.pid, this.pids.size % PID_COLOURS);
         document.getElementById("output-pid").append(new Option(String(line.pid), String(line.pid)));
       }
       if (this.matches(line)) this.shown.push(line);
@@ -60,9 +177,10 @@ export class OutputLog {
     if (this.lines.length > KEEP) {
       const cut = this.lines.length - KEEP;
       this.trimmed += cut;
-      this.lines.splice(0, cut);
-      this.shown = this.lines.filter((l) => this.matches(l));
+      for (const old of this.lines.splice(0, cut)) this.byKey.delete(`${old.pid}:${old.n}`);
+      refilter = true;
     }
+    if (refilter) this.shown = this.lines.filter((l) => this.matches(l));
     this.dirty = true;
     if (wasEmpty) this.view.el.hidden = false;
   }
@@ -70,7 +188,7 @@ export class OutputLog {
   matches(line) {
     const f = this.filter;
     return (!f.pid || String(line.pid) === f.pid) && (!f.stream || line.stream === f.stream)
-      && (!f.text || line.text.toLowerCase().includes(f.text.toLowerCase()));
+      && (!f.text || (line.rendered ?? line.text).toLowerCase().includes(f.text.toLowerCase()));
   }
 
   setFilter(change) {
