@@ -276,9 +276,14 @@ class OutputCapture:
                 size += line_size
                 self.pending_bytes -= _cheap(line)
             skipped, self.skipped = self.skipped, 0
-            changed, self.changed = self.changed, {}
-            for st in changed.values():
-                batch.append(self._publish(st, is_open=True))
+            for key, st in list(self.changed.items()):
+                line = self._publish(st, is_open=True)
+                line_size = _size(line)
+                if batch and size + line_size > BATCH_BYTES:
+                    break  # sent at the next frame, as it will be then
+                del self.changed[key]
+                batch.append(line)
+                size += line_size
         return batch, skipped
 
     def _read(self, fd: int, pid: int, stream: str) -> None:
