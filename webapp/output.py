@@ -174,6 +174,7 @@ class OutputCapture:
         self.selector = selectors.DefaultSelector()
         self.streams: dict[tuple[int, str], _Stream] = {}  # every stream read, by (pid, name)
         self.changed: dict[tuple[int, str], _Stream] = {}  # open lines to send again
+        self.waiting: dict[tuple[int, str], _Stream] = {}  # the starts of lines not shown yet
         # lines not sent yet, newest last, with their JSON size; older ones past PENDING_BYTES
         # are left out of the live stream (they stay in each worker's scrollback)
         # (bytes waiting and recent are counted as the text's length plus LINE_JSON: cheap,
@@ -245,7 +246,7 @@ class OutputCapture:
     def _run(self) -> None:
         while not self.stopping:
             now = time.monotonic()
-            deadlines = [st.since + self.partial_delay for st in self.streams.values() if st.buffered]
+            deadlines = [st.since + self.partial_delay for st in self.waiting.values()]
             if self.pending or self.changed:
                 deadlines.append(self.last_emit + FRAME)
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
@@ -305,6 +306,7 @@ class OutputCapture:
             elif st.buffered:
                 self._add(st, [st.buffered])
             del self.streams[key]
+            self.waiting.pop(key, None)
             with self.lock:
                 output = self.outputs.get(pid)
                 if output is not None:
@@ -328,12 +330,19 @@ class OutputCapture:
         if rest and (complete or not st.buffered):
             st.since = time.monotonic()
         st.buffered = rest
+        if rest:
+            self.waiting[key] = st
+        else:
+            self.waiting.pop(key, None)
 
     def _show_waiting(self) -> None:
         """Show the unfinished lines that waited ``partial_delay`` as open lines."""
+        if not self.waiting:
+            return
         now = time.monotonic()
-        for st in self.streams.values():
-            if st.buffered and now - st.since >= self.partial_delay:
+        for key, st in list(self.waiting.items()):
+            if now - st.since >= self.partial_delay:
+                del self.waiting[key]
                 st.decoder = codecs.getincrementaldecoder("utf-8")("replace")
                 st.line = LineRenderer(st.style)
                 st.raw = ""
