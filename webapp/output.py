@@ -382,7 +382,7 @@ class OutputCapture:
         if st.sent:
             self._replace_recent(line)
         else:
-            self._add_recent([line])
+            self._add_recent([line], _cheap(line))
         st.sent = True
         return line
 
@@ -393,7 +393,7 @@ class OutputCapture:
         with self.lock:
             self.changed.pop((st.pid, st.name), None)
             line = self._publish(st, is_open=False)
-            self._add_pending([line])
+            self._add_pending([line], _cheap(line))
         st.line.next_line()
         st.line = st.decoder = st.n = None
         st.raw = ""
@@ -407,34 +407,42 @@ class OutputCapture:
             if output is None:
                 return
             new = []
+            added = 0
             for raw in raw_lines:
                 raw = raw[:MAX_LINE]
                 text = raw.decode("utf-8", "replace").rstrip("\r")
                 if plain and text.isprintable():  # the usual case: as printed
-                    rendered, styles, cost = text, None, len(raw) + LINE_COST
-                else:
-                    rendered, styles, _ = render_line(text, style)
-                    plain = not style.sgr
-                    cost = len(raw) + len(rendered) + LINE_COST + (40 * len(styles) if styles else 0)
+                    n = output.add(stream, text, text, None, False, t, len(raw) + LINE_COST)
+                    new.append({"pid": pid, "n": n, "t": t, "stream": stream, "text": text, "rendered": text})
+                    added += 2 * len(text) + LINE_JSON
+                    continue
+                rendered, styles, _ = render_line(text, style)
+                plain = not style.sgr
+                cost = len(raw) + len(rendered) + LINE_COST + (40 * len(styles) if styles else 0)
                 n = output.add(stream, text, rendered, styles, False, t, cost)
                 line = {"pid": pid, "n": n, "t": t, "stream": stream, "text": text, "rendered": rendered}
                 if styles:
                     line["styles"] = styles
                 new.append(line)
-            self._add_pending(new)
-            self._add_recent(new[-RECENT_LINES:])
+                added += _cheap(line)
+            self._add_pending(new, added)
+            if len(new) > RECENT_LINES:
+                new = new[-RECENT_LINES:]
+                added = sum(_cheap(line) for line in new)
+            self._add_recent(new, added)
 
-    def _add_pending(self, new: list[dict]) -> None:
-        """Queue lines to send; past PENDING_BYTES the oldest are skipped. The caller holds ``lock``."""
+    def _add_pending(self, new: list[dict], added: int) -> None:
+        """Queue lines to send (``added``: their cheap size); past PENDING_BYTES the oldest are
+        skipped. The caller holds ``lock``."""
         self.pending.extend(new)
-        self.pending_bytes += sum(_cheap(line) for line in new)
+        self.pending_bytes += added
         while self.pending_bytes > PENDING_BYTES:
             self.pending_bytes -= _cheap(self.pending.popleft())
             self.skipped += 1
 
-    def _add_recent(self, new: list[dict]) -> None:
+    def _add_recent(self, new: list[dict], added: int) -> None:
         self.recent_lines.extend(new)
-        self.recent_bytes += sum(_cheap(line) for line in new)
+        self.recent_bytes += added
         while len(self.recent_lines) > RECENT_LINES or self.recent_bytes > RECENT_BYTES:
             self.recent_bytes -= _cheap(self.recent_lines.popleft())
 
