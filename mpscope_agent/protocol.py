@@ -17,6 +17,8 @@ From a process to the dashboard:
 ``exit``            a parent reaped child ``pid``: its exit ``code`` (negative: the signal)
 ``error``           this process's task failed: ``traceback``, ``manager_lost`` (its Manager died)
 ``stack``           the answer to a stack request: ``id``, ``threads``
+``wait``            what this process now waits on (``waiting``: ``call``, ``object``,
+                    ``where``, ``text``, ``since``), or null once it runs again
 ``task``            a Pool / ProcessPoolExecutor task event (see ``pool_hooks``)
 ``pool``            a pool's ``label`` and its worker ``pids``
 ``journal``         a batch of a Manager's journal entries (``entries``: base64 pickle)
@@ -41,6 +43,7 @@ PROC = "proc"
 EXIT = "exit"
 ERROR = "error"
 STACK = "stack"
+WAIT = "wait"
 TASK = "task"
 POOL = "pool"
 JOURNAL = "journal"

@@ -8,6 +8,7 @@ this process: requests go through Flask's test client, events through Flask-Sock
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import psutil
 import pytest
@@ -194,3 +195,18 @@ def test_changes_follow_the_snapshot_and_resync_sends_another(socket_client):
     wait_for(lambda: len(received(socket_client, "snapshot")) == 2, what="a second snapshot")
     answer = socket_client.emit("reset", None, callback=True)
     assert answer["status"] == 200 and answer["version"] > first["version"]
+
+
+def test_a_sleeping_worker_says_what_it_waits_on_and_a_busy_one_nothing(client):
+    from workers import tasks
+
+    source = Path(tasks.__file__).read_text().splitlines()
+    line = next(i for i, text in enumerate(source, 1) if "time.sleep(seconds)" in text)
+    (sleeper,) = spawn(client, task="sleep", seconds=30)
+    waiting = wait_for(lambda: worker(client, sleeper)["waiting"], what="the sleeper's wait")
+    assert waiting["text"] == f"sleep() · tasks.py:{line}" and waiting["call"] == "sleep", waiting
+    (busy,) = spawn(client, task="cpu", seconds=30)
+    wait_for(lambda: worker(client, busy)["cpu_percent"] > 20, what="the cpu worker busy")
+    assert worker(client, busy)["waiting"] is None
+    client.delete(f"/api/workers/{sleeper}?signal=KILL")
+    assert ended(client, sleeper)["waiting"] is None

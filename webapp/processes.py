@@ -64,6 +64,7 @@ class ProcessRecord:
         self.exitcode: int | None = None
         self.signal: str | None = None
         self.error: str | None = None
+        self.waiting: dict | None = None  # what it waits on, as its agent samples it (None: it runs)
         self.manager_lost = False  # its task failed because its Manager connection broke
         self.cpu_percent = 0.0
         self.rss: int | None = None
@@ -159,6 +160,7 @@ class ProcessRecord:
             "cpu_percent": self.cpu_percent,
             "rss": self.rss,
             "error": self.error,
+            "waiting": self.waiting if self.ended_at is None else None,
             "restarted_from": self.restarted_from,
         }
 
@@ -238,6 +240,22 @@ class ProcessTable:
             if not told:
                 proc.mark_running()
             proc.parent_told(ppid)
+        self.notify([proc.info()], [])
+
+    def waiting(self, pid: int, waiting: dict | None) -> None:
+        """Process ``pid`` now waits on ``waiting`` (``call``, ``object``, ``where``, ``text``,
+        ``since``), or runs again (None)."""
+        if waiting is not None:
+            fields = ("call", "object", "where", "text", "since")
+            waiting = {name: waiting.get(name) for name in fields}
+            if not isinstance(waiting["text"], str):
+                return
+            waiting["text"] = waiting["text"][:200]
+        with self.lock:
+            proc = self.workers.get(pid)
+            if proc is None or proc.waiting == waiting:
+                return
+            proc.waiting = waiting
         self.notify([proc.info()], [])
 
     def failed(self, pid: int, traceback: str, manager_lost: bool) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 
-from mpscope_agent import protocol
+from mpscope_agent import protocol, waits
 from mpscope_agent.channel import Channel
 
 from .registry import get_task
@@ -69,6 +69,7 @@ def run_worker(task_name: str, params: dict, shared: tuple, directory: str, key:
     if channel.sock is None:
         os._exit(1)  # the server went away while we started
     os.register_at_fork(after_in_child=channel.after_fork_in_child)
+    waits.start(channel, hidden=(__file__,))  # the task is the program, this bootstrap is ours
     _streams()
     threading.Thread(target=_flush_stdout, name="mpscope-flush", daemon=True).start()
     d, l, objects = shared  # noqa: E741 -- the tutorial's names

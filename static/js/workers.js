@@ -87,6 +87,10 @@ export class WorkersTable {
     if (w.restarted_from) cells.state.append(el("span", { className: "hint", title: "restarted after the Manager was lost" }, ` ↻ ${w.restarted_from}`));
     const waiting = live && this.waiting.get(w.pid);
     if (waiting) cells.state.append(el("span", { className: "waiting-note" }, waiting));
+    else if (live && w.waiting?.text) { // what its agent saw it wait on: "get() on q · prog.py:15"
+      const since = w.waiting.since ? `, for ${formatDuration(Date.now() / 1000 - w.waiting.since)}` : "";
+      cells.task.append(el("span", { className: "wait-line", title: `waiting in ${w.waiting.where ?? "?"}${since}` }, w.waiting.text));
+    }
     const end = w.ended_at ?? Date.now() / 1000;
     cells.uptime.textContent = formatDuration(end - w.started_at);
     cells.cpu.textContent = live ? w.cpu_percent.toFixed(1) : "—";

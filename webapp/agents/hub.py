@@ -97,6 +97,10 @@ class AgentHub:
             if kind == protocol.STACK and isinstance(message.get("id"), int):
                 table.stack_answer(message["id"], message.get("threads") or [])
                 return
+            if kind == protocol.WAIT:
+                waiting = message.get("waiting")
+                table.waiting(pid, waiting if isinstance(waiting, dict) else None)
+                return
             if kind == protocol.ERROR and isinstance(message.get("traceback"), str):
                 table.failed(pid, message["traceback"], bool(message.get("manager_lost")))
                 return

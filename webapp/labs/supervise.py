@@ -120,7 +120,6 @@ class Supervision:
             self._end_event(pid, "ended without reporting it (killed or terminated)")
         self.poll_ended()
 
-
     def exit_codes(self) -> list[tuple[int, int]]:
         """``(pid, exit code)`` of every process of the run that was reaped (after :meth:`reap_all`)."""
         with self.lock:

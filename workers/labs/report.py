@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from multiprocessing.util import Finalize
 from typing import Any
 
-from mpscope_agent import protocol
+from mpscope_agent import protocol, waits
 from mpscope_agent.channel import Channel
 from sharedstate.encoding import encode
 from workers.bootstrap import die_with_parent
@@ -150,6 +150,7 @@ def install(reporter: Reporter, label: str = "", first_state: str = "running") -
     die_with_parent()
     os.setpgrp()  # a Ctrl-C at the server's terminal is the server's to handle, not ours
     reporter.connect()
+    waits.start(reporter.channel, hidden=(__file__,))
     _reporter = reporter
     sys.stdout = _stream("stdout")
     sys.stderr = _stream("stderr")

@@ -1,0 +1,113 @@
+"""What this process waits on: the program's own innermost frame, sampled while the process is idle.
+
+A raw thread (invisible to ``threading``) looks every ``SAMPLE`` seconds at the CPU time
+this process used since its last look. When it used almost none, the process is waiting,
+and its main thread's stack says on what: the innermost frame of the program's own code
+(not the standard library's, an installed package's or mpscope's) and the call it made
+there — ``get() on q · prog.py:15``. The dashboard is told only when that changes
+(``wait``), and ``null`` once the process runs again. The stack is read from inside, as a
+stack request reads it: no ptrace.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+import time
+
+from . import protocol
+
+SAMPLE = 0.5  # seconds between looks: at most twice a second
+IDLE = 0.05  # of one core: a process that used less since the last look is waiting
+STDLIB = os.path.dirname(os.__file__) + os.sep
+OWN = (os.path.dirname(__file__) + os.sep,)  # mpscope's agent
+LIBRARY = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+TASK_LOOPS = {("pool.py", "worker"), ("process.py", "_process_worker")}  # a pool worker between tasks
+
+_main = [0]  # the ident of the thread that runs the program (set where sampling starts)
+
+
+def start(channel, hidden: tuple[str, ...] = ()) -> None:
+    """Sample this process's main thread (the calling one) and tell ``channel`` what it waits on.
+
+    ``hidden``: more files that are mpscope's, not the program's (a built-in worker's bootstrap).
+    """
+    _main[0] = _thread.get_ident()
+    _thread.start_new_thread(_run, (channel, OWN + hidden))
+
+
+def _run(channel, hidden: tuple[str, ...]) -> None:
+    last_cpu, last_key = time.process_time(), None
+    while channel.sock is not None:
+        time.sleep(SAMPLE)
+        cpu = time.process_time()
+        idle, last_cpu = cpu - last_cpu < IDLE * SAMPLE, cpu
+        frame = sys._current_frames().get(_main[0]) if idle else None
+        waiting = describe(frame, hidden) if frame is not None else None
+        del frame
+        key = None if waiting is None else (waiting["where"], waiting["call"])
+        if key != last_key:
+            last_key = key
+            if waiting is not None:
+                waiting["since"] = time.time() - SAMPLE / 2
+            channel.send({"t": protocol.WAIT, "waiting": waiting})
+
+
+def describe(frame, hidden: tuple[str, ...] = OWN) -> dict | None:
+    """``{"call", "object", "where", "text"}`` for a stack, innermost ``frame`` first; None if empty."""
+    inner = None  # the frame just inside the one being looked at
+    while frame is not None:
+        code = frame.f_code
+        if _is_programs(code.co_filename, hidden):
+            return _wait(frame, inner)
+        if (os.path.basename(code.co_filename), code.co_name) in TASK_LOOPS:
+            return {"call": "task", "object": None, "where": None, "text": "waiting for a task"}
+        inner, frame = frame, frame.f_back
+    return None
+
+
+def _is_programs(filename: str, hidden: tuple[str, ...]) -> bool:
+    return not (
+        filename.startswith(STDLIB)
+        or filename.startswith("<")
+        or any(part in filename for part in LIBRARY)
+        or filename.startswith(hidden)
+    )
+
+
+def _wait(frame, inner) -> dict:
+    """The program's ``frame``, waiting in a call to ``inner`` (None: in C, e.g. ``time.sleep``)."""
+    import re  # here, in this thread, once a process waits: not at the program's start
+
+    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    line = _source_line(frame.f_code.co_filename, frame.f_lineno)
+    if inner is not None:
+        call = inner.f_code.co_name
+        owner = inner.f_locals.get("self")
+        kind = type(owner).__name__ if owner is not None else None
+    else:  # a C function: name it from the program's line
+        found = re.search(r"([\w.]+)\s*\(", line)
+        call, kind = (found.group(1).rsplit(".", 1)[-1] if found else "?"), None
+    receiver = re.search(r"([\w.\[\]'\"]+)\." + re.escape(call) + r"\s*\(", line)
+    obj = receiver.group(1) if receiver else kind
+    named = frame.f_locals.get(obj, frame.f_globals.get(obj)) if obj is not None else None
+    if type(named) is type(os):
+        obj = None  # a module's function (time.sleep): it is not waiting "on" the module
+    text = f"{call}() on {obj} · {where}" if obj else f"{call}() · {where}"
+    return {"call": call, "object": obj, "where": where, "text": text}
+
+
+_sources: dict[str, list[str]] = {}  # the program's files read so far (only those it waits in)
+
+
+def _source_line(filename: str, lineno: int) -> str:
+    # read here rather than through linecache, which the program may never have imported
+    lines = _sources.get(filename)
+    if lines is None:
+        try:
+            with open(filename, encoding="utf-8", errors="replace") as f:
+                lines = _sources[filename] = f.read().splitlines()
+        except OSError:
+            lines = _sources[filename] = []
+    return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""

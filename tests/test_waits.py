@@ -1,0 +1,77 @@
+"""Each process's row says what it waits on (issue "Why is it stuck?", part 2), sampled by its agent.
+
+Real ``mpscope run`` servers on the programs in ``examples/stuck/``; the wait is read from
+``GET /api/state`` as the page reads it, and a process busy computing has none.
+"""
+
+from __future__ import annotations
+
+import pytest
+from run_support import processes
+
+from mpscope_agent.waits import describe
+from testkit.waiting import wait_for
+
+
+def line_of(path: str, text: str) -> int:
+    from run_support import EXAMPLES
+
+    lines = (EXAMPLES / path).read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+@pytest.mark.parametrize("run_server", [("stuck/get_without_put.py",)], indirect=True)
+def test_the_child_waits_in_get_and_the_parent_in_join(run_server, run_api):
+    get_line = line_of("stuck/get_without_put.py", "jobs.get()")
+    join_line = line_of("stuck/get_without_put.py", "worker.join()")
+
+    def waits() -> dict | None:
+        by_role = {p["role"]: p["waiting"] for p in processes(run_api).values() if p["state"] == "running"}
+        return by_role if by_role.get("main") and by_role.get("process") else None
+
+    found = wait_for(waits, 20, "both processes waiting")
+    assert found["process"]["text"] == f"get() on jobs · get_without_put.py:{get_line}"
+    assert found["process"]["call"] == "get" and found["process"]["object"] == "jobs"
+    assert found["main"]["text"] == f"join() on worker · get_without_put.py:{join_line}"
+    assert found["main"]["since"] > 0
+
+
+@pytest.mark.parametrize("run_server", [("stuck/busy.py",)], indirect=True)
+def test_a_process_busy_computing_waits_on_nothing(run_server, run_api):
+    def spinner() -> dict | None:
+        running = [
+            p for p in processes(run_api).values() if p["role"] == "process" and p["state"] == "running"
+        ]
+        return running[0] if running and running[0]["cpu_percent"] > 20 else None
+
+    busy = wait_for(spinner, 20, "the child spinning")
+    assert busy["waiting"] is None
+    main = wait_for(
+        lambda: next((p for p in processes(run_api).values() if p["role"] == "main" and p["waiting"]), None),
+        20,
+        "the parent waiting",
+    )
+    assert main["waiting"]["call"] == "join"
+
+
+def test_a_wait_in_a_c_function_is_named_from_the_programs_line():
+    import sys
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def nap() -> None:
+        started.set()
+        time.sleep(5)  # the frame under test
+
+    thread = threading.Thread(target=nap, daemon=True)
+    thread.start()
+    started.wait(5)
+    frame = wait_for(
+        lambda: (f := sys._current_frames().get(thread.ident)) and f.f_lineno != 0 and f, 5, "a frame"
+    )
+    waiting = wait_for(lambda: describe(sys._current_frames()[thread.ident]), 5, "the nap")
+    assert waiting["call"] == "sleep" and waiting["object"] is None, waiting
+    assert waiting["text"].startswith("sleep() · test_waits.py:"), waiting
+    del frame
