@@ -1,10 +1,34 @@
-"""Every thread's current Python stack, taken from inside the process (no ptrace needed)."""
+"""Every thread's current Python stack, taken from inside the process (no ptrace needed).
+
+Each frame says whose code it is (``kind``): the ``program``'s own, a ``library``'s (the
+standard library, an installed package) or ``mpscope``'s (the agent, a worker's
+bootstrap), so that a reader can start at the program's innermost frame and skip ours.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import traceback
+
+STDLIB = os.path.dirname(os.__file__) + os.sep
+LIBRARY = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+OURS = [os.path.dirname(__file__) + os.sep]  # the agent; a process adds its bootstrap (hide)
+
+
+def hide(*paths: str) -> None:
+    """Count ``paths`` (files or directories) as mpscope's own code in this process."""
+    OURS.extend(p for p in paths if p not in OURS)
+
+
+def frame_kind(filename: str) -> str:
+    """``"program"``, ``"library"`` or ``"mpscope"``: whose code ``filename`` is."""
+    if filename.startswith(tuple(OURS)):
+        return "mpscope"
+    if filename.startswith(STDLIB) or filename.startswith("<") or any(part in filename for part in LIBRARY):
+        return "library"
+    return "program"
 
 
 def current_stacks(skip=None) -> list:
@@ -20,7 +44,13 @@ def current_stacks(skip=None) -> list:
         if ident in skipped or names.get(ident, "").startswith("mpscope-"):
             continue
         frames = [
-            {"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
+            {
+                "file": f.filename,
+                "line": f.lineno,
+                "function": f.name,
+                "code": f.line or "",
+                "kind": frame_kind(f.filename),
+            }
             for f in traceback.extract_stack(frame)
         ]
         threads.append({"ident": ident, "name": names.get(ident, "?"), "frames": frames})

@@ -17,12 +17,10 @@ import sys
 import time
 
 from . import protocol
+from .stacks import frame_kind, hide
 
 SAMPLE = 0.5  # seconds between looks: at most twice a second
 IDLE = 0.05  # of one core: a process that used less since the last look is waiting
-STDLIB = os.path.dirname(os.__file__) + os.sep
-OWN = (os.path.dirname(__file__) + os.sep,)  # mpscope's agent
-LIBRARY = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 TASK_LOOPS = {("pool.py", "worker"), ("process.py", "_process_worker")}  # a pool worker between tasks
 
 _main = [0]  # the ident of the thread that runs the program (set where sampling starts)
@@ -33,18 +31,19 @@ def start(channel, hidden: tuple[str, ...] = ()) -> None:
 
     ``hidden``: more files that are mpscope's, not the program's (a built-in worker's bootstrap).
     """
+    hide(*hidden)
     _main[0] = _thread.get_ident()
-    _thread.start_new_thread(_run, (channel, OWN + hidden))
+    _thread.start_new_thread(_run, (channel,))
 
 
-def _run(channel, hidden: tuple[str, ...]) -> None:
+def _run(channel) -> None:
     last_cpu, last_key = time.process_time(), None
     while channel.sock is not None:
         time.sleep(SAMPLE)
         cpu = time.process_time()
         idle, last_cpu = cpu - last_cpu < IDLE * SAMPLE, cpu
         frame = sys._current_frames().get(_main[0]) if idle else None
-        waiting = describe(frame, hidden) if frame is not None else None
+        waiting = describe(frame) if frame is not None else None
         del frame
         key = None if waiting is None else (waiting["where"], waiting["call"])
         if key != last_key:
@@ -54,26 +53,17 @@ def _run(channel, hidden: tuple[str, ...]) -> None:
             channel.send({"t": protocol.WAIT, "waiting": waiting})
 
 
-def describe(frame, hidden: tuple[str, ...] = OWN) -> dict | None:
+def describe(frame) -> dict | None:
     """``{"call", "object", "where", "text"}`` for a stack, innermost ``frame`` first; None if empty."""
     inner = None  # the frame just inside the one being looked at
     while frame is not None:
         code = frame.f_code
-        if _is_programs(code.co_filename, hidden):
+        if frame_kind(code.co_filename) == "program":
             return _wait(frame, inner)
         if (os.path.basename(code.co_filename), code.co_name) in TASK_LOOPS:
             return {"call": "task", "object": None, "where": None, "text": "waiting for a task"}
         inner, frame = frame, frame.f_back
     return None
-
-
-def _is_programs(filename: str, hidden: tuple[str, ...]) -> bool:
-    return not (
-        filename.startswith(STDLIB)
-        or filename.startswith("<")
-        or any(part in filename for part in LIBRARY)
-        or filename.startswith(hidden)
-    )
 
 
 def _wait(frame, inner) -> dict:

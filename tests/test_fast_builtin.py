@@ -210,3 +210,17 @@ def test_a_sleeping_worker_says_what_it_waits_on_and_a_busy_one_nothing(client):
     assert worker(client, busy)["waiting"] is None
     client.delete(f"/api/workers/{sleeper}?signal=KILL")
     assert ended(client, sleeper)["waiting"] is None
+
+
+def test_a_stack_says_whose_code_each_frame_is(client):
+    (sleeper,) = spawn(client, task="sleep", seconds=30)
+    wait_for(lambda: worker(client, sleeper)["waiting"], what="the sleeper inside its task")
+    answer = client.get(f"/api/workers/{sleeper}/stack")
+    assert answer.status_code == 200, answer.get_json()
+    (main,) = [t for t in answer.get_json()["threads"] if t["name"] == "MainThread"]
+    kinds = {Path(f["file"]).name: f["kind"] for f in main["frames"]}
+    assert kinds["tasks.py"] == "program" and kinds["bootstrap.py"] == "mpscope", kinds
+    assert kinds["process.py"] == "library"  # multiprocessing's own
+    assert main["frames"][-1]["function"] == "sleep"  # innermost last, as before
+    client.delete(f"/api/workers/{sleeper}?signal=KILL")
+    ended(client, sleeper)

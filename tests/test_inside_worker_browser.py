@@ -40,6 +40,9 @@ def test_printer_lines_the_stack_of_a_sleeper_and_a_lock_holder_show_in_the_page
         page.get_by_role("button", name=f"Stack of {sleeper}").click()
         frame = page.locator("#inspector .frame.task")
         expect(frame).to_contain_text("time.sleep(seconds)")
+        # innermost first, opened at the program's own frame; mpscope's bootstrap is left out
+        expect(page.locator("#inspector .frame").first).to_contain_text("time.sleep(seconds)")
+        expect(page.locator("#inspector-stack")).not_to_contain_text("bootstrap.py")
         page.get_by_role("button", name="Close").click()
 
         name = f"shown-{uuid.uuid4().hex[:6]}"

@@ -102,23 +102,37 @@ export class Inspector {
     refresh.textContent = "Refresh stack";
     refresh.addEventListener("click", () => this.loadStack());
     parts.push(refresh);
+    const note = document.createElement("p");
+    note.className = "hint";
+    note.textContent = "Innermost call first; the program's own frames are marked, mpscope's own are left out.";
+    parts.push(note);
+    let first = null;
     for (const thread of answer.threads) {
       const h = document.createElement("h3");
       h.textContent = `Thread ${thread.name} (ident ${thread.ident})`;
       parts.push(h);
-      for (const f of thread.frames) {
+      // innermost first, as "why is it stuck" is read: where it waits, then who called that
+      for (const f of [...thread.frames].reverse()) {
+        if (f.kind === "mpscope") continue;
+        const own = f.kind ? f.kind === "program" : f.file.includes("/workers/tasks.py");
         const frame = document.createElement("div");
-        frame.className = "frame" + (f.file.includes("/workers/tasks.py") ? " task" : "");
+        frame.className = "frame" + (own ? " task own" : "");
         const where = document.createElement("div");
         where.className = "where";
-        where.textContent = `${f.file}:${f.line} in ${f.function}`;
+        const file = document.createElement("span");
+        file.className = "file";
+        file.title = f.file;
+        file.textContent = `${f.file.split("/").pop()}:${f.line}`;
+        where.append(file, document.createTextNode(` in ${f.function}`));
         const code = document.createElement("div");
         code.className = "code";
         code.textContent = f.code;
         frame.append(where, code);
         parts.push(frame);
+        if (own && !first) first = frame;
       }
     }
     box.replaceChildren(...parts);
+    first?.scrollIntoView({ block: "nearest" }); // opened at the program's innermost frame
   }
 }
