@@ -22,6 +22,10 @@ from .stacks import frame_kind, hide
 SAMPLE = 0.5  # seconds between looks: at most twice a second
 IDLE = 0.05  # of one core: a process that used less since the last look is waiting
 TASK_LOOPS = {("pool.py", "worker"), ("process.py", "_process_worker")}  # a pool worker between tasks
+# a process whose own code returned, held at exit until its Queue's feeder thread has
+# written every item it put into the pipe: which waits for a reader (the docs' "joining
+# processes that use queues")
+EXIT_FLUSH = ("queues.py", "_finalize_join")
 
 _main = [0]  # the ident of the thread that runs the program (set where sampling starts)
 
@@ -60,8 +64,12 @@ def describe(frame) -> dict | None:
         code = frame.f_code
         if frame_kind(code.co_filename) == "program":
             return _wait(frame, inner)
-        if (os.path.basename(code.co_filename), code.co_name) in TASK_LOOPS:
+        place = (os.path.basename(code.co_filename), code.co_name)
+        if place in TASK_LOOPS:
             return {"call": "task", "object": None, "where": None, "text": "waiting for a task"}
+        if place == EXIT_FLUSH:
+            text = "exiting: its Queue's feeder is still writing items it put, which no process has read"
+            return {"call": "exit_flush", "object": None, "where": None, "text": text}
         inner, frame = frame, frame.f_back
     return None
 
@@ -72,6 +80,7 @@ def _wait(frame, inner) -> dict:
 
     where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
     line = _source_line(frame.f_code.co_filename, frame.f_lineno)
+    owner = None
     if inner is not None:
         call = inner.f_code.co_name
         owner = inner.f_locals.get("self")
@@ -84,8 +93,18 @@ def _wait(frame, inner) -> dict:
     named = frame.f_locals.get(obj, frame.f_globals.get(obj)) if obj is not None else None
     if type(named) is type(os):
         obj = None  # a module's function (time.sleep): it is not waiting "on" the module
-    text = f"{call}() on {obj} · {where}" if obj else f"{call}() · {where}"
-    return {"call": call, "object": obj, "where": where, "text": text}
+    target = owner.pid if inner is not None and call == "join" and _is_process(owner) else None
+    on = f"{obj} (PID {target})" if obj and target else obj
+    text = f"{call}() on {on} · {where}" if on else f"{call}() · {where}"
+    waiting = {"call": call, "object": obj, "where": where, "text": text}
+    if target is not None:
+        waiting["pid"] = target  # the process it joins
+    return waiting
+
+
+def _is_process(obj) -> bool:
+    process = sys.modules.get("multiprocessing.process")
+    return process is not None and isinstance(obj, process.BaseProcess) and isinstance(obj.pid, int)
 
 
 _sources: dict[str, list[str]] = {}  # the program's files read so far (only those it waits in)

@@ -76,6 +76,9 @@ class FakeBackEnd:
     def processes_ended(self, pids: set[int]) -> None:
         self.ended.append(pids)
 
+    def pool_tasks(self) -> list[dict]:
+        return []
+
     def stopping(self) -> None:
         self.stopped = True
 

@@ -51,6 +51,9 @@ class BuiltinWorkers:
         """Snapshot fields of this back end's own (none: the built-in page needs only the core's)."""
         return {}
 
+    def pool_tasks(self) -> list[dict]:
+        return []  # the built-in tasks start no pools
+
     def manager_info(self) -> dict:
         return {"pid": self.state.manager_pid, "restarts": self.state.restarts, "state": self.manager_state}
 

@@ -25,6 +25,7 @@ from mpscope_agent import protocol
 
 from .agents.hub import AgentHub
 from .clients import ClientRegistry
+from .diagnoses import Diagnoses
 from .journals import ManagerJournals
 from .mirror import SharedStateMirror
 from .output import OutputCapture
@@ -48,6 +49,7 @@ class BackEnd(Protocol):
     def manager_contents(self) -> dict: ...
     def release(self, oid: str, pid: int) -> None: ...
     def processes_ended(self, pids: set[int]) -> None: ...
+    def pool_tasks(self) -> list[dict]: ...
     def stopping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -77,6 +79,12 @@ class Dashboard:
         )
         self.journals.tell = self.hub.send
         self.journals.reloaded = self.resync_all
+        self.diagnoses = Diagnoses(
+            self.processes,
+            self.mirror,
+            lambda: self.backend.pool_tasks() if self.backend is not None else [],
+            lambda payload: self.clients.broadcast("diagnoses", payload),
+        )
         self.hub.on(protocol.JOURNAL, self._journal)
         self.hub.on(protocol.JOURNAL_SNAPSHOT, self._journal)
         self.backend: BackEnd | None = None
@@ -91,6 +99,7 @@ class Dashboard:
 
     def broadcast(self, event: str, payload: object) -> None:
         self.clients.broadcast(event, payload)
+        self.diagnoses.poke()  # whatever changed may prove or end a hang
 
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
@@ -127,6 +136,7 @@ class Dashboard:
             },
             "read_only": self.config["READ_ONLY"],
             "server_pid": os.getpid(),
+            "diagnoses": self.diagnoses.all(),
             **self.backend.fields(),
         }
 
@@ -151,7 +161,7 @@ class Dashboard:
             now = [w.info() for pid in pids if (w := self.processes.get(pid)) is not None]
             return {"workers": now, "removed": removed}
 
-        self.clients.broadcast("workers", payload)
+        self.broadcast("workers", payload)
         ended = {w["pid"] for w in workers if w["ended_at"] is not None}
         if ended and self.backend is not None:
             self.backend.processes_ended(ended)
@@ -164,6 +174,7 @@ class Dashboard:
             self.journals.receive(pid, message)
 
     def _emit_output(self, lines: list[dict], skipped: int) -> None:
+        self.diagnoses.stderr_lines(lines)
         # skipped: lines left out of the live stream (more waited to be sent than it carries)
         self.clients.broadcast(
             "output", {"lines": lines, "skipped": skipped} if skipped else {"lines": lines}
@@ -184,6 +195,7 @@ class Dashboard:
         self.processes.close()
         self.hub.close()
         self.journals.close()
+        self.diagnoses.close()
         self.clients.close()
         self.output.close()
         logger.info("mpscope stopped")

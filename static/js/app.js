@@ -8,6 +8,7 @@ import { ActivityChart } from "./chart.js";
 import { WorkersTable } from "./workers.js";
 import { initControls, showCountLimit } from "./controls.js";
 import { toast, setConnection, showBanner } from "./ui.js";
+import { DiagnosesBanner } from "./diagnoses.js";
 import { OutputLog } from "./output.js";
 import { findDeadlocks, LocksPanel, namedLockName, namedLocks, waitingFor } from "./locks.js";
 import { Inspector } from "./inspector.js";
@@ -101,7 +102,11 @@ socket.on("connect_error", () => {
 // name -> {pid, alive}: each named lock's holder as the server judged it at the last snapshot
 let lockLiveness = new Map();
 
+const diagnoses = new DiagnosesBanner($("diagnoses"));
+socket.on("diagnoses", (msg) => diagnoses.show(msg.diagnoses));
+
 socket.on("snapshot", (snap) => {
+  diagnoses.show(snap.diagnoses);
   objects.load(snap);
   lockLiveness = new Map((snap.locks || []).map((lock) => [lock.name, { pid: lock.holder_pid, alive: lock.holder_alive }]));
   workers.load(snap.workers);

@@ -12,7 +12,7 @@ import collections
 import threading
 from collections.abc import Callable
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+QUEUED, RUNNING, DONE, FAILED, LOST = "queued", "running", "done", "failed", "lost"
 MAX_ERROR = 20_000
 
 
@@ -49,6 +49,14 @@ class PoolTaskTable:
             payload = [dict(task) for task in changed]
         if payload:
             self.emit(payload)
+
+    def workers_ended(self, pids: set[int]) -> list[dict]:
+        """Workers ended: a task still running on one of them is lost (the pool never re-runs it)."""
+        with self.lock:
+            lost = [task for task in self.tasks.values() if task["state"] == RUNNING and task["pid"] in pids]
+            for task in lost:
+                task["state"] = LOST
+            return [dict(task) for task in lost]
 
     def all(self) -> list[dict]:
         with self.lock:
@@ -114,5 +122,7 @@ class PoolTaskTable:
 
     def _trim(self) -> None:
         while len(self.tasks) > self.cap:
-            finished = next((k for k, task in self.tasks.items() if task["state"] in (DONE, FAILED)), None)
+            finished = next(
+                (k for k, task in self.tasks.items() if task["state"] in (DONE, FAILED, LOST)), None
+            )
             self.tasks.pop(finished if finished is not None else next(iter(self.tasks)))

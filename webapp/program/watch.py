@@ -75,7 +75,14 @@ class ProgramWatch:
         raise ManagerUnavailable(NO_MANAGER)
 
     def processes_ended(self, pids: set[int]) -> None:
-        """A program's own Managers are as it made them: nothing to forget or release."""
+        """A pool worker's running task is lost with it (a program's own Managers are as it made
+        them: nothing to forget or release)."""
+        lost = self.tasks.workers_ended(pids)
+        if lost:
+            self._task_changed(lost)
+
+    def pool_tasks(self) -> list[dict]:
+        return self.tasks.all()
 
     def stopping(self) -> None:
         """The server is stopping: close() stops the program."""

@@ -27,11 +27,13 @@ def start_program(dashboard: Dashboard) -> dict:
     """Run the program again; 409 while it runs."""
     program = watched(dashboard)
     try:
-        return {"program": program.start()}
+        started = {"program": program.start()}
     except AlreadyRunning as exc:
         raise ApiError(409, str(exc)) from None
     except OSError as exc:
         raise ApiError(409, f"cannot start the program: {exc.strerror or exc}") from None
+    dashboard.diagnoses.forget()  # what the last run proved is over
+    return started
 
 
 def pool_tasks(dashboard: Dashboard) -> dict:

@@ -228,6 +228,12 @@ def worker_stack(pid: str):
     return jsonify(pid=number, threads=threads)
 
 
+@bp.get("/api/diagnoses")
+def list_diagnoses():
+    """The hangs named now: each with its kind, plain words, the fix, its processes and objects."""
+    return jsonify(diagnoses=current_dashboard().diagnoses.all())
+
+
 @bp.get("/api/locks")
 def list_locks():
     """Return each shared lock's holder and waiters, and any deadlock cycles."""

@@ -1,0 +1,283 @@
+"""Diagnoses: the classic multiprocessing hangs, named in plain words with the fix.
+
+Computed from what the core already knows — each process's wait (sampled by its agent),
+the lock-like objects' holders and waiters, the pool tasks, each process's end and its
+stderr — whenever any of it changes (``poke``), at most every ``GAP`` seconds, and pushed
+to clients as ``diagnoses`` when the set changes. Each diagnosis is
+``{"id", "kind", "title", "text", "pids", "objects", "since"}``; its id stays the same
+while it holds, so ``since`` is when it was first named.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from .locks import find_deadlocks, single_holder_locks
+from .mirror import SharedStateMirror
+from .processes import ProcessTable
+
+logger = logging.getLogger(__name__)
+
+GAP = 0.25  # seconds: at most one computation per gap, however often poked
+RECHECK = 1.0  # and once a second anyway (a holder's death is seen by psutil before any event)
+GUIDE = "https://docs.python.org/3/library/multiprocessing.html#programming-guidelines"
+MAIN_GUARD = "bootstrapping phase"  # in the RuntimeError a spawn child raises without the guard
+UNPICKLABLE = ("PicklingError", "Can't pickle", "cannot pickle", "Can't get attribute")
+MAX_EVIDENCE = 100  # stderr lines kept per kind
+
+
+class Diagnoses:
+    """The diagnoses in force now, and the thread that keeps them current."""
+
+    def __init__(
+        self,
+        processes: ProcessTable,
+        mirror: SharedStateMirror,
+        pool_tasks: Callable[[], list[dict]],
+        emit: Callable[[dict], None],
+    ) -> None:
+        self.processes = processes
+        self.mirror = mirror
+        self.pool_tasks = pool_tasks
+        self.emit = emit
+        self.current: list[dict] = []
+        self.first_seen: dict[str, float] = {}
+        self.evidence: dict[str, dict[int, str]] = {"main_guard": {}, "unpicklable": {}}
+        self.lock = threading.Lock()
+        self.poked = threading.Event()
+        self.closing = False
+        self.thread = threading.Thread(target=self._run, name="mpscope-diagnoses", daemon=True)
+        self.thread.start()
+
+    # -- what the core tells it -----------------------------------------------------
+    def poke(self) -> None:
+        """Something changed: look again soon."""
+        self.poked.set()
+
+    def stderr_lines(self, lines: list[dict]) -> None:
+        """Output lines as they are captured: keep the ones that prove a hang's cause."""
+        found = False
+        for line in lines:
+            if line.get("stream") != "stderr":
+                continue
+            text = line.get("text") or ""
+            if MAIN_GUARD in text:
+                kind = "main_guard"
+            elif any(marker in text for marker in UNPICKLABLE):
+                kind = "unpicklable"
+            else:
+                continue
+            with self.lock:
+                kept = self.evidence[kind]
+                if len(kept) < MAX_EVIDENCE:
+                    kept.setdefault(line["pid"], text.strip()[:300])
+                    found = True
+        if found:
+            self.poke()
+
+    def forget(self) -> None:
+        """The program runs again: what its last run proved is over."""
+        with self.lock:
+            for kept in self.evidence.values():
+                kept.clear()
+        self.poke()
+
+    def all(self) -> list[dict]:
+        with self.lock:
+            return list(self.current)
+
+    def close(self) -> None:
+        self.closing = True
+        self.poked.set()
+        self.thread.join(2)
+
+    # -- the thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self.closing:
+            self.poked.wait(RECHECK)
+            self.poked.clear()
+            if self.closing:
+                return
+            try:
+                self._update()
+            except Exception:  # a diagnosis must never stop the others, nor the dashboard
+                logger.exception("diagnoses could not be computed")
+            time.sleep(GAP)
+
+    def _update(self) -> None:
+        objects = self.mirror.lock_objects()
+        cycles = self.mirror.snapshot_locks(catch_up=False) + single_holder_locks(objects)
+        held = [
+            {"object": oid, "kind": kind, "pid": holder["pid"]}
+            for oid, kind, value in objects
+            for holder in value.get("holders", [])
+        ]
+        found = compute(self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence())
+        now = time.time()
+        with self.lock:
+            for item in found:
+                item["since"] = self.first_seen.setdefault(item["id"], now)
+            self.first_seen = {item["id"]: item["since"] for item in found}
+            changed = _key(found) != _key(self.current)
+            self.current = found
+        if changed:
+            self.emit({"diagnoses": found})
+
+    def _evidence(self) -> dict[str, dict[int, str]]:
+        with self.lock:
+            return {kind: dict(kept) for kind, kept in self.evidence.items()}
+
+
+def _key(diagnoses: list[dict]) -> str:
+    return json.dumps([{k: v for k, v in d.items() if k != "since"} for d in diagnoses], sort_keys=True)
+
+
+# -- the rules: plain functions of what is known ------------------------------------------
+def compute(
+    workers: list[dict], locks: list[dict], held: list[dict], tasks: list[dict], evidence: dict
+) -> list[dict]:
+    """Every diagnosis that holds for these processes, single-holder ``locks`` (the lock table's
+    shape), lock-like objects ``held`` (object, kind, holder pid), pool tasks and stderr lines."""
+    by_pid = {w["pid"]: w for w in workers}
+    live = {pid for pid, w in by_pid.items() if w["ended_at"] is None}
+    out: list[dict] = []
+    out += _deadlocks(locks)
+    out += _dead_holders(held, by_pid, live)
+    out += _queue_joins(by_pid, live)
+    out += _lost_tasks(tasks, by_pid)
+    out += _from_stderr(evidence, by_pid)
+    return out
+
+
+def _name(pid: int, by_pid: dict) -> str:
+    w = by_pid.get(pid)
+    who = (w.get("task") or w.get("name")) if w else None
+    return f"{who} (PID {pid})" if who and who != "?" else f"PID {pid}"
+
+
+def _deadlocks(locks: list[dict]) -> list[dict]:
+    out = []
+    for cycle in find_deadlocks(locks):
+        pids, names = cycle["pids"], cycle["locks"]
+        steps = ", ".join(
+            f"PID {pid} waits for {names[i]} held by PID {pids[(i + 1) % len(pids)]}"
+            for i, pid in enumerate(pids)
+        )
+        out.append(
+            {
+                "id": "deadlock:" + ",".join(map(str, sorted(pids))),
+                "kind": "deadlock",
+                "title": "Deadlock",
+                "text": f"{steps}: none of them can go on. Fix: take locks in one fixed order everywhere, "
+                "or acquire with a timeout. " + GUIDE,
+                "pids": pids,
+                "objects": names,
+            }
+        )
+    return out
+
+
+def _dead_holders(held: list[dict], by_pid: dict, live: set[int]) -> list[dict]:
+    out = []
+    for item in held:
+        pid = item["pid"]
+        if pid in live or pid not in by_pid:
+            continue  # alive, or not a process we know (then we cannot tell)
+        out.append(
+            {
+                "id": f"dead_holder:{item['object']}:{pid}",
+                "kind": "dead_holder",
+                "title": f"A {item['kind']} is held by a process that died",
+                "text": f"{_name(pid, by_pid)} ended while holding {item['object']}: it is never released, "
+                "and whoever waits for it waits for good. Release it from its panel if what it guarded "
+                "is consistent; in the program, hold locks in `with` blocks and let nothing kill a holder.",
+                "pids": [pid],
+                "objects": [item["object"]],
+            }
+        )
+    return out
+
+
+def _queue_joins(by_pid: dict, live: set[int]) -> list[dict]:
+    out = []
+    for pid in live:
+        waiting = by_pid[pid].get("waiting") or {}
+        target = waiting.get("pid")
+        if waiting.get("call") != "join" or target not in live:
+            continue
+        if (by_pid[target].get("waiting") or {}).get("call") != "exit_flush":
+            continue
+        out.append(
+            {
+                "id": f"queue_join:{pid}:{target}",
+                "kind": "queue_join",
+                "title": "Joined a process that cannot exit until its queued items are read",
+                "text": f"{_name(pid, by_pid)} waits in join() at {waiting.get('where')} for "
+                f"{_name(target, by_pid)}, which put items on a Queue and cannot exit until they are "
+                "read; nobody reads them while the parent waits. Fix: get() the items before join(). "
+                + GUIDE,
+                "pids": [pid, target],
+                "objects": [waiting.get("object")] if waiting.get("object") else [],
+            }
+        )
+    return out
+
+
+def _lost_tasks(tasks: list[dict], by_pid: dict) -> list[dict]:
+    out = []
+    for task in tasks:
+        if task.get("state") != "lost":
+            continue
+        pid, owner = task.get("pid"), task.get("owner")
+        worker = by_pid.get(pid, {})
+        how = f"killed by {worker['signal']}" if worker.get("signal") else "ended"
+        out.append(
+            {
+                "id": f"lost_task:{task['id']}",
+                "kind": "lost_task",
+                "title": "A pool task was lost with its worker",
+                "text": f"Pool worker PID {pid} {how} while running {task.get('func') or 'a task'} "
+                f"(job {task.get('job')}, chunk {task.get('chunk')}). The pool replaces the worker but "
+                f"never re-runs the task: map()/join() in {_name(owner, by_pid)} will wait for ever. "
+                "Fix: find what killed it (memory? a signal?); concurrent.futures.ProcessPoolExecutor "
+                "raises BrokenProcessPool instead of waiting.",
+                "pids": [p for p in (pid, owner) if p is not None],
+                "objects": [task["id"]],
+            }
+        )
+    return out
+
+
+def _from_stderr(evidence: dict, by_pid: dict) -> list[dict]:
+    out = []
+    for pid in evidence.get("main_guard", {}):
+        out.append(
+            {
+                "id": f"main_guard:{pid}",
+                "kind": "main_guard",
+                "title": 'The main module lacks if __name__ == "__main__":',
+                "text": f"{_name(pid, by_pid)} failed as it started: a spawn or forkserver child imports the "
+                "main module, which started processes again at import. Fix: put the code that starts "
+                'processes under `if __name__ == "__main__":`. ' + GUIDE,
+                "pids": [pid],
+                "objects": [],
+            }
+        )
+    for pid, line in evidence.get("unpicklable", {}).items():
+        out.append(
+            {
+                "id": f"unpicklable:{pid}",
+                "kind": "unpicklable",
+                "title": "Something could not be pickled",
+                "text": f"{_name(pid, by_pid)}: {line} — a task, result or argument crosses between "
+                "processes pickled: lambdas, local functions, open files, locks and sockets cannot. "
+                "Fix: pass module-level functions and plain data. " + GUIDE,
+                "pids": [pid],
+                "objects": [],
+            }
+        )
+    return out
