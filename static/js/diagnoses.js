@@ -10,7 +10,8 @@ export class DiagnosesBanner {
 
   /** Show the diagnoses in force (the snapshot's, or a `diagnoses` event's). */
   show(items) {
-    this.items = items || [];
+    // a deadlock has its own alert already (#deadlock-alert, with a link to the locks panel)
+    this.items = (items || []).filter((d) => d.kind !== "deadlock");
     this.box.hidden = this.items.length === 0;
     this.box.replaceChildren(...this.items.map((d) => this.render(d)));
   }
