@@ -36,6 +36,8 @@ FLAG_CASES: dict[str, tuple[list[str], list[str], str, object]] = {
     "--viewer-token": ([VIEWER_TOKEN], ["--token", TOKEN], "VIEWER_TOKEN", VIEWER_TOKEN),
     "--allow-host": (["example.test"], [], "ALLOWED_HOSTS", ("example.test",)),
     "--rate-limit": (["2.5"], [], "RATE_LIMIT", 2.5),
+    "--record": (["/tmp/mpscope-cli-case.sqlite"], [], "RECORD", "/tmp/mpscope-cli-case.sqlite"),
+    "--record-max-mib": (["3"], [], "RECORD_MAX_BYTES", 3 * 2**20),
 }
 
 PROGRAM_ARGS = ["--epochs", "3", "-m", "x", "--port", "1", "--r", "-h", "--", "-1", "two words"]
@@ -87,6 +89,7 @@ def test_the_defaults_are_the_documented_ones():
         "HOST": "127.0.0.1", "PORT": 5000, "MAX_WORKERS": 32, "ENDED_CAP": 1000, "SCROLLBACK": 2000,
         "MAX_LOCKS": 100, "RELEASE_DEAD_LOCKS": False, "ENDED_OUTPUT_BYTES": 64 * 2**20,
         "READ_ONLY": False, "ALLOWED_HOSTS": (), "TOKEN": None, "VIEWER_TOKEN": None, "RATE_LIMIT": 50.0,
+        "RECORD": None, "RECORD_MAX_BYTES": 1024 * 2**20,
     }  # fmt: skip
     assert seen(parse_args([])) == expected
     run = parse_args(["run", SCRIPT])

@@ -38,6 +38,12 @@ def build_dashboard(config: dict[str, Any]) -> Dashboard:
     else:
         dashboard = Dashboard(config)
         dashboard.attach(BuiltinWorkers(config, dashboard))
+    if config.get("RECORD"):
+        try:
+            dashboard.record(config["RECORD"], config.get("RECORD_MAX_BYTES", 1024 * 2**20))
+        except Exception:
+            dashboard.close()
+            raise
     return dashboard
 
 

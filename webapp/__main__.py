@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -20,6 +22,8 @@ from flask import Flask
 from . import create_app
 from .dashboard import Dashboard
 from .program import cli
+from .recording import RecordingRefused
+from .recording.writer import is_recording
 from .serving import make_threaded_server
 from .web.guard import TOKEN_RE, is_loopback
 
@@ -54,6 +58,17 @@ SERVER_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--viewer-token", {"help": "a second token that grants read-only access"}),
     ("--allow-host", {"action": "append", "default": [], "help": "another Host name to accept (repeatable)"}),
     ("--rate-limit", {"type": float, "default": 50.0, "help": "commands per second per client (0 = off)"}),
+    (
+        "--record",
+        {
+            "metavar": "RUN.sqlite",
+            "help": "record everything the dashboard sees into this file (docs/recording.md)",
+        },
+    ),
+    (
+        "--record-max-mib",
+        {"type": int, "default": 1024, "help": "most MiB the recording holds (oldest output dropped first)"},
+    ),
 )
 
 # the repeatable ones, by their attribute's name
@@ -83,8 +98,8 @@ def add_server_flags(parser: argparse.ArgumentParser, defaults: bool = True) -> 
         group.add_argument(flag, **spec)
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The ``mpscope`` parser and its ``run`` subcommand's parser.
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``mpscope`` parser and its subcommands' parsers (``run``, ``open``, ``export``).
 
     Neither takes abbreviated flags: a program's ``--r`` after its script would otherwise
     be refused as ambiguous before the program's arguments are set aside.
@@ -108,7 +123,27 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     cli.add_run_arguments(run)
     add_server_flags(run, defaults=False)
-    return parser, run
+    replay = commands.add_parser(
+        "open",
+        prog="mpscope open",
+        help="mpscope open RUN.sqlite: serve a recording, read-only, with a time slider",
+        description="Serve a recording (mpscope run --record RUN.sqlite) on the dashboard, read-only, "
+        "with a time slider.",
+        allow_abbrev=False,
+    )
+    replay.add_argument("recording", metavar="RUN.sqlite", help="the recording to open")
+    add_server_flags(replay, defaults=False)
+    export = commands.add_parser(
+        "export",
+        prog="mpscope export",
+        help="mpscope export RUN.sqlite -o trace.json: a recording as Chrome trace events (Perfetto)",
+        description="Write a recording as Chrome trace event JSON, for Perfetto (ui.perfetto.dev) "
+        "and chrome://tracing.",
+        allow_abbrev=False,
+    )
+    export.add_argument("recording", metavar="RUN.sqlite", help="the recording to export")
+    export.add_argument("-o", "--output", required=True, metavar="trace.json", help="the file to write")
+    return parser, {"run": run, "open": replay, "export": export}
 
 
 def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -123,6 +158,16 @@ def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--scrollback must be from 1 to 1000000")
     if not 0 <= args.ended_output_mib <= 1_048_576:
         parser.error("--ended-output-mib must be from 0 to 1048576")
+    if not 1 <= args.record_max_mib <= 1_048_576:
+        parser.error("--record-max-mib must be from 1 to 1048576")
+    if args.record is not None:
+        path = Path(args.record)
+        if not path.parent.is_dir():
+            parser.error(f"--record: cannot record into {args.record!r}: no such directory")
+        if path.exists() and (not path.is_file() or (path.stat().st_size and not is_recording(path))):
+            parser.error(
+                f"--record: {args.record!r} exists and is not an mpscope recording (not replacing it)"
+            )
     for name in ("token", "viewer_token"):
         value = getattr(args, name)
         if value is not None and not TOKEN_RE.fullmatch(value):
@@ -133,6 +178,14 @@ def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         args.token = secrets.token_urlsafe(24)
 
 
+def check_recording(parser: argparse.ArgumentParser, path: str) -> None:
+    """Refuse a path that is not a readable mpscope recording."""
+    if not os.path.isfile(path):
+        parser.error(f"cannot open {path!r}: no such file")
+    if not is_recording(Path(path)):
+        parser.error(f"{path!r} is not an mpscope recording")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse and check ``mpscope``'s command line; exit 2 with a message if it is wrong.
 
@@ -140,15 +193,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     interpreter's path and ``program`` what follows it on the program's command line
     (``[script, *args]`` or ``["-m", module, *args]``: see ``cli.check_run_args``).
     """
-    parser, run = build_parser()
+    parser, subs = build_parser()
+    run = subs["run"]
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the parser of the command they were given to
-        (run if args.command == "run" else parser).error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command == "run":
+        subs.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command in ("run", "open"):
         for dest in REPEATABLE.values():  # given before and after `run`: all of them
             setattr(args, dest, [*getattr(args, dest), *vars(args).pop(f"run_{dest}", [])])
+    if args.command == "run":
         cli.check_run_args(run, args)
         check_server_args(run, args)
+    elif args.command == "open":
+        sub = subs["open"]
+        check_recording(sub, args.recording)
+        if args.record:
+            sub.error("--record: mpscope open records nothing (the recording is read-only)")
+        args.read_only = True
+        check_server_args(sub, args)
+    elif args.command == "export":
+        check_recording(subs["export"], args.recording)
     else:
         check_server_args(parser, args)
     return args
@@ -169,6 +233,8 @@ def server_config(args: argparse.Namespace) -> dict[str, Any]:
         "TOKEN": args.token,
         "VIEWER_TOKEN": args.viewer_token,
         "RATE_LIMIT": args.rate_limit,
+        "RECORD": args.record,
+        "RECORD_MAX_BYTES": args.record_max_mib * 2**20,
     }
 
 
@@ -177,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "run":
         return cli.run_main(args, serve)
+    if args.command == "open":
+        return serve(args, {"REPLAY": args.recording})
+    if args.command == "export":
+        from .recording.export import export_main
+
+        return export_main(args.recording, args.output)
     return serve(args)
 
 
@@ -191,7 +263,11 @@ def serve(
     """Serve the dashboard until SIGINT, SIGTERM or ``stop()``; then ``on_listening(app, url, stop)``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    app = create_app({**server_config(args), **(extra_config or {})})
+    try:
+        app = create_app({**server_config(args), **(extra_config or {})})
+    except RecordingRefused as exc:
+        print(f"mpscope: {exc}", file=sys.stderr)
+        return 2
     dashboard: Dashboard = app.extensions["mpscope"]
     try:
         server = make_threaded_server(app, args.host, args.port)
@@ -203,6 +279,8 @@ def serve(
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{server.server_port}"
     notes = " (read-only)" if args.read_only else ""
+    if args.record:
+        notes += f", recording into {args.record}"
     print(f"mpscope running at {url}{notes} (Ctrl-C to stop)", flush=True)
     if args.token:
         print(f"  open {url}/?token={args.token} (REST: Authorization: Bearer TOKEN)", flush=True)

@@ -75,6 +75,8 @@ class ClientRegistry:
         self.joining: set[str] = set()  # connecting: its first snapshot is being built
         self.last_snapshot: dict[str, float] = {}  # sid -> when it was last sent one
         self.history = ChangeHistory()
+        # every broadcast is also handed here first, as it is sent (a recording: webapp/recording)
+        self.tap: Callable[[str, Any], None] | None = None
         self.timer: threading.Timer | None = None
         self.wake = threading.Condition(self.lock)
         self.closing = False
@@ -201,6 +203,8 @@ class ClientRegistry:
     # -- broadcasts ------------------------------------------------------------
     def broadcast(self, event: str, data: dict | Callable[[], Any]) -> None:
         """Send ``event`` to every client that is keeping up (``data()`` is read at send time)."""
+        if self.tap is not None:
+            self.tap(event, data)
         if not self.clients:
             with self.send_lock:
                 if not self.clients:  # nobody to send it to (a joining client is sent history)

@@ -31,6 +31,7 @@ from .mirror import SharedStateMirror
 from .output import OutputCapture
 from .processes import ProcessTable
 from .ratelimit import RateLimiter
+from .recording import Recorder
 from .snapshots import SnapshotCache
 from .sockets import socketio
 
@@ -88,6 +89,7 @@ class Dashboard:
         self.hub.on(protocol.JOURNAL, self._journal)
         self.hub.on(protocol.JOURNAL_SNAPSHOT, self._journal)
         self.backend: BackEnd | None = None
+        self.recorder: Recorder | None = None  # --record: every broadcast into a file (webapp/recording)
         self.ratelimit = RateLimiter(config["RATE_LIMIT"], burst=max(1, int(config["RATE_LIMIT"] * 2)))
         self._closed = threading.Event()
         # Whatever way the process ends, stop our processes first: otherwise the
@@ -96,6 +98,21 @@ class Dashboard:
 
     def attach(self, backend: BackEnd) -> None:
         self.backend = backend
+
+    def record(self, path: str, max_bytes: int) -> None:
+        """Record every broadcast from now on into ``path`` (after :meth:`attach`)."""
+        self.recorder = Recorder(path, max_bytes)
+        self.clients.tap = self.recorder.tap
+        program = self.backend.fields().get("program") or {}
+        meta = {"mode": self.backend.mode, "argv": program.get("argv"), "server_pid": os.getpid()}
+        self.recorder.start(self._recorded_state, meta, self.mirror.current_version)
+
+    def _recorded_state(self) -> tuple[int, str, dict]:
+        """A recording's snapshot: every object (JSON text) and what a snapshot holds besides."""
+        parts = self.mirror.snapshot_parts()
+        fields = self.snapshot_fields()
+        fields.pop("output", None)  # every line is in the recording's events already
+        return parts["version"], parts["objects"], fields
 
     def broadcast(self, event: str, payload: object) -> None:
         self.clients.broadcast(event, payload)
@@ -198,6 +215,8 @@ class Dashboard:
         self.diagnoses.close()
         self.clients.close()
         self.output.close()
+        if self.recorder is not None:
+            self.recorder.close()  # last: what the parts above sent as they stopped is in it
         logger.info("mpscope stopped")
 
 
