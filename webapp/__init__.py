@@ -19,7 +19,18 @@ ASSETS = (
 
 
 def build_dashboard(config: dict[str, Any]) -> Dashboard:
-    """The core with the back end for the mode: a watched program (``PROGRAM``) or the built-in workers."""
+    """The core with the back end for the mode: a watched program (``PROGRAM``), a recording
+    (``REPLAY``, ``mpscope open``) or the built-in workers."""
+    if config.get("REPLAY"):
+        from .recording.replay import ReplayBackEnd
+
+        dashboard = Dashboard(config, process_noun="process of the recording")
+        try:
+            dashboard.attach(ReplayBackEnd(config["REPLAY"], dashboard))
+        except Exception:
+            dashboard.close()
+            raise
+        return dashboard
     if config.get("PROGRAM"):
         from .program.watch import ProgramWatch
 

@@ -112,6 +112,36 @@ class SharedStateMirror:
                 raw = carry.loads(blob)
                 self._add(oid, kind, label, raw)
 
+    def replace(self, version: int, objects: dict[str, tuple[str, str, Replica, int | None]]) -> None:
+        """Hold ``objects`` (``id -> (kind, label, encoded Replica, manager_pid)``) at ``version``:
+        a state rebuilt elsewhere, e.g. from a recording (``mpscope open``)."""
+        with self.lock:
+            self.version = version
+            self._parts = None
+            self.objects = {
+                oid: MirroredObject(kind, label, replica, manager_pid, tags=op_tags(oid))
+                for oid, (kind, label, replica, manager_pid) in objects.items()
+            }
+
+    def apply_ops(self, ops: list[dict]) -> None:
+        """Replay encoded ops (as ``changes`` carries them) after the current version."""
+        with self.lock:
+            for op in ops:
+                if op["seq"] <= self.version:
+                    continue
+                self.version = op["seq"]
+                oid, name = op["object"], op["op"]
+                if name == "create":
+                    replica = KINDS[op["kind"]].replica(op["value"], op.get("writers"))
+                    self.objects[oid] = MirroredObject(
+                        op["kind"], op.get("label") or "", replica, op.get("manager_pid"), tags=op_tags(oid)
+                    )
+                elif name == "forget":
+                    self.objects.pop(oid, None)
+                elif (obj := self.objects.get(oid)) is not None:
+                    obj.replica.apply(op)
+                    obj.replica.changed()
+
     def _add(self, oid: str, kind: str, label: str, raw: Any) -> MirroredObject:
         if isinstance(raw, carry.Unloadable):
             # a snapshot of an object holding a value the server cannot load: its later ops still show

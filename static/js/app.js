@@ -15,13 +15,18 @@ import { Inspector } from "./inspector.js";
 import { ObjectPanels, ObjectsModel } from "./objects.js";
 import { BuiltinPanels } from "./builtin.js";
 import { startProgramPanel } from "./program.js";
+import { startReplay } from "./replay.js";
 
 const $ = (id) => document.getElementById(id);
 const readOnly = document.body.dataset.readOnly === "true";
 
 // Every shared object, by id. The built-in d and l have their own panels (builtin.js), the
 // named locks their table (locks.js); every other object gets a kind panel (objects.js).
-const objects = new ObjectsModel({ elsewhere: (id) => id === "d" || id === "l" || namedLockName(id) !== null });
+// (A recording opened with `mpscope open` has no such panels: every object gets a kind panel.)
+const builtinMode = document.body.dataset.mode === "builtin";
+const objects = new ObjectsModel({
+  elsewhere: (id) => builtinMode && (id === "d" || id === "l" || namedLockName(id) !== null),
+});
 const socket = io({ transports: ["websocket"] });
 
 /** Send a command over the socket; resolve with the server's answer (the REST body + status). */
@@ -259,3 +264,5 @@ onRender(() => objectPanels.render());
 
 // -- `mpscope run`: the program panel and its Pool tasks -----------------------------
 if ($("program")) startProgramPanel({ command, socket, onSnapshot });
+// -- `mpscope open`: the recording's time slider ---------------------------------------
+if ($("replay")) startReplay({ command, socket, onSnapshot });

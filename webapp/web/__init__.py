@@ -16,7 +16,17 @@ from ..labs.runner import LabRunner
 from ..sockets import ClientManager, WireJSON, socketio
 
 # events and program_events register their Socket.IO handlers on import
-from . import access, events, frames, labs_events, labs_routes, program_events, program_routes, routes  # noqa: F401
+from . import (  # noqa: F401
+    access,
+    events,
+    frames,
+    labs_events,
+    labs_routes,
+    program_events,
+    program_routes,
+    recording_routes,
+    routes,
+)
 from .errors import register_errors
 from .guard import RequestGuard, allowed_hosts
 
@@ -45,6 +55,7 @@ def init_app(app: Flask) -> None:
     app.before_request(access.authorise_request)
     app.register_blueprint(routes.bp)
     app.register_blueprint(program_routes.bp)
+    app.register_blueprint(recording_routes.bp)
     register_errors(app)
 
 
