@@ -8,7 +8,7 @@ import io
 import os
 import sys
 
-from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, waits
+from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, waits
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
@@ -43,6 +43,7 @@ def start(boot_dir: str) -> None:
         {
             "multiprocessing.managers": lambda m: patch_managers(m, channel),
             "multiprocessing.process": lambda m: patch_process(m, channel),
+            "multiprocessing.synchronize": native.patch_synchronize,
             "multiprocessing.util": lambda m: patch_util(m, channel),
             "multiprocessing.pool": lambda m: patch_pool(m, channel),
             "concurrent.futures.process": lambda m: patch_executor(m, channel),

@@ -16,6 +16,8 @@ From a process to the dashboard:
                     that forked it), ``name`` and ``role``
 ``exit``            a parent reaped child ``pid``: its exit ``code`` (negative: the signal)
 ``error``           this process's task failed: ``traceback``, ``manager_lost`` (its Manager died)
+``native``          the program's own multiprocessing locks: ``objects`` made here, not told before
+                    (``oid``, ``kind``, ``label``, ``initial``), and ``held`` now (``{oid: depth}``)
 ``stack``           the answer to a stack request: ``id``, ``threads``
 ``wait``            what this process now waits on (``waiting``: ``call``, ``object``,
                     ``where``, ``text``, ``since``), or null once it runs again
@@ -44,6 +46,7 @@ EXIT = "exit"
 ERROR = "error"
 STACK = "stack"
 WAIT = "wait"
+NATIVE = "native"
 TASK = "task"
 POOL = "pool"
 JOURNAL = "journal"

@@ -55,3 +55,19 @@ def current_stacks(skip=None) -> list:
         ]
         threads.append({"ident": ident, "name": names.get(ident, "?"), "frames": frames})
     return threads
+
+
+_sources: dict[str, list[str]] = {}  # the program's files read so far (only those it waits in)
+
+
+def source_line(filename: str, lineno: int, strip: bool = True) -> str:
+    # read here rather than through linecache, which the program may never have imported
+    lines = _sources.get(filename)
+    if lines is None:
+        try:
+            with open(filename, encoding="utf-8", errors="replace") as f:
+                lines = _sources[filename] = f.read().splitlines()
+        except OSError:
+            lines = _sources[filename] = []
+    line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+    return line.strip() if strip else line

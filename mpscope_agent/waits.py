@@ -16,8 +16,8 @@ import os
 import sys
 import time
 
-from . import protocol
-from .stacks import frame_kind, hide
+from . import native, protocol
+from .stacks import frame_kind, hide, source_line
 
 SAMPLE = 0.5  # seconds between looks: at most twice a second
 IDLE = 0.05  # of one core: a process that used less since the last look is waiting
@@ -41,9 +41,13 @@ def start(channel, hidden: tuple[str, ...] = ()) -> None:
 
 
 def _run(channel) -> None:
-    last_cpu, last_key = time.process_time(), None
+    last_cpu, last_key, last_held = time.process_time(), None, {}
     while channel.sock is not None:
         time.sleep(SAMPLE)
+        new, held = native.holdings()
+        if new or held != last_held:  # the program's own locks: made here, or held now
+            channel.send({"t": protocol.NATIVE, "objects": new, "held": held})
+            last_held = held
         cpu = time.process_time()
         idle, last_cpu = cpu - last_cpu < IDLE * SAMPLE, cpu
         frame = sys._current_frames().get(_main[0]) if idle else None
@@ -79,7 +83,7 @@ def _wait(frame, inner) -> dict:
     import re  # here, in this thread, once a process waits: not at the program's start
 
     where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
-    line = _source_line(frame.f_code.co_filename, frame.f_lineno)
+    line = source_line(frame.f_code.co_filename, frame.f_lineno)
     owner = None
     if inner is not None:
         call = inner.f_code.co_name
@@ -99,24 +103,25 @@ def _wait(frame, inner) -> dict:
     waiting = {"call": call, "object": obj, "where": where, "text": text}
     if target is not None:
         waiting["pid"] = target  # the process it joins
+    lock, name = _lock_in(frame, line, owner)
+    if lock is not None:  # one of the program's own multiprocessing locks (acquire() is C)
+        waiting.update(oid=lock, call="acquire", object=name or obj)
+        waiting["text"] = f"acquire() of {name or obj or 'a lock'} · {where}"
     return waiting
+
+
+def _lock_in(frame, line: str, owner) -> tuple[str | None, str | None]:
+    """``(id, name)`` of the program's lock this line waits to acquire (``with a:``, ``a.acquire()``)."""
+    import re
+
+    for found in re.findall(r"with\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\.acquire\s*\(", line):
+        name = found[0] or found[1]
+        oid = native.oid_of(frame.f_locals.get(name, frame.f_globals.get(name)))
+        if oid:
+            return oid, name
+    return (native.oid_of(owner), None) if owner is not None else (None, None)
 
 
 def _is_process(obj) -> bool:
     process = sys.modules.get("multiprocessing.process")
     return process is not None and isinstance(obj, process.BaseProcess) and isinstance(obj.pid, int)
-
-
-_sources: dict[str, list[str]] = {}  # the program's files read so far (only those it waits in)
-
-
-def _source_line(filename: str, lineno: int) -> str:
-    # read here rather than through linecache, which the program may never have imported
-    lines = _sources.get(filename)
-    if lines is None:
-        try:
-            with open(filename, encoding="utf-8", errors="replace") as f:
-                lines = _sources[filename] = f.read().splitlines()
-        except OSError:
-            lines = _sources[filename] = []
-    return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""

@@ -24,7 +24,12 @@ def test_pool_tasks_show_each_task_its_worker_failures_and_where_callbacks_ran(r
     client = LiveClient(run_api.url)
     try:
         info = wait_program(run_api)
-        tasks = wait_for(lambda: (t := pool_tasks(run_api)) and len(t) == 15 and t, 10, "15 tasks")
+        # every task finished: their workers' events may still be on their way when the program ended
+        tasks = wait_for(
+            lambda: (t := pool_tasks(run_api)) and len(t) == 15 and all(x["ended_at"] for x in t) and t,
+            20,
+            "15 finished tasks",
+        )
         workers = {w["pid"]: w for w in run_api.state()["workers"] if w["role"] == "pool"}
         foo = [t for t in tasks if t["func"] == "foo"]
         assert len(foo) == 10 and all(t["state"] == "done" for t in foo)

@@ -32,7 +32,9 @@ def test_the_child_waits_in_get_and_the_parent_in_join(run_server, run_api):
     found = wait_for(waits, 20, "both processes waiting")
     assert found["process"]["text"] == f"get() on jobs · get_without_put.py:{get_line}"
     assert found["process"]["call"] == "get" and found["process"]["object"] == "jobs"
-    assert found["main"]["text"] == f"join() on worker · get_without_put.py:{join_line}"
+    child = found["main"]["pid"]  # the process it joins
+    assert found["main"]["text"] == f"join() on worker (PID {child}) · get_without_put.py:{join_line}"
+    assert processes(run_api)[child]["role"] == "process"
     assert found["main"]["since"] > 0
 
 

@@ -28,6 +28,7 @@ from .clients import ClientRegistry
 from .diagnoses import Diagnoses
 from .journals import ManagerJournals
 from .mirror import SharedStateMirror
+from .native import NativeLocks
 from .output import OutputCapture
 from .processes import ProcessTable
 from .ratelimit import RateLimiter
@@ -86,6 +87,9 @@ class Dashboard:
             lambda: self.backend.pool_tasks() if self.backend is not None else [],
             lambda payload: self.clients.broadcast("diagnoses", payload),
         )
+        self.native = NativeLocks(self.journals)
+        self.hub.on(protocol.NATIVE, self.native.receive)
+        self.hub.on(protocol.WAIT, lambda pid, message: self.native.waiting(pid, message.get("waiting")))
         self.hub.on(protocol.JOURNAL, self._journal)
         self.hub.on(protocol.JOURNAL_SNAPSHOT, self._journal)
         self.backend: BackEnd | None = None
@@ -180,6 +184,8 @@ class Dashboard:
 
         self.broadcast("workers", payload)
         ended = {w["pid"] for w in workers if w["ended_at"] is not None}
+        if ended:
+            self.native.ended(ended)
         if ended and self.backend is not None:
             self.backend.processes_ended(ended)
 

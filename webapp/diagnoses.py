@@ -116,7 +116,8 @@ class Diagnoses:
             for oid, kind, value in objects
             for holder in value.get("holders", [])
         ]
-        found = compute(self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence())
+        labels = {oid: (self.mirror.object(oid) or {}).get("label") for oid, _, _ in objects}
+        found = compute(self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence(), labels)
         now = time.time()
         with self.lock:
             for item in found:
@@ -138,15 +139,22 @@ def _key(diagnoses: list[dict]) -> str:
 
 # -- the rules: plain functions of what is known ------------------------------------------
 def compute(
-    workers: list[dict], locks: list[dict], held: list[dict], tasks: list[dict], evidence: dict
+    workers: list[dict],
+    locks: list[dict],
+    held: list[dict],
+    tasks: list[dict],
+    evidence: dict,
+    labels: dict[str, str | None] | None = None,
 ) -> list[dict]:
     """Every diagnosis that holds for these processes, single-holder ``locks`` (the lock table's
-    shape), lock-like objects ``held`` (object, kind, holder pid), pool tasks and stderr lines."""
+    shape), lock-like objects ``held`` (object, kind, holder pid), pool tasks and stderr lines;
+    ``labels`` name objects by their label (``a = mp.Lock()  · prog.py:7`` reads ``a``)."""
     by_pid = {w["pid"]: w for w in workers}
     live = {pid for pid, w in by_pid.items() if w["ended_at"] is None}
+    named = {oid: _short(oid, (labels or {}).get(oid)) for oid in (labels or {})}
     out: list[dict] = []
-    out += _deadlocks(locks)
-    out += _dead_holders(held, by_pid, live)
+    out += _deadlocks(locks, named)
+    out += _dead_holders(held, by_pid, live, named)
     out += _queue_joins(by_pid, live)
     out += _lost_tasks(tasks, by_pid)
     out += _from_stderr(evidence, by_pid)
@@ -159,10 +167,19 @@ def _name(pid: int, by_pid: dict) -> str:
     return f"{who} (PID {pid})" if who and who != "?" else f"PID {pid}"
 
 
-def _deadlocks(locks: list[dict]) -> list[dict]:
+def _short(oid: str, label: str | None) -> str:
+    """What a person calls an object: ``a`` for ``a = mp.Lock()  · prog.py:7``, else its id."""
+    if label and " = " in label:
+        name = label.split(" = ", 1)[0].strip()
+        if name.isidentifier():
+            return name
+    return oid
+
+
+def _deadlocks(locks: list[dict], named: dict[str, str]) -> list[dict]:
     out = []
     for cycle in find_deadlocks(locks):
-        pids, names = cycle["pids"], cycle["locks"]
+        pids, names = cycle["pids"], [named.get(oid, oid) for oid in cycle["locks"]]
         steps = ", ".join(
             f"PID {pid} waits for {names[i]} held by PID {pids[(i + 1) % len(pids)]}"
             for i, pid in enumerate(pids)
@@ -175,24 +192,25 @@ def _deadlocks(locks: list[dict]) -> list[dict]:
                 "text": f"{steps}: none of them can go on. Fix: take locks in one fixed order everywhere, "
                 "or acquire with a timeout. " + GUIDE,
                 "pids": pids,
-                "objects": names,
+                "objects": cycle["locks"],
             }
         )
     return out
 
 
-def _dead_holders(held: list[dict], by_pid: dict, live: set[int]) -> list[dict]:
+def _dead_holders(held: list[dict], by_pid: dict, live: set[int], named: dict[str, str]) -> list[dict]:
     out = []
     for item in held:
         pid = item["pid"]
         if pid in live or pid not in by_pid:
             continue  # alive, or not a process we know (then we cannot tell)
+        what = named.get(item["object"], item["object"])
         out.append(
             {
                 "id": f"dead_holder:{item['object']}:{pid}",
                 "kind": "dead_holder",
                 "title": f"A {item['kind']} is held by a process that died",
-                "text": f"{_name(pid, by_pid)} ended while holding {item['object']}: it is never released, "
+                "text": f"{_name(pid, by_pid)} ended while holding {what}: it is never released, "
                 "and whoever waits for it waits for good. Release it from its panel if what it guarded "
                 "is consistent; in the program, hold locks in `with` blocks and let nothing kill a holder.",
                 "pids": [pid],

@@ -193,6 +193,15 @@ class ManagerJournals:
             logger.warning("a malformed journal batch from Manager %d was skipped", manager_pid)
             return []
 
+    def apply_native(self, batch: list) -> None:
+        """Apply ops on the program's own multiprocessing locks (NativeLocks), in the one order."""
+        with self.lock:
+            first = self.mirror.version
+            entries = [(first + i, *entry[1:]) for i, entry in enumerate(batch, 1)]
+            ops = self.mirror.apply(entries, origin="native")
+            if ops:
+                self.emit_changes({"from": first, "to": ops[-1]["seq"], "ops": ops})
+
     def _apply(self, manager_pid: int, batch: list) -> None:
         """Renumber ``batch`` (journal entries of one Manager) into the mirror's versions, apply it.
 

@@ -57,9 +57,10 @@ class MirroredObject:
     replica: Replica
     manager_pid: int | None = None  # a watched program's Manager that holds it (mpscope run)
     tags: dict | None = None  # fields every op of it carries (see op_tags)
+    origin: str = "manager"  # or "native": one of multiprocessing's own locks (webapp/native.py)
 
     def describe(self) -> dict:
-        out = {"kind": self.kind, "label": self.label, "value": self.replica.value()}
+        out = {"kind": self.kind, "label": self.label, "origin": self.origin, "value": self.replica.value()}
         if self.manager_pid is not None:
             out["manager_pid"] = self.manager_pid
         writers = self.replica.writers()
@@ -70,7 +71,7 @@ class MirroredObject:
     def describe_json(self) -> str:
         """``describe()`` as JSON text, from the replica's cached text."""
         value, writers = self.replica.texts()
-        fields = {"kind": self.kind, "label": self.label}
+        fields = {"kind": self.kind, "label": self.label, "origin": self.origin}
         if self.manager_pid is not None:
             fields["manager_pid"] = self.manager_pid
         head = json.dumps(fields, separators=SEPARATORS)[:-1]
@@ -156,10 +157,13 @@ class SharedStateMirror:
             self.items = list(raw)
         return obj
 
-    def apply(self, journal_entries: list, manager_pid: int | None = None) -> list[dict]:
+    def apply(
+        self, journal_entries: list, manager_pid: int | None = None, origin: str = "manager"
+    ) -> list[dict]:
         """Replay journal entries in order; return them encoded as ``changes`` ops.
 
-        ``manager_pid`` names the watched program's Manager the entries come from.
+        ``manager_pid`` names the watched program's Manager the entries come from; ``origin``
+        is ``"native"`` for the program's own multiprocessing locks.
         """
         ops = []
         with self.lock:
@@ -176,7 +180,7 @@ class SharedStateMirror:
                 if name == "create":
                     kind, label, raw = args
                     added = self._add(oid, kind, label, raw)
-                    added.manager_pid = manager_pid
+                    added.manager_pid, added.origin = manager_pid, origin
                     op.update(added.describe())
                     op.update(added.tags)
                 elif name == "forget":  # dropped by the Manager (a free, unused named lock)

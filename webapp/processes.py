@@ -246,7 +246,7 @@ class ProcessTable:
         """Process ``pid`` now waits on ``waiting`` (``call``, ``object``, ``where``, ``text``,
         ``since``), or runs again (None)."""
         if waiting is not None:
-            fields = ("call", "object", "where", "text", "since", "pid")
+            fields = ("call", "object", "where", "text", "since", "pid", "oid")
             waiting = {name: waiting.get(name) for name in fields}
             if not isinstance(waiting["text"], str):
                 return

@@ -97,10 +97,9 @@ class AgentHub:
             if kind == protocol.STACK and isinstance(message.get("id"), int):
                 table.stack_answer(message["id"], message.get("threads") or [])
                 return
-            if kind == protocol.WAIT:
+            if kind == protocol.WAIT:  # the table's, and whoever else follows waits (native locks)
                 waiting = message.get("waiting")
                 table.waiting(pid, waiting if isinstance(waiting, dict) else None)
-                return
             if kind == protocol.ERROR and isinstance(message.get("traceback"), str):
                 table.failed(pid, message["traceback"], bool(message.get("manager_lost")))
                 return

@@ -114,6 +114,10 @@ class ProgramWatch:
     def release(self, oid: str, pid: int) -> None:
         """Ask the Manager that holds lock-like ``oid`` to release it for its dead holder ``pid``."""
         manager, _, local = oid.partition(":")
+        if not manager.isdigit():  # one of multiprocessing's own locks: no Manager serves it
+            raise ManagerUnavailable(
+                f"{oid} is a multiprocessing lock of the program: only the program's processes can release it"
+            )
         self.hub.send(int(manager), {"t": protocol.RELEASE, "oid": local, "pid": pid})
 
     def close(self, grace: float = 2.0) -> None:

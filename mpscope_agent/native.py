@@ -1,0 +1,143 @@
+"""multiprocessing's own locks (mp.Lock, RLock, Semaphore, BoundedSemaphore), as this process holds them.
+
+Patched when the program imports ``multiprocessing.synchronize``: each lock the program
+makes itself (``a = mp.Lock()``; not the ones a Queue, Condition or Event makes for its
+own use) is remembered, weakly, with the line that made it. No call of a lock is wrapped:
+``with lock:`` costs what it costs without mpscope. Who holds one is read at sample time
+(``holdings``, from the wait sampler) from the lock's own count in this process, which
+``acquire`` and ``release`` keep in C; who waits for one is what the sampler sees its
+process wait in. A lock is known across processes by its semaphore's name (spawn,
+forkserver) or handle (fork: a child shares its parent's).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+
+from .stacks import frame_kind, source_line
+
+KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
+FACTORIES = set(KINDS)  # context.py's functions that make one for the program
+
+_known: dict[int, tuple] = {}  # id(lock) -> (weak ref, oid, kind, label, initial)
+_announced: set[str] = set()  # oids this process has told the dashboard about
+
+
+def patch_synchronize(module) -> None:
+    """Remember the locks the program makes (``SemLock.__init__``) or receives (``__setstate__``)."""
+    init, setstate = module.SemLock.__init__, module.SemLock.__setstate__
+
+    def remembering_init(self, kind, value, maxvalue, *, ctx):
+        init(self, kind, value, maxvalue, ctx=ctx)
+        if type(self).__name__ in KINDS:
+            label = _made_by_program(sys._getframe(1))
+            if label is not None:
+                _remember(self, label, value)
+
+    def remembering_setstate(self, state):
+        setstate(self, state)
+        if type(self).__name__ in KINDS:
+            _remember(self, None, None)  # sent to this process; its maker named it
+
+    module.SemLock.__init__ = remembering_init
+    module.SemLock.__setstate__ = remembering_setstate
+
+
+def oid_of(lock) -> str | None:
+    """The id every process knows ``lock`` by, if it is one of the program's."""
+    entry = _known.get(id(lock))
+    return entry[1] if entry is not None and entry[0]() is lock else None
+
+
+def holdings() -> tuple[list[dict], dict[str, int]]:
+    """``(new, held)``: the locks not announced yet, and ``{oid: depth}`` of those this process holds."""
+    new, held = [], {}
+    for key, (ref, oid, kind, label, initial) in list(_known.items()):
+        lock = ref()
+        if lock is None:
+            del _known[key]
+            continue
+        if oid not in _announced and label is not None:
+            _announced.add(oid)
+            new.append({"oid": oid, "kind": kind, "label": label, "initial": initial})
+        try:
+            depth = lock._semlock._count()
+        except (AttributeError, OSError):
+            continue
+        if depth > 0:
+            held[oid] = depth
+    return new, held
+
+
+def _remember(lock, label: str | None, initial) -> None:
+    semlock = lock._semlock
+    oid = "native-" + (semlock.name.lstrip("/") if semlock.name else f"h{semlock.handle:x}")
+    if initial is None:
+        initial = semlock.maxvalue if semlock.maxvalue < 2**31 - 1 else 1
+    _known[id(lock)] = (weakref.ref(lock), oid, type(lock).__name__, label, initial)
+
+
+def _made_by_program(frame) -> str | None:
+    """``a = mp.Lock()  · prog.py:7`` if the program made this lock itself, else None.
+
+    From the lock's own ``__init__``s out: a factory of ``multiprocessing.context``, then
+    the program's line. Anything else between (a Queue's, a Condition's) makes it theirs.
+    """
+    while (
+        frame is not None
+        and frame.f_code.co_name == "__init__"
+        and frame.f_code.co_filename.endswith(os.sep + "synchronize.py")
+    ):
+        frame = frame.f_back
+    if frame is None or not frame.f_code.co_filename.endswith(os.sep + "context.py"):
+        return None
+    factory = frame.f_code.co_name
+    if factory not in FACTORIES:
+        return None
+    frame = frame.f_back
+    if frame is None or frame_kind(frame.f_code.co_filename) != "program":
+        return None
+    line = source_line(frame.f_code.co_filename, frame.f_lineno)
+    made = _which(frame, line) or line or f"mp.{factory}()"
+    return f"{made}  · {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def _which(frame, line: str) -> str | None:
+    """``b = mp.Lock()`` for the second call of ``a, b = mp.Lock(), mp.Lock()``: the call being
+    made (the column of the frame's current instruction) and the name it is bound to."""
+    positions = getattr(frame.f_code, "co_positions", None)  # Python 3.11+
+    if positions is None:
+        return None
+    try:
+        lineno, _end, col, end_col = list(positions())[frame.f_lasti // 2]
+    except (IndexError, ValueError):
+        return None
+    whole = source_line(frame.f_code.co_filename, frame.f_lineno, strip=False)
+    if lineno != frame.f_lineno or col is None or end_col is None or "=" not in whole:
+        return None
+    call = whole[col:end_col]
+    targets, _, values = whole.partition("=")
+    names = [t.strip() for t in targets.split(",")]
+    starts = [i for i in range(len(whole)) if whole.startswith(call, i)]  # the same call twice on a line
+    calls = [v.strip() for v in _split_top(values)]
+    index = next((i for i, v in enumerate(calls) if v == call and starts and col == starts[i]), None)
+    if index is None and len(calls) == 1:
+        index = 0
+    if index is None or len(names) != len(calls) or not names[index].isidentifier():
+        return None
+    return f"{names[index]} = {call}"
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts

@@ -1,0 +1,71 @@
+"""multiprocessing's own locks under ``mpscope run`` (issue "Why is it stuck?", part 1, locks):
+each one the program makes is a panel with its holders and waiters, labelled by the name it
+was bound to; a cycle through them and a dead holder are named."""
+
+from __future__ import annotations
+
+import pytest
+from run_support import processes
+
+from testkit.waiting import wait_for
+
+
+def native_locks(api) -> dict[str, dict]:
+    return {oid: o for oid, o in api.state()["objects"].items() if o.get("origin") == "native"}
+
+
+def diagnosis(api, kind: str) -> dict:
+    return wait_for(
+        lambda: next((d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == kind), None),
+        20,
+        f"the {kind} diagnosis",
+    )
+
+
+@pytest.mark.parametrize("run_server", [("stuck/lock_deadlock.py",)], indirect=True)
+def test_two_locks_taken_in_opposite_orders_are_a_named_deadlock(run_server, run_api):
+    found = diagnosis(run_api, "deadlock")
+    locks = native_locks(run_api)
+    by_name = {o["label"].split(" = ")[0]: (oid, o) for oid, o in locks.items()}
+    assert set(by_name) == {"a", "b"}, locks  # `a, b = mp.Lock(), mp.Lock()`: one label each
+    assert all(
+        o["kind"] == "Lock" and o["label"].endswith("lock_deadlock.py:20") for _, o in by_name.values()
+    )
+    children = sorted(p["pid"] for p in processes(run_api).values() if p["role"] == "process")
+    assert (
+        sorted(found["pids"]) == children
+        and "waits for a" in found["text"]
+        and "waits for b" in found["text"]
+    )
+    for _, lock in by_name.values():  # each held by one child, awaited by the other
+        value = lock["value"]
+        assert [h["pid"] for h in value["holders"]] != value["waiters"] and len(value["waiters"]) == 1
+    waits = [p["waiting"] for p in processes(run_api).values() if p["role"] == "process"]
+    assert {w["text"].split(" · ")[0] for w in waits} == {"acquire() of second"}  # the name in take()
+    assert {w["oid"] for w in waits} == set(locks)
+
+
+@pytest.mark.parametrize("run_server", [("stuck/dies_holding_mp_lock.py",)], indirect=True)
+def test_a_child_that_died_holding_a_lock_is_its_dead_holder(run_server, run_api):
+    found = diagnosis(run_api, "dead_holder")
+    (oid, lock) = next(iter(native_locks(run_api).items()))
+    assert lock["label"].startswith("guard = mp.Lock()") and found["objects"] == [oid]
+    child = processes(run_api)[found["pids"][0]]
+    assert child["role"] == "process" and child["ended_at"] is not None
+    assert "guard" in found["text"]
+    main = wait_for(
+        lambda: next(
+            (
+                p
+                for p in processes(run_api).values()
+                if p["role"] == "main" and (p["waiting"] or {}).get("oid")
+            ),
+            None,
+        ),
+        20,
+        "the parent waiting",
+    )
+    assert main["waiting"]["text"].startswith("acquire() of guard")
+    assert (
+        run_api.request("POST", f"/api/objects/{oid}/release", json={"pid": child["pid"]}).status_code == 409
+    )
