@@ -13,6 +13,10 @@ from mpscope_agent.waits import describe
 from testkit.waiting import wait_for
 
 
+def by_role_pid(api, role: str) -> int:
+    return next(p["pid"] for p in processes(api).values() if p["role"] == role)
+
+
 def line_of(path: str, text: str) -> int:
     from run_support import EXAMPLES
 
@@ -35,6 +39,15 @@ def test_the_child_waits_in_get_and_the_parent_in_join(run_server, run_api):
     child = found["main"]["pid"]  # the process it joins
     assert found["main"]["text"] == f"join() on worker (PID {child}) · get_without_put.py:{join_line}"
     assert processes(run_api)[child]["role"] == "process"
+    # and the hang is named: the child's get() can never be satisfied, its parent only joins it
+    named = wait_for(
+        lambda: next(
+            (d for d in run_api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == "no_writer"), None
+        ),
+        20,
+        "the no_writer diagnosis",
+    )
+    assert named["pids"] == [child, by_role_pid(run_api, "main")] and "jobs" in named["text"]
     assert found["main"]["since"] > 0
 
 

@@ -156,6 +156,7 @@ def compute(
     out += _deadlocks(locks, named)
     out += _dead_holders(held, by_pid, live, named)
     out += _queue_joins(by_pid, live)
+    out += _no_writers(by_pid, live)
     out += _lost_tasks(tasks, by_pid)
     out += _from_stderr(evidence, by_pid)
     return out
@@ -240,6 +241,38 @@ def _queue_joins(by_pid: dict, live: set[int]) -> list[dict]:
                 + GUIDE,
                 "pids": [pid, target],
                 "objects": [waiting.get("object")] if waiting.get("object") else [],
+            }
+        )
+    return out
+
+
+def _no_writers(by_pid: dict, live: set[int]) -> list[dict]:
+    """A get() or recv() that nobody can satisfy: every other live process of the program waits
+    for this one to end (joins it), so none of them will ever put or send."""
+    out = []
+    for pid in live:
+        waiting = by_pid[pid].get("waiting") or {}
+        if waiting.get("call") not in ("get", "recv", "recv_bytes"):
+            continue
+        others = [p for p in live if p != pid and by_pid[p].get("role") not in ("manager", "worker", "lab")]
+        joiners = [p for p in others if (by_pid[p].get("waiting") or {}).get("call") == "join"]
+        if not others or len(joiners) != len(others):
+            continue
+        if any((by_pid[p].get("waiting") or {}).get("pid") != pid for p in joiners):
+            continue
+        what = waiting.get("object") or "its queue"
+        out.append(
+            {
+                "id": f"no_writer:{pid}",
+                "kind": "no_writer",
+                "title": f"{waiting['call']}() that nothing can satisfy",
+                "text": f"{_name(pid, by_pid)} waits in {waiting['call']}() on {what} at "
+                f"{waiting.get('where')}, and every other process "
+                f"({', '.join(_name(p, by_pid) for p in joiners)}) waits in join() "
+                "for it to end: nobody will ever put or send. Fix: send what it waits for (or a sentinel "
+                "that tells it to stop) before join(). " + GUIDE,
+                "pids": [pid, *joiners],
+                "objects": [what],
             }
         )
     return out
