@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup setup-dev run test test-fast lint format clean bench bench-quick chaos
+.PHONY: setup setup-dev run test test-fast test-cpython lint format clean bench bench-quick chaos
 
 # `make run` installs the package and its runtime dependencies only; `make test` adds the
 # dev extras (pytest, playwright, ruff...). Both install from pyproject.toml, editable.
@@ -44,6 +44,12 @@ test: lint
 # server subprocess.
 test-fast: setup-dev
 	$(PY) -m pytest tests/test_fast_*.py
+
+# CPython's own Manager and ProcessPool tests, plainly and under `mpscope run` (outcomes
+# compared per test), and the `mpscope run` tests with the programs under pyenv's Python
+# 3.9, 3.10, 3.12 and 3.13 (tools/test_cpython.py). Skipped, saying so, without pyenv.
+test-cpython: setup-dev
+	$(PY) tools/test_cpython.py $(ARGS)
 
 # Benchmarks (docs/performance.md): `make bench` full run under 10 minutes, writes the
 # results and the page; `make bench-quick` small scale, under a minute. ARGS=--soak adds the soak.

@@ -7,6 +7,7 @@ goes to the server's stdout/stderr files, as it would go to the terminal.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,13 @@ from testkit.waiting import wait_for
 
 EXAMPLES = REPO / "examples"
 
+# The interpreter the watched programs run under: ours, or MPSCOPE_TEST_PYTHON (`make
+# test-cpython` runs the `mpscope run` tests under each Python it finds, through --python:
+# the agent patches private stdlib functions that move between versions). A test that
+# compares with a plain run runs that plain run with it too.
+PROGRAM_PYTHON = os.environ.get("MPSCOPE_TEST_PYTHON") or sys.executable
+PYTHON_FLAGS: tuple[str, ...] = ("--python", PROGRAM_PYTHON) if sys.executable != PROGRAM_PYTHON else ()
+
 
 class RunServer(Server):
     """``mpscope run`` on a program; ``stop()`` also proves that nothing of the program survived."""
@@ -27,6 +35,7 @@ class RunServer(Server):
         # the program's own stderr (its tracebacks included) goes to our log: only ours count
         super().__init__(
             log_dir,
+            *PYTHON_FLAGS,
             *flags,
             str(EXAMPLES / program),
             *args,
@@ -75,8 +84,18 @@ def write(tmp_path: Path, source: str, name: str = "program.py") -> Path:
 
 def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     """``mpscope run --exit-with-program ARGS`` to its end."""
-    command = [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "webapp",
+        "run",
+        "--port",
+        "0",
+        "--exit-with-program",
+        *PYTHON_FLAGS,
+        *args,
+    ]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
-__all__ = ["RunServer", "LiveClient", "wait_program", "processes", "by_name", "pool_tasks"]
+__all__ = ["PROGRAM_PYTHON", "RunServer", "LiveClient", "wait_program", "processes", "by_name", "pool_tasks"]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from run_support import (
     EXAMPLES,
+    PROGRAM_PYTHON,
     RunServer,
     by_name,
     pool_tasks,
@@ -67,7 +68,7 @@ def test_program_sees_the_same_argv_cwd_environment_and_path_as_under_plain_pyth
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "SOME_SETTING": "kept"}
     args = [str(program), "--epochs", "3", "two words"]
-    plain = subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    plain = subprocess.run([PROGRAM_PYTHON, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
     watched = run_to_end(*args, cwd=tmp_path, env=env)
     assert watched.returncode == 0, watched.stderr
     seen = json.loads(next(line for line in watched.stdout.splitlines() if line.startswith("{")))
@@ -80,7 +81,7 @@ def test_program_sees_the_same_argv_cwd_environment_and_path_as_under_plain_pyth
 
 def test_exit_code_and_output_are_the_programs(tmp_path: Path):
     done = run_to_end(str(EXAMPLES / "pipe.py"), "0")
-    plain = subprocess.run([sys.executable, str(EXAMPLES / "pipe.py"), "0"], capture_output=True, text=True)
+    plain = subprocess.run([PROGRAM_PYTHON, str(EXAMPLES / "pipe.py"), "0"], capture_output=True, text=True)
     assert done.returncode == 0
     program_lines = [line for line in done.stdout.splitlines() if not line.startswith("mpscope ")]
     assert program_lines == plain.stdout.splitlines()
@@ -225,7 +226,7 @@ def test_a_program_with_its_own_sharedstate_module_runs_as_under_plain_python(tm
             """
         ),
     )
-    plain = subprocess.run([sys.executable, program], capture_output=True, text=True, timeout=60)
+    plain = subprocess.run([PROGRAM_PYTHON, program], capture_output=True, text=True, timeout=60)
     watched = run_to_end(str(program))  # the program's directory comes first on its sys.path
     assert plain.returncode == 0 and plain.stdout == "{'k': 'the program s own'}\n", plain.stderr
     assert watched.returncode == 0 and watched.stdout.endswith("\n" + plain.stdout), watched.stderr

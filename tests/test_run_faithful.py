@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from run_support import RunServer, processes, run_to_end, wait_program, write
+from run_support import PROGRAM_PYTHON, PYTHON_FLAGS, RunServer, processes, run_to_end, wait_program, write
 from support import Api, wait_for
 
 from webapp.processes import ProcessTable
@@ -73,9 +73,19 @@ def test_stdout_to_a_regular_file_can_be_reconfigured_as_under_plain_python(tmp_
     # file, fd 1 is now our pipe; reconfigure() raised ESPIPE (Illegal seek)
     program = write(tmp_path, STREAMS)
     env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
-    plain = _run_to_files([sys.executable, str(program)], tmp_path, "plain", env)
+    plain = _run_to_files([PROGRAM_PYTHON, str(program)], tmp_path, "plain", env)
     watched = _run_to_files(
-        [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", str(program)],
+        [
+            sys.executable,
+            "-m",
+            "webapp",
+            "run",
+            "--port",
+            "0",
+            "--exit-with-program",
+            *PYTHON_FLAGS,
+            str(program),
+        ],
         tmp_path,
         "watched",
         env,
@@ -129,7 +139,7 @@ BARRIER = textwrap.dedent(
 
 def test_a_barrier_whose_action_calls_back_into_the_manager_behaves_as_with_a_plain_manager(tmp_path: Path):
     program = write(tmp_path, BARRIER)
-    plain = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
+    plain = subprocess.run([PROGRAM_PYTHON, str(program)], capture_output=True, text=True, timeout=60)
     assert plain.returncode == 0, plain.stderr
     watched = run_to_end(str(program))  # deadlocked in the Manager (the action's append waited for ever)
     assert watched.returncode == 0, watched.stderr

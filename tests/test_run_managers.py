@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from run_support import EXAMPLES, RunServer, run_to_end, wait_program, write
+from run_support import EXAMPLES, PROGRAM_PYTHON, RunServer, run_to_end, wait_program, write
 from support import Api, LiveClient, wait_for
 
 from sharedstate.kinds import KINDS
@@ -80,7 +79,7 @@ def test_the_tutorials_manager_example_shows_every_pid_written_by_its_writer(run
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_every_kind_is_recorded_and_the_program_behaves_as_without_mpscope(tmp_path: Path, method: str):
     program = str(EXAMPLES / "manager_kinds.py")
-    plain = subprocess.run([sys.executable, program, method], capture_output=True, text=True, timeout=60)
+    plain = subprocess.run([PROGRAM_PYTHON, program, method], capture_output=True, text=True, timeout=60)
     srv = RunServer(tmp_path, "manager_kinds.py", method)
     api = Api(srv)
     try:
@@ -139,7 +138,7 @@ def test_recording_adds_no_heavy_imports_to_the_programs_processes(tmp_path: Pat
     # the recording runs inside the program's own time: each module it imports (typing
     # alone is ~3 ms) slowed the seed's Manager example measurably
     program = write(tmp_path, HEAVY_IMPORTS_PROGRAM)
-    plain = subprocess.run([sys.executable, str(program), method], capture_output=True, text=True, timeout=60)
+    plain = subprocess.run([PROGRAM_PYTHON, str(program), method], capture_output=True, text=True, timeout=60)
     watched = run_to_end(str(program), method, cwd=tmp_path)
     assert plain.returncode == watched.returncode == 0, watched.stderr
     assert plain.stdout in watched.stdout  # the same modules, in its Manager and its main process
@@ -179,7 +178,7 @@ def test_a_remote_managers_queue_shows_what_its_clients_put_and_by_whom(tmp_path
     try:
         wait_for(lambda: f"port {port}" in srv.out_path.read_text(), 20, "the queue server to listen")
         client = subprocess.Popen(
-            [sys.executable, str(EXAMPLES / "remote_manager" / "queue_client.py"), "127.0.0.1", str(port)],
+            [PROGRAM_PYTHON, str(EXAMPLES / "remote_manager" / "queue_client.py"), "127.0.0.1", str(port)],
             stdout=subprocess.PIPE,
             text=True,
         )
