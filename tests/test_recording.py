@@ -132,7 +132,10 @@ def test_export_writes_a_chrome_trace(recording: Path, tmp_path: Path):
         if event["ph"] == "X":
             assert event["dur"] > 0
     con = sqlite3.connect(recording)
-    names = dict(con.execute("SELECT pid, name FROM process_states GROUP BY pid"))
+    names = {
+        pid: name
+        for pid, name, _ in con.execute("SELECT pid, name, max(event) FROM process_states GROUP BY pid")
+    }
     con.close()
     tracks = {e["pid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
     assert tracks == {pid: f"{name} ({pid})" for pid, name in names.items()}
@@ -200,7 +203,7 @@ def test_the_slider_shows_the_state_at_the_fifth_append(opened: Server, recordin
     page = browser.new_page()
     try:
         page.goto(opened.url)
-        page.wait_for_function("document.querySelector('#replay-time').textContent.includes('/')")
+        wait_for(lambda: "/" in page.locator("#replay-time").inner_text(), 10, what="the slider's status")
         start, end = page.evaluate("fetch('/api/replay').then(r => r.json()).then(r => [r.start, r.end])")
         slider = page.locator("#replay-slider")
         steps = int(slider.get_attribute("max"))

@@ -80,6 +80,8 @@ def build(reader: RecordingReader) -> dict:
                 pid = info["pid"]
                 processes[pid] = info
                 what = info.get("waiting")
+                if isinstance(what, dict):  # {"text", "call", "object", "where"}
+                    what = what.get("text") or what.get("call")
                 was = waiting.get(pid)
                 if was is not None and (what is None or what != was[0]):
                     trace.slice(pid, was[0], was[1], t, "wait", {"sampled": True})
