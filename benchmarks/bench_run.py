@@ -22,6 +22,7 @@ whole command's wall time.
 from __future__ import annotations
 
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,14 +39,18 @@ from .harness import REPO, Client, figure, median, summary_ms
 ELAPSED = re.compile(r"^elapsed (\d+\.\d+)$", re.M)
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; return (the program's own elapsed time, the command's wall time)."""
+def timed(command: list[str]) -> tuple[float, float, float]:
+    """Run ``command``; return (the program's own elapsed time, the command's wall time, and the
+    CPU seconds of its whole process tree: every process that was reaped, mpscope's included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{command} exited with {done.returncode}: {done.stderr[-2000:]}")
-    return float(ELAPSED.search(done.stdout).group(1)), wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return float(ELAPSED.search(done.stdout).group(1)), wall, cpu
 
 
 def compare(bench, program: str, args: list[str], rounds: int) -> dict:
@@ -53,17 +58,25 @@ def compare(bench, program: str, args: list[str], rounds: int) -> dict:
     path = [str(REPO / "benchmarks" / "programs" / program), *args]
     plain_cmd = [sys.executable, *path]
     watched_cmd = [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", *path]
-    plain, watched, plain_wall, watched_wall = [], [], [], []
+    plain, watched, plain_wall, watched_wall, plain_cpu, watched_cpu = [], [], [], [], [], []
     for i in range(rounds):
-        pair = [(plain, plain_wall, plain_cmd), (watched, watched_wall, watched_cmd)]
-        for times, walls, command in pair if i % 2 == 0 else reversed(pair):
-            elapsed, wall = timed(command)
+        pair = [(plain, plain_wall, plain_cpu, plain_cmd), (watched, watched_wall, watched_cpu, watched_cmd)]
+        for times, walls, cpus, command in pair if i % 2 == 0 else reversed(pair):
+            elapsed, wall, cpu = timed(command)
             times.append(elapsed)
             walls.append(wall)
+            cpus.append(cpu)
     bench.log(
         f"{program}: plain {[round(t, 3) for t in plain]} s; mpscope run {[round(t, 3) for t in watched]} s"
     )
-    return {"plain": plain, "watched": watched, "plain_wall": plain_wall, "watched_wall": watched_wall}
+    return {
+        "plain": plain,
+        "watched": watched,
+        "plain_wall": plain_wall,
+        "watched_wall": watched_wall,
+        "plain_cpu": plain_cpu,
+        "watched_cpu": watched_cpu,
+    }
 
 
 def run(bench) -> list[dict]:
@@ -86,6 +99,20 @@ def run(bench) -> list[dict]:
             1.3,
         ),
         (
+            "run.mp_queue",
+            "mp_queue.py",
+            ["4", str(bench.q(50_000, 5_000))],
+            "4 producers × small items on one mp.Queue, 1 consumer (waits sampled)",
+            1.2,
+        ),
+        (
+            "run.native_lock",
+            "native_lock.py",
+            ["4", str(bench.q(100_000, 10_000))],
+            "4 processes × `with lock:` on one mp.Lock (no acquire wrapped: holders sampled)",
+            1.3,
+        ),
+        (
             "run.manager_writes",
             "manager_writes.py",
             [str(procs), str(writes)],
@@ -98,9 +125,12 @@ def run(bench) -> list[dict]:
     for fid, program, args, what, target in cases:
         times = compare(bench, program, args, rounds)
         bench.data["run"][fid] = times
+        cpu = median([w / p for w, p in zip(times["watched_cpu"], times["plain_cpu"], strict=True)])
         whole = (
             f"; whole command incl. the dashboard's start-up and shutdown "
-            f"{min(times['watched_wall']):.2f} s vs {min(times['plain_wall']):.2f} s"
+            f"{min(times['watched_wall']):.2f} s vs {min(times['plain_wall']):.2f} s; CPU of the whole "
+            f"process tree {median(times['watched_cpu']):.2f} s vs {median(times['plain_cpu']):.2f} s "
+            f"({cpu:.2f}×, median of the pairs' ratios)"
         )
         rows.append(paired_figure(fid, f"{what}: mpscope run vs plain python", times, target, whole))
     rows.append(with_a_page_open(bench, procs, writes, rounds))

@@ -20,7 +20,17 @@ from reliability_support import (  # noqa: F401 -- servers_fixture provides `ser
 
 ADMIN, VIEWER = "A" * 24, "V" * 24
 # the Socket.IO events a viewer may use; every other registered event is a command
-READ_EVENTS = {"connect", "disconnect", "resync", "lab_subscribe", "lab_unsubscribe"}
+# (moving a replay's position changes nothing: `mpscope open` is read-only for everyone)
+READ_EVENTS = {
+    "connect",
+    "disconnect",
+    "resync",
+    "lab_subscribe",
+    "lab_unsubscribe",
+    "replay_seek",
+    "replay_play",
+    "replay_pause",
+}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SAMPLE_ARGS = {"pid": "1", "name": "demo", "run_id": "nope", "filename": "js/app.js", "oid": "d"}
 
