@@ -101,7 +101,7 @@ export class ObjectsModel {
     for (const obj of this.objects.values()) {
       if ((obj.kind !== "Lock" && obj.kind !== "RLock") || !obj.paneled) continue;
       const holder = obj.state.holders[0];
-      out.push({ name: obj.label, holder_pid: holder ? holder.pid : null, waiters: obj.state.waiters });
+      out.push({ name: shortName(obj.label), holder_pid: holder ? holder.pid : null, waiters: obj.state.waiters });
     }
     return out;
   }
@@ -112,10 +112,16 @@ export class ObjectsModel {
     for (const obj of this.objects.values()) {
       const module = kindModule(obj.kind);
       if (!module.waiting || !obj.paneled) continue;
-      for (const [pid, text] of module.waiting(obj.state)) out.set(pid, `${obj.label}: ${text}`);
+      for (const [pid, text] of module.waiting(obj.state)) out.set(pid, `${shortName(obj.label)}: ${text}`);
     }
     return out;
   }
+}
+
+/** What a person calls an object in a sentence: `a` for "a = mp.Lock()  · prog.py:7", else its label. */
+export function shortName(label) {
+  const bound = /^([A-Za-z_]\w*)\s*=\s/.exec(label || "");
+  return bound ? bound[1] : label;
 }
 
 export class ObjectPanels {
