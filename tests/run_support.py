@@ -26,6 +26,16 @@ EXAMPLES = REPO / "examples"
 # compares with a plain run runs that plain run with it too.
 PROGRAM_PYTHON = os.environ.get("MPSCOPE_TEST_PYTHON") or sys.executable
 PYTHON_FLAGS: tuple[str, ...] = ("--python", PROGRAM_PYTHON) if sys.executable != PROGRAM_PYTHON else ()
+PROGRAM_VERSION: tuple[int, ...] = (
+    tuple(sys.version_info[:2])
+    if not PYTHON_FLAGS
+    else tuple(
+        int(n)
+        for n in subprocess.run(
+            [PROGRAM_PYTHON, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True
+        ).stdout.split()
+    )
+)
 
 
 class RunServer(Server):
@@ -98,4 +108,13 @@ def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subproc
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
-__all__ = ["PROGRAM_PYTHON", "RunServer", "LiveClient", "wait_program", "processes", "by_name", "pool_tasks"]
+__all__ = [
+    "PROGRAM_PYTHON",
+    "PROGRAM_VERSION",
+    "RunServer",
+    "LiveClient",
+    "wait_program",
+    "processes",
+    "by_name",
+    "pool_tasks",
+]
