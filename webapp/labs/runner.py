@@ -55,7 +55,7 @@ class LabRunner:
         self.hub = hub
         self.runs: collections.OrderedDict[str, tuple[LabRun, Supervision]] = collections.OrderedDict()
         self.reports: dict[str, ReportOrder] = {}  # of the runs still going
-        self.lab_pids: set[int] = set()  # processes that reported as a run's: they end when they hang up
+        self.lab_pids: dict[int, str] = {}  # PID -> the run it reported for: it ends when it hangs up
         if hub is not None:
             hub.on(protocol.LAB, self.receive)
             hub.on_gone(self._gone)
@@ -116,15 +116,28 @@ class LabRunner:
         seq = message.get("seq")
         if order is None or type(seq) is not int:
             return  # a run that already ended (its processes were killed mid-report)
-        self.lab_pids.add(pid)
+        self.lab_pids[pid] = message["run"]
         order.put(seq, message)
 
     def _gone(self, pid: int) -> None:
         # its parent is this server, which reaps it; the table learns its end from its hang-up
-        if pid in self.lab_pids:
-            self.lab_pids.discard(pid)
-            if self.hub is not None and self.hub.table is not None:
-                self.hub.table.exited(pid, None)
+        known = self.lab_pids.pop(pid, None) is not None
+        if known and self.hub is not None and self.hub.table is not None:
+            self.hub.table.exited(pid, None)
+
+    def _wait_for_reports(self, run_id: str, timeout: float = 2.0) -> None:
+        """Wait until every process of the run hung up: each one's last reports were read.
+
+        Its processes are reaped already; what they sent last (a result recorded just before
+        exiting) may still be on its way through the agents' listener.
+        """
+        if self.hub is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(run == run_id for run in list(self.lab_pids.values())):
+                return
+            time.sleep(0.01)
 
     def _report_ends(self, supervision: Supervision) -> None:
         """Tell the process table how each of the run's processes ended (they were reaped here)."""
@@ -165,6 +178,7 @@ class LabRunner:
             supervision.reap_all()
         except Exception as exc:
             logger.warning("lab run %s: reaping failed: %r", run.id, exc)
+        self._wait_for_reports(run.id)
         done.set()
         drain.join()
         self._report_ends(supervision)
@@ -192,7 +206,7 @@ class LabRunner:
                     return
             supervision.poll_ended()
             run.flush()
-            if done.is_set() and not messages:
+            if done.is_set() and not messages and not reports.pending:
                 return
 
     def _handle(self, run: LabRun, message: dict) -> None:
