@@ -160,7 +160,7 @@ class ClientRegistry:
     def _emit_snapshot(self, snap: EncodedSnapshot, targets: list[str]) -> None:
         """Send ``snap`` to each target: its bytes as they are on a websocket (see serving)."""
         fields = self.snapshot_fields()
-        parts = (SNAPSHOT_EVENT + snap.head(fields), snap.socket_members, b"]")
+        parts = (SNAPSHOT_EVENT + snap.head(fields), *snap.socket_members, b"]")
         eio = self.socketio.server.eio
         polling = []
         for sid in targets:

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 TARGETS = {"d": "dict", "l": "list"}
 # GET /api/state's fields that repeat objects d and l (their value and writers): not on the socket
 REST_ONLY = ("list", "dict", "writers")
+# the fields of a snapshot that are the mirror's (the rest are read at send time: Dashboard.snapshot_fields)
+MIRROR_FIELDS = ("version", "objects", *REST_ONLY)
 REUSE = 10  # a snapshot may be reused for this many times what it took to build (see snapshot_parts)
 EMPTY = {
     "dict": {},
@@ -68,15 +70,37 @@ class MirroredObject:
             out["writers"] = writers
         return out
 
-    def describe_json(self) -> str:
-        """``describe()`` as JSON text, from the replica's cached text."""
-        value, writers = self.replica.texts()
+    def json_pieces(self, oid: str) -> list[bytes]:
+        """``"oid":describe()`` as UTF-8 JSON in pieces: the replica's cached pieces as they
+        are (a big dict's chunks), never joined here."""
+        value, writers = self.replica.json_pieces()
         fields = {"kind": self.kind, "label": self.label, "origin": self.origin}
         if self.manager_pid is not None:
             fields["manager_pid"] = self.manager_pid
-        head = json.dumps(fields, separators=SEPARATORS)[:-1]
-        tail = "" if writers is None else f',"writers":{writers}'
-        return f'{head},"value":{value}{tail}}}'
+        head = f'{json.dumps(oid)}:{json.dumps(fields, separators=SEPARATORS)[:-1]},"value":'
+        if writers is None:
+            return [head.encode(), *value, b"}"]
+        return [head.encode(), *value, b',"writers":', *writers, b"}"]
+
+
+@dataclass(frozen=True)
+class SnapshotPieces:
+    """The mirror's part of a snapshot at ``version``: each field's UTF-8 JSON in pieces.
+
+    The pieces are the replicas' cached bytes, shared: written out one after another (or
+    joined), never changed. ``objects`` is the socket's; ``rest`` holds ``GET /api/state``'s
+    ``REST_ONLY`` fields (d and l again).
+    """
+
+    version: int
+    objects: list[bytes]
+    rest: dict[str, list[bytes]]
+
+    def field(self, name: str) -> list[bytes]:
+        """One field's value (``version``, ``objects`` or a ``REST_ONLY`` one) in pieces."""
+        if name == "version":
+            return [str(self.version).encode()]
+        return self.objects if name == "objects" else self.rest[name]
 
 
 class SharedStateMirror:
@@ -246,70 +270,101 @@ class SharedStateMirror:
                 "writers": {"list": l.get("writers", []), "dict": d.get("writers", [])},
             }
 
-    def snapshot_parts(self) -> dict[str, Any]:
-        """``snapshot()`` with its big parts as JSON text (RawJSON), built once per version.
+    def snapshot_pieces(self) -> SnapshotPieces:
+        """The mirror's part of a snapshot (``MIRROR_FIELDS``) as UTF-8 JSON in pieces.
 
-        ``list``, ``dict`` and ``writers`` (``REST_ONLY``) are the texts of objects ``d``
+        Every object keeps its encoded form in pieces (a big dict's or list's chunks, each
+        re-encoded only when something in it changed: ``Replica.json_pieces``), so a
+        snapshot holds the lock the feed needs only to re-encode what changed since the
+        last one and to collect references to the pieces: tens of microseconds at 100,000
+        dict entries, however much changed. Nothing is joined here; ``SnapshotCache`` does
+        that outside this lock, and the bytes go out as they are.
+
+        ``list``, ``dict`` and ``writers`` (``REST_ONLY``) are the pieces of objects ``d``
         and ``l`` again, for ``GET /api/state``'s documented fields: the socket's snapshot
         leaves them out (the page reads ``objects``), so each object goes out once.
 
-        Each object's text is cached until it changes, so a snapshot of 100,000 dict
-        entries joins text instead of encoding and serialising every entry again. Still,
-        that join holds the lock the feed needs (~30 ms at 100,000 entries), and with
-        changes coming in every version is new: so a snapshot is reused for up to
-        ``REUSE`` times what it took to build. It says its own version, and clients apply
-        the changes after it as usual; small states (a build of microseconds) are always
-        fresh, and snapshots hold the feed back for at most about 1/(REUSE+1) of the time
-        however many clients ask.
+        A snapshot is still reused for up to ``REUSE`` times what it took to build (it says
+        its own version, and clients apply the changes after it as usual), so that however
+        many clients ask, snapshots hold the feed back for at most ~1/(REUSE+1) of the time.
         """
         self._catch_up()
         with self.lock:
             now = time.monotonic()
             if self._parts is not None:
-                version, parts, built_at, cost = self._parts
+                version, pieces, built_at, cost = self._parts
                 if version == self.version or now - built_at < REUSE * cost:
-                    return parts
-            texts = {oid: obj.replica.texts() for oid, obj in self.objects.items()}
-            objects = ",".join(
-                f"{json.dumps(oid)}:{obj.describe_json()}" for oid, obj in self.objects.items()
-            )
-            none = ("[]", "[]")
-            d, l = texts.get("d", none), texts.get("l", none)  # noqa: E741
-            parts = {
-                "version": self.version,
-                "objects": RawJSON("{" + objects + "}"),
-                "list": RawJSON(l[0]),
-                "dict": RawJSON(d[0]),
-                "locks": self._named_locks(),
-                "writers": RawJSON(f'{{"list":{l[1]},"dict":{d[1]}}}'),
-            }
-            self._parts = (self.version, parts, now, time.monotonic() - now)
-            return parts
+                    return pieces
+            objects = [b"{"]
+            for oid, obj in self.objects.items():
+                objects += obj.json_pieces(oid)
+                objects.append(b",")
+            if len(objects) > 1:
+                objects.pop()
+            objects.append(b"}")
+            none = ([b"[]"], [b"[]"])
+            d = self.objects["d"].replica.json_pieces() if "d" in self.objects else none
+            l = self.objects["l"].replica.json_pieces() if "l" in self.objects else none  # noqa: E741
+            writers = [b'{"list":', *l[1], b',"dict":', *d[1], b"}"]
+            pieces = SnapshotPieces(self.version, objects, {"list": l[0], "dict": d[0], "writers": writers})
+            self._parts = (self.version, pieces, now, time.monotonic() - now)
+            return pieces
 
-    def object(self, oid: str, offset: int = 0, limit: int | None = None) -> dict | None:
+    def snapshot_parts(self) -> dict[str, Any]:
+        """``snapshot()`` with its big parts as JSON text (RawJSON), from :meth:`snapshot_pieces`
+        (joined here: for a caller that wants one text, e.g. a recording's snapshot)."""
+        pieces = self.snapshot_pieces()
+        parts = {name: RawJSON(b"".join(pieces.field(name)).decode()) for name in MIRROR_FIELDS}
+        parts["version"] = pieces.version
+        parts["locks"] = self.snapshot_locks(catch_up=False)
+        return parts
+
+    def object(
+        self, oid: str, offset: int = 0, limit: int | None = None, leave_out: frozenset = frozenset()
+    ) -> dict | None:
         """One object as in ``snapshot()["objects"]``, with the version it is at.
 
         ``offset`` and ``limit`` page a value that is a sequence (a dict's pairs, a list's or
         a Queue's or Array's items, with their writers); ``total`` says how many there are.
+        Only the page is built, not the whole value. ``leave_out`` names fields not wanted
+        (``value``, ``writers``): they are not built either, and stand as ``None``.
         """
         self._catch_up()
+        paged = bool(offset) or limit is not None
+        end = None if limit is None else offset + limit
         with self.lock:
             obj = self.objects.get(oid)
             if obj is None:
                 return None
-            out = {"id": oid, "version": self.version, **obj.describe()}
-        value = out["value"]
-        items = value.get("items") if isinstance(value, dict) else value
-        if isinstance(items, list) and (offset or limit is not None):
-            end = None if limit is None else offset + limit
-            page = items[offset:end]
-            if isinstance(value, dict):
-                out["value"] = {**value, "items": page}
+            replica = obj.replica
+            out = {"id": oid, "version": self.version, "kind": obj.kind, "label": obj.label}
+            out["origin"] = obj.origin
+            has_writers = type(replica).writers is not Replica.writers
+            total = None
+            if paged and replica.PAGES:
+                value, writers = replica.page(offset, end)
+                total = replica.size()
             else:
-                out["value"] = page
-            if "writers" in out:
-                out["writers"] = out["writers"][offset:end]
-            out.update(offset=offset, limit=limit, total=len(items))
+                value = None if "value" in leave_out and not paged else replica.value()
+                writers = None if "writers" in leave_out or not has_writers else replica.writers()
+            out["value"] = value
+            if obj.manager_pid is not None:
+                out["manager_pid"] = obj.manager_pid
+            if has_writers:
+                out["writers"] = writers  # None: left out
+        if paged:
+            if total is None:  # a kind whose value holds the items (a Queue's, an Array's)
+                items = value.get("items") if isinstance(value, dict) else value
+                if not isinstance(items, list):
+                    return out
+                total = len(items)
+                if isinstance(value, dict):
+                    out["value"] = {**value, "items": items[offset:end]}
+                else:
+                    out["value"] = items[offset:end]
+                if out.get("writers") is not None:
+                    out["writers"] = out["writers"][offset:end]
+            out.update(offset=offset, limit=limit, total=total)
         return out
 
     def _named_locks(self) -> list[dict]:

@@ -19,30 +19,59 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import rawjson
-from .mirror import REST_ONLY, SharedStateMirror
+from .mirror import REST_ONLY, SharedStateMirror, SnapshotPieces
 from .rawjson import RawJSON
+
+GROUP_BYTES = 256 * 1024  # pieces are joined into writes of about this size
+
+
+def grouped(pieces: list[bytes], size: int = GROUP_BYTES) -> tuple[bytes, ...]:
+    """``pieces`` joined into as few byte strings of about ``size`` as keep each join small.
+
+    A big object's pieces are its chunks (tens of KB) and the commas between them: written
+    one by one, each would be a system call (and a GIL hand-over) per client; joined into
+    one, each snapshot would copy megabytes into a fresh string at once. A piece already
+    that big is kept as it is.
+    """
+    out: list[bytes] = []
+    group: list[bytes] = []
+    length = 0
+    for piece in pieces:
+        if len(piece) >= size:
+            if group:
+                out.append(b"".join(group))
+                group, length = [], 0
+            out.append(piece)
+            continue
+        group.append(piece)
+        length += len(piece)
+        if length >= size:
+            out.append(b"".join(group))
+            group, length = [], 0
+    if group:
+        out.append(b"".join(group))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
 class EncodedSnapshot:
-    """The mirror's part of a snapshot at ``version``, as UTF-8 JSON (an object).
+    """The mirror's part of a snapshot at ``version``, as UTF-8 JSON (an object) in parts.
 
     It is kept as bytes, the way it goes out: a socket or an HTTP response writes the few
-    fields read at send time (``head``) and then these bytes as they are. Joining them
-    into one message would copy megabytes into fresh memory for every client, under the
-    GIL every push needs.
+    fields read at send time (``head``) and then these parts one after another, as they
+    are. Joining them into one message would copy megabytes into fresh memory for every
+    client, under the GIL every push needs.
 
     The socket's snapshot holds each object once (``socket_members``). ``GET /api/state``
     also has d and l again as its documented ``list``, ``dict`` and ``writers``
-    (``mirror.REST_ONLY``): its ``members`` are joined the first time a REST reply asks
+    (``mirror.REST_ONLY``): its ``members`` are grouped the first time a REST reply asks
     for this version, never for a socket.
     """
 
     version: int
     generation: int
-    socket_members: bytes  # the object without its opening brace: ``"version":7,...}``
-    rest_fields: dict[str, str] = field(default_factory=dict, compare=False)  # mirror texts
+    socket_members: tuple[bytes, ...]  # the object without its opening brace: ``"version":7,...}``
+    pieces: SnapshotPieces = field(compare=False)  # what the mirror handed over, for fields=
 
     def head(self, fields: dict[str, Any]) -> bytes:
         """The opening of the object with ``fields`` (workers, output, ... read at send time)."""
@@ -50,19 +79,32 @@ class EncodedSnapshot:
         return ("{" + extra + ("," if extra else "")).encode()
 
     @functools.cached_property
-    def members(self) -> bytes:
+    def members(self) -> tuple[bytes, ...]:
         """What ``GET /api/state`` writes after its head: ``"list":...,"dict":...,"writers":...,``
         then the socket's members."""
-        rest = "".join(f"{json.dumps(k)}:{v}," for k, v in self.rest_fields.items())
-        return rest.encode() + self.socket_members
+        rest: list[bytes] = []
+        for name in REST_ONLY:
+            rest += (f"{json.dumps(name)}:".encode(), *self.pieces.rest[name], b",")
+        return grouped(rest) + self.socket_members
 
     def size(self, head: bytes) -> int:
         """The length of ``GET /api/state``'s reply with this ``head``."""
-        return len(head) + len(self.members)
+        return len(head) + sum(map(len, self.members))
+
+    def fields(self, names: list[str], head: dict[str, Any]) -> tuple[bytes, ...]:
+        """``GET /api/state?fields=``'s reply: ``names`` in that order, each from ``head``
+        (fields read at send time) or from the mirror's pieces; nothing else is joined."""
+        out: list[bytes] = []
+        for name in names:
+            value = [json.dumps(head[name], separators=(",", ":")).encode()] if name in head else None
+            out += (b"," if out else b"{", json.dumps(name).encode(), b":")
+            out += value if value is not None else self.pieces.field(name)
+        out.append(b"}" if out else b"{}")
+        return grouped(out)
 
     def with_fields(self, fields: dict[str, Any]) -> RawJSON:
         """The socket's snapshot as one text (for a client that long-polls)."""
-        return RawJSON((self.head(fields) + self.socket_members).decode())
+        return RawJSON((self.head(fields) + b"".join(self.socket_members)).decode())
 
 
 class SnapshotCache:
@@ -73,28 +115,24 @@ class SnapshotCache:
         self.build_lock = threading.Lock()  # one build at a time; pushes never wait for it
         self.generation = 0
         self.latest: EncodedSnapshot | None = None
-        self.latest_parts: dict | None = None  # the mirror's parts it was built from
 
     def get(self) -> EncodedSnapshot:
         """The snapshot of the mirror's current version, built now only if not built yet."""
         with self.build_lock:
             generation = self.generation
-            # the mirror keeps each object's JSON text: this joins it (the named locks are
-            # sent at send time instead, with their holders' liveness: snapshot_fields). A
-            # big mirror hands back the parts it built a moment ago (see snapshot_parts):
-            # then so does this, rather than joining the same text again.
-            parts = self.mirror.snapshot_parts()
+            # the mirror keeps each object's JSON in pieces and hands over references to them
+            # (the named locks are sent at send time instead, with their holders' liveness:
+            # snapshot_fields). A big mirror hands back the pieces it collected a moment ago
+            # (see snapshot_pieces): then so does this, rather than grouping them again.
+            pieces = self.mirror.snapshot_pieces()
             latest = self.latest
-            if latest is not None and parts is self.latest_parts and latest.generation == generation:
+            if latest is not None and pieces is latest.pieces and latest.generation == generation:
                 return latest
             # each object once: d and l are not repeated as REST_ONLY's fields (kept aside
-            # for GET /api/state, which documents them)
-            snap = {k: v for k, v in parts.items() if k != "locks" and k not in REST_ONLY}
-            text = rawjson.dumps(snap, separators=(",", ":")).encode()
-            rest = {k: parts[k] for k in REST_ONLY if k in parts}
+            # for GET /api/state, which documents them); grouped here, outside the mirror's lock
+            members = [f'"version":{pieces.version},"objects":'.encode(), *pieces.objects, b"}"]
             # the generation read before the build: one reloaded meanwhile makes this stale
-            self.latest = EncodedSnapshot(snap["version"], generation, text[1:], rest)
-            self.latest_parts = parts
+            self.latest = EncodedSnapshot(pieces.version, generation, grouped(members), pieces)
             return self.latest
 
     def invalidate(self) -> None:

@@ -30,6 +30,7 @@ class Replica:
     """
 
     OPS: dict[str, tuple[str, ...]] = {}
+    PAGES = False  # page() builds only the page asked for (a dict's or list's)
 
     @classmethod
     def op_fields(cls, op: str, args: tuple) -> Iterable[tuple[str, Any]]:
@@ -56,6 +57,12 @@ class Replica:
     def size(self) -> int:
         return 1
 
+    def page(self, offset: int, end: int | None) -> tuple[list, list | None]:
+        """Items ``offset:end`` of a value that is a sequence (or has ``items``), and their writers."""
+        value, writers = self.value(), self.writers()
+        items = value.get("items") if isinstance(value, dict) else value
+        return items[offset:end], None if writers is None else writers[offset:end]
+
     # -- JSON text, written once per change (snapshots and GET /api/state join it) --------
     def value_json(self) -> str:
         return json.dumps(self.value(), separators=SEPARATORS)
@@ -70,6 +77,23 @@ class Replica:
         if cached is None:
             cached = self._texts = (self.value_json(), self.writers_json())
         return cached
+
+    def json_pieces(self) -> tuple[list[bytes], list[bytes] | None]:
+        """``(value, writers)`` as UTF-8 JSON in pieces (each is ``b"".join(pieces)``), to be
+        written one after another without joining them. The pieces are shared: never change them.
+
+        This default is :meth:`texts`, in one piece each; a kind whose value can be big keeps
+        its own pieces, so that a change re-encodes only the piece it is in.
+        """
+        cached = self.__dict__.get("_pieces_of")
+        texts = self.texts()
+        if cached is None or cached[0] is not texts:
+            value, writers = texts
+            cached = self._pieces_of = (
+                texts,
+                ([value.encode()], None if writers is None else [writers.encode()]),
+            )
+        return cached[1]
 
     def changed(self) -> None:
         """Forget the cached JSON text: an op was applied."""

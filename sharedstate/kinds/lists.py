@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+from functools import partial
 
 from ..encoding import encode_list
 from ..journal import PLAIN, caller
-from .base import Replica
+from .base import SEPARATORS, Replica
 
+_dumps = partial(json.dumps, separators=SEPARATORS)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -124,7 +127,13 @@ class ObservedList(list):
 
 
 class ListReplica(Replica):
-    """Encoded side: the items, and the PID that wrote each."""
+    """Encoded side: the items, and the PID that wrote each.
+
+    Its JSON is kept in pieces, one per ``CHUNK`` items (items ``i*CHUNK`` up to the
+    next), each cached until an item in it changes: appending or setting an item re-encodes
+    one chunk; inserting or deleting one re-encodes the chunks from it to the end (their
+    items moved).
+    """
 
     OPS = {
         "append": ("value",),
@@ -135,40 +144,57 @@ class ListReplica(Replica):
         "clear": (),
         "replace": ("values",),
     }
+    PAGES = True
+    CHUNK = 1024
 
     def __init__(self, value: list, writers: list | None = None) -> None:
         self.items = list(value)
         self.item_writers = list(writers) if writers else [None] * len(value)
+        self._chunks: list[tuple[bytes, bytes]] = []  # (items, writers) JSON, no brackets
+        self._moved = 0  # every chunk from this one on is to redo
+        self._dirty: set[int] = set()  # and these
+        self._pieces: tuple[list[bytes], list[bytes]] | None = None
 
     @classmethod
     def from_raw(cls, raw: list) -> ListReplica:
         return cls(encode_list(raw))
 
+    def _from(self, index: int) -> None:
+        self._moved = min(self._moved, index // self.CHUNK)
+
     def apply(self, op: dict) -> None:
         name, pid = op["op"], op["pid"]
         if name == "append":
+            self._dirty.add(len(self.items) // self.CHUNK)
             self.items.append(op["value"])
             self.item_writers.append(pid)
         elif name == "extend":
+            self._from(len(self.items))
             self.items.extend(op["values"])
             self.item_writers.extend([pid] * len(op["values"]))
         elif name == "insert":
+            self._from(op["index"])
             self.items.insert(op["index"], op["value"])
             self.item_writers.insert(op["index"], pid)
         elif name == "set":
+            self._dirty.add(op["index"] // self.CHUNK)
             self.items[op["index"]] = op["value"]
             self.item_writers[op["index"]] = pid
         elif name == "del":
+            self._from(op["index"])
             del self.items[op["index"]]
             del self.item_writers[op["index"]]
         elif name == "clear":
+            self._moved = 0
             self.items.clear()
             self.item_writers.clear()
         elif name == "replace":
+            self._moved = 0
             self.items = list(op["values"])
             self.item_writers = [pid] * len(self.items)
         else:
             raise ValueError(f"unknown list op {name!r}")
+        self._pieces = None
 
     def value(self) -> list:
         return list(self.items)
@@ -176,5 +202,39 @@ class ListReplica(Replica):
     def writers(self) -> list:
         return list(self.item_writers)
 
+    def page(self, offset: int, end: int | None) -> tuple[list, list]:
+        return self.items[offset:end], self.item_writers[offset:end]
+
     def size(self) -> int:
         return len(self.items)
+
+    def json_pieces(self) -> tuple[list[bytes], list[bytes]]:
+        if self._pieces is None:
+            size, chunks = self.CHUNK, self._chunks
+            count = -(-len(self.items) // size)
+            del chunks[min(count, self._moved) :]
+            redo = {i for i in self._dirty if i < len(chunks)}
+            redo.update(range(len(chunks), count))
+            chunks.extend([(b"", b"")] * (count - len(chunks)))
+            for i in redo:
+                part = slice(i * size, (i + 1) * size)
+                items, who = self.items[part], self.item_writers[part]
+                chunks[i] = (_dumps(items)[1:-1].encode(), _dumps(who)[1:-1].encode())
+            self._moved, self._dirty = count, set()
+            value, writers = [b"["], [b"["]
+            for items, who in chunks:
+                value += (items, b",")
+                writers += (who, b",")
+            if chunks:
+                value.pop()
+                writers.pop()
+            value.append(b"]")
+            writers.append(b"]")
+            self._pieces = (value, writers)
+        return self._pieces
+
+    def value_json(self) -> str:
+        return b"".join(self.json_pieces()[0]).decode()
+
+    def writers_json(self) -> str:
+        return b"".join(self.json_pieces()[1]).decode()

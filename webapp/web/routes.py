@@ -13,9 +13,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from workers.registry import TASKS
 
-from .. import rawjson
 from ..dashboard import current_dashboard
 from ..locks import describe_locks, single_holder_locks
+from ..mirror import MIRROR_FIELDS
 from ..processes import NotFound
 from ..state import ManagerUnavailable
 from . import commands
@@ -88,18 +88,31 @@ def get_state():
         except ManagerUnavailable as exc:
             raise ApiError(409, str(exc)) from None
         return jsonify({k: snap[k] for k in ("version", "list", "dict", "objects")})
-    if request.args.get("fields") is None:
+    fields = request.args.get("fields")
+    if fields is None:
         # the snapshot the socket clients share, its bytes written as they are (no copy)
         snap = dash.clients.cache.get()
         head = snap.head(dash.snapshot_fields())
         length = {"Content-Length": str(snap.size(head))}
-        return Response([head, snap.members], mimetype="application/json", headers=length)
-    return _json_response(_only_fields(dash.snapshot()))
-
-
-def _json_response(payload: dict) -> Response:
-    # rawjson writes the snapshot's pre-serialised parts as they are (no re-encoding)
-    return Response(rawjson.dumps(payload, separators=(",", ":")), mimetype="application/json")
+        return Response(list((head, *snap.members)), mimetype="application/json", headers=length)
+    # only what is asked for: the mirror's fields from the shared snapshot's pieces (built
+    # only if one of them is asked for), the others read now (only if one of them is)
+    wanted = list(dict.fromkeys(f for f in fields.split(",") if f))
+    mirror_fields = [f for f in wanted if f in MIRROR_FIELDS]
+    head = {} if len(mirror_fields) == len(wanted) else dash.snapshot_fields()
+    known = [*MIRROR_FIELDS, *head]
+    if not wanted or any(f not in known for f in wanted):
+        if not head:
+            known += dash.snapshot_fields()
+        raise ApiError(400, f"'fields' takes a comma-separated list of: {', '.join(dict.fromkeys(known))}")
+    if mirror_fields == ["version"]:
+        head["version"] = dash.mirror.current_version()  # nothing else of the mirror's
+    if any(f not in head for f in wanted):
+        body = dash.clients.cache.get().fields(wanted, head)
+    else:
+        body = (json.dumps({f: head[f] for f in wanted}, separators=(",", ":")).encode(),)
+    length = {"Content-Length": str(sum(map(len, body)))}
+    return Response(list(body), mimetype="application/json", headers=length)
 
 
 def _only_fields(payload: dict) -> dict:
@@ -131,7 +144,11 @@ def get_object(oid: str):
     Array items), and says ``total``; ``?fields=`` keeps only the named fields.
     """
     offset, limit = _int_arg("offset", 0), _int_arg("limit", 0)
-    obj = current_dashboard().mirror.object(oid, offset, limit or None)
+    fields = request.args.get("fields")
+    wanted = set() if fields is None else set(fields.split(","))
+    # the value and writers (a 100,000-entry dict's) are not built when they are left out
+    leave_out = frozenset() if fields is None else frozenset({"value", "writers"} - wanted)
+    obj = current_dashboard().mirror.object(oid, offset, limit or None, leave_out)
     if obj is None:
         raise ApiError(404, f"no shared object with id {oid[:64]!r}")
     return jsonify(_only_fields(obj))
