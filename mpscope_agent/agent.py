@@ -7,7 +7,7 @@ import io
 import os
 import sys
 
-from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, waits
+from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, protocol, waits
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
@@ -35,6 +35,7 @@ def start(boot_dir: str) -> None:
         if fd in channel.pipes:
             reopen_stream(name, fd)
     os.register_at_fork(after_in_child=channel.after_fork_in_child)
+    channel.handlers[protocol.RELEASE_NATIVE] = native.release
     waits.start(channel)
     os.register_at_fork(after_in_child=lambda: waits.start(channel))  # its thread is not forked
     sys.meta_path.insert(0, BootPackages(boot_dir))

@@ -31,7 +31,9 @@ From a process to the dashboard:
 =================== ==========================================================================
 
 From the dashboard to a process: ``stack`` (``id``), ``pace`` (``watched``: a page is
-open), ``release`` (``oid``, ``pid``: release a lock-like object for its dead holder).
+open), ``release`` (``oid``, ``pid``: release a lock-like object for its dead holder),
+``release_native`` (``oid``: release one of the program's multiprocessing locks, whose
+holder died).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ JOURNAL_SNAPSHOT = "journal_snapshot"
 PACE = "pace"
 RELEASE = "release"
 LAB = "lab"
+RELEASE_NATIVE = "release_native"
 
 # The role in the hello of the dashboard's own Manager: its journal is the built-in
 # objects, and it is not one of the processes the table lists (the page shows it apart).

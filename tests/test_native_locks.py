@@ -66,6 +66,11 @@ def test_a_child_that_died_holding_a_lock_is_its_dead_holder(run_server, run_api
         "the parent waiting",
     )
     assert main["waiting"]["text"].startswith("acquire() of guard")
-    assert (
-        run_api.request("POST", f"/api/objects/{oid}/release", json={"pid": child["pid"]}).status_code == 409
-    )
+    # Release: the parent (a live process of the program that has the lock) frees it for the dead child
+    released = run_api.request("POST", f"/api/objects/{oid}/release", json={"pid": child["pid"]})
+    assert released.status_code == 200, released.text
+    assert released.json() == {"released": oid, "holder_pid": child["pid"]}
+    program = wait_for(lambda: (p := run_api.state()["program"])["state"] == "exited" and p, 20, "the end")
+    assert program["exitcode"] == 0 and "released: the parent took the lock" in run_server.output()
+    again = run_api.request("POST", f"/api/objects/{oid}/release", json={"pid": child["pid"]})
+    assert again.status_code in (400, 409)  # not held by it any more

@@ -87,7 +87,7 @@ class Dashboard:
             lambda: self.backend.pool_tasks() if self.backend is not None else [],
             lambda payload: self.clients.broadcast("diagnoses", payload),
         )
-        self.native = NativeLocks(self.journals)
+        self.native = NativeLocks(self.journals, self.hub.send)
         self.hub.on(protocol.NATIVE, self.native.receive)
         self.hub.on(protocol.WAIT, lambda pid, message: self.native.waiting(pid, message.get("waiting")))
         self.hub.on(protocol.JOURNAL, self._journal)

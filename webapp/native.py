@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
+from mpscope_agent import protocol
 from sharedstate.kinds import LOCK_KINDS
 
 from .journals import ManagerJournals
+from .state import ManagerUnavailable
 
 
 class NativeLocks:
     """Who holds and who waits for each of the program's own locks, replayed as lock ops."""
 
-    def __init__(self, journals: ManagerJournals) -> None:
+    def __init__(self, journals: ManagerJournals, send: Callable[[int, dict], bool]) -> None:
         self.journals = journals
+        self.send = send  # to a process's agent
         self.known: set[str] = set()
+        self.had_by: dict[str, set[int]] = {}  # oid -> the processes that have the object
         self.held: dict[int, dict[str, int]] = {}  # PID -> {oid: depth} as it last said
         self.waits: dict[int, str] = {}  # PID -> the lock it waits to acquire
         self.lock = threading.Lock()
@@ -40,6 +45,7 @@ class NativeLocks:
                 initial = obj.get("initial") if isinstance(obj.get("initial"), int) else 1
                 raw = {"initial": initial, "available": initial, "holders": [], "waiters": []}
                 ops.append((oid, "create", (kind, str(obj.get("label") or kind), raw), pid))
+                self.had_by.setdefault(oid, set()).add(pid)
                 self.known.add(oid)
                 ops += self._replay(oid)  # holds and waits told before the lock was
             held = message.get("held")
@@ -62,9 +68,25 @@ class NativeLocks:
                     ops.append((before, "gave_up", (), pid))
             if isinstance(oid, str):
                 self.waits[pid] = oid
+                self.had_by.setdefault(oid, set()).add(pid)
                 if oid in self.known:
                     ops.append((oid, "wait", (), pid))
             self._apply(ops, time.time())
+
+    def release(self, oid: str, kind: str, holder: int, is_alive: Callable[[int], bool]) -> None:
+        """Free lock ``oid`` for its dead ``holder``: a live process of the program that has it
+        releases it (a semaphore has no owner; an RLock can only be released by its own thread)."""
+        if kind == "RLock":
+            raise ManagerUnavailable("an RLock can only be released by the thread that holds it")
+        with self.lock:
+            live = [pid for pid in sorted(self.had_by.get(oid, ())) if pid != holder and is_alive(pid)]
+            sent = next(
+                (pid for pid in live if self.send(pid, {"t": protocol.RELEASE_NATIVE, "oid": oid})), None
+            )
+            if sent is None:
+                raise ManagerUnavailable(f"no live process of the program has {oid} to release it")
+            self.held.get(holder, {}).pop(oid, None)
+            self._apply([(oid, "break", (holder,), sent)], time.time())
 
     def ended(self, pids: set[int]) -> None:
         """These processes ended: they wait no more, and what they held stays held (a dead holder)."""
@@ -74,6 +96,8 @@ class NativeLocks:
     def _held(self, pid: int, new: dict[str, int]) -> list[tuple]:
         before = self.held.get(pid, {})
         self.held[pid] = new
+        for oid in new:
+            self.had_by.setdefault(oid, set()).add(pid)
         ops = [(oid, "release", (0,), pid) for oid in before if oid not in new and oid in self.known]
         for oid, depth in new.items():
             if oid not in self.known or before.get(oid) == depth:

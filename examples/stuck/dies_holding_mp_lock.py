@@ -2,6 +2,8 @@
 
 A POSIX semaphore is not given back when its holder dies. mpscope shows the lock held by a
 process that ended ("dead_holder"), and the parent's row says it waits to acquire it.
+**Release** on the lock's panel has a live process of the program (here the parent, which
+has the lock) free it: the parent then takes it and the program ends.
 """
 
 import multiprocessing as mp
@@ -20,5 +22,5 @@ if __name__ == "__main__":
     child = mp.Process(target=hold_and_die, args=(guard,))
     child.start()
     child.join()
-    with guard:  # never taken
-        print("never printed")
+    with guard:  # taken only once someone releases it for the dead child
+        print("released: the parent took the lock")

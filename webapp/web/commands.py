@@ -160,7 +160,10 @@ def release_object(dashboard: Dashboard, oid: str, body: Any) -> dict:
     if dashboard.is_alive(pid):
         raise ApiError(409, f"{oid!r} is held by PID {pid}, which is alive")
     try:
-        dashboard.backend.release(oid, pid)
+        if obj.get("origin") == "native":  # one of multiprocessing's own: a process of the program frees it
+            dashboard.native.release(oid, obj["kind"], pid, dashboard.is_alive)
+        else:
+            dashboard.backend.release(oid, pid)
     except ManagerUnavailable as exc:
         raise ApiError(409, str(exc)) from None
     return {"released": oid, "holder_pid": pid}
