@@ -172,7 +172,8 @@ def test_a_snapshot_of_the_mirror_parses_to_what_snapshot_says(monkeypatch):
         socket = json.loads(b"{" + b"".join(snap.socket_members))
         assert socket == {"version": seq, "objects": full["objects"]}
         rest = json.loads(snap.head({"locks": []}) + b"".join(snap.members))
-        assert rest == {"locks": [], **{k: full[k] for k in ("version", "objects", "list", "dict", "writers")}}
+        mirrored = ("version", "objects", "list", "dict", "writers")
+        assert rest == {"locks": [], **{k: full[k] for k in mirrored}}
         only = json.loads(b"".join(snap.fields(["dict", "version", "x"], {"x": 1})))
         assert only == {"dict": full["dict"], "version": seq, "x": 1}
     assert mirror.object("d", 1, 2)["value"] == full["objects"]["d"]["value"][1:3]
