@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import os
 import signal
 import threading
 import time
@@ -49,6 +50,7 @@ class ProcessRecord:
         task: str | None = None,
         params: dict | None = None,
         restarted_from: int | None = None,
+        ps: psutil.Process | None = None,
     ) -> None:
         self.pid = pid
         self.role = role
@@ -71,8 +73,9 @@ class ProcessRecord:
         self.ended = threading.Event()
         try:
             # psutil remembers the creation time, so a later signal can never reach a
-            # different process that was given the same PID after ours ended.
-            self.ps: psutil.Process | None = psutil.Process(pid)
+            # different process that was given the same PID after ours ended. (``ps``: the
+            # process the table already checked, e.g. as the child of a known process.)
+            self.ps: psutil.Process | None = ps if ps is not None else psutil.Process(pid)
             self.ppid: int | None = self.ps.ppid()
         except psutil.Error:
             self.ps, self.ppid = None, None
@@ -85,12 +88,19 @@ class ProcessRecord:
         except psutil.Error:
             return False
 
+    def same_process(self) -> bool:
+        """Whether the process this record was made for still exists (a zombie too)."""
+        try:
+            return self.ps is not None and self.ps.is_running()
+        except psutil.Error:
+            return False
+
     def signal_if_alive(self, signum: int) -> bool:
         """Send ``signum`` only if this very process still runs; return whether it was sent."""
         before = self.killed_by_us
         self.killed_by_us = before or signum == signal.SIGKILL  # before its end can be seen
         sent = False
-        if self.alive():
+        if self.alive() and not is_mpscope_or_above(self.pid):
             try:
                 self.ps.send_signal(signum)
                 sent = True
@@ -184,6 +194,9 @@ class ProcessTable:
         self.forget_output = forget_output
         self.workers: dict[int, ProcessRecord] = {}
         self.pending_exit: dict[int, int] = {}  # exit codes reported before the process was seen
+        # what a parent told of a child that was gone before the kernel could be asked: used
+        # once that PID's own connection says hello (never a reason to list or signal it)
+        self.told_early: dict[int, tuple] = {}
         self.lock = threading.RLock()
         self.stack_requests: dict[int, tuple[threading.Event, list]] = {}
         self.request_ids = itertools.count(1)
@@ -216,6 +229,7 @@ class ProcessTable:
         at: float | None = None,
         told: bool = False,
         ppid: int | None = None,
+        ps: psutil.Process | None = None,
     ) -> None:
         """A process said hello (``told=False``), or its parent told us its name and role (``told=True``).
 
@@ -225,8 +239,12 @@ class ProcessTable:
         with self.lock:
             proc = self.workers.get(pid)
             if proc is None:
-                proc = self.workers[pid] = ProcessRecord(pid, role or "process", name or "?", at)
-                proc.told = told
+                early = None if told else self.told_early.pop(pid, None)
+                if early is not None:
+                    role, name, told_ppid = early
+                    ppid = ppid if ppid is not None else told_ppid
+                proc = self.workers[pid] = ProcessRecord(pid, role or "process", name or "?", at, ps=ps)
+                proc.told = told or early is not None
                 if told:  # its parent started it; it has not connected yet
                     proc.state = STARTING
                 if pid in self.pending_exit:
@@ -241,6 +259,53 @@ class ProcessTable:
                 proc.mark_running()
             proc.parent_told(ppid)
         self.notify([proc.info()], [])
+
+    def child_told(self, sender: int, pid: int, role: str | None, name: str | None, ppid: int | None) -> bool:
+        """Process ``sender`` says it started ``pid``: believed only if the kernel agrees.
+
+        ``pid`` must be a live child of ``sender``, or of a live process already in the
+        table (a forkserver forks the children of the process that asked it), and never
+        mpscope or one of its ancestors. Otherwise a program could name any process of
+        its user (or mpscope itself) as its child and have Kill, Stop and Ctrl-C signal
+        it. A child already reaped when this is read is not listed unless it connects.
+        Return whether ``pid`` is in the table.
+        """
+        with self.lock:
+            known = self.workers.get(pid)
+            checked = None
+            if known is None or not known.same_process():
+                checked = self._kernel_child(sender, pid)
+            if checked is None and (known is None or not known.same_process()):
+                if not psutil.pid_exists(pid):
+                    # ended and reaped already: nothing to signal; its name and role are kept
+                    # for when its own connection (or the one it had) is read
+                    if known is None:
+                        self.told_early[pid] = (role, name, ppid)
+                        while len(self.told_early) > 4096:
+                            self.told_early.pop(next(iter(self.told_early)))
+                        return False
+                else:
+                    _refused_once(pid, sender)
+                    return False
+            elif checked is not None and known is not None:  # an ended process's PID, given to this child
+                del self.workers[pid]
+            self.seen(pid, role, name, told=True, ppid=ppid, ps=checked)
+        return True
+
+    def _kernel_child(self, sender: int, pid: int) -> psutil.Process | None:
+        """``pid`` as psutil has it if its parent is ``sender`` or a live process of the table, else None."""
+        if pid <= 0 or is_mpscope_or_above(pid):
+            return None
+        try:
+            child = psutil.Process(pid)
+            parent = child.ppid()
+        except psutil.Error:
+            return None
+        if parent != sender:
+            known = self.workers.get(parent)
+            if known is None or not known.alive():
+                return None
+        return child
 
     def waiting(self, pid: int, waiting: dict | None) -> None:
         """Process ``pid`` now waits on ``waiting`` (``call``, ``object``, ``where``, ``text``,
@@ -385,3 +450,29 @@ class ProcessTable:
             changed = [p.info() for p in self.live() if p.sample()]
             if changed:
                 self.notify(changed, [])
+
+
+_refused: collections.deque[int] = collections.deque(maxlen=64)
+
+
+def _refused_once(pid: int, sender: int) -> None:
+    """One log line per refused PID (a program may repeat itself)."""
+    if pid not in _refused:
+        _refused.append(pid)
+        logger.warning("PID %d says it started PID %d, which is not its child: not listed", sender, pid)
+
+
+def is_mpscope_or_above(pid: int) -> bool:
+    """Whether ``pid`` is this process (mpscope) or one of its ancestors: never ours to signal."""
+    if pid == os.getpid():
+        return True
+    ancestor = os.getppid()
+    while ancestor > 1:
+        if ancestor == pid:
+            return True
+        try:
+            with open(f"/proc/{ancestor}/stat", "rb") as f:
+                ancestor = int(f.read().rpartition(b")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return pid == ancestor

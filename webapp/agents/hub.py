@@ -86,10 +86,13 @@ class AgentHub:
                     ppid=ppid if isinstance(ppid, int) else None,
                 )
                 return
-            if kind == protocol.PROC and isinstance(message.get("pid"), int):
+            if kind == protocol.PROC and _ints(message, "pid"):
+                # believed only where the kernel agrees: the PID must be a child of the sender
+                # (or of a process of the table: the forkserver), never anyone else's
                 ppid = message.get("ppid")
                 ppid = ppid if isinstance(ppid, int) else pid  # the sender started it
-                table.seen(message["pid"], message.get("role"), message.get("name"), told=True, ppid=ppid)
+                role, name = message.get("role"), message.get("name")
+                table.child_told(pid, message["pid"], role, name if isinstance(name, str) else None, ppid)
                 return
             if kind == protocol.EXIT and _ints(message, "pid", "code"):
                 table.exited(message["pid"], message["code"])
