@@ -42,6 +42,7 @@ function command(event, body) {
 
 const workers = new WorkersTable($("workers"), {
   readOnly,
+  tree: !builtinMode, // a program's processes as its process tree
   kill: (pid, signal) => command("kill", { pid, signal }),
 });
 
@@ -60,7 +61,7 @@ function onRender(hook) { renderHooks.push(hook); }
 
 function render(now) {
   frameRequested = false;
-  $("version").textContent = `v${objects.version}`;
+  if ($("version")) $("version").textContent = `v${objects.version}`;
   for (const hook of renderHooks) hook(now);
   workers.render(Date.now() / 1000);
   const flashing = builtin.render(now, workers.workers);
@@ -263,6 +264,8 @@ const objectPanels = new ObjectPanels($("objects"), objects, {
 onRender(() => objectPanels.render());
 
 // -- `mpscope run`: the program panel and its Pool tasks -----------------------------
-if ($("program")) startProgramPanel({ command, socket, onSnapshot });
+if ($("program")) {
+  startProgramPanel({ command, socket, onSnapshot, markRun: (at, text) => { outputLog.markRun(at, text); scheduleRender(); } });
+}
 // -- `mpscope open`: the recording's time slider ---------------------------------------
 if ($("replay")) startReplay({ command, socket, onSnapshot });

@@ -26,7 +26,10 @@ export class Inspector {
     this.worker = worker;
     this.lines = [];
     this.loaded = false;
-    document.getElementById("inspector-title").textContent = `Worker ${worker.pid} — ${worker.task} (${worker.state})`;
+    // a built-in worker runs a task; a watched program's process has a name and a role
+    document.getElementById("inspector-title").textContent = worker.task
+      ? `Worker ${worker.pid} — ${worker.task} (${worker.state})`
+      : `PID ${worker.pid} — ${worker.name ?? "process"}${worker.role ? ` · ${worker.role}` : ""} (${worker.state})`;
     if (!this.dialog.open) this.dialog.showModal();
     this.showTab(tab);
     const answer = await (await fetch(`/api/workers/${worker.pid}/output?since=0`)).json();
@@ -72,7 +75,7 @@ export class Inspector {
       const w = this.worker;
       const live = w.state === "starting" || w.state === "running";
       note.textContent = live
-        ? `PID ${w.pid} has not printed anything yet. Its stdout and stderr appear here as it prints (try the printer task).`
+        ? `PID ${w.pid} has not printed anything yet. Its stdout and stderr appear here as it prints${note.dataset.liveHint ?? ""}.`
         : `PID ${w.pid} ended without printing anything to stdout or stderr.`;
     }
     document.getElementById("inspector-output").hidden = this.tab !== "output" || empty;

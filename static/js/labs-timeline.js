@@ -20,8 +20,11 @@ function niceStep(span) {
 }
 
 export class Timeline {
-  constructor(box) {
+  /** @param {{fitLabel?: (text: string, fits: number) => string}} options how a row's label
+   * is cut to fit its column (at its end, with "…", unless said otherwise) */
+  constructor(box, { fitLabel } = {}) {
     this.box = box;
+    this.fitLabel = fitLabel;
     this.reset(0);
     this.serverPid = null;
     this.running = false;
@@ -119,6 +122,7 @@ export class Timeline {
     if (row.tid === 0 || row.main) text = `${where} · ${row.label || "main thread"}`;
     else text = `  └ thread …${String(row.tid).slice(-5)} · ${row.label || ""}`;
     const fits = Math.floor(room / 6.6);
+    if (this.fitLabel) return this.fitLabel(text, fits);
     return text.length > fits ? `${text.slice(0, fits - 1)}…` : text;
   }
 
@@ -137,9 +141,10 @@ export class Timeline {
     const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "tl-svg", role: "img",
       "aria-label": `timeline of ${rows.length} processes and threads` });
     const step = niceStep(end) * (plot < 400 ? 2 : 1); // ticks that do not overlap on a phone
+    const digits = Math.max(0, Math.min(6, -Math.floor(Math.log10(step)))); // every tick a different label
     for (let t = 0; t <= end; t += step) {
       svg.append(el("line", { x1: x(t), x2: x(t), y1: TOP - 4, y2: height, class: "tl-grid" }));
-      svg.append(el("text", { x: x(t) + 2, y: 12, class: "tl-tick" }, `${+t.toFixed(3)}s`));
+      svg.append(el("text", { x: x(t) + 2, y: 12, class: "tl-tick" }, `${+t.toFixed(digits)}s`));
     }
     rows.forEach((row, i) => {
       const y = TOP + i * ROW;
@@ -151,8 +156,10 @@ export class Timeline {
         const w = Math.max(1.5, to - from);
         const rect = el("rect", { x: from, y: y + 3, width: w, height: ROW - 6, rx: 3,
           class: `tl-bar st-${seg.state}` });
+        // a bar still open says how long it has lasted so far, one that ended how long it lasted
+        const lasted = (seg.to === null ? this.now() : seg.to) - seg.from;
         rect.append(el("title", {}, `${seg.state}${seg.label ? ` · ${seg.label}` : ""} · ${seg.from.toFixed(3)}s → ${
-          seg.to === null ? "now" : `${seg.to.toFixed(3)}s`}`));
+          seg.to === null ? `still ${seg.state}, ${lasted.toFixed(3)}s so far` : `${seg.to.toFixed(3)}s (${lasted.toFixed(3)}s)`}`));
         svg.append(rect);
         if (seg.label && w > seg.label.length * 6.4 + 6) {
           svg.append(el("text", { x: from + 4, y: y + 15, class: "tl-bar-text" }, seg.label));

@@ -108,6 +108,11 @@ export class LocksPanel {
     const cycles = findDeadlocks([...locks, ...others]);
     const box = document.getElementById("deadlocks");
     box.hidden = cycles.length === 0;
+    // under `mpscope run` the panel has nothing of its own to show but deadlock cycles
+    const empty = document.getElementById("locks-empty");
+    if (empty && "hidePanel" in empty.dataset) {
+      document.getElementById("locks-panel").hidden = locks.length === 0 && cycles.length === 0;
+    }
     const said = cycles.map((c) =>
       `Deadlock: ${c.pids.map((p, i) => `PID ${p} waits for ${c.locks[i]}`).join(" → ")} → back to PID ${c.pids[0]}`);
     box.textContent = said.join("\n");

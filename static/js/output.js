@@ -120,8 +120,15 @@ export class OutputLog {
     this.skipped = 0;
     this.dirty = true;
     this.onDropped = onDropped;
+    this.runs = new Set(); // start times of the runs marked in the log (Run again)
     this.view = new VirtualList(document.getElementById("output-log"), (row, i) => {
       const line = this.shown[i];
+      row.classList.toggle("run-marker", Boolean(line.marker));
+      if (line.marker) {
+        fillRow(row, [["src", "—"], ["line-no", ""]], line);
+        row.title = line.text;
+        return undefined;
+      }
       const err = line.stream === "stderr";
       fillRow(row, [
         [`src pid pid-c${this.pids.get(line.pid)}${err ? " stderr" : ""}`, `${line.pid} ${err ? "err" : "out"}`],
@@ -148,6 +155,7 @@ export class OutputLog {
     this.lines = [];
     this.shown = [];
     this.byKey.clear();
+    this.runs.clear();
     this.trimmed = 0;
     this.add(lines || []);
   }
@@ -185,7 +193,21 @@ export class OutputLog {
     if (wasEmpty) this.view.el.hidden = false;
   }
 
+  /** A separator where a new run of the program (Run again) started at `startedAt`, after
+   * the lines printed before then: none before the first line printed. */
+  markRun(startedAt, text) {
+    if (!startedAt || this.runs.has(startedAt)) return;
+    let at = this.lines.length;
+    while (at > 0 && (this.lines[at - 1].t ?? 0) >= startedAt) at--;
+    if (at === 0) return;
+    this.runs.add(startedAt);
+    this.lines.splice(at, 0, { marker: true, t: startedAt, text, rendered: text, styles: null });
+    this.shown = this.lines.filter((l) => this.matches(l));
+    this.dirty = true;
+  }
+
   matches(line) {
+    if (line.marker) return true;
     const f = this.filter;
     return (!f.pid || String(line.pid) === f.pid) && (!f.stream || line.stream === f.stream)
       && (!f.text || (line.rendered ?? line.text).toLowerCase().includes(f.text.toLowerCase()));
@@ -217,8 +239,9 @@ export class OutputLog {
     this.dirty = false;
     this.view.setCount(this.shown.length);
     this.view.render(now);
+    const markers = this.runs.size;
     document.getElementById("output-count").textContent =
-      this.lines.length ? `${this.shown.length} of ${this.lines.length} lines` : "";
+      this.lines.length > markers ? `${this.shown.length - markers} of ${this.lines.length - markers} lines` : "";
     document.getElementById("output-empty").hidden = this.lines.length > 0;
     const noMatch = this.lines.length > 0 && this.shown.length === 0;
     document.getElementById("output-nomatch").hidden = !noMatch;

@@ -11,14 +11,16 @@ const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll(
 /**
  * Start the program panel and the Pool timeline.
  * @param {{command: (event: string, body: object) => Promise<object>, socket: object,
- *   onSnapshot: (hook: (snap: object) => void) => void}} page the page's socket, its command
- *   sender and a registration for each snapshot it receives
+ *   onSnapshot: (hook: (snap: object) => void) => void,
+ *   markRun?: (startedAt: number, text: string) => void}} page the page's socket, its command
+ *   sender, a registration for each snapshot it receives, and where to mark in the output
+ *   that a new run started (Run again)
  */
-export function startProgramPanel({ command, socket, onSnapshot }) {
+export function startProgramPanel({ command, socket, onSnapshot, markRun = () => {} }) {
   // -- the program panel -----------------------------------------------------------
   let program = null;
   const tasks = new Map(); // Pool task id -> task
-  const timeline = new Timeline($("pool-timeline"));
+  const timeline = new Timeline($("pool-timeline"), { fitLabel: poolRowLabel });
   let timelineFrame = null;
 
   function renderProgram() {
@@ -41,10 +43,16 @@ export function startProgramPanel({ command, socket, onSnapshot }) {
     }
   }
 
+  function markStart(info) {
+    if (!info?.started_at) return;
+    const at = new Date(info.started_at * 1000).toLocaleTimeString();
+    markRun(info.started_at, `Run again at ${at}: the program's new run starts here (the lines above are from the last run)`);
+  }
+
   function setProgram(info) {
     const restarted = program && info && program.started_at !== info.started_at;
     program = info;
-    if (restarted) tasks.clear();
+    if (restarted) { tasks.clear(); markStart(info); }
     renderProgram();
     scheduleTimeline();
   }
@@ -52,6 +60,7 @@ export function startProgramPanel({ command, socket, onSnapshot }) {
   onSnapshot((snap) => {
     program = null;
     setProgram(snap.program);
+    markStart(snap.program); // the output kept from a last run, if any, is above this one's
     tasks.clear();
     addTasks(snap.pool_tasks || []);
   });
@@ -118,6 +127,7 @@ export function startProgramPanel({ command, socket, onSnapshot }) {
       ? `${count("queued")} queued · ${count("running")} running · ${count("done")} done · ${count("failed")} failed`
       : "";
     $("pool-empty").hidden = list.length > 0;
+    $("pool-timeline").hidden = list.length === 0; // no empty axis: the note says what will fill it
   }
 
   function renderFailures(list) {
@@ -134,4 +144,17 @@ export function startProgramPanel({ command, socket, onSnapshot }) {
       return details;
     }));
   }
+}
+
+/** A Pool row's label within `fits` characters: the line that made the Pool is never cut,
+ * the file name is, in its middle ("PID 412 · Pool-1 (c_pool_s…ck.py:12)"). */
+export function poolRowLabel(text, fits) {
+  if (text.length <= fits) return text;
+  const m = /^(.*\()(.+)(:\d+\))$/.exec(text);
+  if (!m) return `${text.slice(0, fits - 1)}…`;
+  const [, head, file, line] = m;
+  const room = fits - head.length - line.length - 1;
+  if (room < 4) return `${text.slice(0, Math.max(1, fits - line.length - 1))}…${line}`;
+  const front = Math.ceil(room / 2);
+  return `${head}${file.slice(0, front)}…${file.slice(file.length - (room - front))}${line}`;
 }

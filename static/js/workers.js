@@ -1,8 +1,14 @@
 // The worker table: one row per worker, updated in place as `workers` events arrive.
+// Built-in workers are listed newest first; a watched program's processes (`tree`) as its
+// process tree: the main process first (and kept in view), each child under its parent,
+// ended children folded under a "N ended" row of their parent.
 
 import { formatBytes, formatDuration } from "./format.js";
 
 const LIVE = new Set(["starting", "running"]);
+const COLUMNS = 9;
+// Pool.terminate() (and leaving a `with Pool(...)` block) ends every worker with SIGTERM
+const poolTerminated = (w) => w.state === "killed" && w.role === "pool" && w.signal === "SIGTERM";
 
 function el(tag, props = {}, text = "") {
   const node = document.createElement(tag);
@@ -14,10 +20,15 @@ function el(tag, props = {}, text = "") {
 export class WorkersTable {
   /**
    * @param {HTMLTableElement} table
-   * @param {{kill: (pid:number, signal:string) => void, readOnly: boolean}} actions
+   * @param {{kill: (pid:number, signal:string) => void, readOnly: boolean, tree?: boolean}} actions
    */
   constructor(table, actions) {
+    this.table = table;
     this.tbody = table.tBodies[0];
+    this.tree = Boolean(actions.tree);
+    this.expanded = new Set(); // parents whose ended children are shown (tree)
+    this.folds = new Map(); // parent pid -> its "N ended" row (tree)
+    this.treeDirty = true;
     this.actions = actions;
     this.workers = new Map(); // pid -> worker info
     this.rows = new Map(); // pid -> {tr, cells, errorRow}
@@ -33,6 +44,8 @@ export class WorkersTable {
 
   upsert(list) {
     for (const w of list) {
+      const was = this.workers.get(w.pid);
+      if (!was || was.ppid !== w.ppid || LIVE.has(was.state) !== LIVE.has(w.state)) this.treeDirty = true;
       this.workers.set(w.pid, w);
       this.dirty.add(w.pid);
     }
@@ -43,6 +56,7 @@ export class WorkersTable {
     const row = this.rows.get(pid);
     if (row) { row.tr.remove(); row.errorRow?.remove(); this.rows.delete(pid); }
     this.dirty.delete(pid);
+    this.treeDirty = true;
   }
 
   counts() {
@@ -58,6 +72,7 @@ export class WorkersTable {
       if (w) this.renderRow(w);
     }
     this.dirty.clear();
+    if (this.tree && this.treeDirty) this.layoutTree();
     for (const [pid, row] of this.rows) {
       const w = this.workers.get(pid);
       if (w && LIVE.has(w.state)) row.cells.uptime.textContent = formatDuration(nowSeconds - w.started_at);
@@ -70,6 +85,7 @@ export class WorkersTable {
       row = this.createRow(w);
       this.rows.set(w.pid, row);
       this.tbody.prepend(row.tr);
+      this.treeDirty = true;
     }
     const { tr, cells } = row;
     const live = LIVE.has(w.state);
@@ -77,16 +93,18 @@ export class WorkersTable {
     tr.dataset.state = w.state;
     cells.ppid.textContent = w.ppid ?? "—";
     if (!w.task && w.role) { // a process of the watched program (mpscope run): its name and role
-      cells.task.replaceChildren(el("span", {}, w.name), el("span", { className: `badge role role-${w.role}` }, w.role));
+      cells.task.replaceChildren(el("span", { className: "pname" }, w.name), el("span", { className: `badge role role-${w.role}` }, w.role));
       cells.task.title = `multiprocessing.current_process().name = ${w.name}`;
     } else {
       cells.task.textContent = w.task;
       cells.task.title = JSON.stringify(w.params);
     }
-    cells.state.replaceChildren(el("span", { className: `badge state-${w.state}` }, w.state));
+    const terminated = poolTerminated(w);
+    tr.classList.toggle("pool-terminated", terminated);
+    cells.state.replaceChildren(el("span", { className: `badge state-${terminated ? "exited" : w.state}` }, w.state));
     if (w.restarted_from) cells.state.append(el("span", { className: "hint", title: "restarted after the Manager was lost" }, ` ↻ ${w.restarted_from}`));
     const waiting = live && this.waiting.get(w.pid);
-    if (waiting) cells.state.append(el("span", { className: "waiting-note" }, waiting));
+    if (waiting) cells.state.append(el("span", { className: "waiting-note", title: waiting }, waiting));
     else if (live && w.waiting?.text) { // what its agent saw it wait on: "get() on q · prog.py:15"
       const since = w.waiting.since ? `, for ${formatDuration(Date.now() / 1000 - w.waiting.since)}` : "";
       cells.task.append(el("span", { className: "wait-line", title: `waiting in ${w.waiting.where ?? "?"}${since}` }, w.waiting.text));
@@ -95,7 +113,9 @@ export class WorkersTable {
     cells.uptime.textContent = formatDuration(end - w.started_at);
     cells.cpu.textContent = live ? w.cpu_percent.toFixed(1) : "—";
     cells.rss.textContent = live ? formatBytes(w.rss) : "—";
-    if (w.state === "killed") cells.exit.replaceChildren(el("span", { className: "exit-bad" }, w.signal));
+    if (terminated) {
+      cells.exit.replaceChildren(el("span", { className: "hint", title: "Pool.terminate() (also at the end of a `with Pool(...)` block) stops every worker with SIGTERM: how a Pool ends, not a failure" }, `${w.signal} · pool ended`));
+    } else if (w.state === "killed") cells.exit.replaceChildren(el("span", { className: "exit-bad" }, w.signal));
     else if (w.state === "exited" && w.exitcode === null) { // a program's process nobody reaped (mpscope run)
       cells.exit.replaceChildren(el("span", { className: "hint", title: "no parent reaped it, so its exit code is unknown" }, "ended"));
     } else if (w.state === "exited") cells.exit.replaceChildren(el("span", { className: w.exitcode ? "exit-bad" : "" }, `code ${w.exitcode}`));
@@ -144,15 +164,86 @@ export class WorkersTable {
     cell.replaceChildren(box);
   }
 
+  /** The program's process tree: main first, children under their parent (oldest first), ended
+   * children folded under a "N ended" row of their parent; the main process stays in view. */
+  layoutTree() {
+    this.treeDirty = false;
+    const children = new Map(); // ppid -> [worker]
+    const roots = [];
+    for (const w of this.workers.values()) {
+      if (w.ppid != null && w.ppid !== w.pid && this.workers.has(w.ppid)) {
+        if (!children.has(w.ppid)) children.set(w.ppid, []);
+        children.get(w.ppid).push(w);
+      } else roots.push(w);
+    }
+    const older = (a, b) => (a.started_at ?? 0) - (b.started_at ?? 0) || a.pid - b.pid;
+    roots.sort((a, b) => (b.role === "main") - (a.role === "main") || older(a, b));
+    const order = [];
+    const seen = new Set();
+    const usedFolds = new Set();
+    const visit = (w, depth, shown) => {
+      if (seen.has(w.pid)) return;
+      seen.add(w.pid);
+      const row = this.rows.get(w.pid);
+      if (row) {
+        row.tr.hidden = !shown;
+        row.tr.style.setProperty("--depth", String(depth));
+        row.tr.classList.toggle("tree-child", depth > 0);
+        row.tr.classList.toggle("tree-main", depth === 0 && w.role === "main");
+        order.push(row.tr);
+        if (row.errorRow) { row.errorRow.hidden = !shown; order.push(row.errorRow); }
+      }
+      const kids = (children.get(w.pid) || []).sort(older);
+      const ended = kids.filter((k) => !LIVE.has(k.state));
+      for (const k of kids) if (LIVE.has(k.state)) visit(k, depth + 1, shown);
+      if (!ended.length) return;
+      const open = this.expanded.has(w.pid);
+      const fold = this.foldRow(w.pid);
+      usedFolds.add(w.pid);
+      fold.hidden = !shown;
+      fold.style.setProperty("--depth", String(depth + 1));
+      const button = fold.querySelector("button");
+      button.textContent = `${open ? "▾" : "▸"} ${ended.length} ended`;
+      button.setAttribute("aria-expanded", String(open));
+      button.title = `${open ? "Hide" : "Show"} the ${ended.length} ended ${ended.length === 1 ? "child" : "children"} of PID ${w.pid}`;
+      order.push(fold);
+      for (const k of ended) visit(k, depth + 1, shown && open);
+    };
+    for (const w of roots) visit(w, 0, true);
+    for (const [pid, fold] of this.folds) if (!usedFolds.has(pid)) { fold.remove(); this.folds.delete(pid); }
+    this.tbody.append(...order);
+    // the main process's row sticks under the header: it never scrolls out of sight
+    this.table.style.setProperty("--head-h", `${this.table.tHead?.offsetHeight ?? 0}px`);
+  }
+
+  foldRow(pid) {
+    let fold = this.folds.get(pid);
+    if (fold) return fold;
+    fold = el("tr", { className: "fold-row" });
+    fold.dataset.parent = String(pid);
+    const td = el("td", { colSpan: COLUMNS });
+    td.append(el("button", {
+      type: "button", className: "small fold",
+      onclick: () => {
+        if (this.expanded.has(pid)) this.expanded.delete(pid); else this.expanded.add(pid);
+        this.layoutTree();
+      },
+    }));
+    fold.append(td);
+    this.folds.set(pid, fold);
+    return fold;
+  }
+
   toggleError(pid) {
     const row = this.rows.get(pid);
     const w = this.workers.get(pid);
     if (!row || !w) return;
     if (row.errorRow) { row.errorRow.remove(); row.errorRow = null; return; }
-    const td = el("td", { colSpan: 9 });
+    const td = el("td", { colSpan: COLUMNS });
     td.append(el("pre", { className: "error-text" }, w.error));
     row.errorRow = el("tr", { className: "error-row" });
     row.errorRow.append(td);
     row.tr.after(row.errorRow);
+    this.treeDirty = true;
   }
 }
