@@ -235,6 +235,8 @@ def test_pool_rows_tasks_and_run_again(tmp_path: Path, browser: Browser):
         expect(labels.filter(has_text=re.compile(r"Pool-2 "))).to_have_count(1)
         for text in labels.all_text_contents():
             assert re.search(r"\.py:\d+\)$", text), text
+        ticks = page.locator("#pool-timeline text.tl-tick").all_text_contents()
+        assert len(ticks) == len(set(ticks)) >= 2, ticks  # each tick says a different time
         # the task still running: how long so far, not "→ now"
         tips = page.locator("#pool-timeline rect.tl-bar > title").all_text_contents()
         assert any("so far" in tip for tip in tips), tips

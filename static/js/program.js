@@ -147,14 +147,20 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
 }
 
 /** A Pool row's label within `fits` characters: the line that made the Pool is never cut,
- * the file name is, in its middle ("PID 412 · Pool-1 (c_pool_s…ck.py:12)"). */
+ * the file name is, in its middle ("PID 412 · Pool-1 (c_pool_s…ck.py:12)"), or left out on
+ * a phone ("412 · Pool-1:12"). */
 export function poolRowLabel(text, fits) {
   if (text.length <= fits) return text;
-  const m = /^(.*\()(.+)(:\d+\))$/.exec(text);
+  const m = /^(PID (\d+) · )?(.*) \((.+):(\d+)\)$/.exec(text);
   if (!m) return `${text.slice(0, fits - 1)}…`;
-  const [, head, file, line] = m;
-  const room = fits - head.length - line.length - 1;
-  if (room < 4) return `${text.slice(0, Math.max(1, fits - line.length - 1))}…${line}`;
-  const front = Math.ceil(room / 2);
-  return `${head}${file.slice(0, front)}…${file.slice(file.length - (room - front))}${line}`;
+  const [, who = "", pid, pool, file, line] = m;
+  const room = fits - `${who}${pool} (:${line})`.length - 1;
+  if (room >= 6) {
+    const front = Math.ceil(room / 2);
+    return `${who}${pool} (${file.slice(0, front)}…${file.slice(file.length - (room - front))}:${line})`;
+  }
+  for (const short of [`${who}${pool}:${line}`, `${pid ? `${pid} · ` : ""}${pool}:${line}`]) {
+    if (short.length <= fits) return short;
+  }
+  return `${text.slice(0, fits - 1)}…`;
 }
