@@ -271,6 +271,12 @@ def test_pool_rows_tasks_and_run_again(tmp_path: Path, browser: Browser):
         rows = log.evaluate_all("rs => rs.sort((a, b) => a.offsetTop - b.offsetTop).map(r => r.innerText)")
         at = next(i for i, text in enumerate(rows) if "Run again at" in text)
         assert any("squares" in t for t in rows[:at]) and any("squares" in t for t in rows[at + 1 :]), rows
+        # a page opened later marks it too, from the snapshot
+        page.reload()
+        expect(page.locator("#connection")).to_have_text("Live")
+        expect(marker).to_have_count(1)
+        expect(log.filter(has_text="squares")).to_have_count(2)
+        page.locator("#output-log").screenshot(path=str(tmp_path / "run-again.png"))
         assert not errors, errors
     finally:
         page.context.close()
