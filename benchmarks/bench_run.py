@@ -1,6 +1,7 @@
 """``mpscope run``'s overhead: programs under plain ``python`` and under ``mpscope run``, side by side.
 
-A CPU-bound Pool.map (target ≤ 1.1×), the seed tutorial's Manager example and a
+A CPU-bound Pool.map (target ≤ 1.1×), 100,000 small ``apply_async`` tasks with callbacks
+(≤ 1.3×: four task events each), the seed tutorial's Manager example and a
 Manager-heavy program, 4 processes × 20,000 dict writes (each ≤ 1.3×: every op is
 recorded in the program's Manager and streamed to the dashboard), the latter also with a
 page open (a client that replays every op as it comes). And push latency of a
@@ -110,6 +111,13 @@ def run(bench) -> list[dict]:
             "native_lock.py",
             ["4", str(bench.q(100_000, 10_000))],
             "4 processes × `with lock:` on one mp.Lock (no acquire wrapped: holders sampled)",
+            1.3,
+        ),
+        (
+            "run.pool_callbacks",
+            "pool_callbacks.py",
+            [str(bench.q(100_000, 10_000))],
+            f"Pool(2).apply_async(f, callback=cb) × {bench.q(100_000, 10_000):,} small tasks",
             1.3,
         ),
         (

@@ -19,6 +19,7 @@ from . import ENV_DIR, ENV_ERR, ENV_MAIN, ENV_OUT, protocol
 from .stacks import current_stacks
 
 STREAMS = ((1, "stdout", ENV_OUT), (2, "stderr", ENV_ERR))
+MAX_DEFERRED = 10_000  # queued lines beyond which a deferred send writes them itself
 
 
 class Channel:
@@ -29,7 +30,9 @@ class Channel:
         self.key = key
         self.on_lost = on_lost  # called when the dashboard goes away (a built-in worker exits then)
         self.sock = None
-        self.lock = _thread.allocate_lock()
+        self.lock = _thread.allocate_lock()  # held while writing to the socket
+        self._deferring()
+        self.flush_at_exit = False
         self.reader_ident = None
         self.pipes = {}  # fd -> (st_dev, st_ino) of the pipe we put there
         self.handlers = {}  # request type -> function(request), for requests other hooks serve
@@ -87,20 +90,91 @@ class Channel:
         self.sock = sock
         _thread.start_new_thread(self._serve, ())
 
-    def send(self, message: dict) -> None:
-        """Send one event; a dashboard that went away is ignored, never raised into the program."""
+    def send(self, message: dict, defer: bool = False) -> None:
+        """Send one event; a dashboard that went away is ignored, never raised into the program.
+
+        ``defer``: the line is queued and written by this process's writer thread, several
+        per write, so that the calling thread does not wait for the socket (Pool task events:
+        a write per ``apply_async`` made a program of small tasks several times slower). What
+        is queued is written before any line sent without ``defer`` (the order is kept),
+        when the process ends (threading's exit hook: the main process and every
+        multiprocessing child), or by the sending thread itself once MAX_DEFERRED lines wait
+        (a dashboard that falls that far behind holds the program back, as without defer).
+        """
         if self.sock is None:
             return
         data = protocol.line(message)
+        if defer:
+            with self.queue_lock:
+                self.deferred.append(data)
+                over = len(self.deferred) >= MAX_DEFERRED
+                start, wake = not self.writer_started, self.writer_idle
+                self.writer_started, self.writer_idle = True, False
+            if start:
+                self._start_writer()
+            elif wake:
+                self.wake.release()
+            if not over:
+                return
+            data = b""
         with self.lock:
-            try:
-                self.sock.sendall(data)
-            except OSError:
-                self.sock = None
+            with self.queue_lock:
+                batch, self.deferred = self.deferred, []
+            if batch:
+                batch.append(data)
+                data = b"".join(batch)
+            self._write(data)
+
+    def flush(self) -> None:
+        """Write what is queued now (at exit)."""
+        with self.lock:
+            with self.queue_lock:
+                batch, self.deferred = self.deferred, []
+            if batch:
+                self._write(b"".join(batch))
+
+    def _write(self, data: bytes) -> None:
+        sock = self.sock
+        if sock is None or not data:
+            return
+        try:
+            sock.sendall(data)
+        except OSError:
+            self.sock = None
+
+    def _deferring(self) -> None:
+        """No deferred line, no writer thread yet (a new channel, or a forked child's)."""
+        self.queue_lock = _thread.allocate_lock()  # guards ``deferred`` and the writer's state
+        self.deferred = []
+        self.writer_started = self.writer_idle = False
+        self.wake = _thread.allocate_lock()  # released to wake the idle writer
+        self.wake.acquire()
+
+    def _start_writer(self) -> None:
+        if not self.flush_at_exit:
+            threading = sys.modules.get("threading")
+            try:  # runs in threading._shutdown: at the main process's exit and in every mp child's
+                threading._register_atexit(self.flush)
+                self.flush_at_exit = True
+            except Exception:  # no threading, or already shutting down: the writer may lose the last lines
+                pass
+        _thread.start_new_thread(self._writer, ())
+
+    def _writer(self) -> None:
+        while self.sock is not None:
+            with self.lock:
+                with self.queue_lock:
+                    batch, self.deferred = self.deferred, []
+                    self.writer_idle = not batch
+                if batch:
+                    self._write(b"".join(batch))
+            if not batch:
+                self.wake.acquire()
 
     def after_fork_in_child(self) -> None:
         """In a forked child: drop the parent's connection and open our own."""
         self.lock = _thread.allocate_lock()
+        self._deferring()  # the parent's queue and writer thread are not ours
         inherited = dict(self.pipes)
         self.pipes = {}
         if self.sock is not None:

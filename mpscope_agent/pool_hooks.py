@@ -82,7 +82,7 @@ def _wrap_callback(channel, kind, job_of, callback, error):
     if callback is None:
         return None
 
-    @functools.wraps(callback)
+    # no functools.wraps: copying the callback's attributes cost ~13 us per apply_async
     def ran_here(value):
         where = threading.current_thread().name
         channel.send(
@@ -96,7 +96,8 @@ def _wrap_callback(channel, kind, job_of, callback, error):
                 "thread": where,
                 "error_callback": error,
                 "time": time.time(),
-            }
+            },
+            defer=True,
         )
         return callback(value)
 
@@ -126,7 +127,8 @@ def patch_pool(module, channel) -> None:
                 "func": func_name(func),
                 "n": n,
                 "time": time.time(),
-            }
+            },
+            defer=True,
         )
 
     def ended(item):
@@ -144,8 +146,8 @@ def patch_pool(module, channel) -> None:
                 "ok": ok,
                 "error": None if ok else failure_text(value),
                 "time": time.time(),
-            }
-        )
+            },
+        )  # not deferred: written (with the start before it) before the parent can have the result
 
     @functools.wraps(worker)
     def tapped_worker(inqueue, outqueue, *args, **kwargs):
@@ -182,7 +184,8 @@ def patch_pool(module, channel) -> None:
                     "pool": labels.get(self, "Pool"),
                     "func": func_name(func),
                     "time": now,
-                }
+                },
+                defer=True,
             )
 
     def reported(callback, error_callback):

@@ -9,11 +9,14 @@ linear amount (Security 5 and 9).
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 from run_support import RunServer, by_name, processes, wait_program, write
 from support import Api, wait_for
+
+from webapp.program.pool_tasks import PoolTaskTable
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -61,3 +64,37 @@ def test_a_program_cannot_make_mpscope_list_or_signal_a_process_that_is_not_its_
         api.close()
         srv.stop()  # SIGTERM, as Ctrl-C: kills what is left of the program
     assert stranger.poll() is None, "mpscope signalled a process that is not the program's"
+
+
+# -- Pool callbacks (Security 4) ---------------------------------------------------------------
+def test_pool_task_events_cost_the_same_however_many_tasks_are_kept():
+    """A full table (5,000 tasks, none finished) must not make each event scan it: 20,000
+    tasks' queued, callback, start and end events took minutes when callbacks and trimming
+    scanned every kept task."""
+    emitted = []
+    table = PoolTaskTable(emitted.extend, cap=5000)
+
+    def event(ev: str, job: int, **fields) -> dict:
+        return {"owner": 1, "kind": "pool", "job": job, "i": 0, "ev": ev, "time": 1.0, "func": "f", **fields}
+
+    for job in range(5000):
+        table.record(1, event("queued", job))
+    start = time.process_time()
+    for job in range(5000, 25_000):
+        table.record(1, event("queued", job))
+        table.record(1, event("callback", job - 5000, thread="Thread-3"))
+    for job in range(20_000, 25_000):
+        table.record(2, event("start", job))
+        table.record(2, event("end", job, ok=True))
+        table.record(1, event("callback", job, thread="Thread-3"))
+    spent = time.process_time() - start
+    tasks = table.all()
+    assert len(tasks) == 5000 and {t["job"] for t in tasks} == set(range(20_000, 25_000))
+    assert all(t["state"] == "done" and t["callback"]["thread"] == "Thread-3" for t in tasks)
+    assert spent < 3.0, f"{spent:.1f} s of CPU for 55,000 events"
+    # a map_async's callback is marked on its job's last chunk, and a full table drops finished tasks first
+    table.clear()
+    for i in range(3):
+        table.record(1, {**event("queued", 7), "i": i})
+    table.record(1, event("callback", 7, thread="T"))
+    assert [t["callback"] is not None for t in table.all()] == [False, False, True]

@@ -3,7 +3,9 @@
 A task is keyed by (owning PID, kind, job, chunk); its events may arrive in any order
 (the parent's "queued" and the worker's "start" come over different connections), so
 each event fills in what it knows. At most ``cap`` tasks are kept, finished ones
-dropped first. Changed tasks are pushed as one ``pool_tasks`` batch per ``FRAME``.
+dropped first. Every event costs O(1) (a callback finds its job's tasks by index): a
+program that runs 100,000 tasks with callbacks must not wait on the dashboard. Changed
+tasks are pushed as one ``pool_tasks`` batch per ``FRAME``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ class PoolTaskTable:
         self.emit = emit
         self.cap = cap
         self.tasks: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
+        # finished tasks' keys, oldest first: what a full table drops first (found without a scan)
+        self.finished: collections.OrderedDict[tuple, None] = collections.OrderedDict()
+        self.chunks: dict[tuple, set[int]] = {}  # (owner, kind, job) -> its kept chunks (for callbacks)
         self.pool_of: dict[int, str] = {}  # worker PID -> its pool's label
         self.lock = threading.Lock()
 
@@ -44,6 +49,8 @@ class PoolTaskTable:
             else:
                 task = self.tasks.get(key) or self._new(key, event)
                 self._apply(task, pid, ev, event, t)
+                if task["state"] in (DONE, FAILED, LOST):
+                    self.finished[key] = None
                 changed = [task]
             self._trim()
             payload = [dict(task) for task in changed]
@@ -53,9 +60,11 @@ class PoolTaskTable:
     def workers_ended(self, pids: set[int]) -> list[dict]:
         """Workers ended: a task still running on one of them is lost (the pool never re-runs it)."""
         with self.lock:
-            lost = [task for task in self.tasks.values() if task["state"] == RUNNING and task["pid"] in pids]
-            for task in lost:
+            lost = [(k, t) for k, t in self.tasks.items() if t["state"] == RUNNING and t["pid"] in pids]
+            for k, task in lost:
                 task["state"] = LOST
+                self.finished[k] = None
+            lost = [task for _, task in lost]
             return [dict(task) for task in lost]
 
     def all(self) -> list[dict]:
@@ -65,6 +74,8 @@ class PoolTaskTable:
     def clear(self) -> None:
         with self.lock:
             self.tasks.clear()
+            self.finished.clear()
+            self.chunks.clear()
             self.pool_of.clear()
 
     def _new(self, key: tuple, event: dict) -> dict:
@@ -86,6 +97,7 @@ class PoolTaskTable:
             "callback": None,
         }
         self.tasks[key] = task
+        self.chunks.setdefault(key[:3], set()).add(i)
         return task
 
     def _apply(self, task: dict, pid: int, ev: str, event: dict, t: float) -> None:
@@ -107,11 +119,10 @@ class PoolTaskTable:
 
     def _callback(self, key: tuple, pid: int, event: dict, t: float) -> list[dict]:
         # map_async's callback runs once for the whole job: mark it on the job's last chunk
-        owner, kind, job, _ = key
-        chunks = [task for k, task in self.tasks.items() if k[:3] == (owner, kind, job)]
+        chunks = self.chunks.get(key[:3])
         if not chunks:
             return []
-        last = max(chunks, key=lambda task: task["chunk"])
+        last = self.tasks[(*key[:3], max(chunks))]
         last["callback"] = {
             "pid": pid,
             "thread": str(event.get("thread")),
@@ -122,7 +133,13 @@ class PoolTaskTable:
 
     def _trim(self) -> None:
         while len(self.tasks) > self.cap:
-            finished = next(
-                (k for k, task in self.tasks.items() if task["state"] in (DONE, FAILED, LOST)), None
-            )
-            self.tasks.pop(finished if finished is not None else next(iter(self.tasks)))
+            if self.finished:
+                key, _ = self.finished.popitem(last=False)
+            else:
+                key = next(iter(self.tasks))
+            self.tasks.pop(key)
+            chunks = self.chunks.get(key[:3])
+            if chunks is not None:
+                chunks.discard(key[3])
+                if not chunks:
+                    del self.chunks[key[:3]]
