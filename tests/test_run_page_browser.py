@@ -167,7 +167,12 @@ def test_the_program_is_a_tree_with_the_main_process_always_in_view(stuck_tree, 
             assert order.index(workers[pid]["ppid"]) < order.index(pid), (pid, order)
         # scrolled to the last process, the main process is still in view, under the header
         wrap = page.locator(".workers-panel .table-wrap")
-        wrap.evaluate("e => { e.scrollIntoView({ block: 'center' }); e.scrollTop = e.scrollHeight; }")
+        # (the page scrolled so that the box is just under the sticky top bar)
+        wrap.evaluate(
+            "e => { window.scrollBy(0, e.getBoundingClientRect().top"
+            " - document.querySelector('.topbar').getBoundingClientRect().bottom - 8);"
+            " e.scrollTop = e.scrollHeight; }"
+        )
         expect(rows.last).to_be_in_viewport()
         top = wrap.bounding_box()["y"]
         bottom = top + wrap.bounding_box()["height"]
