@@ -8,6 +8,11 @@ linear amount (Security 5 and 9).
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import socket
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -16,6 +21,8 @@ import pytest
 from run_support import RunServer, by_name, processes, wait_program, write
 from support import Api, wait_for
 
+from mpscope_agent import protocol
+from webapp.agents.listener import AgentListener
 from webapp.program.pool_tasks import PoolTaskTable
 
 pytestmark = pytest.mark.timeout(120)
@@ -98,3 +105,126 @@ def test_pool_task_events_cost_the_same_however_many_tasks_are_kept():
         table.record(1, {**event("queued", 7), "i": i})
     table.record(1, event("callback", 7, thread="T"))
     assert [t["callback"] is not None for t in table.all()] == [False, False, True]
+
+
+# -- what one agent connection may cost the dashboard (Security 5 and 9) -------------------------
+# The dashboard's real listener, in this process, on a real Unix socket; the test is its agent.
+@pytest.fixture
+def listener(caplog):
+    caplog.set_level(logging.WARNING, logger="webapp.agents.listener")
+    directory = tempfile.mkdtemp(prefix="mpscope-test-")
+    got: list[dict] = []
+
+    def on_message(pid: int, message: dict) -> None:
+        if message["t"] == "boom":
+            raise KeyError("a handler that cannot use this message")
+        got.append(message)
+
+    def attach_output(pid: int, fds: dict[str, int]) -> None:
+        for fd in fds.values():
+            os.close(fd)
+
+    agents = AgentListener(
+        os.path.join(directory, "agent.sock"),
+        KEY,
+        on_message,
+        lambda pid: None,
+        attach_output,
+        echo=False,
+        max_line=48 << 20,
+        hello_within=1.0,
+    )
+    agents.got = got
+    yield agents
+    agents.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+KEY = "k" * 32
+
+
+def agent_socket(agents: AgentListener, hello: bool = True) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(agents.server.getsockname())
+    if hello:
+        sock.sendall(protocol.line({"t": "hello", "key": KEY, "v": protocol.VERSION, "streams": []}))
+    return sock
+
+
+def closed_by_the_dashboard(sock: socket.socket, timeout: float = 15.0) -> bool:
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "webapp.agents.listener"]
+
+
+def test_lines_that_are_not_messages_are_skipped_alone_with_one_short_log_line(listener, caplog):
+    sock = agent_socket(listener)
+    bad = [b"[1]", b'"text"', b"null", b"[" * 100_000 + b"]" * 100_000, b'{"t": []}', b'{"t": 5}', b"\xff"]
+    sock.sendall(b"\n".join([*bad, b'{"t": "boom"}', b'{"t": "after"}']) + b"\n")
+    wait_for(lambda: [m["t"] for m in listener.got] == ["hello", "after"], 10, "the line after the bad ones")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not errors, "a traceback was logged"
+    assert 1 <= len(warnings(caplog)) <= 2 and all(len(w) < 300 for w in warnings(caplog))
+    sock.close()
+
+
+def test_a_connection_that_never_says_hello_is_dropped(listener, caplog):
+    sock = agent_socket(listener, hello=False)
+    assert closed_by_the_dashboard(sock)
+    assert warnings(caplog) == [f"refused an agent connection from PID {os.getpid()}: no hello within 1 s"]
+    assert not listener.ungreeted
+    sock.close()
+
+
+def test_descriptors_sent_before_hello_are_not_hoarded(listener, caplog):
+    before = len(os.listdir("/proc/self/fd"))
+    sock = agent_socket(listener, hello=False)
+    read_end, write_end = os.pipe()
+    try:
+        for _ in range(2000):
+            try:
+                socket.send_fds(sock, [b"x"], [read_end])
+            except OSError:  # the dashboard dropped us
+                break
+        assert closed_by_the_dashboard(sock)
+        assert len(os.listdir("/proc/self/fd")) < before + 16
+        assert len(warnings(caplog)) == 1 and "descriptors before its hello" in warnings(caplog)[0]
+    finally:
+        sock.close()
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_big_line_costs_linear_time_and_one_over_the_cap_drops_the_connection(listener, caplog):
+    sock = agent_socket(listener)
+    value = "x" * (40 << 20)  # one 40 MiB value: 9 s of CPU when each 64 KiB read re-split the whole line
+    start = time.process_time()
+    sock.sendall(protocol.line({"t": "big", "value": value}))
+    wait_for(lambda: len(listener.got) == 2, 30, "the big line")
+    spent = time.process_time() - start
+    assert listener.got[1]["value"] == value
+    assert spent < 3.0, f"{spent:.1f} s of CPU for 40 MiB"
+    del value, listener.got[1]
+    try:
+        sock.sendall(b"y" * (50 << 20))  # no newline: over the cap
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # dropped before all was sent
+    else:
+        assert closed_by_the_dashboard(sock)
+    assert warnings(caplog) == [f"dropped the agent connection of PID {os.getpid()}: a line over 48 MiB"]
+    sock.close()
+
+
+def test_a_huge_pool_task_name_is_kept_short():
+    table = PoolTaskTable(lambda tasks: None)
+    event = {"owner": 1, "kind": "pool", "job": 1, "i": 0, "ev": "queued", "time": 1.0}
+    table.record(1, {**event, "func": "f" * 10_000_000, "pool": "p" * 10_000_000, "n": "many"})
+    table.record(1, {**event, "ev": "callback", "thread": "t" * 10_000_000})
+    [task] = table.all()
+    assert len(task["func"]) == len(task["pool"]) == len(task["callback"]["thread"]) == 200

@@ -32,7 +32,12 @@ NICE = 10  # this thread's niceness (see _run)
 # that processes printing at once do not mix words; a partial line (a prompt) waits this long.
 PARTIAL_LINE_DELAY = 0.05
 MAX_HELLO = 64 * 1024  # a connection that sends more than this before its hello is not an agent
+HELLO_WITHIN = 5.0  # seconds: a connection that has not said hello by then is dropped
+# One message line: a Manager's journal batch may carry a value of hundreds of MiB; a longer
+# line drops the connection (what it costs to keep is bounded, and linear in its length).
+MAX_LINE = 512 * 1024 * 1024
 TERMINAL_FD = {"stdout": 1, "stderr": 2}
+COMPLAIN_EVERY = 1.0  # seconds between two log lines about unusable messages
 
 
 class AgentConnection:
@@ -42,7 +47,9 @@ class AgentConnection:
         self.sock = sock
         self.pid = pid
         self.greeted = False
-        self.buffered = b""
+        self.chunks: list[bytes] = []  # the unfinished line, as read (joined once its newline comes)
+        self.size = 0  # its length
+        self.accepted_at = time.monotonic()
         self.fds: list[int] = []  # descriptors received before the hello was complete
         self.write_lock = threading.Lock()
 
@@ -67,8 +74,14 @@ class AgentListener:
         on_gone: Callable[[int], None],
         attach_output: Callable[[int, dict[str, int]], None],
         echo: bool = True,
+        max_line: int = MAX_LINE,
+        hello_within: float = HELLO_WITHIN,
     ) -> None:
         self.key = key
+        self.max_line = max_line
+        self.hello_within = hello_within
+        self.ungreeted: dict[AgentConnection, None] = {}  # accepted, no hello yet: oldest first
+        self.complained = 0.0  # when the last unusable message was logged
         self.echo = echo
         self.on_message = on_message
         self.on_gone = on_gone
@@ -129,6 +142,8 @@ class AgentListener:
         lower_priority()
         while not self.stopping:
             due = [since + PARTIAL_LINE_DELAY for _, since in self.partial.values()]
+            if self.ungreeted:
+                due.append(next(iter(self.ungreeted)).accepted_at + self.hello_within)
             timeout = max(0.0, min(due) - time.monotonic()) if due else None
             for key, _ in self.selector.select(timeout):
                 kind, target = key.data
@@ -142,6 +157,7 @@ class AgentListener:
                 except Exception:  # one bad connection must not stop the watch of all the others
                     logger.exception("error while reading the program's agents")
             self._flush_partial_lines(time.monotonic() - PARTIAL_LINE_DELAY)
+            self._drop_silent(time.monotonic() - self.hello_within)
         self._flush_partial_lines()
         for key in list(self.selector.get_map().values()):
             kind, target = key.data
@@ -168,6 +184,25 @@ class AgentListener:
             return
         conn = AgentConnection(sock, pid)
         self.selector.register(sock, selectors.EVENT_READ, ("conn", conn))
+        self.ungreeted[conn] = None
+
+    def _drop_silent(self, accepted_before: float) -> None:
+        """Drop the connections that said no hello in time (anything they were read was not one)."""
+        while self.ungreeted:
+            conn = next(iter(self.ungreeted))
+            if conn.accepted_at > accepted_before:
+                return
+            logger.warning(
+                "refused an agent connection from PID %d: no hello within %.0f s", conn.pid, self.hello_within
+            )
+            self._refuse(conn)
+
+    def _refuse(self, conn: AgentConnection) -> None:
+        """Drop a connection that never became an agent's, with what it sent."""
+        for fd in conn.fds:
+            os.close(fd)
+        conn.fds = []
+        self._drop(conn, greeted=False)
 
     def _read(self, conn: AgentConnection) -> None:
         fds = array.array("i")
@@ -183,22 +218,29 @@ class AgentListener:
                 os.close(fd)
         elif fds:
             conn.fds.extend(fds)
+            if len(conn.fds) > MAX_FDS:
+                logger.warning(
+                    "refused an agent connection from PID %d: over %d descriptors before its hello",
+                    conn.pid,
+                    MAX_FDS,
+                )
+                self._refuse(conn)
+                return
         if not data:
             for fd in conn.fds:
                 os.close(fd)
+            conn.fds = []
             self._drop(conn, greeted=conn.greeted)
             return
-        conn.buffered += data
-        if not conn.greeted and len(conn.buffered) > MAX_HELLO:
-            logger.warning("refused an agent connection from PID %d: no hello", conn.pid)
-            for fd in conn.fds:
-                os.close(fd)
-            self._drop(conn, greeted=False)
-            return
-        *lines, conn.buffered = conn.buffered.split(b"\n")
-        for raw in lines:
-            message = protocol.parse(raw)
-            if message is None:
+        for raw in self._lines(conn, data):
+            if raw is None:  # over a limit: the connection is dropped
+                return
+            try:
+                message = protocol.parse(raw)
+            except RecursionError:  # nested deeper than the parser goes
+                message = None
+            if message is None or not isinstance(message.get("t"), str):
+                self._complain(conn.pid, "a line that is not a message")
                 continue
             if not conn.greeted:
                 fds, conn.fds = conn.fds, []
@@ -210,12 +252,64 @@ class AgentListener:
                     self._drop(conn, greeted=False)
                     return
                 conn.greeted = True
+                self.ungreeted.pop(conn, None)
                 with self.lock:
                     self.connections[conn.pid] = conn
                 self.on_message(conn.pid, message)
-                self._take_streams(conn.pid, message.get("streams", []), fds)
-            else:
+                streams = message.get("streams")
+                self._take_streams(conn.pid, streams if isinstance(streams, list) else [], fds)
+                continue
+            try:
                 self.on_message(conn.pid, message)
+            except Exception as exc:  # one message mpscope cannot use: not the rest of the read
+                self._complain(conn.pid, f"a {message['t'][:40]!r} message mpscope cannot use ({exc!r:.200})")
+
+    def _lines(self, conn: AgentConnection, data: bytes):
+        """The lines ``data`` completes, in order (None once a limit dropped the connection).
+
+        Linear in what is read: the newline is searched for in new data only, and an
+        unfinished line is kept as the chunks it came in, joined once, when it ends.
+        """
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            if conn.chunks:
+                conn.chunks.append(data[start:end])
+                line, conn.chunks, conn.size = b"".join(conn.chunks), [], 0
+            else:
+                line = data[start:end]
+            if not conn.greeted and len(line) > MAX_HELLO:
+                break
+            yield line
+            if conn.sock.fileno() < 0:  # dropped while its line was handled (a refused hello)
+                return
+            start = end + 1
+        else:
+            if start < len(data):
+                conn.chunks.append(data[start:])
+                conn.size += len(data) - start
+            if conn.greeted or conn.size <= MAX_HELLO:
+                if conn.size > self.max_line:
+                    logger.warning(
+                        "dropped the agent connection of PID %d: a line over %d MiB",
+                        conn.pid,
+                        self.max_line >> 20,
+                    )
+                    if conn.greeted:
+                        self._drop(conn)
+                    else:
+                        self._refuse(conn)
+                    yield None
+                return
+        logger.warning("refused an agent connection from PID %d: no hello", conn.pid)
+        self._refuse(conn)
+        yield None
+
+    def _complain(self, pid: int, what: str) -> None:
+        """One short log line, at most one a second, for a message that was skipped."""
+        now = time.monotonic()
+        if now - self.complained >= COMPLAIN_EVERY:
+            self.complained = now
+            logger.warning("PID %d sent %s: skipped", pid, what)
 
     def _take_streams(self, pid: int, names: list, fds) -> None:
         relays = {}
@@ -285,6 +379,8 @@ class AgentListener:
                 _write_all(self.terminal_of.get(waiting, 1), unfinished)
 
     def _drop(self, conn: AgentConnection, greeted: bool = True) -> None:
+        self.ungreeted.pop(conn, None)
+        conn.chunks, conn.size = [], 0
         self.selector.unregister(conn.sock)
         conn.sock.close()
         if greeted:

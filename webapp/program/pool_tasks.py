@@ -16,6 +16,15 @@ from collections.abc import Callable
 
 QUEUED, RUNNING, DONE, FAILED, LOST = "queued", "running", "done", "failed", "lost"
 MAX_ERROR = 20_000
+MAX_NAME = 200  # a task's func and pool label, as kept and served (a program may name anything)
+
+
+def _name(value) -> str | None:
+    return None if value is None else str(value)[:MAX_NAME]
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class PoolTaskTable:
@@ -32,6 +41,7 @@ class PoolTaskTable:
         self.lock = threading.Lock()
 
     def pool_members(self, label: str, pids: list[int]) -> None:
+        label = label[:MAX_NAME]
         with self.lock:
             for pid in pids:
                 self.pool_of[pid] = label
@@ -82,13 +92,13 @@ class PoolTaskTable:
         owner, kind, job, i = key
         task = {
             "id": f"{owner}:{kind}:{job}:{i}",
-            "pool": event.get("pool"),
-            "func": event.get("func"),
+            "pool": _name(event.get("pool")),
+            "func": _name(event.get("func")),
             "pid": None,
             "owner": owner,
             "job": job,
             "chunk": i,
-            "items": event.get("n", 1),
+            "items": _count(event.get("n", 1)),
             "state": QUEUED,
             "queued_at": None,
             "started_at": None,
@@ -101,12 +111,12 @@ class PoolTaskTable:
         return task
 
     def _apply(self, task: dict, pid: int, ev: str, event: dict, t: float) -> None:
-        task["func"] = task["func"] or event.get("func")
+        task["func"] = task["func"] or _name(event.get("func"))
         if ev == "queued":
             task["queued_at"] = t
-            task["pool"] = event.get("pool") or task["pool"]
+            task["pool"] = _name(event.get("pool")) or task["pool"]
         elif ev == "start":
-            task["pid"], task["started_at"], task["items"] = pid, t, event.get("n", 1)
+            task["pid"], task["started_at"], task["items"] = pid, t, _count(event.get("n", 1))
             task["pool"] = task["pool"] or self.pool_of.get(pid)
             if task["state"] == QUEUED:
                 task["state"] = RUNNING
@@ -125,7 +135,7 @@ class PoolTaskTable:
         last = self.tasks[(*key[:3], max(chunks))]
         last["callback"] = {
             "pid": pid,
-            "thread": str(event.get("thread")),
+            "thread": _name(event.get("thread")),
             "error_callback": bool(event.get("error_callback")),
             "at": t,
         }
