@@ -246,6 +246,9 @@ def test_pool_rows_tasks_and_run_again(tmp_path: Path, browser: Browser):
         tips = page.locator("#pool-timeline rect.tl-bar > title").all_text_contents()
         assert any("so far" in tip for tip in tips), tips
         assert not any(tip.endswith("now") for tip in tips), tips
+        # a task lost with its worker (terminate() during nap) ends with it, in the failed colour
+        lost = page.locator("#pool-timeline rect.tl-bar.st-blocked > title").all_text_contents()
+        assert all("(lost)" in tip and "so far" not in tip for tip in lost), lost
         # the first Pool's workers, ended by terminate() (SIGTERM), folded under the main process
         fold = page.locator("#workers tr.fold-row button")
         expect(fold).to_have_text("▸ 2 ended")

@@ -265,7 +265,11 @@ onRender(() => objectPanels.render());
 
 // -- `mpscope run`: the program panel and its Pool tasks -----------------------------
 if ($("program")) {
-  startProgramPanel({ command, socket, onSnapshot, markRun: (at, text) => { outputLog.markRun(at, text); scheduleRender(); } });
+  startProgramPanel({
+    command, socket, onSnapshot,
+    markRun: (at, text) => { outputLog.markRun(at, text); scheduleRender(); },
+    endedAt: (pid) => workers.workers.get(pid)?.ended_at ?? null,
+  });
 }
 // -- `mpscope open`: the recording's time slider ---------------------------------------
 if ($("replay")) startReplay({ command, socket, onSnapshot });

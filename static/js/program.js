@@ -12,11 +12,12 @@ const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll(
  * Start the program panel and the Pool timeline.
  * @param {{command: (event: string, body: object) => Promise<object>, socket: object,
  *   onSnapshot: (hook: (snap: object) => void) => void,
- *   markRun?: (startedAt: number, text: string) => void}} page the page's socket, its command
- *   sender, a registration for each snapshot it receives, and where to mark in the output
- *   that a new run started (Run again)
+ *   markRun?: (startedAt: number, text: string) => void,
+ *   endedAt?: (pid: number) => number | null}} page the page's socket, its command sender, a
+ *   registration for each snapshot it receives, where to mark in the output that a new run
+ *   started (Run again), and when a process ended (a lost task ends with its worker)
  */
-export function startProgramPanel({ command, socket, onSnapshot, markRun = () => {} }) {
+export function startProgramPanel({ command, socket, onSnapshot, markRun = () => {}, endedAt = () => null }) {
   // -- the program panel -----------------------------------------------------------
   let program = null;
   const tasks = new Map(); // Pool task id -> task
@@ -80,6 +81,7 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
     scheduleTimeline();
   }
   socket.on("pool_tasks", (msg) => addTasks(msg.tasks));
+  socket.on("workers", () => { if ([...tasks.values()].some((t) => t.state === "lost")) scheduleTimeline(); });
 
   function scheduleTimeline() {
     if (timelineFrame) return;
@@ -96,10 +98,12 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
     const events = [];
     for (const t of list) {
       if (t.started_at !== null) {
-        const label = t.items > 1 ? `${t.func} ×${t.items}` : t.func;
-        events.push({ kind: "state", pid: t.pid, tid: 0, state: t.state === "failed" ? "blocked" : "running",
+        const lost = t.state === "lost"; // its worker died while running it: it ends with the worker
+        const label = `${t.items > 1 ? `${t.func} ×${t.items}` : t.func}${lost ? " (lost)" : ""}`;
+        events.push({ kind: "state", pid: t.pid, tid: 0, state: t.state === "failed" || lost ? "blocked" : "running",
           label, t: t.started_at - t0, rowLabel: t.pool });
-        if (t.ended_at !== null) events.push({ kind: "end", pid: t.pid, tid: 0, t: t.ended_at - t0 });
+        const end = t.ended_at ?? (lost ? endedAt(t.pid) : null);
+        if (end != null) events.push({ kind: "end", pid: t.pid, tid: 0, t: Math.max(end, t.started_at) - t0 });
       }
       if (t.callback) {
         const cb = t.callback;
@@ -124,7 +128,8 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
   function renderCounts(list) {
     const count = (state) => list.filter((t) => t.state === state).length;
     $("pool-counts").textContent = list.length
-      ? `${count("queued")} queued · ${count("running")} running · ${count("done")} done · ${count("failed")} failed`
+      ? `${count("queued")} queued · ${count("running")} running · ${count("done")} done · ${count("failed")} failed${
+        count("lost") ? ` · ${count("lost")} lost` : ""}`
       : "";
     $("pool-empty").hidden = list.length > 0;
     $("pool-timeline").hidden = list.length === 0; // no empty axis: the note says what will fill it
