@@ -20,6 +20,7 @@ from .stacks import current_stacks
 
 STREAMS = ((1, "stdout", ENV_OUT), (2, "stderr", ENV_ERR))
 MAX_DEFERRED = 10_000  # queued lines beyond which a deferred send writes them itself
+DEFER_WINDOW = 0.01  # seconds a deferred line may wait for others to join it
 
 
 class Channel:
@@ -162,6 +163,9 @@ class Channel:
 
     def _writer(self) -> None:
         while self.sock is not None:
+            # woken by the first deferred line: let the next ones join it (one write, and no
+            # wake-up per line while the program keeps sending)
+            time.sleep(DEFER_WINDOW)
             with self.lock:
                 with self.queue_lock:
                     batch, self.deferred = self.deferred, []
