@@ -64,18 +64,32 @@ def _run(channel) -> None:
 def describe(frame) -> dict | None:
     """``{"call", "object", "where", "text"}`` for a stack, innermost ``frame`` first; None if empty."""
     inner = None  # the frame just inside the one being looked at
+    in_queue = False  # a frame inside it reads a queue or pipe
     while frame is not None:
         code = frame.f_code
         if frame_kind(code.co_filename) == "program":
             return _wait(frame, inner)
         place = (os.path.basename(code.co_filename), code.co_name)
         if place in TASK_LOOPS:
-            return {"call": "task", "object": None, "where": None, "text": "waiting for a task"}
+            return _pool_worker(frame, inner, in_queue)
+        in_queue = in_queue or place[0] in ("queues.py", "connection.py")
         if place == EXIT_FLUSH:
             text = "exiting: its Queue's feeder is still writing items it put, which no process has read"
             return {"call": "exit_flush", "object": None, "where": None, "text": text}
         inner, frame = frame, frame.f_back
     return None
+
+
+def _pool_worker(frame, inner, in_queue: bool) -> dict:
+    """A pool worker's loop: waiting for its next task (in the task queue's get), or in a task
+    whose function is not the program's (``pool.apply_async(time.sleep, (5,))``)."""
+    if in_queue:
+        return {"call": "task", "object": None, "where": None, "text": "waiting for a task"}
+    func = frame.f_locals.get("func") or getattr(frame.f_locals.get("call_item"), "fn", None)
+    name = getattr(func, "__name__", None) or "a task"
+    call = inner.f_code.co_name if inner is not None else name
+    text = f"{call}() in a pool task" if call == name else f"{call}() in the pool task {name}()"
+    return {"call": call, "object": None, "where": None, "text": text}
 
 
 def _wait(frame, inner) -> dict:

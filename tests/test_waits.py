@@ -90,3 +90,39 @@ def test_a_wait_in_a_c_function_is_named_from_the_programs_line():
     assert waiting["call"] == "sleep" and waiting["object"] is None, waiting
     assert waiting["text"].startswith("sleep() · test_waits.py:"), waiting
     del frame
+
+
+POOL_SLEEP = """
+import multiprocessing as mp, time
+if __name__ == "__main__":
+    with mp.Pool(2) as pool:
+        pool.apply_async(time.sleep, (60,))
+        time.sleep(60)
+"""
+
+
+def test_a_pool_worker_in_a_task_is_not_waiting_for_one(tmp_path):
+    from run_support import RunServer
+    from support import Api
+
+    program = tmp_path / "pool_sleep.py"
+    program.write_text(POOL_SLEEP)
+    srv = RunServer(tmp_path, str(program))
+    api = Api(srv)
+    try:
+        texts = wait_for(
+            lambda: (
+                sorted(
+                    (p["waiting"] or {}).get("text", "")
+                    for p in processes(api).values()
+                    if p["role"] == "pool" and p["state"] == "running"
+                )
+                == ["sleep() in a pool task", "waiting for a task"]
+            ),
+            20,
+            "one worker in its task, one waiting for the next",
+        )
+        assert texts
+    finally:
+        api.close()
+        srv.stop()
