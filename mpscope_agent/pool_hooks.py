@@ -128,7 +128,8 @@ def patch_pool(module, channel) -> None:
                 "n": n,
                 "time": time.time(),
             },
-            defer=True,
+            # sent before the task runs, not deferred: a worker killed in its task must have said
+            # which task it took, or the task could not be named lost (issue 20's lost_task)
         )
 
     def ended(item):
