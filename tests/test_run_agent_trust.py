@@ -12,6 +12,8 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -71,6 +73,62 @@ def test_a_program_cannot_make_mpscope_list_or_signal_a_process_that_is_not_its_
         api.close()
         srv.stop()  # SIGTERM, as Ctrl-C: kills what is left of the program
     assert stranger.poll() is None, "mpscope signalled a process that is not the program's"
+
+
+# Tells where its agent connects, and the key: an outside process that has them (any process
+# of the user) can connect as an agent; the kernel then names it, and it is never the program's.
+TELLS_ITS_KEY = textwrap.dedent(
+    """
+    import time
+    import mpscope_agent.agent as agent
+
+    print("agent", agent.channel.directory, agent.channel.key, flush=True)
+    while True:
+        time.sleep(0.05)
+    """
+)
+OUTSIDER = textwrap.dedent(
+    """
+    import json, os, socket, sys, time
+
+    directory, key, version = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(os.path.join(directory, "agent.sock"))
+    hello = {"t": "hello", "key": key, "v": version, "pid": os.getpid(), "name": "outsider", "streams": []}
+    sock.sendall(json.dumps(hello).encode() + b"\\n")
+    time.sleep(60)
+    """
+)
+
+
+def test_an_outside_process_that_connects_as_an_agent_is_never_signalled(tmp_path: Path):
+    program = write(tmp_path, TELLS_ITS_KEY)
+    srv = RunServer(tmp_path, str(program))
+    api = Api(srv)
+    outsider = None
+    try:
+        told = wait_for(
+            lambda: next((ln.split() for ln in srv.output().splitlines() if ln.startswith("agent ")), None),
+            30,
+            "the program to say where its agent connects",
+        )
+        command = [sys.executable, "-c", OUTSIDER, told[1], told[2], str(protocol.VERSION)]
+        outsider = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        wait_for(lambda: outsider.pid in processes(api), 30, "the outsider's connection")
+        for sig in ("TERM", "KILL"):
+            assert api.kill(outsider.pid, sig).status_code == 404
+        answer = api.request("DELETE", "/api/workers", params={"state": "running", "signal": "KILL"})
+        assert answer.status_code == 202, answer.text
+        wait_program(api)
+        assert outsider.poll() is None
+    finally:
+        api.close()
+        srv.stop()
+        alive = outsider is not None and outsider.poll() is None
+        if outsider is not None:
+            outsider.kill()
+            outsider.wait()
+    assert alive, "mpscope signalled a process that is not the program's"
 
 
 # -- Pool callbacks (Security 4) ---------------------------------------------------------------

@@ -79,6 +79,9 @@ class ProcessRecord:
             self.ppid: int | None = self.ps.ppid()
         except psutil.Error:
             self.ps, self.ppid = None, None
+        # mpscope's descendant when it entered the table (the table may also vouch for it):
+        # only such a process is ever signalled, even if an agent of another one connected
+        self.ours = self.ps is not None and descends_from_mpscope(pid)
 
     def alive(self) -> bool:
         if self.state not in LIVE or self.ps is None:
@@ -100,7 +103,7 @@ class ProcessRecord:
         before = self.killed_by_us
         self.killed_by_us = before or signum == signal.SIGKILL  # before its end can be seen
         sent = False
-        if self.alive() and not is_mpscope_or_above(self.pid):
+        if self.ours and self.alive() and not is_mpscope_or_above(self.pid):
             try:
                 self.ps.send_signal(signum)
                 sent = True
@@ -290,6 +293,10 @@ class ProcessTable:
             elif checked is not None and known is not None:  # an ended process's PID, given to this child
                 del self.workers[pid]
             self.seen(pid, role, name, told=True, ppid=ppid, ps=checked)
+            record = self.workers.get(pid)
+            if record is not None and checked is not None and record.ps is checked and not record.ours:
+                parent = self.workers.get(record.ppid) if record.ppid is not None else None
+                record.ours = parent is not None and parent.ours  # its parent is ours, though orphaned
         return True
 
     def _kernel_child(self, sender: int, pid: int) -> psutil.Process | None:
@@ -460,6 +467,22 @@ def _refused_once(pid: int, sender: int) -> None:
     if pid not in _refused:
         _refused.append(pid)
         logger.warning("PID %d says it started PID %d, which is not its child: not listed", sender, pid)
+
+
+def descends_from_mpscope(pid: int) -> bool:
+    """Whether ``pid``'s chain of parents, as ``/proc`` has it now, reaches this process (mpscope)."""
+    me = os.getpid()
+    for _ in range(256):  # deeper than any real tree
+        if pid <= 1:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                pid = int(f.read().rpartition(b")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == me:
+            return True
+    return False
 
 
 def is_mpscope_or_above(pid: int) -> bool:
