@@ -90,3 +90,34 @@ def test_rules_from_stderr_name_the_main_guard_and_pickling():
 
 def test_nothing_is_named_when_nothing_is_stuck():
     assert compute(WORKERS, [{"name": "a", "holder_pid": 1, "waiters": []}], [], [], {}) == []
+
+
+POOL_ENDS_BUSY = """
+import multiprocessing as mp, time
+if __name__ == "__main__":
+    with mp.Pool(2) as pool:
+        pool.apply_async(time.sleep, (60,))
+        time.sleep(2)  # the block ends, and with it the pool (terminate()), while the task runs
+"""
+
+
+def test_a_pool_terminated_mid_task_cancels_it_and_names_nothing(tmp_path):
+    from run_support import RunServer, wait_program
+    from support import Api
+
+    program = tmp_path / "pool_ends_busy.py"
+    program.write_text(POOL_ENDS_BUSY)
+    srv = RunServer(tmp_path, str(program))
+    api = Api(srv)
+    try:
+        assert wait_program(api)["exitcode"] == 0
+        (task,) = wait_for(
+            lambda: (t := api.get_json("/api/pool-tasks")["tasks"]) and t[0]["state"] == "cancelled" and t,
+            20,
+            "the task cancelled",
+        )
+        assert task["func"] == "sleep"
+        assert not [d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == "lost_task"]
+    finally:
+        api.close()
+        srv.stop()

@@ -285,6 +285,9 @@ def _lost_tasks(tasks: list[dict], by_pid: dict) -> list[dict]:
             continue
         pid, owner = task.get("pid"), task.get("owner")
         worker = by_pid.get(pid, {})
+        known = worker.get("signal") or worker.get("exitcode") is not None
+        if not known and time.time() - (worker.get("ended_at") or 0) < 1.0:
+            continue  # how it ended is still coming (a terminate()d pool's SIGTERM: cancelled, not lost)
         how = f"killed by {worker['signal']}" if worker.get("signal") else "ended"
         out.append(
             {

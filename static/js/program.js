@@ -81,7 +81,9 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
     scheduleTimeline();
   }
   socket.on("pool_tasks", (msg) => addTasks(msg.tasks));
-  socket.on("workers", () => { if ([...tasks.values()].some((t) => t.state === "lost")) scheduleTimeline(); });
+  socket.on("workers", () => {
+    if ([...tasks.values()].some((t) => t.state === "lost" || t.state === "cancelled")) scheduleTimeline();
+  });
 
   function scheduleTimeline() {
     if (timelineFrame) return;
@@ -99,10 +101,11 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
     for (const t of list) {
       if (t.started_at !== null) {
         const lost = t.state === "lost"; // its worker died while running it: it ends with the worker
-        const label = `${t.items > 1 ? `${t.func} ×${t.items}` : t.func}${lost ? " (lost)" : ""}`;
+        const cut = lost || t.state === "cancelled"; // (cancelled: its pool was terminated meanwhile)
+        const label = `${t.items > 1 ? `${t.func} ×${t.items}` : t.func}${lost ? " (lost)" : cut ? " (cancelled)" : ""}`;
         events.push({ kind: "state", pid: t.pid, tid: 0, state: t.state === "failed" || lost ? "blocked" : "running",
           label, t: t.started_at - t0, rowLabel: t.pool });
-        const end = t.ended_at ?? (lost ? endedAt(t.pid) : null);
+        const end = t.ended_at ?? (cut ? endedAt(t.pid) : null);
         if (end != null) events.push({ kind: "end", pid: t.pid, tid: 0, t: Math.max(end, t.started_at) - t0 });
       }
       if (t.callback) {

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 
 QUEUED, RUNNING, DONE, FAILED, LOST = "queued", "running", "done", "failed", "lost"
+CANCELLED = "cancelled"  # its pool was terminate()d while it ran: how a `with Pool()` block ends
 MAX_ERROR = 20_000
 MAX_NAME = 200  # a task's func and pool label, as kept and served (a program may name anything)
 
@@ -59,7 +60,7 @@ class PoolTaskTable:
             else:
                 task = self.tasks.get(key) or self._new(key, event)
                 self._apply(task, pid, ev, event, t)
-                if task["state"] in (DONE, FAILED, LOST):
+                if task["state"] in (DONE, FAILED, LOST, CANCELLED):
                     self.finished[key] = None
                 changed = [task]
             self._trim()
@@ -67,12 +68,16 @@ class PoolTaskTable:
         if payload:
             self.emit(payload)
 
-    def workers_ended(self, pids: set[int]) -> list[dict]:
-        """Workers ended: a task still running on one of them is lost (the pool never re-runs it)."""
+    def workers_ended(self, pids: set[int], state: str = LOST) -> list[dict]:
+        """Workers ended: a task still running on one of them is lost (the pool never re-runs it),
+        or ``cancelled`` when its pool was terminated."""
+        # a worker's end is often known in two steps (its hang-up, then the status its parent
+        # reaped): a task named lost at the first is cancelled once SIGTERM shows at the second
+        was = (RUNNING, LOST) if state == CANCELLED else (RUNNING,)
         with self.lock:
-            lost = [(k, t) for k, t in self.tasks.items() if t["state"] == RUNNING and t["pid"] in pids]
+            lost = [(k, t) for k, t in self.tasks.items() if t["state"] in was and t["pid"] in pids]
             for k, task in lost:
-                task["state"] = LOST
+                task["state"] = state
                 self.finished[k] = None
             lost = [task for _, task in lost]
             return [dict(task) for task in lost]

@@ -21,7 +21,7 @@ from ..agents.hub import AgentHub
 from ..processes import Conflict, ProcessTable
 from ..state import ManagerUnavailable
 from .launcher import Program, ProgramState
-from .pool_tasks import PoolTaskTable
+from .pool_tasks import CANCELLED, PoolTaskTable
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,14 @@ class ProgramWatch:
     def processes_ended(self, pids: set[int]) -> None:
         """A pool worker's running task is lost with it (a program's own Managers are as it made
         them: nothing to forget or release)."""
-        lost = self.tasks.workers_ended(pids)
-        if lost:
-            self._task_changed(lost)
+        # Pool.terminate() (the end of every `with Pool()` block) stops its workers with SIGTERM:
+        # what they ran then was cancelled, not lost
+        terminated = {pid for pid in pids if (p := self.table.get(pid)) is not None and p.signal == "SIGTERM"}
+        changed = self.tasks.workers_ended(pids - terminated) + self.tasks.workers_ended(
+            terminated, CANCELLED
+        )
+        if changed:
+            self._task_changed(changed)
 
     def pool_tasks(self) -> list[dict]:
         return self.tasks.all()
