@@ -33,7 +33,7 @@ pytestmark = pytest.mark.timeout(120)
 # starts a real one: its ``proc`` comes after the two on the same connection.
 FAKE_CHILDREN = textwrap.dedent(
     """
-    import multiprocessing as mp, os, sys, time
+    import multiprocessing as mp, os, subprocess, sys, time
     import mpscope_agent.agent as agent
 
     def nap():
@@ -43,6 +43,8 @@ FAKE_CHILDREN = textwrap.dedent(
     if __name__ == "__main__":
         for pid in (int(sys.argv[1]), os.getppid()):
             agent.channel.send({"t": "proc", "pid": pid, "ppid": os.getpid(), "name": "fake", "role": "pool"})
+        sleeper = subprocess.Popen(["sleep", "60"])  # its own child: listed, under a name kept short
+        agent.channel.send({"t": "proc", "pid": sleeper.pid, "name": "n" * 10**7, "role": "r" * 10**7})
         child = mp.Process(target=nap, name="real-child")
         child.start()
         child.join()
@@ -59,6 +61,8 @@ def test_a_program_cannot_make_mpscope_list_or_signal_a_process_that_is_not_its_
         listed = processes(api)
         assert stranger.pid not in listed and srv.pid not in listed
         assert by_name(api, "fake") is None
+        named = [w for w in listed.values() if w["name"].startswith("n")]
+        assert len(named) == 1 and len(named[0]["name"]) == 200 and len(named[0]["role"]) <= 40
         for pid in (stranger.pid, srv.pid):
             for sig in ("TERM", "KILL"):
                 answer = api.kill(pid, sig)

@@ -21,6 +21,8 @@ from .private_dir import PrivateDir
 
 logger = logging.getLogger(__name__)
 
+MAX_NAME, MAX_ROLE = 200, 40  # a process's name and role as kept and served
+
 
 class AgentHub:
     """Accepts agents and routes their messages by type."""
@@ -77,12 +79,12 @@ class AgentHub:
             if kind == protocol.HELLO:
                 if message.get("role") == protocol.ROLE_DASHBOARD_MANAGER:
                     return  # not a process of the table: the page shows it apart
-                ppid = message.get("ppid")
+                ppid, at = message.get("ppid"), message.get("time")
                 table.seen(
                     pid,
-                    message.get("role"),
-                    message.get("name"),
-                    message.get("time"),
+                    _text(message.get("role"), MAX_ROLE),
+                    _text(message.get("name"), MAX_NAME),
+                    at if isinstance(at, (int, float)) and not isinstance(at, bool) else None,
                     ppid=ppid if isinstance(ppid, int) else None,
                 )
                 return
@@ -91,8 +93,8 @@ class AgentHub:
                 # (or of a process of the table: the forkserver), never anyone else's
                 ppid = message.get("ppid")
                 ppid = ppid if isinstance(ppid, int) else pid  # the sender started it
-                role, name = message.get("role"), message.get("name")
-                table.child_told(pid, message["pid"], role, name if isinstance(name, str) else None, ppid)
+                role, name = _text(message.get("role"), MAX_ROLE), _text(message.get("name"), MAX_NAME)
+                table.child_told(pid, message["pid"], role, name, ppid)
                 return
             if kind == protocol.EXIT and _ints(message, "pid", "code"):
                 table.exited(message["pid"], message["code"])
@@ -113,6 +115,11 @@ class AgentHub:
     def _on_gone(self, pid: int) -> None:
         for handler in self.gone_handlers:
             handler(pid)
+
+
+def _text(value, limit: int) -> str | None:
+    """A name or role as a process gave it, kept short (a program may send anything)."""
+    return value[:limit] if isinstance(value, str) else None
 
 
 def _ints(message: dict, *names: str) -> bool:
