@@ -98,3 +98,14 @@ class Replica:
     def changed(self) -> None:
         """Forget the cached JSON text: an op was applied."""
         self._texts = None
+
+
+class PieceReplica(Replica):
+    """A kind whose value can be big (dict, list): it keeps its JSON in pieces (its own
+    :meth:`json_pieces`), and its whole text is those pieces joined."""
+
+    def value_json(self) -> str:
+        return b"".join(self.json_pieces()[0]).decode()
+
+    def writers_json(self) -> str:
+        return b"".join(self.json_pieces()[1]).decode()

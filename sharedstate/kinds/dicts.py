@@ -9,7 +9,7 @@ from itertools import islice
 
 from ..encoding import encode
 from ..journal import PLAIN, caller
-from .base import SEPARATORS, Replica, canon
+from .base import SEPARATORS, PieceReplica, canon
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ class _Chunk:
         self.writers = b""  # their writers as JSON, without brackets
 
 
-class DictReplica(Replica):
+class DictReplica(PieceReplica):
     """Encoded side: entries keyed by their encoded key, with the PID that wrote each last.
 
     Its JSON is kept in pieces: the entries, in insertion order, are cut into chunks of at
@@ -267,12 +267,6 @@ class DictReplica(Replica):
             writers.append(b"]")
             self._pieces = (value, writers)
         return self._pieces
-
-    def value_json(self) -> str:
-        return b"".join(self.json_pieces()[0]).decode()
-
-    def writers_json(self) -> str:
-        return b"".join(self.json_pieces()[1]).decode()
 
     def size(self) -> int:
         return len(self.entries)

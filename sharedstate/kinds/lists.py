@@ -8,7 +8,7 @@ from functools import partial
 
 from ..encoding import encode_list
 from ..journal import PLAIN, caller
-from .base import SEPARATORS, Replica
+from .base import SEPARATORS, PieceReplica
 
 _dumps = partial(json.dumps, separators=SEPARATORS)
 TYPE_CHECKING = False
@@ -126,7 +126,7 @@ class ObservedList(list):
         return list, (list(self),)
 
 
-class ListReplica(Replica):
+class ListReplica(PieceReplica):
     """Encoded side: the items, and the PID that wrote each.
 
     Its JSON is kept in pieces, one per ``CHUNK`` items (items ``i*CHUNK`` up to the
@@ -232,9 +232,3 @@ class ListReplica(Replica):
             writers.append(b"]")
             self._pieces = (value, writers)
         return self._pieces
-
-    def value_json(self) -> str:
-        return b"".join(self.json_pieces()[0]).decode()
-
-    def writers_json(self) -> str:
-        return b"".join(self.json_pieces()[1]).decode()
