@@ -22,7 +22,7 @@ def build_dashboard(config: dict[str, Any]) -> Dashboard:
     """The core with the back end for the mode: a watched program (``PROGRAM``), a recording
     (``REPLAY``, ``mpscope open``) or the built-in workers."""
     if config.get("REPLAY"):
-        from .recording.replay import ReplayBackEnd
+        from .replay import ReplayBackEnd
 
         dashboard = Dashboard(config, process_noun="process of the recording")
         try:

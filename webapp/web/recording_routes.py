@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, jsonify, send_file
 
 from ..dashboard import Dashboard, current_dashboard
-from ..recording.replay import SPEEDS, ReplayBackEnd
+from ..replay import SPEEDS, ReplayBackEnd
 from .access import socket_event
 from .commands import ApiError
 from .events import answer

@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..processes import Conflict
-from ..state import ManagerUnavailable
-from .reader import RecordingReader, State
+from .processes import Conflict
+from .recording.reader import RecordingReader, State
+from .state import ManagerUnavailable
 
 if TYPE_CHECKING:
-    from ..dashboard import Dashboard
+    from .dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
 
