@@ -7,9 +7,11 @@ goes to the server's stdout/stderr files, as it would go to the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,20 +94,26 @@ def write(tmp_path: Path, source: str, name: str = "program.py") -> Path:
     return path
 
 
+def run_command(*args: str) -> list[str]:
+    """The command line of ``mpscope run --exit-with-program ARGS`` (the program's Python chosen)."""
+    return [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", *PYTHON_FLAGS, *args]
+
+
 def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     """``mpscope run --exit-with-program ARGS`` to its end."""
-    command = [
-        sys.executable,
-        "-m",
-        "webapp",
-        "run",
-        "--port",
-        "0",
-        "--exit-with-program",
-        *PYTHON_FLAGS,
-        *args,
-    ]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(run_command(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+@contextlib.contextmanager
+def watching(tmp_path: Path, source: str) -> Iterator[tuple[RunServer, Api]]:
+    """``mpscope run`` on a program written from ``source``, and a REST client; stopped after."""
+    srv = RunServer(tmp_path, str(write(tmp_path, source)))
+    api = Api(srv)
+    try:
+        yield srv, api
+    finally:
+        api.close()
+        srv.stop()
 
 
 __all__ = [

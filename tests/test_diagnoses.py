@@ -102,14 +102,9 @@ if __name__ == "__main__":
 
 
 def test_a_pool_terminated_mid_task_cancels_it_and_names_nothing(tmp_path):
-    from run_support import RunServer, wait_program
-    from support import Api
+    from run_support import wait_program, watching
 
-    program = tmp_path / "pool_ends_busy.py"
-    program.write_text(POOL_ENDS_BUSY)
-    srv = RunServer(tmp_path, str(program))
-    api = Api(srv)
-    try:
+    with watching(tmp_path, POOL_ENDS_BUSY) as (_srv, api):
         assert wait_program(api)["exitcode"] == 0
         (task,) = wait_for(
             lambda: (t := api.get_json("/api/pool-tasks")["tasks"]) and t[0]["state"] == "cancelled" and t,
@@ -118,6 +113,3 @@ def test_a_pool_terminated_mid_task_cancels_it_and_names_nothing(tmp_path):
         )
         assert task["func"] == "sleep"
         assert not [d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == "lost_task"]
-    finally:
-        api.close()
-        srv.stop()

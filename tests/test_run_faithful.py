@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from run_support import PROGRAM_PYTHON, PYTHON_FLAGS, RunServer, processes, run_to_end, wait_program, write
+from run_support import PROGRAM_PYTHON, RunServer, processes, run_command, run_to_end, wait_program, write
 from support import Api, wait_for
 
 from webapp.processes import ProcessTable
@@ -75,17 +74,7 @@ def test_stdout_to_a_regular_file_can_be_reconfigured_as_under_plain_python(tmp_
     env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
     plain = _run_to_files([PROGRAM_PYTHON, str(program)], tmp_path, "plain", env)
     watched = _run_to_files(
-        [
-            sys.executable,
-            "-m",
-            "webapp",
-            "run",
-            "--port",
-            "0",
-            "--exit-with-program",
-            *PYTHON_FLAGS,
-            str(program),
-        ],
+        run_command(str(program)),
         tmp_path,
         "watched",
         env,

@@ -102,14 +102,9 @@ if __name__ == "__main__":
 
 
 def test_a_pool_worker_in_a_task_is_not_waiting_for_one(tmp_path):
-    from run_support import RunServer
-    from support import Api
+    from run_support import watching
 
-    program = tmp_path / "pool_sleep.py"
-    program.write_text(POOL_SLEEP)
-    srv = RunServer(tmp_path, str(program))
-    api = Api(srv)
-    try:
+    with watching(tmp_path, POOL_SLEEP) as (_srv, api):
         texts = wait_for(
             lambda: (
                 sorted(
@@ -123,6 +118,3 @@ def test_a_pool_worker_in_a_task_is_not_waiting_for_one(tmp_path):
             "one worker in its task, one waiting for the next",
         )
         assert texts
-    finally:
-        api.close()
-        srv.stop()

@@ -109,14 +109,14 @@ class Diagnoses:
             time.sleep(GAP)
 
     def _update(self) -> None:
-        objects = self.mirror.lock_objects()
+        objects = self.mirror.lock_objects(catch_up=False)
         cycles = self.mirror.snapshot_locks(catch_up=False) + single_holder_locks(objects)
         held = [
             {"object": oid, "kind": kind, "pid": holder["pid"]}
             for oid, kind, value in objects
             for holder in value.get("holders", [])
         ]
-        labels = {oid: (self.mirror.object(oid) or {}).get("label") for oid, _, _ in objects}
+        labels = self.mirror.labels([oid for oid, _, _ in objects])
         found = compute(self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence(), labels)
         now = time.time()
         with self.lock:

@@ -196,17 +196,15 @@ class ManagerJournals:
     def apply_native(self, batch: list) -> None:
         """Apply ops on the program's own multiprocessing locks (NativeLocks), in the one order."""
         with self.lock:
-            first = self.mirror.version
-            entries = [(first + i, *entry[1:]) for i, entry in enumerate(batch, 1)]
-            ops = self.mirror.apply(entries, origin="native")
-            if ops:
-                self.emit_changes({"from": first, "to": ops[-1]["seq"], "ops": ops})
+            self._apply(None, batch, origin="native")
 
-    def _apply(self, manager_pid: int, batch: list) -> None:
+    def _apply(self, manager_pid: int | None, batch: list, origin: str = "manager") -> None:
         """Renumber ``batch`` (journal entries of one Manager) into the mirror's versions, apply it.
 
         The dashboard's own Manager is the mirror's only source in its mode: its entries
-        keep their versions, which every command that returns one (reset) speaks in.
+        keep their versions, which every command that returns one (reset) speaks in. A
+        program's Managers' ids are prefixed with the Manager's PID; native locks (no
+        Manager: ``manager_pid`` None) keep theirs.
         """
         if not batch:
             return
@@ -214,10 +212,11 @@ class ManagerJournals:
         if manager_pid in self.own:  # its versions are the mirror's: as they are
             ops = self.mirror.apply(batch)
         else:
+            prefix = "" if manager_pid is None else f"{manager_pid}:"
             entries = [
-                (first + i, f"{manager_pid}:{oid}", op, args, writer, t)
+                (first + i, prefix + oid, op, args, writer, t)
                 for i, (_, oid, op, args, writer, t) in enumerate(batch, 1)
             ]
-            ops = self.mirror.apply(entries, manager_pid=manager_pid)
+            ops = self.mirror.apply(entries, manager_pid=manager_pid, origin=origin)
         if ops:
             self.emit_changes({"from": first, "to": ops[-1]["seq"], "ops": ops})

@@ -381,15 +381,25 @@ class SharedStateMirror:
         with self.lock:
             return self._named_locks()
 
-    def lock_objects(self) -> list[tuple[str, str, dict]]:
-        """Every lock-like object as ``(id, kind, value)``, for dead holders and deadlocks."""
-        self._catch_up()
+    def lock_objects(self, catch_up: bool = True) -> list[tuple[str, str, dict]]:
+        """Every lock-like object as ``(id, kind, value)``, for dead holders and deadlocks.
+
+        ``catch_up=False``: as applied so far, without replaying what a feed holds back while
+        nobody watches (a background reader must not undo that saving).
+        """
+        if catch_up:
+            self._catch_up()
         with self.lock:
             return [
                 (oid, obj.kind, obj.replica.value())
                 for oid, obj in self.objects.items()
                 if hasattr(obj.replica, "holders")
             ]
+
+    def labels(self, oids: list[str]) -> dict[str, str]:
+        """The label of each of ``oids`` still here (no catch-up: labels do not change)."""
+        with self.lock:
+            return {oid: obj.label for oid in oids if (obj := self.objects.get(oid)) is not None}
 
     def raw(self) -> tuple[int, list, dict]:
         """Return copies of the real values of d and l, to restore them into a new Manager."""
