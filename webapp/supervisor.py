@@ -125,6 +125,12 @@ class Supervisor:
             for w in old:
                 w.signal_if_alive(signal.SIGKILL)
                 self.replaced.add(w.pid)
+        # each replaced one is shown ended before its replacement starts (the monitor reaps
+        # it, and needs the lock to: so wait outside it; SIGKILL takes milliseconds)
+        deadline = time.monotonic() + 2.0
+        for w in old:
+            w.ended.wait(max(0.0, deadline - time.monotonic()))
+        with self.lock:
             new = [self._spawn(w.task, w.params, restarted_from=w.pid) for w in old]
         self._wake()
         infos = [w.info() for w in new]
