@@ -102,21 +102,18 @@ def test_a_runs_processes_are_in_the_one_process_table_and_their_stacks_can_be_t
 ) -> None:
     """Lab processes report over the same agent channel as workers: listed (role "lab"), ended."""
     run_id = labs.start("process", {"processes": 2, "seconds": 3.0})
-    children = wait_until(
-        lambda: [
-            w
-            for w in lab_server.get_json("/api/state")["workers"]
-            if w["role"] == "lab" and w["state"] == "running"
-        ],
-        10,
-        "the run's processes in the process table",
-    )
+
+    def running_lab_pids() -> set[int]:
+        workers = lab_server.get_json("/api/state")["workers"]
+        return {w["pid"] for w in workers if w["role"] == "lab" and w["state"] == "running"}
+
     sleeping = wait_until(
         lambda: [e["pid"] for e in labs.get(run_id)["events"] if e.get("state") == "sleeping"] or None,
         10,
         "a child asleep",
     )
-    assert set(sleeping) <= {w["pid"] for w in children}
+    # every child that reports asleep is in the process table too (its hello may come a moment later)
+    wait_until(lambda: set(sleeping) <= running_lab_pids(), 10, "the run's processes in the process table")
     stack = lab_server.get_json(f"/api/workers/{sleeping[0]}/stack")
     assert any(f["function"] == "run" for t in stack["threads"] for f in t["frames"])
     run = labs.wait(run_id)

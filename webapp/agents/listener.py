@@ -130,10 +130,12 @@ class AgentListener:
     def close(self) -> None:
         self.wait_output(timeout=1.0)  # what the program wrote last still reaches the terminal
         self.stopping = True
-        os.write(self.wake_w, b"x")
+        try:
+            os.write(self.wake_w, b"x")
+        except BrokenPipeError:
+            pass  # the thread saw ``stopping`` and ended (closing the read end) before the write
         self.thread.join(2)
-        # ours to close, not the thread's: it may see ``stopping`` and end before the write
-        os.close(self.wake_w)
+        os.close(self.wake_w)  # ours to close, not the thread's: see above
 
     # -- the selector thread ----------------------------------------------------
     def _run(self) -> None:
