@@ -15,6 +15,7 @@ import array
 import hmac
 import logging
 import os
+import select
 import selectors
 import socket
 import struct
@@ -88,6 +89,7 @@ class AgentListener:
         self.attach_output = attach_output
         self.connections: dict[int, AgentConnection] = {}
         self.after_drop: dict[int, Callable[[], None]] = {}  # PID -> what to do once it is gone
+        self.gone_requests: list[tuple[int, Callable[[], None]]] = []  # when_gone's, for the thread
         self.lock = threading.Lock()
         self.open_streams: dict[int, int] = {}  # PID -> its output pipes not yet at EOF
         self.streams_closed = threading.Condition(self.lock)
@@ -119,17 +121,27 @@ class AgentListener:
             )
 
     def when_gone(self, pid: int, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once every message ``pid`` sent was handled: when its connection
-        closes (on the listener thread), or now if it is not connected."""
+        """Call ``callback`` (on the listener thread) once every message the reaped process
+        ``pid`` sent was handled: when its connection closes, or at once if it never connected.
+
+        Asked of the listener thread, not answered here: a process that ended a moment after
+        it connected may still wait in the listen backlog, or its hello be unread, and only
+        that thread can take them in first (else its late hello would list it anew, running).
+        """
         with self.lock:
-            if pid in self.connections:
-                self.after_drop[pid] = callback
+            if not self.stopping:
+                self.gone_requests.append((pid, callback))
+                os.write(self.wake_w, b"g")
                 return
-        callback()
+        callback()  # closing: the thread is gone, and so is every connection
 
     def close(self) -> None:
         self.wait_output(timeout=1.0)  # what the program wrote last still reaches the terminal
-        self.stopping = True
+        with self.lock:
+            self.stopping = True
+            requests, self.gone_requests = self.gone_requests, []
+        for _pid, callback in requests:  # the thread will not answer them now
+            callback()
         try:
             os.write(self.wake_w, b"x")
         except BrokenPipeError:
@@ -156,6 +168,9 @@ class AgentListener:
                         self._read(target)
                     elif kind == "relay":
                         self._relay(key.fd, *target)
+                    elif kind == "wake":
+                        os.read(self.wake_r, 4096)
+                        self._settle_gone()
                 except Exception:  # one bad connection must not stop the watch of all the others
                     logger.exception("error while reading the program's agents")
             self._flush_partial_lines(time.monotonic() - PARTIAL_LINE_DELAY)
@@ -170,23 +185,48 @@ class AgentListener:
             else:
                 os.close(key.fd)
 
-    def _accept(self) -> None:
+    def _settle_gone(self) -> None:
+        """Answer when_gone: take in what the reaped processes sent, then wait for their drop or not.
+
+        A reaped process sends nothing more, so its connection (accepted now if it still
+        waits in the backlog) holds its hello already, or never will.
+        """
+        with self.lock:
+            requests, self.gone_requests = self.gone_requests, []
+        if not requests:
+            return
+        while self._accept():
+            pass
+        reaped = {pid for pid, _ in requests}
+        for conn in [c for c in self.ungreeted if c.pid in reaped]:
+            while conn in self.ungreeted and select.select([conn.sock], [], [], 0)[0]:
+                self._read(conn)
+        for pid, callback in requests:
+            with self.lock:
+                if pid in self.connections:
+                    self.after_drop[pid] = callback
+                    continue
+            callback()
+
+    def _accept(self) -> bool:
+        """Accept one waiting connection; False if none was waiting (or none could be taken)."""
         try:
             sock, _ = self.server.accept()
         except BlockingIOError:
-            return
+            return False
         except OSError as exc:  # out of descriptors: leave it in the backlog and retry soon
             logger.warning("cannot accept a process of the program: %s", exc.strerror)
             time.sleep(0.05)
-            return
+            return False
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, _gid = struct.unpack("3i", creds)
         if uid != os.getuid():
             sock.close()
-            return
+            return True
         conn = AgentConnection(sock, pid)
         self.selector.register(sock, selectors.EVENT_READ, ("conn", conn))
         self.ungreeted[conn] = None
+        return True
 
     def _drop_silent(self, accepted_before: float) -> None:
         """Drop the connections that said no hello in time (anything they were read was not one)."""
