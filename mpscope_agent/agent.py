@@ -7,7 +7,7 @@ import io
 import os
 import sys
 
-from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, protocol, waits
+from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, native_objects, protocol, waits
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
@@ -37,6 +37,7 @@ def start(boot_dir: str) -> None:
     os.register_at_fork(after_in_child=channel.after_fork_in_child)
     channel.handlers[protocol.RELEASE_NATIVE] = native.release
     waits.start(channel)
+    os.register_at_fork(after_in_child=native_objects.after_fork_in_child)
     os.register_at_fork(after_in_child=lambda: waits.start(channel))  # its thread is not forked
     sys.meta_path.insert(0, BootPackages(boot_dir))
     PatchOnImport(

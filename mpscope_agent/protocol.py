@@ -16,8 +16,10 @@ From a process to the dashboard:
                     that forked it), ``name`` and ``role``
 ``exit``            a parent reaped child ``pid``: its exit ``code`` (negative: the signal)
 ``error``           this process's task failed: ``traceback``, ``manager_lost`` (its Manager died)
-``native``          the program's own multiprocessing locks: ``objects`` made here, not told before
-                    (``oid``, ``kind``, ``label``, ``initial``), and ``held`` now (``{oid: depth}``)
+``native``          the program's own multiprocessing objects: ``objects`` made here, not told
+                    before (``oid``, ``kind``, ``label``, a lock's ``initial``), the locks ``held``
+                    now (``{oid: depth}``) and the other objects' ``facts`` that changed
+                    (``{oid: {...}}``: this process's part, per kind, see native_objects)
 ``stack``           the answer to a stack request: ``id``, ``threads``
 ``wait``            what this process now waits on (``waiting``: ``call``, ``object``,
                     ``where``, ``text``, ``since``), or null once it runs again

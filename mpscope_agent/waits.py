@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from . import native, protocol
+from . import native, native_objects, protocol
 from .stacks import frame_kind, hide, source_line
 
 SAMPLE = 0.5  # seconds between looks: at most twice a second
@@ -37,17 +37,26 @@ def start(channel, hidden: tuple[str, ...] = ()) -> None:
     """
     hide(*hidden)
     _main[0] = _thread.get_ident()
-    _thread.start_new_thread(_run, (channel,))
+    last_held: list[dict] = [{}]
+    native_objects.at_exit[:] = [lambda: _send_native(channel, last_held)]
+    _thread.start_new_thread(_run, (channel, last_held))
 
 
-def _run(channel) -> None:
-    last_cpu, last_key, last_held = time.process_time(), None, {}
+def _send_native(channel, last_held: list[dict]) -> None:
+    """Tell what changed of the program's own objects: locks made here or held now, and the
+    other objects' facts (``native_objects``)."""
+    new, held = native.holdings()
+    made, facts = native_objects.sample()
+    if new or made or facts or held != last_held[0]:
+        channel.send({"t": protocol.NATIVE, "objects": new + made, "held": held, "facts": facts})
+        last_held[0] = held
+
+
+def _run(channel, last_held: list[dict]) -> None:
+    last_cpu, last_key = time.process_time(), None
     while channel.sock is not None:
         time.sleep(SAMPLE)
-        new, held = native.holdings()
-        if new or held != last_held:  # the program's own locks: made here, or held now
-            channel.send({"t": protocol.NATIVE, "objects": new, "held": held})
-            last_held = held
+        _send_native(channel, last_held)
         cpu = time.process_time()
         idle, last_cpu = cpu - last_cpu < IDLE * SAMPLE, cpu
         frame = sys._current_frames().get(_main[0]) if idle else None
@@ -117,6 +126,9 @@ def _wait(frame, inner) -> dict:
     waiting = {"call": call, "object": obj, "where": where, "text": text}
     if target is not None:
         waiting["pid"] = target  # the process it joins
+    followed = native_objects.oid_of(owner) if owner is not None else None
+    if followed is not None:  # one of the program's own Queues, Pipe ends...: its panel shows the wait
+        waiting["oid"] = followed
     lock, name = _lock_in(frame, line, owner)
     if lock is not None:  # one of the program's own multiprocessing locks (acquire() is C)
         waiting.update(oid=lock, call="acquire", object=name or obj)

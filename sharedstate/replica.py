@@ -8,7 +8,7 @@ replays through the same per-kind Replica classes (:mod:`sharedstate.kinds`).
 
 from __future__ import annotations
 
-from .kinds import KINDS, Replica
+from .kinds import Replica, replica_for
 from .kinds.locks import named_lock_name
 
 TYPE_CHECKING = False
@@ -33,14 +33,14 @@ class StateReplica:
             return  # an older snapshot delivered late; what we have is newer and consistent
         self.version = snap["version"]
         self.objects = {
-            oid: self._object(obj["kind"], obj["label"], obj["value"], obj.get("writers"))
+            oid: self._object(obj["kind"], obj["label"], obj["value"], obj.get("writers"), obj.get("origin"))
             for oid, obj in snap["objects"].items()
         }
         self._drain()
 
     @staticmethod
-    def _object(kind: str, label: str, value: Any, writers: list | None) -> dict:
-        return {"kind": kind, "label": label, "replica": KINDS[kind].replica(value, writers)}
+    def _object(kind: str, label: str, value: Any, writers: list | None, origin: str | None = None) -> dict:
+        return {"kind": kind, "label": label, "replica": replica_for(kind, origin)(value, writers)}
 
     def add(self, changes: dict) -> None:
         self.pending.append(changes)
@@ -65,7 +65,9 @@ class StateReplica:
 
     def apply_op(self, op: dict) -> None:
         if op["op"] == "create":
-            self.objects[op["object"]] = self._object(op["kind"], op["label"], op["value"], op.get("writers"))
+            self.objects[op["object"]] = self._object(
+                op["kind"], op["label"], op["value"], op.get("writers"), op.get("origin")
+            )
         elif op["op"] == "forget":
             self.objects.pop(op["object"], None)
         else:

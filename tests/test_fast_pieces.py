@@ -151,9 +151,9 @@ def test_a_snapshot_of_the_mirror_parses_to_what_snapshot_says(monkeypatch):
     mirror.replace(
         5,
         {
-            "d": ("dict", "shared dict d", DictReplica([[f"k{i}", i] for i in range(10)], [7] * 10), None),
-            "l": ("list", "shared list l", ListReplica(list(range(7))), None),
-            "9:1": ("dict", "e = m.dict()", DictReplica([]), 9),
+            "d": ("dict", "shared dict d", DictReplica([[f"k{i}", i] for i in range(10)], [7] * 10), None, "manager"),
+            "l": ("list", "shared list l", ListReplica(list(range(7))), None, "manager"),
+            "9:1": ("dict", "e = m.dict()", DictReplica([]), 9, "manager"),
         },
     )
     cache = SnapshotCache(mirror)

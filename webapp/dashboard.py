@@ -28,7 +28,7 @@ from .clients import ClientRegistry
 from .diagnoses import Diagnoses
 from .journals import ManagerJournals
 from .mirror import SharedStateMirror
-from .native import NativeLocks
+from .native import NativeLocks, NativeObjects
 from .output import OutputCapture
 from .processes import ProcessTable
 from .ratelimit import RateLimiter
@@ -88,8 +88,9 @@ class Dashboard:
             lambda payload: self.clients.broadcast("diagnoses", payload),
         )
         self.native = NativeLocks(self.journals, self.hub.send)
-        self.hub.on(protocol.NATIVE, self.native.receive)
-        self.hub.on(protocol.WAIT, lambda pid, message: self.native.waiting(pid, message.get("waiting")))
+        self.native_objects = NativeObjects(self.journals)
+        self.hub.on(protocol.NATIVE, self._native)
+        self.hub.on(protocol.WAIT, self._wait)
         self.hub.on(protocol.JOURNAL, self._journal)
         self.hub.on(protocol.JOURNAL_SNAPSHOT, self._journal)
         self.backend: BackEnd | None = None
@@ -186,8 +187,19 @@ class Dashboard:
         ended = {w["pid"] for w in workers if w["ended_at"] is not None}
         if ended:
             self.native.ended(ended)
+            self.native_objects.processes_ended(ended)
         if ended and self.backend is not None:
             self.backend.processes_ended(ended)
+
+    def _native(self, pid: int, message: dict) -> None:
+        """The program's own objects: its locks, and the other kinds' facts."""
+        self.native.receive(pid, message)
+        self.native_objects.receive(pid, message)
+
+    def _wait(self, pid: int, message: dict) -> None:
+        waiting = message.get("waiting")
+        self.native.waiting(pid, waiting)
+        self.native_objects.waiting(pid, waiting)
 
     def _journal(self, pid: int, message: dict) -> None:
         kind = message.get("t")

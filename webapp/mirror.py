@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sharedstate import carry
-from sharedstate.kinds import KINDS, Replica
+from sharedstate.kinds import Replica, replica_for
 from sharedstate.kinds.base import SEPARATORS
 from sharedstate.kinds.locks import named_lock_name
 
@@ -59,7 +59,7 @@ class MirroredObject:
     replica: Replica
     manager_pid: int | None = None  # a watched program's Manager that holds it (mpscope run)
     tags: dict | None = None  # fields every op of it carries (see op_tags)
-    origin: str = "manager"  # or "native": one of multiprocessing's own locks (webapp/native.py)
+    origin: str = "manager"  # or "native": one of multiprocessing's own objects (webapp/native/)
 
     def describe(self) -> dict:
         out = {"kind": self.kind, "label": self.label, "origin": self.origin, "value": self.replica.value()}
@@ -137,15 +137,15 @@ class SharedStateMirror:
                 raw = carry.loads(blob)
                 self._add(oid, kind, label, raw)
 
-    def replace(self, version: int, objects: dict[str, tuple[str, str, Replica, int | None]]) -> None:
-        """Hold ``objects`` (``id -> (kind, label, encoded Replica, manager_pid)``) at ``version``:
+    def replace(self, version: int, objects: dict[str, tuple[str, str, Replica, int | None, str]]) -> None:
+        """Hold ``objects`` (``id -> (kind, label, encoded Replica, manager_pid, origin)``) at ``version``:
         a state rebuilt elsewhere, e.g. from a recording (``mpscope open``)."""
         with self.lock:
             self.version = version
             self._parts = None
             self.objects = {
-                oid: MirroredObject(kind, label, replica, manager_pid, tags=op_tags(oid))
-                for oid, (kind, label, replica, manager_pid) in objects.items()
+                oid: MirroredObject(kind, label, replica, manager_pid, tags=op_tags(oid), origin=origin)
+                for oid, (kind, label, replica, manager_pid, origin) in objects.items()
             }
 
     def apply_ops(self, ops: list[dict]) -> None:
@@ -157,23 +157,24 @@ class SharedStateMirror:
                 self.version = op["seq"]
                 oid, name = op["object"], op["op"]
                 if name == "create":
-                    replica = KINDS[op["kind"]].replica(op["value"], op.get("writers"))
+                    replica = replica_for(op["kind"], op.get("origin"))(op["value"], op.get("writers"))
                     self.objects[oid] = MirroredObject(
                         op["kind"], op.get("label") or "", replica, op.get("manager_pid"), tags=op_tags(oid)
                     )
+                    self.objects[oid].origin = op.get("origin") or "manager"
                 elif name == "forget":
                     self.objects.pop(oid, None)
                 elif (obj := self.objects.get(oid)) is not None:
                     obj.replica.apply(op)
                     obj.replica.changed()
 
-    def _add(self, oid: str, kind: str, label: str, raw: Any) -> MirroredObject:
+    def _add(self, oid: str, kind: str, label: str, raw: Any, origin: str = "manager") -> MirroredObject:
         if isinstance(raw, carry.Unloadable):
             # a snapshot of an object holding a value the server cannot load: its later ops still show
             logger.warning("shared object %s could not be loaded: %s", oid, raw.reason)
             raw = EMPTY[kind]
         obj = self.objects[oid] = MirroredObject(
-            kind, label, KINDS[kind].replica.from_raw(raw), tags=op_tags(oid)
+            kind, label, replica_for(kind, origin).from_raw(raw), tags=op_tags(oid), origin=origin
         )
         if oid == "d":
             self.entries = dict(raw)
@@ -203,8 +204,8 @@ class SharedStateMirror:
                     op.update(pid=None, peer=pid)
                 if name == "create":
                     kind, label, raw = args
-                    added = self._add(oid, kind, label, raw)
-                    added.manager_pid, added.origin = manager_pid, origin
+                    added = self._add(oid, kind, label, raw, origin)
+                    added.manager_pid = manager_pid
                     op.update(added.describe())
                     op.update(added.tags)
                 elif name == "forget":  # dropped by the Manager (a free, unused named lock)

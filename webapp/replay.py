@@ -168,7 +168,9 @@ class ReplayBackEnd:
 
     # -- playing ---------------------------------------------------------------------------
     def _load(self, state: State) -> None:
-        objects = {oid: (o.kind, o.label, o.replica, o.manager_pid) for oid, o in state.objects.items()}
+        objects = {
+            oid: (o.kind, o.label, o.replica, o.manager_pid, o.origin) for oid, o in state.objects.items()
+        }
         self.dashboard.mirror.replace(state.version, objects)
         self.dashboard.clients.cache.invalidate()
 

@@ -23,7 +23,7 @@ from multiprocessing.managers import (
 
 from .base import Replica
 
-__all__ = ["KINDS", "LOCK_KINDS", "Kind", "Replica", "kind_for"]
+__all__ = ["KINDS", "LOCK_KINDS", "Kind", "Replica", "kind_for", "replica_for"]
 
 
 TYPE_CHECKING = False
@@ -150,6 +150,17 @@ def kind_for(typeid: str) -> Kind | None:
         _loaded.update((k.name, k) for k in _FAMILIES[typeid]())
         kind = _loaded[typeid]
     return kind
+
+
+def replica_for(kind: str, origin: str | None = "manager") -> type[Replica]:
+    """The Replica class of an object of ``kind``: the program's own (``native``) objects other
+    than locks are sampled, their value replaced whole (:mod:`.sampled`); a kind no Manager
+    serves (a ``Pipe``, ``SharedMemory``) is always a native one."""
+    if (origin == "native" and kind not in LOCK_KINDS) or kind not in _FAMILIES:
+        from .sampled import SampledReplica
+
+        return SampledReplica
+    return kind_for(kind).replica
 
 
 def __getattr__(name: str):

@@ -83,6 +83,15 @@ export class ObjectsModel {
       }
       const obj = this.objects.get(op.object);
       if (!obj) continue; // created before our snapshot and not in it: the next snapshot brings it
+      if (op.op === "sample") {
+        // one of the program's own objects (a native Queue, Pipe...): its value, merged from
+        // every process's facts on the server, comes whole
+        obj.state = kindModule(obj.kind).load(op.value, null, obj.kind);
+        obj.ops++;
+        obj.dirty = true;
+        obj.changedAt = now;
+        continue;
+      }
       const text = kindModule(obj.kind).apply(obj.state, op, obj.kind, now);
       obj.ops++;
       obj.dirty = true;

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sharedstate.kinds import KINDS, Replica
+from sharedstate.kinds import Replica, replica_for
 
 LOOKAHEAD = 2.0  # seconds: how late a batch of ops may be written after its ops were applied
 OUTPUT_LINES = 500  # the latest lines a position shows (as the live page's snapshot does)
@@ -27,6 +27,7 @@ class RecordedObject:
     label: str
     replica: Replica
     manager_pid: int | None = None
+    origin: str = "manager"
 
 
 @dataclass
@@ -66,7 +67,7 @@ class State:
         """Every object as ``GET /api/state``'s ``objects`` has it."""
         out = {}
         for oid, obj in self.objects.items():
-            item = {"kind": obj.kind, "label": obj.label, "value": obj.replica.value()}
+            item = {"kind": obj.kind, "label": obj.label, "origin": obj.origin, "value": obj.replica.value()}
             if obj.manager_pid is not None:
                 item["manager_pid"] = obj.manager_pid
             writers = obj.replica.writers()
@@ -77,12 +78,13 @@ class State:
 
 
 def make_object(info: dict) -> RecordedObject:
-    kind = info["kind"]
+    kind, origin = info["kind"], info.get("origin") or "manager"
     return RecordedObject(
         kind,
         info.get("label") or "",
-        KINDS[kind].replica(info["value"], info.get("writers")),
+        replica_for(kind, origin)(info["value"], info.get("writers")),
         info.get("manager_pid"),
+        origin,
     )
 
 

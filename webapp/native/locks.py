@@ -18,8 +18,8 @@ from collections.abc import Callable
 from mpscope_agent import protocol
 from sharedstate.kinds import LOCK_KINDS
 
-from .journals import ManagerJournals
-from .state import ManagerUnavailable
+from ..journals import ManagerJournals
+from ..state import ManagerUnavailable
 
 
 class NativeLocks:
