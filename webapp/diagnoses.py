@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .barrier_diagnosis import barriers_short
 from .locks import find_deadlocks, single_holder_locks
 from .mirror import SharedStateMirror
 from .processes import ProcessTable
@@ -116,8 +117,11 @@ class Diagnoses:
             for oid, kind, value in objects
             for holder in value.get("holders", [])
         ]
-        labels = self.mirror.labels([oid for oid, _, _ in objects])
-        found = compute(self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence(), labels)
+        barriers = self.mirror.values_of(("Barrier",))
+        labels = self.mirror.labels([oid for oid, _, _ in objects + barriers])
+        found = compute(
+            self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence(), labels, barriers
+        )
         now = time.time()
         with self.lock:
             for item in found:
@@ -145,6 +149,7 @@ def compute(
     tasks: list[dict],
     evidence: dict,
     labels: dict[str, str | None] | None = None,
+    barriers: list[tuple[str, str, dict]] = (),
 ) -> list[dict]:
     """Every diagnosis that holds for these processes, single-holder ``locks`` (the lock table's
     shape), lock-like objects ``held`` (object, kind, holder pid), pool tasks and stderr lines;
@@ -158,6 +163,7 @@ def compute(
     out += _queue_joins(by_pid, live)
     out += _no_writers(by_pid, live)
     out += _lost_tasks(tasks, by_pid)
+    out += barriers_short(list(barriers), by_pid, live, named)
     out += _from_stderr(evidence, by_pid)
     return out
 

@@ -397,6 +397,14 @@ class SharedStateMirror:
                 if hasattr(obj.replica, "holders")
             ]
 
+    def values_of(self, kinds: tuple[str, ...]) -> list[tuple[str, str, Any]]:
+        """Every object of ``kinds`` as ``(id, kind, value)``, as applied so far (no catch-up:
+        for a background reader, as ``lock_objects(catch_up=False)``)."""
+        with self.lock:
+            return [
+                (oid, obj.kind, obj.replica.value()) for oid, obj in self.objects.items() if obj.kind in kinds
+            ]
+
     def labels(self, oids: list[str]) -> dict[str, str]:
         """The label of each of ``oids`` still here (no catch-up: labels do not change)."""
         with self.lock:
