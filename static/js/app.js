@@ -16,6 +16,7 @@ import { ObjectPanels, ObjectsModel } from "./objects.js";
 import { BuiltinPanels } from "./builtin.js";
 import { startProgramPanel } from "./program.js";
 import { startReplay } from "./replay.js";
+import { ProcessMap } from "./procmap.js";
 
 const $ = (id) => document.getElementById(id);
 const readOnly = document.body.dataset.readOnly === "true";
@@ -262,6 +263,16 @@ const objectPanels = new ObjectPanels($("objects"), objects, {
   },
 });
 onRender(() => objectPanels.render());
+
+// -- the Workers panel's Map view: the same model, drawn (procmap.js) -------------------
+const procmap = new ProcessMap({
+  box: $("procmap"), table: $("workers-table"), tabs: [$("view-table"), $("view-map")],
+  workers: workers.workers, objects: objects.objects, requestRender: scheduleRender,
+});
+socket.on("diagnoses", (msg) => procmap.setDiagnoses(msg.diagnoses));
+socket.on("changes", (msg) => procmap.flows.add(msg)); // items per second along each object
+onSnapshot((snap) => { procmap.flows.reset(snap); procmap.setDiagnoses(snap.diagnoses); });
+onRender(() => procmap.render());
 
 // -- `mpscope run`: the program panel and its Pool tasks -----------------------------
 if ($("program")) {
