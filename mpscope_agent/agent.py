@@ -11,6 +11,8 @@ from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, native_objects, prot
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
+from .native_shm import patch_shared_memory
+from .native_values import patch_sharedctypes
 from .pool_hooks import patch_pool
 from .process_hooks import patch_process, patch_util
 
@@ -45,6 +47,8 @@ def start(boot_dir: str) -> None:
             "multiprocessing.managers": lambda m: patch_managers(m, channel),
             "multiprocessing.process": lambda m: patch_process(m, channel),
             "multiprocessing.synchronize": native.patch_synchronize,
+            "multiprocessing.sharedctypes": lambda m: patch_sharedctypes(m, channel),
+            "multiprocessing.shared_memory": patch_shared_memory,
             "multiprocessing.util": lambda m: patch_util(m, channel),
             "multiprocessing.pool": lambda m: patch_pool(m, channel),
             "concurrent.futures.process": lambda m: patch_executor(m, channel),

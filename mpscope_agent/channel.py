@@ -37,6 +37,7 @@ class Channel:
         self.reader_ident = None
         self.pipes = {}  # fd -> (st_dev, st_ino) of the pipe we put there
         self.handlers = {}  # request type -> function(request), for requests other hooks serve
+        self.watched = False  # a page is open (the dashboard's last pace): sampled values are read
 
     def connect(self, role: str, inherited: dict) -> None:
         """Connect, take over fds 1 and 2 where they are ours to take, and say hello.
@@ -205,6 +206,8 @@ class Channel:
                 request = protocol.parse(raw)
                 if request is None:
                     continue
+                if request.get("t") == protocol.PACE:  # and a Manager's journal sender is told too
+                    self.watched = request.get("watched") is True
                 if request.get("t") == protocol.STACK:
                     threads = current_stacks(skip=self.reader_ident)
                     self.send({"t": protocol.STACK, "id": request.get("id"), "threads": threads})

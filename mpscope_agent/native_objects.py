@@ -29,6 +29,7 @@ MP_DIR = os.path.join(os.path.dirname(os.__file__), "multiprocessing")
 # ends before the first sample still tells what it put, got or held
 at_exit: list = []
 _exit_hook = [False]
+exiting = [False]  # True during that last sample: a kind reads what it reads only while watched
 
 
 def remember(obj, oid: str, kind: str, label: str | None, facts) -> None:
@@ -54,6 +55,7 @@ def _register_exit_sample() -> None:
 
 
 def _last_sample() -> None:
+    exiting[0] = True
     for send in at_exit:
         try:
             send()
@@ -95,6 +97,7 @@ def after_fork_in_child() -> None:
     threading's exit hooks of the parent are not its own."""
     _sent.clear()
     _exit_hook[0] = False
+    exiting[0] = False
     if _known:
         _exit_hook[0] = True
         _register_exit_sample()

@@ -29,6 +29,7 @@ from .diagnoses import Diagnoses
 from .journals import ManagerJournals
 from .mirror import SharedStateMirror
 from .native import NativeLocks, NativeObjects
+from .native.pace import NativePace
 from .output import OutputCapture
 from .processes import ProcessTable
 from .ratelimit import RateLimiter
@@ -89,6 +90,9 @@ class Dashboard:
         )
         self.native = NativeLocks(self.journals, self.hub.send)
         self.native_objects = NativeObjects(self.journals)
+        # a page joining reads the mirror first: every process then samples its Values again
+        self.native_pace = NativePace(self.hub.send, self.clients.watching)
+        self.mirror.before_read = _both(self.native_pace.catch_up, self.mirror.before_read)
         self.hub.on(protocol.NATIVE, self._native)
         self.hub.on(protocol.WAIT, self._wait)
         self.hub.on(protocol.JOURNAL, self._journal)
@@ -188,6 +192,7 @@ class Dashboard:
         if ended:
             self.native.ended(ended)
             self.native_objects.processes_ended(ended)
+            self.native_pace.ended(ended)
         if ended and self.backend is not None:
             self.backend.processes_ended(ended)
 
@@ -195,6 +200,7 @@ class Dashboard:
         """The program's own objects: its locks, and the other kinds' facts."""
         self.native.receive(pid, message)
         self.native_objects.receive(pid, message)
+        self.native_pace.heard(pid)
 
     def _wait(self, pid: int, message: dict) -> None:
         waiting = message.get("waiting")
@@ -240,3 +246,14 @@ class Dashboard:
 
 def current_dashboard() -> Dashboard:
     return current_app.extensions["mpscope"]
+
+
+def _both(first, then):
+    """Call ``first``, then ``then`` (if any)."""
+
+    def both() -> None:
+        first()
+        if then is not None:
+            then()
+
+    return both

@@ -1,0 +1,95 @@
+"""The program's own mp.Value, Array, RawValue, shared_memory.SharedMemory and ShareableList under
+``mpscope run`` (issue "Why is it stuck?", part 1): each is an object of origin native,
+labelled by its line, with its value as the last process read it at its exit; a block
+says its name, size and the processes that mapped it; the program runs as without mpscope."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from run_support import PROGRAM_PYTHON, wait_program, watching, write
+
+from testkit.waiting import wait_for
+
+PROGRAM = """\
+import multiprocessing as mp
+import sys
+from multiprocessing import shared_memory
+
+
+def work(counter, arr, raw, shm, sl, n):
+    for _ in range(n):
+        with counter.get_lock():
+            counter.value += 1
+    with arr.get_lock():
+        arr[0] += 1
+    raw.value = 2.5
+    shm.buf[0] = 7
+    sl[0] = "done"
+
+
+if __name__ == "__main__":
+    mp.set_start_method(METHOD)
+    counter = mp.Value("i", 0)
+    arr = mp.Array("d", [0.0, 1.5, 2.5])
+    raw = mp.RawValue("d", 0.0)
+    shm = shared_memory.SharedMemory(create=True, size=64)
+    sl = shared_memory.ShareableList(["a", 1, 2.5, None])
+    procs = [mp.Process(target=work, args=(counter, arr, raw, shm, sl, 1000)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    print("counter", counter.value, "arr", list(arr), "raw", raw.value, "buf", shm.buf[0], "sl", list(sl))
+    shm.close()
+    shm.unlink()
+    sl.shm.close()
+    sl.shm.unlink()
+    sys.exit(3)
+"""
+
+
+def native(api) -> dict[str, dict]:
+    """The native objects by the name their label binds (``counter = mp.Value(...)``)."""
+    objects = api.state()["objects"].values()
+    return {o["label"].split(" = ")[0]: o for o in objects if o.get("origin") == "native"}
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_values_and_shared_memory_are_native_objects_with_their_final_values(tmp_path, method):
+    source = PROGRAM.replace("METHOD", repr(method))
+    (tmp_path / "plain").mkdir()
+    plain_program = write(tmp_path / "plain", source)
+    plain = subprocess.run([PROGRAM_PYTHON, str(plain_program)], capture_output=True, text=True, timeout=60)
+    with watching(tmp_path, source) as (srv, api):
+        program = wait_program(api)
+        assert program["exitcode"] == plain.returncode == 3
+        wanted = {"counter", "arr", "raw", "shm", "sl"}
+        # the exit samples of the last processes arrive with their ends
+        got = wait_for(
+            lambda: (
+                (o := native(api)).keys() >= wanted
+                and o["counter"]["value"]["value"] == 4000
+                and o["sl"]["value"]["items"][:1] == ["'done'"]
+                and o
+            ),
+            20,
+            "every object with its final value",
+        )
+        assert srv.output().count(plain.stdout.strip()) == 1 and plain.stdout.startswith("counter 4000")
+    counter, arr, raw, shm, sl = (got[name] for name in ("counter", "arr", "raw", "shm", "sl"))
+    assert counter["kind"] == "Value" and counter["label"] == 'counter = mp.Value("i", 0)  · program.py:19'
+    assert counter["value"] == {"typecode": "i", "value": 4000, "raw": False}
+    assert arr["kind"] == "Array" and arr["label"].startswith("arr = mp.Array(")
+    assert (
+        arr["value"]["items"] == [{"$type": "float", "repr": "4.0"}, 1.5, 2.5] and arr["value"]["length"] == 3
+    )
+    assert raw["kind"] == "Value" and raw["value"]["raw"] is True and raw["value"]["value"] == 2.5
+    assert shm["kind"] == "SharedMemory" and shm["label"].endswith("program.py:22")
+    value = shm["value"]
+    assert value["name"] and value["size"] >= 64 and value["unlinked"] is True
+    assert len(value["mapped_by"]) == 5 and value["open_in"] == []  # the parent and its 4 children
+    assert sl["kind"] == "ShareableList" and sl["label"].startswith("sl = shared_memory.ShareableList(")
+    assert sl["value"]["items"] == ["'done'", "1", "2.5", "None"] and sl["value"]["length"] == 4
+    assert len(sl["value"]["mapped_by"]) == 5
