@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from browser_support import live_server  # noqa: F401 -- fixture
 from playwright.sync_api import Browser, Page, expect
-from run_support import RunServer
-from support import Api
+from run_support import RunServer, processes
+from support import Api, LiveClient
 
+from testkit.server import Server
 from testkit.waiting import wait_for
 
 pytestmark = pytest.mark.browser
@@ -185,3 +186,50 @@ def test_the_built_in_dashboard_maps_its_workers_the_dict_the_list_and_a_queue_r
     finally:
         api.kill_all()
         api.close()
+
+
+class RecordingRunServer(RunServer):
+    """``mpscope run --record``: it prints "running at URL, recording into PATH" (no comma in the URL)."""
+
+    def _printed_url(self) -> str | None:
+        url = super()._printed_url()
+        return url.rstrip(",") if url else url
+
+
+def test_a_recorded_deadlock_is_drawn_again_by_mpscope_open(tmp_path: Path, browser: Browser):
+    recording = tmp_path / "deadlock.sqlite"
+    srv = RecordingRunServer(tmp_path, "stuck/lock_deadlock.py", flags=("--record", str(recording)))
+    api = Api(srv)
+    try:
+        since = wait_for(
+            lambda: next(
+                (d["since"] for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == "deadlock"),
+                0,
+            ),
+            20,
+            "the deadlock to be named",
+        )
+        children = sorted(pid for pid, w in processes(api).items() if w["role"] != "main")
+    finally:
+        api.close()
+        srv.stop()
+    opened = Server(tmp_path / "open", str(recording), subcommand=("open",), max_workers=None)
+    client = LiveClient(opened.url)
+    try:
+        page, errors = open_map(browser, opened.url, 1280)
+        try:
+            # the recording ends with the program stopped: back to the moment it was stuck
+            assert client.call("replay_seek", {"t": since + 0.5})["status"] == 200
+            cycle = page.locator("#procmap .pm-proc.pm-in-cycle")
+            expect(cycle).to_have_count(2)
+            assert (
+                sorted(int(pid) for pid in cycle.evaluate_all("ns => ns.map(n => n.dataset.pid)")) == children
+            )
+            expect(page.locator("#procmap .pm-obj.pm-in-cycle")).to_have_count(2)
+            expect(page.locator("#procmap .pm-wait.pm-cycle")).to_have_count(2)
+            assert not errors, errors
+        finally:
+            page.context.close()
+    finally:
+        client.close()
+        opened.stop()
