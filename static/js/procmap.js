@@ -14,6 +14,7 @@ const PAD = 6;
 const INDENT = 14; // a child under its parent
 const MIN_WIDTH = 330; // narrower boxes scroll sideways inside themselves
 const VIEW_KEY = "mpscope.workersView";
+const MIN_INTERVAL = 100; // ms between two looks at the model
 
 function svg(tag, attrs = {}, text = "") {
   const node = document.createElementNS(SVG, tag);
@@ -23,16 +24,25 @@ function svg(tag, attrs = {}, text = "") {
 }
 
 const measure = document.createElement("canvas").getContext("2d");
+const fitted = new Map(); // "font|width|text" -> the cut text: most texts are the same from one draw to the next
 /** `text` cut with an ellipsis to `width` px in `font` (the whole text is in the node's title). */
 function fit(text, width, font) {
+  const key = `${font}|${width}|${text}`;
+  let cut = fitted.get(key);
+  if (cut !== undefined) return cut;
   measure.font = font;
-  if (measure.measureText(text).width <= width) return text;
-  let lo = 0, hi = text.length;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (measure.measureText(`${text.slice(0, mid)}…`).width <= width) lo = mid; else hi = mid - 1;
+  cut = text;
+  if (measure.measureText(text).width > width) {
+    let lo = 0, hi = text.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (measure.measureText(`${text.slice(0, mid)}…`).width <= width) lo = mid; else hi = mid - 1;
+    }
+    cut = `${text.slice(0, lo)}…`;
   }
-  return `${text.slice(0, lo)}…`;
+  if (fitted.size > 5000) fitted.clear(); // bounded
+  fitted.set(key, cut);
+  return cut;
 }
 const FONT = getComputedStyle(document.body).fontFamily || "system-ui, sans-serif";
 
@@ -48,6 +58,8 @@ export class ProcessMap {
     this.flows = new FlowCounter();
     this.diagnoses = [];
     this.drawnKey = "";
+    this.builtAt = -Infinity;
+    this.later = null;
     this.note = box.appendChild(document.createElement("p"));
     this.note.className = "pm-note";
     this.note.setAttribute("role", "status");
@@ -99,6 +111,14 @@ export class ProcessMap {
   /** Called on each page render: redraw when the view is shown and what it draws changed. */
   render() {
     if (this.box.hidden) return;
+    // at most 10 looks a second: a busy model changes every frame, and a map is read, not
+    // watched frame by frame (the last change is drawn when the 100 ms are over)
+    const now = performance.now();
+    if (now - this.builtAt < MIN_INTERVAL) {
+      if (!this.later) this.later = setTimeout(() => { this.later = null; this.requestRender(); }, MIN_INTERVAL);
+      return;
+    }
+    this.builtAt = now;
     const graph = buildGraph({ workers: this.workers, objects: this.objects, diagnoses: this.diagnoses, flows: this.flows });
     const width = Math.max(MIN_WIDTH, this.scroller.clientWidth - 2);
     const key = JSON.stringify([width, graph.procs.map((p) => [p.key, p.depth, p.label, p.sub, p.ended, p.blocked, p.title]),
