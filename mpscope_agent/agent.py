@@ -7,7 +7,7 @@ import io
 import os
 import sys
 
-from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, native_objects, protocol, waits
+from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, native_objects, native_sync, protocol, waits
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
@@ -46,7 +46,7 @@ def start(boot_dir: str) -> None:
         {
             "multiprocessing.managers": lambda m: patch_managers(m, channel),
             "multiprocessing.process": lambda m: patch_process(m, channel),
-            "multiprocessing.synchronize": native.patch_synchronize,
+            "multiprocessing.synchronize": lambda m: (native.patch_synchronize(m), native_sync.patch(m)),
             "multiprocessing.sharedctypes": lambda m: patch_sharedctypes(m, channel),
             "multiprocessing.shared_memory": patch_shared_memory,
             "multiprocessing.util": lambda m: patch_util(m, channel),

@@ -113,7 +113,10 @@ def _made_by_program(frame) -> str | None:
     if frame is None or frame_kind(frame.f_code.co_filename) != "program":
         return None
     line = source_line(frame.f_code.co_filename, frame.f_lineno)
-    made = _which(frame, line) or line or f"mp.{factory}()"
+    try:
+        made = _which(frame, line) or line or f"mp.{factory}()"
+    except Exception:  # never raised into the program: the line is label enough
+        made = line or f"mp.{factory}()"
     return f"{made}  · {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
@@ -133,9 +136,12 @@ def _which(frame, line: str) -> str | None:
     call = whole[col:end_col]
     targets, _, values = whole.partition("=")
     names = [t.strip() for t in targets.split(",")]
-    starts = [i for i in range(len(whole)) if whole.startswith(call, i)]  # the same call twice on a line
-    calls = [v.strip() for v in _split_top(values)]
-    index = next((i for i, v in enumerate(calls) if v == call and starts and col == starts[i]), None)
+    calls, columns, at = [], [], len(targets) + 1  # each value and the column it starts at
+    for part in _split_top(values):
+        calls.append(part.strip())
+        columns.append(at + len(part) - len(part.lstrip()))
+        at += len(part) + 1
+    index = next((i for i, v in enumerate(calls) if v == call and columns[i] == col), None)
     if index is None and len(calls) == 1:
         index = 0
     if index is None or len(names) != len(calls) or not names[index].isidentifier():

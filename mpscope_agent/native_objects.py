@@ -111,7 +111,10 @@ def program_label(frame, fallback: str) -> str | None:
     if frame is None or frame_kind(frame.f_code.co_filename) != "program":
         return None
     line = source_line(frame.f_code.co_filename, frame.f_lineno)
-    made = _which(frame, line) or line or fallback
+    try:
+        made = _which(frame, line) or line or fallback
+    except Exception:  # never raised into the program: the line is label enough
+        made = line or fallback
     return f"{made}  · {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 

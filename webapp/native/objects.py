@@ -12,9 +12,9 @@ A kind module registers its merger with :func:`merger`::
     @merger("Queue", "SimpleQueue")
     def merge_queue(facts: dict[int, dict], blocked: dict[int, dict], ended: set[int]) -> dict: ...
 
-``facts``: PID -> what that process last said; ``blocked``: PID -> its wait on the object
-(``call``, ``since``, ``text``); ``ended``: the PIDs among them that ended. It returns the
-object's JSON-ready value (docs/objects.md gives each kind's shape).
+``facts``: PID -> what that process last said (the latest told last); ``blocked``: PID ->
+its wait on the object (``call``, ``since``, ``text``); ``ended``: the PIDs among them
+that ended. It returns the object's JSON-ready value (docs/objects.md gives each shape).
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ class NativeObjects:
             if isinstance(facts, dict):
                 for oid, said in facts.items():
                     if isinstance(oid, str) and isinstance(said, dict) and len(self.facts) < MAX_OBJECTS:
-                        self.facts.setdefault(oid, {})[pid] = said
+                        by = self.facts.setdefault(oid, {})
+                        by.pop(pid, None)  # the latest facts last: a merger may prefer them
+                        by[pid] = said
                         changed.add(oid)
             ops += self._resample(changed, pid)
             self._apply(ops)  # under the lock: two processes' samples are applied in their order
