@@ -11,6 +11,7 @@ from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, native_objects, nati
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
+from .native_pipes import patch_connection
 from .native_shm import patch_shared_memory
 from .native_values import patch_sharedctypes
 from .pool_hooks import patch_pool
@@ -47,6 +48,7 @@ def start(boot_dir: str) -> None:
             "multiprocessing.managers": lambda m: patch_managers(m, channel),
             "multiprocessing.process": lambda m: patch_process(m, channel),
             "multiprocessing.synchronize": lambda m: (native.patch_synchronize(m), native_sync.patch(m)),
+            "multiprocessing.connection": patch_connection,
             "multiprocessing.sharedctypes": lambda m: patch_sharedctypes(m, channel),
             "multiprocessing.shared_memory": patch_shared_memory,
             "multiprocessing.util": lambda m: patch_util(m, channel),

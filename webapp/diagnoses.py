@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from .barrier_diagnosis import barriers_short
+from .diagnoses_pipes import pipe_hangs
 from .locks import find_deadlocks, single_holder_locks
 from .mirror import SharedStateMirror
 from .processes import ProcessTable
@@ -118,9 +119,10 @@ class Diagnoses:
             for holder in value.get("holders", [])
         ]
         barriers = self.mirror.values_of(("Barrier",))
-        labels = self.mirror.labels([oid for oid, _, _ in objects + barriers])
+        pipes = self.mirror.values_of(("Pipe",))
+        labels = self.mirror.labels([oid for oid, _, _ in objects + barriers + pipes])
         found = compute(
-            self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence(), labels, barriers
+            self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence(), labels, barriers, pipes
         )
         now = time.time()
         with self.lock:
@@ -150,10 +152,12 @@ def compute(
     evidence: dict,
     labels: dict[str, str | None] | None = None,
     barriers: list[tuple[str, str, dict]] = (),
+    pipes: list[tuple[str, str, dict]] = (),
 ) -> list[dict]:
     """Every diagnosis that holds for these processes, single-holder ``locks`` (the lock table's
     shape), lock-like objects ``held`` (object, kind, holder pid), pool tasks and stderr lines;
-    ``labels`` name objects by their label (``a = mp.Lock()  · prog.py:7`` reads ``a``)."""
+    ``labels`` name objects by their label (``a = mp.Lock()  · prog.py:7`` reads ``a``); ``barriers``
+    and ``pipes``: the objects of those kinds as ``(id, kind, value)``."""
     by_pid = {w["pid"]: w for w in workers}
     live = {pid for pid, w in by_pid.items() if w["ended_at"] is None}
     named = {oid: _short(oid, (labels or {}).get(oid)) for oid in (labels or {})}
@@ -162,6 +166,7 @@ def compute(
     out += _dead_holders(held, by_pid, live, named)
     out += _queue_joins(by_pid, live)
     out += _no_writers(by_pid, live)
+    out += pipe_hangs(by_pid, live, list(pipes), labels or {}, _name, {d["id"] for d in out})
     out += _lost_tasks(tasks, by_pid)
     out += barriers_short(list(barriers), by_pid, live, named)
     out += _from_stderr(evidence, by_pid)

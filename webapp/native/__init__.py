@@ -8,6 +8,6 @@ Each kind's merger lives in its own module, imported here so that it is register
 
 from .locks import NativeLocks
 from .objects import MERGERS, NativeObjects, merger
-from . import memory, sync, values  # noqa: E402,F401 -- register their mergers
+from . import memory, pipes, sync, values  # noqa: E402,F401 -- register their mergers
 
 __all__ = ["MERGERS", "NativeLocks", "NativeObjects", "merger"]
