@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from run_support import PROGRAM_PYTHON, wait_program, watching, write
+from run_support import PROGRAM_PYTHON, LiveClient, wait_program, watching, write
 
 from testkit.waiting import wait_for
 
@@ -66,12 +66,13 @@ def test_values_and_shared_memory_are_native_objects_with_their_final_values(tmp
         program = wait_program(api)
         assert program["exitcode"] == plain.returncode == 3
         wanted = {"counter", "arr", "raw", "shm", "sl"}
-        # the exit samples of the last processes arrive with their ends
+        # each child's exit sample comes on its own connection: in any order with the others'
         got = wait_for(
             lambda: (
                 (o := native(api)).keys() >= wanted
                 and o["counter"]["value"]["value"] == 4000
                 and o["sl"]["value"]["items"][:1] == ["'done'"]
+                and len(o["shm"]["value"]["mapped_by"]) == len(o["sl"]["value"]["mapped_by"]) == 5
                 and o
             ),
             20,
@@ -93,3 +94,42 @@ def test_values_and_shared_memory_are_native_objects_with_their_final_values(tmp
     assert sl["kind"] == "ShareableList" and sl["label"].startswith("sl = shared_memory.ShareableList(")
     assert sl["value"]["items"] == ["'done'", "1", "2.5", "None"] and sl["value"]["length"] == 4
     assert len(sl["value"]["mapped_by"]) == 5
+
+
+TICKING = """\
+import multiprocessing as mp
+import os
+import time
+
+if __name__ == "__main__":
+    ticks = mp.Value("i", 0)
+    while not os.path.exists(STOP):
+        ticks.value += 1
+        with open(PROGRESS + ".tmp", "w") as f:
+            f.write(str(ticks.value))
+        os.replace(PROGRESS + ".tmp", PROGRESS)
+        time.sleep(0.01)
+    print("ticked", ticks.value > 0)
+"""
+
+
+def test_a_value_is_read_again_only_while_a_page_is_open(tmp_path):
+    progress, stop = tmp_path / "progress", tmp_path / "stop"
+    source = TICKING.replace("STOP", repr(str(stop))).replace("PROGRESS", repr(str(progress)))
+
+    def ticks(api) -> int | None:
+        found = native(api).get("ticks")
+        return found["value"]["value"] if found else None
+
+    with watching(tmp_path, source) as (srv, api):
+        (first,) = wait_for(lambda: (t := ticks(api)) is not None and (t,), 20, "the Value, as first sampled")
+        # more than two samples (0.5 s apart) later, nobody watching: its first reading stands
+        wait_for(lambda: progress.exists() and int(progress.read_text() or 0) >= first + 100, 20, "100 more")
+        assert ticks(api) == first
+        page = LiveClient(api)
+        try:  # a page is open: the agent is told (pace) and reads it again at each sample
+            wait_for(lambda: ticks(api) >= first + 100, 20, "the Value read again")
+        finally:
+            page.close()
+        stop.touch()
+        assert wait_program(api)["exitcode"] == 0 and "ticked True" in srv.output()
