@@ -36,8 +36,10 @@ def deadlock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunServ
         srv.stop()
 
 
-def open_map(browser: Browser, url: str, width: int) -> tuple[Page, list[str]]:
+def open_map(browser: Browser, srv: Server, width: int) -> tuple[Page, list[str]]:
     """The page at ``width`` px with the Map view chosen from the keyboard; its errors so far."""
+    # (the page as the printed URL opens it, with its token, where the harness knows that URL)
+    url = getattr(srv, "page_url", srv.url)
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
@@ -87,7 +89,7 @@ def test_a_lock_deadlock_is_a_tree_two_locks_red_waits_and_a_cycle(
     children = sorted(pid for pid, w in workers.items() if w["ppid"] == main)
     assert sorted(diagnosis["pids"]) == children
     locks = diagnosis["objects"]
-    page, errors = open_map(browser, srv.url, width)
+    page, errors = open_map(browser, srv, width)
     try:
         # the processes as a tree: the main process first, its two children under it
         procs = page.locator("#procmap .pm-proc")
@@ -151,7 +153,7 @@ def test_the_built_in_dashboard_maps_its_workers_the_dict_the_list_and_a_queue_r
         api.reset()
         ticking = api.spawn_pids(2, "append_pid", interval=0.2)
         producer = api.spawn_pids(1, "producer", queue="jobs", n=10_000, rate=10.0, maxsize=1000)[0]
-        page, errors = open_map(browser, live_server.url, 1280)
+        page, errors = open_map(browser, live_server, 1280)
         try:
             for pid in [*ticking, producer]:
                 expect(node(page, f"p:{pid}")).to_be_visible()
@@ -216,7 +218,7 @@ def test_a_recorded_deadlock_is_drawn_again_by_mpscope_open(tmp_path: Path, brow
     opened = Server(tmp_path / "open", str(recording), subcommand=("open",), max_workers=None)
     client = LiveClient(opened.url)
     try:
-        page, errors = open_map(browser, opened.url, 1280)
+        page, errors = open_map(browser, opened, 1280)
         try:
             # the recording ends with the program stopped: back to the moment it was stuck
             assert client.call("replay_seek", {"t": since + 0.5})["status"] == 200
