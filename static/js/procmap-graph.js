@@ -158,11 +158,6 @@ export function buildGraph({ workers, objects, diagnoses = [], flows, now = Date
     for (const [pid, text] of waits) {
       add({ type: "wait", from: procKey(pid), to: objKey(obj.id), title: `${pid} waits on ${name}: ${text}` });
     }
-    for (const end of Array.isArray(raw.ends) ? raw.ends : []) { // a Pipe's ends, by who holds them
-      for (const pid of end.held_by || []) {
-        add({ type: "end", from: objKey(obj.id), to: procKey(pid), title: `${pid} holds the ${end.end} end of ${name}` });
-      }
-    }
     for (const h of raw.holders || []) {
       const depth = h.depth > 1 ? ` (depth ${h.depth})` : "";
       add({ type: "hold", from: objKey(obj.id), to: procKey(h.pid), title: `${name} is held by ${h.pid}${depth}` });
@@ -200,7 +195,7 @@ export function buildGraph({ workers, objects, diagnoses = [], flows, now = Date
   const waits = new Set(drawn.filter((e) => e.type === "wait" || e.type === "join").map((e) => e.from));
   for (const p of procs) p.blocked = waits.has(p.key);
   const cycle = cycleNodes(drawn, diagnoses);
-  for (const e of drawn) e.cycle = e.type !== "flow" && e.type !== "end" && cycle.has(e.from) && cycle.has(e.to);
+  for (const e of drawn) e.cycle = e.type !== "flow" && cycle.has(e.from) && cycle.has(e.to);
   const live = [...workers.values()].filter((w) => LIVE.has(w.state)).length;
   return { procs, objects: objs, edges: drawn, cycle,
     hidden: { procs: Math.max(0, live - procs.filter((p) => LIVE.has(p.w.state)).length), objects: objects.size - objs.length } };
@@ -213,7 +208,7 @@ export function formatRate(rate) {
 /** The live processes, and ended ones an edge still names (a dead holder), in tree order. */
 function treeOrder(workers, edges) {
   // (a flow alone does not bring an ended process back: the built-in dashboard keeps 1,000)
-  const named = new Set(edges.filter((e) => e.type !== "flow" && e.type !== "end").flatMap((e) => [e.from, e.to]));
+  const named = new Set(edges.filter((e) => e.type !== "flow").flatMap((e) => [e.from, e.to]));
   let shown = [...workers.values()].filter((w) => LIVE.has(w.state) || named.has(procKey(w.pid)));
   shown.sort((a, b) => a.pid - b.pid);
   if (shown.length > MAX_PROCS) { // those in an edge first, then the oldest
@@ -285,7 +280,7 @@ function cycleNodes(edges, diagnoses) {
   }
   const next = new Map();
   for (const e of edges) {
-    if (e.type === "flow" || e.type === "end") continue;
+    if (e.type === "flow") continue;
     if (!next.has(e.from)) next.set(e.from, []);
     next.get(e.from).push(e.to);
   }

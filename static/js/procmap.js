@@ -70,7 +70,7 @@ export class ProcessMap {
     this.legend = box.appendChild(document.createElement("p"));
     this.legend.className = "pm-legend hint";
     this.legend.innerHTML = '<span class="pm-key wait">waits for</span> <span class="pm-key hold">held by</span> ' +
-      '<span class="pm-key flow">puts / gets (items/s)</span> <span class="pm-key end">holds a Pipe end</span> <span class="pm-key cycle">deadlock cycle</span>';
+      '<span class="pm-key flow">puts / gets (items/s)</span> <span class="pm-key cycle">deadlock cycle</span>';
     tabs.forEach((tab, i) => {
       tab.addEventListener("click", () => this.show(tab.id === "view-map" ? "map" : "table", true));
       tab.addEventListener("keydown", (event) => { // arrow keys move between the tabs (ARIA tabs)
@@ -242,7 +242,7 @@ export class ProcessMap {
 
   markers() {
     const defs = svg("defs");
-    for (const type of ["wait", "hold", "flow", "end", "cycle"]) {
+    for (const type of ["wait", "hold", "flow", "cycle"]) {
       const m = svg("marker", { id: `pm-head-${type}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8,
         markerHeight: 8, markerUnits: "userSpaceOnUse", orient: "auto", class: `pm-head pm-head-${type}` });
       m.append(svg("path", { d: "M0 0 L10 5 L0 10 z" }));
