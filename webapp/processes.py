@@ -68,6 +68,7 @@ class ProcessRecord:
         self.error: str | None = None
         self.waiting: dict | None = None  # what it waits on, as its agent samples it (None: it runs)
         self.manager_lost = False  # its task failed because its Manager connection broke
+        self.note: str | None = None  # why it runs without an agent (program/descendants.py), if it does
         self.cpu_percent = 0.0
         self.rss: int | None = None
         self.ended = threading.Event()
@@ -175,6 +176,7 @@ class ProcessRecord:
             "error": self.error,
             "waiting": self.waiting if self.ended_at is None else None,
             "restarted_from": self.restarted_from,
+            "note": self.note if self.ended_at is None else None,
         }
 
 
@@ -258,8 +260,11 @@ class ProcessTable:
                 proc.told = True
             elif not proc.told and proc.role != "main":
                 proc.name = name or proc.name
+                if role and role != "main":  # a hello after the kernel showed it (program/descendants.py)
+                    proc.role = role
             if not told:
                 proc.mark_running()
+                proc.note = None  # its agent connected (after the kernel showed it to us, maybe)
             proc.parent_told(ppid)
         self.notify([proc.info()], [])
 
@@ -313,6 +318,32 @@ class ProcessTable:
             if known is None or not known.alive():
                 return None
         return child
+
+    def found(self, ps: psutil.Process, name: str, ppid: int, note: str) -> None:
+        """The kernel shows ``ps`` below a process of the program, with no agent connected from it
+        (program/descendants.py): listed as running, with ``note``. Its hello, if it comes, wins."""
+        with self.lock:
+            known = self.workers.get(ps.pid)
+            if known is not None and (known.ended_at is None or known.ps == ps):
+                return  # listed already (its hello came first), or this very process ended
+            if known is not None:  # an ended process's PID, given to this one
+                del self.workers[ps.pid]
+            proc = self.workers[ps.pid] = ProcessRecord(ps.pid, "process", name, ps=ps)
+            proc.note = note
+            proc.parent_told(ppid)
+        self.notify([proc.info()], [])
+
+    def described(self, pid: int, note: str, command: str | None = None) -> None:
+        """Process ``pid`` runs without an agent connection, for the reason ``note``; ``command``,
+        its command line, names it unless its parent named it (an exec'd child is no longer Python)."""
+        with self.lock:
+            proc = self.workers.get(pid)
+            if proc is None or proc.ended_at is not None or proc.note == note:
+                return
+            proc.note = note
+            if command and not proc.told and proc.role != "main":
+                proc.name = command
+        self.notify([proc.info()], [])
 
     def waiting(self, pid: int, waiting: dict | None) -> None:
         """Process ``pid`` now waits on ``waiting`` (``call``, ``object``, ``where``, ``text``,
@@ -407,6 +438,9 @@ class ProcessTable:
         proc = self.get(pid)
         if proc is None or not proc.alive():
             raise NotFound(f"no running {self.noun} with PID {pid}")
+        if proc.note is not None:
+            # (NotFound: no agent of that PID to ask; the message says it runs)
+            raise NotFound(f"process {pid} runs without mpscope's agent: no stack to take ({proc.note})")
         request_id = next(self.request_ids)
         done, answer = self.stack_requests[request_id] = (threading.Event(), [])
         deadline = time.monotonic() + timeout

@@ -102,6 +102,8 @@ export class WorkersTable {
     const terminated = poolTerminated(w);
     tr.classList.toggle("pool-terminated", terminated);
     cells.state.replaceChildren(el("span", { className: `badge state-${terminated ? "exited" : w.state}` }, w.state));
+    // listed by kernel parentage, without (or no longer with) an agent: no stack or waits, Kill works
+    if (live && w.note) cells.state.append(el("span", { className: "hint", title: w.note }, " · no agent"));
     if (w.restarted_from) cells.state.append(el("span", { className: "hint", title: "restarted after the Manager was lost" }, ` ↻ ${w.restarted_from}`));
     const waiting = live && this.waiting.get(w.pid);
     if (waiting) cells.state.append(el("span", { className: "waiting-note", title: waiting }, waiting));

@@ -20,6 +20,7 @@ from mpscope_agent import protocol
 from ..agents.hub import AgentHub
 from ..processes import Conflict, ProcessTable
 from ..state import ManagerUnavailable
+from .descendants import Descendants
 from .launcher import Program, ProgramState
 from .pool_tasks import CANCELLED, PoolTaskTable
 
@@ -55,6 +56,8 @@ class ProgramWatch:
         hub.on(protocol.POOL, self._pool)
         hub.on_gone(self._on_gone)
         self.program = Program(argv, hub.dir.program_env(dict(os.environ)), self._on_start, self._on_end)
+        # what runs without (or no longer with) an agent connection, by kernel parentage
+        self.descendants = Descendants(table, lambda: self.program.popen.pid if self.program.popen else None)
 
     # -- what the core asks of a back end --------------------------------------------
     def fields(self) -> dict:
@@ -131,11 +134,14 @@ class ProgramWatch:
         if self.program.state == ProgramState.RUNNING and not self.program.ended.wait(grace):
             self.program.stop(grace, self.table.kill_all_now)
         self.table.kill_all_now()
+        self.descendants.stop_rest()
+        self.descendants.close()
 
     # -- what happens --------------------------------------------------------------
     def _stop(self) -> None:
         with self.stop_lock:
             self.program.stop(kill_rest=self.table.kill_all_now)
+            self.descendants.stop_rest()
 
     def _on_start(self, pid: int) -> None:
         self.table.seen(pid, "main", "MainProcess")
@@ -161,7 +167,9 @@ class ProgramWatch:
 
     def _on_gone(self, pid: int) -> None:
         main = self.program.popen.pid if self.program.popen else None
-        if pid != main:  # the main process's end comes from its exit status
+        # the main process's end comes from its exit status; one that closed its connection
+        # but runs on stays listed (its end is seen by the kernel's parentage)
+        if pid != main and not self.descendants.gone(pid):
             self.table.exited(pid, None)
 
     def _task_changed(self, tasks: list[dict]) -> None:
