@@ -17,6 +17,7 @@ import list from "./list.js";
 import lock from "./lock.js";
 import namespace from "./namespace.js";
 import queue from "./queue.js";
+import sharedMemory from "./shared_memory.js";
 import value from "./value.js";
 import { el } from "./parts.js";
 import { toText } from "../format.js";
@@ -35,7 +36,7 @@ const unknown = {
 };
 
 const KINDS = new Map();
-for (const module of [dict, list, queue, value, namespace, lock, condition, event, barrier]) {
+for (const module of [dict, list, queue, value, namespace, lock, condition, event, barrier, sharedMemory]) {
   for (const kind of module.kinds) KINDS.set(kind, module);
 }
 

@@ -3,15 +3,17 @@
 import { describe } from "../format.js";
 import { setParts } from "../vlist.js";
 import { el, growingList, short } from "./parts.js";
+import * as native from "./native_value.js";
 
 export default {
   kinds: ["Value", "Array"],
 
   load(value, writers = []) {
+    const extra = native.extra(value); // the program's own (sampled whole): its lock, its length
     if ("items" in value) {
-      return { typecode: value.typecode, items: value.items.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })) };
+      return { typecode: value.typecode, items: value.items.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })), ...extra };
     }
-    return { typecode: value.typecode, value: value.value, pid: writers?.[0] ?? null, at: 0 };
+    return { typecode: value.typecode, value: value.value, pid: writers?.[0] ?? null, at: 0, ...extra };
   },
 
   apply(s, op, kind, at = performance.now()) {
@@ -31,11 +33,12 @@ export default {
   },
 
   value(s) {
+    if (s.native) return native.value(s);
     if (s.items) return { value: { typecode: s.typecode, items: s.items.map((i) => i.value) }, writers: s.items.map((i) => i.pid) };
     return { value: { typecode: s.typecode, value: s.value }, writers: [s.pid] };
   },
 
-  summary: (s) => (s.items ? `${s.items.length} × '${s.typecode}'` : `'${s.typecode}'`),
+  summary: (s) => (s.native ? native.summary(s) : s.items ? `${s.items.length} × '${s.typecode}'` : `'${s.typecode}'`),
 
   render(s, body, ctx, panel) {
     if (s.items) {
@@ -45,6 +48,10 @@ export default {
         setParts(row, [["idx", `[${i}]`], [`val ${cls}`, text], ["who", item.pid ? `by ${item.pid}` : ""]]);
         return item.at;
       }, "Array items");
+      if (s.native) {
+        if (!panel.view.status) panel.view.status = body.appendChild(el("div"));
+        panel.view.status.replaceChildren(native.status(s));
+      }
       return;
     }
     const { text, cls } = describe(s.value);
@@ -54,5 +61,6 @@ export default {
     if (panel.view.drawnAt !== s.at && s.at) big.classList.add("flash");
     panel.view.drawnAt = s.at;
     body.replaceChildren(big);
+    if (s.native) body.append(native.status(s));
   },
 };
