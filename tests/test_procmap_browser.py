@@ -235,3 +235,61 @@ def test_a_recorded_deadlock_is_drawn_again_by_mpscope_open(tmp_path: Path, brow
     finally:
         client.close()
         opened.stop()
+
+
+def test_a_built_in_deadlock_on_named_locks_is_a_cycle(live_server, browser: Browser):  # noqa: F811 -- fixture
+    api = Api(live_server)
+    try:
+        api.reset()
+        one = api.spawn_pids(1, "deadlock", first="map-a", second="map-b")[0]
+        two = api.spawn_pids(1, "deadlock", first="map-b", second="map-a")[0]
+        page, errors = open_map(browser, live_server, 390)
+        try:
+            cycle = page.locator("#procmap .pm-node.pm-in-cycle")
+            expect(cycle).to_have_count(4)
+            assert sorted(cycle.evaluate_all("ns => ns.map(n => n.dataset.key)")) == sorted(
+                [f"p:{one}", f"p:{two}", "o:lock:map-a", "o:lock:map-b"]
+            )
+            expect(edge(page, "wait", f"p:{one}", "o:lock:map-b")).to_have_class(re.compile(r"\bpm-cycle\b"))
+            expect(edge(page, "hold", "o:lock:map-a", f"p:{one}")).to_have_class(re.compile(r"\bpm-cycle\b"))
+            no_page_overflow(page)
+            assert not errors, errors
+        finally:
+            page.context.close()
+    finally:
+        api.kill_all()
+        api.close()
+
+
+def test_per_process_counts_of_a_sampled_value_give_items_per_second(live_server, browser: Browser):  # noqa: F811
+    """A native Queue's or Pipe's value counts items per process (``by``): successive samples
+    give the rate along each edge; a kind the page has no module for still shows who is blocked."""
+    page, errors = open_map(browser, live_server, 1280)
+    try:
+        edges = page.evaluate(
+            """async () => {
+              const { FlowCounter, buildGraph } = await import("/static/js/procmap-graph.js");
+              const by = (n) => ({ by: { 11: { sent: n, received: 0 }, 12: { sent: 0, received: n } } });
+              const flows = new FlowCounter();
+              flows.reset({ version: 0, objects: { c: { kind: "Channel", value: by(5) } } });
+              // 10 items a second for 6 s, one sample a second
+              for (let s = 1; s <= 6; s++) {
+                const op = { seq: s, op: "sample", object: "c", pid: null, value: by(5 + 10 * s) };
+                flows.add({ ops: [op] }, 1000 + s);
+              }
+              const objects = new Map([["c", { id: "c", kind: "Channel", label: "c = make()  · p.py:3",
+                state: { value: { blocked: [{ pid: 13, call: "recv" }] } } }]]);
+              const workers = new Map([11, 12, 13].map((pid) =>
+                [pid, { pid, ppid: 1, name: `P${pid}`, state: "running" }]));
+              const graph = buildGraph({ workers, objects, flows, now: 1006.5 });
+              return graph.edges.map((e) => [e.type, e.from, e.to, e.rate ?? null]);
+            }"""
+        )
+        assert sorted(map(tuple, edges)) == [
+            ("flow", "o:c", "p:12", 10),
+            ("flow", "p:11", "o:c", 10),
+            ("wait", "p:13", "o:c", None),
+        ], edges
+        assert not errors, errors
+    finally:
+        page.context.close()

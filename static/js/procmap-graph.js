@@ -254,7 +254,9 @@ function chooseObjects(objects, edges) {
   picked.sort((a, b) => order.get(a.id) - order.get(b.id));
   return picked.map((o) => {
     const module = kindModule(o.kind);
-    const name = shortName(o.label);
+    // the names it was bound to: `a` for "a = mp.Lock()  · prog.py:7", `r, w` for a Pipe's pair
+    const bound = /^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=\s/.exec(o.label || "");
+    const name = bound ? bound[1] : shortName(o.label);
     let sub = "";
     try { sub = module.summary(o.state, o.kind); } catch { sub = ""; }
     const raw = module.kinds.length ? o.state : o.state.value || {};
