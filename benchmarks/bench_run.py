@@ -121,6 +121,14 @@ def run(bench) -> list[dict]:
             1.3,
         ),
         (
+            # the Manager's peer lookup (/proc) comes only after the authkey challenge passed
+            "run.refused_clients",
+            "refused_clients.py",
+            [str(bench.q(2000, 300))],
+            f"a TCP Manager refusing {bench.q(2000, 300):,} clients with a wrong authkey",
+            1.3,
+        ),
+        (
             "run.manager_writes",
             "manager_writes.py",
             [str(procs), str(writes)],
