@@ -16,4 +16,5 @@ ENV_PYTHONPATH = "MPSCOPE_PYTHONPATH"  # the program's own PYTHONPATH ("" if it 
 ENV_OUT = "MPSCOPE_OUT"  # "dev:ino" of the stdout pipe the parent handed over
 ENV_ERR = "MPSCOPE_ERR"  # the same for stderr
 ENV_MAIN = "MPSCOPE_MAIN"  # set (to "1") for the program's main process only
-HIDDEN_ENV = (ENV_DIR, ENV_PYTHONPATH, ENV_OUT, ENV_ERR, ENV_MAIN)
+ENV_TTY = "MPSCOPE_TTY"  # "1" if mpscope's own stdout is a terminal (set by the main process)
+HIDDEN_ENV = (ENV_DIR, ENV_PYTHONPATH, ENV_OUT, ENV_ERR, ENV_MAIN, ENV_TTY)

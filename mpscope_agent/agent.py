@@ -16,6 +16,7 @@ from .native_shm import patch_shared_memory
 from .native_values import patch_sharedctypes
 from .pool_hooks import patch_pool
 from .process_hooks import patch_process, patch_util
+from .stdio import flush_periodically, line_buffered, note_terminal
 
 channel: Channel | None = None
 
@@ -26,6 +27,8 @@ def start(boot_dir: str) -> None:
     directory = directory_from_env()
     main = is_main()
     inherited = inherited_pipes()
+    if directory is not None:
+        note_terminal(main)  # before fd 1 becomes our pipe, and before _hide
     _hide(boot_dir)
     if directory is None:
         return
@@ -65,8 +68,9 @@ def reopen_stream(name: str, fd: int) -> None:
     remembers that it can seek, and ``reconfigure()``, ``tell()`` or ``seek()`` would then
     fail with ESPIPE on our pipe. So it is made again, as CPython makes its stdio (the same
     encoding, errors, newline, write-through, buffering or none (``-u``), names and mode),
-    over the pipe, line-buffered as on a terminal: each line reaches the dashboard (and
-    the terminal) when printed. ``sys.__stdout__`` follows if it was the same object.
+    over the pipe, buffered as plain python would buffer it where mpscope's own stdout goes
+    (line-buffered on a terminal, else block-buffered: :mod:`stdio`), and flushed every
+    50 ms so the page stays live. ``sys.__stdout__`` follows if it was the same object.
     """
     old = getattr(sys, name)
     if not isinstance(old, io.TextIOWrapper):
@@ -85,7 +89,7 @@ def reopen_stream(name: str, fd: int) -> None:
             encoding=old.encoding,
             errors=old.errors,
             newline="\n",  # CPython's stdio on POSIX: no translation
-            line_buffering=True,
+            line_buffering=not unbuffered and line_buffered(name, old.line_buffering),
             write_through=old.write_through,
         )
         stream.mode = old.mode
@@ -95,6 +99,8 @@ def reopen_stream(name: str, fd: int) -> None:
     if getattr(sys, f"__{name}__") is old:
         setattr(sys, f"__{name}__", stream)
     _replaced.append(old)  # never closed nor collected: its fd is the new stream's
+    if not unbuffered:
+        flush_periodically(stream)
 
 
 _replaced: list = []
