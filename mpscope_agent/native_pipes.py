@@ -100,32 +100,54 @@ def patch_connection(module) -> None:
 
 
 def _counting(method, name: str):
-    sends = name.startswith("send")
+    """``method`` of every Connection, counting for the followed ones: the same signature (no
+    ``*args`` packing on the hot path), named as the method (a wait in it reads "recv() on r")."""
+    if name == "send":
 
-    if sends:
-
-        def send(self, *args, **kwargs):
-            result = method(self, *args, **kwargs)
+        def wrapper(self, obj):
+            method(self, obj)
             end = _ends.get(id(self))
             if end is not None:
                 end.sent += 1
-            return result
 
-        wrapper = send
-    else:
+    elif name == "send_bytes":
 
-        def recv(self, *args, **kwargs):  # named recv: a wait in it reads "recv() on r"
-            result = method(self, *args, **kwargs)
+        def wrapper(self, buf, offset=0, size=None):
+            method(self, buf, offset, size)
+            end = _ends.get(id(self))
+            if end is not None:
+                end.sent += 1
+
+    elif name == "recv_bytes_into":
+
+        def wrapper(self, buf, offset=0):
+            result = method(self, buf, offset)
             end = _ends.get(id(self))
             if end is not None:
                 end.received += 1
             return result
 
-        wrapper = recv
-    wrapper.__name__ = wrapper.__qualname__ = name
+    elif name == "recv_bytes":
+
+        def wrapper(self, maxlength=None):
+            result = method(self, maxlength)
+            end = _ends.get(id(self))
+            if end is not None:
+                end.received += 1
+            return result
+
+    else:
+
+        def wrapper(self):
+            result = method(self)
+            end = _ends.get(id(self))
+            if end is not None:
+                end.received += 1
+            return result
+
     wrapper.__code__ = wrapper.__code__.replace(co_name=name)
-    wrapper.__doc__ = method.__doc__
-    wrapper.__module__ = method.__module__
+    wrapper.__name__, wrapper.__qualname__ = name, method.__qualname__
+    wrapper.__doc__, wrapper.__module__ = method.__doc__, method.__module__
     return wrapper
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from .barrier_diagnosis import barriers_short
-from .diagnoses_pipes import pipe_hangs
+from .diagnoses_pipes import with_pipe_hangs
 from .locks import find_deadlocks, single_holder_locks
 from .mirror import SharedStateMirror
 from .processes import ProcessTable
@@ -166,7 +166,7 @@ def compute(
     out += _dead_holders(held, by_pid, live, named)
     out += _queue_joins(by_pid, live)
     out += _no_writers(by_pid, live)
-    out += pipe_hangs(by_pid, live, list(pipes), labels or {}, _name, {d["id"] for d in out})
+    out = with_pipe_hangs(out, by_pid, live, list(pipes), labels or {}, _name)
     out += _lost_tasks(tasks, by_pid)
     out += barriers_short(list(barriers), by_pid, live, named)
     out += _from_stderr(evidence, by_pid)

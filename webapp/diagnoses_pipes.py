@@ -24,6 +24,21 @@ YOUNG = 2.0  # seconds: a process younger than this may not have sampled its end
 NOT_PROGRAM = ("manager", "worker", "lab")
 
 
+def with_pipe_hangs(
+    found: list[dict],
+    by_pid: dict[int, dict],
+    live: set[int],
+    pipes: list[tuple[str, str, dict]],
+    labels: dict[str, str | None],
+    name: Callable[[int, dict], str],
+) -> list[dict]:
+    """``found`` (the other rules' diagnoses) with the Pipe hangs added; a general ``no_writer``
+    of a reader whose Pipe end is unclosed gives way to the Pipe's own, which names the fix."""
+    hangs = pipe_hangs(by_pid, live, pipes, labels, name, {d["id"] for d in found})
+    unclosed = {f"no_writer:{d['pids'][0]}" for d in hangs if d["kind"] == "unclosed_pipe_end"}
+    return [d for d in found if d["id"] not in unclosed] + hangs
+
+
 def pipe_hangs(
     by_pid: dict[int, dict],
     live: set[int],

@@ -16,6 +16,7 @@ import event from "./event.js";
 import list from "./list.js";
 import lock from "./lock.js";
 import namespace from "./namespace.js";
+import pipe from "./pipe.js";
 import queue from "./queue.js";
 import sharedMemory from "./shared_memory.js";
 import value from "./value.js";
@@ -36,7 +37,7 @@ const unknown = {
 };
 
 const KINDS = new Map();
-for (const module of [dict, list, queue, value, namespace, lock, condition, event, barrier, sharedMemory]) {
+for (const module of [dict, list, queue, value, namespace, lock, condition, event, barrier, sharedMemory, pipe]) {
   for (const kind of module.kinds) KINDS.set(kind, module);
 }
 
