@@ -268,7 +268,8 @@ def test_per_process_counts_of_a_sampled_value_give_items_per_second(live_server
     try:
         edges = page.evaluate(
             """async () => {
-              const { FlowCounter, buildGraph } = await import("/static/js/procmap-graph.js");
+              const { FlowCounter } = await import("/static/js/procmap-flows.js");
+              const { buildGraph } = await import("/static/js/procmap-graph.js");
               const by = (n) => ({ by: { 11: { sent: n, received: 0 }, 12: { sent: 0, received: n } } });
               const flows = new FlowCounter();
               flows.reset({ version: 0, objects: { c: { kind: "Channel", value: by(5) } } });

@@ -4,7 +4,8 @@
 // cycle highlighted — drawn as one SVG from the page's model (procmap-graph.js builds the
 // graph), at most once per animation frame and only while the view is shown.
 
-import { buildGraph, FlowCounter, formatRate } from "./procmap-graph.js";
+import { FlowCounter, formatRate } from "./procmap-flows.js";
+import { buildGraph } from "./procmap-graph.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const ROW = 44; // a node's row
