@@ -16,10 +16,18 @@ import { ObjectPanels, ObjectsModel } from "./objects.js";
 import { BuiltinPanels } from "./builtin.js";
 import { startProgramPanel } from "./program.js";
 import { startReplay } from "./replay.js";
+import { access, api, NO_ACCESS, socketOptions } from "./session.js";
 import { ProcessMap } from "./procmap.js";
 
 const $ = (id) => document.getElementById(id);
-const readOnly = document.body.dataset.readOnly === "true";
+// The shell is the same for every client; what this one may do comes with its token
+// (session.js). A viewer's token removes the controls; no token (or a wrong one) gets none.
+const allowed = await access();
+const readOnly = document.body.dataset.readOnly === "true" || !allowed || allowed.readOnly;
+if (readOnly) {
+  for (const el of document.querySelectorAll("[data-admin-only]")) el.remove();
+  for (const el of document.querySelectorAll(".readonly-note")) el.hidden = false;
+}
 
 // Every shared object, by id. The built-in d and l have their own panels (builtin.js), the
 // named locks their table (locks.js); every other object gets a kind panel (objects.js).
@@ -28,7 +36,11 @@ const builtinMode = document.body.dataset.mode === "builtin";
 const objects = new ObjectsModel({
   elsewhere: (id) => builtinMode && (id === "d" || id === "l" || namedLockName(id) !== null),
 });
-const socket = io({ transports: ["websocket"] });
+const socket = io(socketOptions({ autoConnect: allowed !== null }));
+if (!allowed) {
+  setConnection("offline", "No token");
+  showBanner(NO_ACCESS, "bad");
+}
 
 /** Send a command over the socket; resolve with the server's answer (the REST body + status). */
 function command(event, body) {
@@ -223,7 +235,7 @@ const locksPanel = new LocksPanel({
     return lock.holder_alive === false || clearedPids.has(lock.holder_pid);
   },
   release: async (name) => {
-    const response = await fetch(`/api/locks/${encodeURIComponent(name)}/release`, {
+    const response = await api(`/api/locks/${encodeURIComponent(name)}/release`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
     });
     const answer = await response.json();
@@ -255,7 +267,7 @@ const objectPanels = new ObjectPanels($("objects"), objects, {
   readOnly,
   isDead,
   release: async (id, pid) => {
-    const response = await fetch(`/api/objects/${encodeURIComponent(id)}/release`, {
+    const response = await api(`/api/objects/${encodeURIComponent(id)}/release`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ pid }),
     });
     const answer = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));

@@ -1,6 +1,7 @@
 // The spawn form (count, task, the task's params) and the bulk buttons.
 
 import { buildForm, limitsText, readForm } from "./params-form.js";
+import { api } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,7 +20,7 @@ export async function initControls({ command, maxWorkers }) {
   const paramsBox = $("spawn-params");
   let tasks = [];
   try {
-    tasks = await (await fetch("/api/tasks")).json();
+    tasks = await (await api("/api/tasks")).json();
   } catch {
     tasks = [];
   }

@@ -2,6 +2,7 @@
 
 import { fillRow, updateLine } from "./output.js";
 import { VirtualList } from "./vlist.js";
+import { api } from "./session.js";
 
 export class Inspector {
   constructor({ limits = () => ({}) } = {}) {
@@ -32,7 +33,7 @@ export class Inspector {
       : `PID ${worker.pid} — ${worker.name ?? "process"}${worker.role ? ` · ${worker.role}` : ""} (${worker.state})`;
     if (!this.dialog.open) this.dialog.showModal();
     this.showTab(tab);
-    const answer = await (await fetch(`/api/workers/${worker.pid}/output?since=0`)).json();
+    const answer = await (await api(`/api/workers/${worker.pid}/output?since=0`)).json();
     if (this.pid !== worker.pid || answer.error) return;
     this.lines = answer.lines;
     this.loaded = true;
@@ -95,7 +96,7 @@ export class Inspector {
   async loadStack() {
     const box = document.getElementById("inspector-stack");
     box.replaceChildren(document.createTextNode("Asking the worker for its stack…"));
-    const response = await fetch(`/api/workers/${this.pid}/stack`);
+    const response = await api(`/api/workers/${this.pid}/stack`);
     const answer = await response.json();
     if (answer.error) { box.textContent = answer.error; return; }
     const parts = [];

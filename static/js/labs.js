@@ -6,9 +6,10 @@ import { buildForm, readForm } from "./params-form.js";
 import { Timeline } from "./labs-timeline.js";
 import { renderResult } from "./labs-results.js";
 import { setConnection, showBanner, toast } from "./ui.js";
+import { api, NO_ACCESS, socketOptions } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
-const socket = io({ transports: ["websocket"] });
+const socket = io(socketOptions());
 const timeline = new Timeline($("timeline"));
 
 let labs = [];
@@ -20,7 +21,8 @@ let early = [];
 
 // -- lab selection ---------------------------------------------------------------------
 async function loadLabs() {
-  const answer = await fetch("/api/labs");
+  const answer = await api("/api/labs");
+  if (answer.status === 401) { showBanner(NO_ACCESS, "bad"); return; }
   labs = await answer.json();
   const list = $("lab-list");
   for (const lab of labs) {
@@ -46,7 +48,7 @@ async function selectLab(name) {
   $("lab-title").textContent = lab.title;
   buildForm($("lab-params"), lab.params);
   showRun(null);
-  const detail = await (await fetch(`/api/labs/${lab.name}`)).json();
+  const detail = await (await api(`/api/labs/${lab.name}`)).json();
   showCode(detail.code);
 }
 
@@ -77,7 +79,7 @@ $("lab-form").addEventListener("submit", async (event) => {
     error.textContent = e.message; error.hidden = false; return;
   }
   $("run-button").disabled = true;
-  const answer = await fetch(`/api/labs/${current.name}/runs`, {
+  const answer = await api(`/api/labs/${current.name}/runs`, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(params),
   });
   const body = await answer.json();

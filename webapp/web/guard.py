@@ -4,40 +4,43 @@ It refuses, before any route or socket handler runs:
 
 * a ``Host`` header that is not the address the server was started on or localhost
   (same-origin checks alone do not stop DNS rebinding);
-* a request without the token, when a token is set (always when bound beyond loopback);
+* a request without the token, when a token is set (always under ``mpscope run``, and when
+  bound beyond loopback), but for the page's shell (``/``, ``/labs``, ``/static/...``), which
+  holds nothing of the state: the page asks for everything else with the token;
 * a state-changing request (POST, PUT, PATCH, DELETE) or a Socket.IO handshake whose
   ``Origin`` is another site.
 
 It records the client's role (``environ["mpscope.read_only"]``) for the one authorisation
 point, :mod:`webapp.web.access`, which every route and socket event passes through.
 
-``/?token=T`` logs a browser in: the token must be one of ours (letters, digits, ``-``,
-``_``), and the answer is a redirect to a path on this server with a cookie that is named
-after this server's port and holds a per-port HMAC of the token, never the token itself
-nor anything else taken from the request. Cookies are per host, not per port: every service
-on this host is sent it, so what they see must not be worth anything elsewhere.
+A token is taken from ``Authorization: Bearer T`` (REST clients and the page's fetches) or
+``?token=T`` (curl, and the page's Socket.IO handshake: a browser's WebSocket cannot send
+headers), never from a cookie: browsers send a host's cookies to every port of it, so any
+other service on this host would receive whatever a cookie held. The printed URL carries the
+token in its fragment (``/#token=T``), which the browser never sends; the page keeps it in
+sessionStorage, which is this origin's (this port's) only. An old link ``/?token=T`` to a page
+is answered with a redirect to ``#token=T`` (for one of our tokens only: nothing taken from
+the request goes into a header), and sets nothing.
 
 It also adds the security headers (a strict Content-Security-Policy among them).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import json
 import re
 import socket
 from collections.abc import Callable, Iterable
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import psutil
 
-COOKIE_PREFIX = "mpscope_"  # + the port: two servers on one host keep their own cookies
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+SHELL_PATHS = {"/", "/labs"}  # with /static/...: the page's shell, the same for every client
 SECURITY_HEADERS = [
     (
         "Content-Security-Policy",
@@ -69,15 +72,6 @@ def allowed_hosts(bind_host: str, extra: Iterable[str] = ()) -> set[str]:
         for addrs in psutil.net_if_addrs().values():
             hosts.update(a.address.split("%")[0].lower() for a in addrs if a.family in (2, 10))
     return hosts
-
-
-def cookie_name(environ: dict) -> str:
-    return COOKIE_PREFIX + "".join(c for c in environ.get("SERVER_PORT", "") if c.isdigit())
-
-
-def cookie_value(token: str, environ: dict) -> str:
-    """What the login cookie holds for ``token`` on this port: an HMAC, not the token."""
-    return hmac.new(token.encode(), cookie_name(environ).encode(), hashlib.sha256).hexdigest()
 
 
 def same_origin_path(path: str) -> str:
@@ -133,6 +127,8 @@ class RequestGuard:
         if login and not TOKEN_RE.fullmatch(query["token"][0]):
             return self.refuse(with_headers, 400, "a token is 16-256 letters, digits, '-' or '_'")
         role = self.role(environ)
+        if role is None and self.is_shell(method, path) and not self.offered_tokens(environ):
+            role = self.base_role()  # the shell only: the page asks with its token for the rest
         if role is None:
             return self.refuse(with_headers, 401, "a token is required: open the URL printed at startup")
         environ["mpscope.read_only"] = role == "viewer"
@@ -140,10 +136,18 @@ class RequestGuard:
             return self.login(environ, with_headers, query)
         return self.app(environ, with_headers)
 
+    @staticmethod
+    def is_shell(method: str, path: str) -> bool:
+        """The page's HTML, scripts and styles: nothing in them comes from the state."""
+        return method in ("GET", "HEAD") and (path in SHELL_PATHS or path.startswith("/static/"))
+
+    def base_role(self) -> str:
+        """The role of the first token, or of everyone when no token is set."""
+        return "viewer" if self.read_only else "admin"
+
     def tokens(self) -> list[tuple[str, str]]:
         """``(token, role)`` for each token this server accepts."""
-        base = "viewer" if self.read_only else "admin"
-        found = [(self.token, base)] if self.token else []
+        found = [(self.token, self.base_role())] if self.token else []
         if self.viewer_token:
             found.append((self.viewer_token, "viewer"))
         return found
@@ -151,13 +155,10 @@ class RequestGuard:
     def role(self, environ: dict) -> str | None:
         """Return "admin", "viewer", or None when a required token is missing or wrong."""
         if self.token is None:
-            return "viewer" if self.read_only else "admin"
+            return self.base_role()
         offered = self.offered_tokens(environ)
-        cookie = self.offered_cookie(environ)
         for token, role in self.tokens():  # the first match wins: the admin token is first
             if any(hmac.compare_digest(t, token.encode()) for t in offered):
-                return role
-            if cookie and hmac.compare_digest(cookie, cookie_value(token, environ).encode()):
                 return role
         return None
 
@@ -171,28 +172,19 @@ class RequestGuard:
         found.extend(parse_qs(environ.get("QUERY_STRING", "")).get("token", [])[:1])
         return [t.encode("utf-8", "surrogateescape") for t in found]
 
-    @staticmethod
-    def offered_cookie(environ: dict) -> bytes | None:
-        cookie = SimpleCookie()
-        try:
-            cookie.load(environ.get("HTTP_COOKIE", ""))
-        except Exception:  # a malformed cookie header is simply no token
-            return None
-        name = cookie_name(environ)
-        return cookie[name].value.encode("utf-8", "surrogateescape") if name in cookie else None
-
     def login(self, environ: dict, start_response: Callable, query: dict):
-        """Reload the page without ``?token=``, first setting the login cookie if it is one of ours."""
+        """Answer an old ``?token=`` link to a page: the same page, the token in the fragment.
+
+        Only one of this server's own tokens is written into ``Location``, and no cookie is set.
+        """
         offered = query.pop("token")[0]
         rest = urlencode(query, doseq=True)
         location = same_origin_path(environ.get("PATH_INFO", "/")) + (f"?{rest}" if rest else "")
-        headers = [("Location", location), ("Content-Length", "0")]
         for token, _role in self.tokens():
             if hmac.compare_digest(offered.encode(), token.encode()):
-                name, value = cookie_name(environ), cookie_value(token, environ)
-                headers.append(("Set-Cookie", f"{name}={value}; Path=/; HttpOnly; SameSite=Strict"))
+                location += f"#token={token}"
                 break
-        start_response("303 See Other", headers)
+        start_response("303 See Other", [("Location", location), ("Content-Length", "0")])
         return [b""]
 
     @staticmethod

@@ -60,6 +60,13 @@ def index():
     )
 
 
+@bp.get("/api/session")
+def client_session():
+    """What this client's token allows: the page asks, with its token, before it shows controls
+    (its shell is served without one)."""
+    return jsonify(read_only=bool(request.environ.get("mpscope.read_only", False)))
+
+
 @bp.get("/healthz")
 def healthz():
     """Report that the server is up, with its Manager's PID and restart count."""
