@@ -287,7 +287,7 @@ def timed_with_a_page(tmp: Path, i: int, program: str, procs: int, writes: int) 
         tmp / f"log-{i}", program, str(procs), str(writes), "0", str(go),
         subcommand=("run",), max_workers=None, allow_errors=True, startup_timeout=60,
     )  # fmt: skip
-    client = Client(srv.url)
+    client = Client(srv.url, token=srv.token)  # mpscope run requires one
     try:
         client.wait(lambda: client.replica.version >= 0, what="the first snapshot")
         writers = lambda: sum(w["role"] == "process" for w in srv.state()["workers"])  # noqa: E731
@@ -311,7 +311,7 @@ def push_latency(bench) -> dict:
             Path(tmp) / "log", str(program), "4", str(writes), "250", str(go),
             subcommand=("run",), max_workers=None, allow_errors=True, startup_timeout=60,
         )  # fmt: skip
-        client = Client(srv.url)
+        client = Client(srv.url, token=srv.token)  # mpscope run requires one
         try:
             client.wait(lambda: client.replica.version >= 0, what="the first snapshot")
             wait_for(

@@ -224,8 +224,9 @@ class Client:
         rcvbuf: int | None = None,
         read: bool = True,
         replica: bool = True,
+        token: str | None = None,
     ) -> None:
-        self.ws = raw_socket(url, rcvbuf=rcvbuf, timeout=60)
+        self.ws = raw_socket(url, token, rcvbuf=rcvbuf, timeout=60)
         self.on_event = on_event
         self.replica = Replica() if replica else None
         self.cond = threading.Condition()

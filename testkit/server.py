@@ -26,8 +26,8 @@ from .rest import ServerApi, token_session
 from .waiting import is_alive, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-RUNNING_AT = re.compile(r"running at (http://\S+)")
-TOKEN_LINE = re.compile(r"open \S+/\?token=(\S+)")
+RUNNING_AT = re.compile(r"running at (http://[^\s/]+)")  # the URL printed, without its path and token
+TOKEN_LINE = re.compile(r"running at http://\S+/#token=([\w-]+)")
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
@@ -97,6 +97,11 @@ class Server(ServerProcesses, ServerApi):
         self.token = token or (printed.group(1) if printed else None)
         self.session = token_session(self.token)
         self.track_descendants()
+
+    @property
+    def page_url(self) -> str:
+        """The page as the printed URL opens it: with the token in its fragment, if there is one."""
+        return f"{self.url}/#token={self.token}" if self.token else f"{self.url}/"
 
     def _printed_url(self) -> str | None:
         match = RUNNING_AT.search(self.out_path.read_text())

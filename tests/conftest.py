@@ -49,7 +49,7 @@ def api(server: Server):
 @pytest.fixture
 def sio(api: Api):
     """A websocket Socket.IO client connected to the freshly reset server, first snapshot received."""
-    client = LiveClient(api.url)
+    client = LiveClient(api)
     client.wait(lambda: client.replica.version is not None, what="the first snapshot")
     yield client
     client.close()

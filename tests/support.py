@@ -23,6 +23,7 @@ class Api(ServerApi):
     def __init__(self, srv: Server) -> None:
         self.server = srv
         self.url = srv.url
+        self.token = srv.token  # so that a LiveClient(api) connects with it
         self.session = token_session(srv.token)
 
     def track(self, pid: int) -> None:
@@ -35,5 +36,6 @@ class Api(ServerApi):
 class LiveClient(SocketClient):
     """A :class:`testkit.client.SocketClient` that also keeps every ``changes`` batch (see ``ops()``)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url, keep_changes=True)
+    def __init__(self, server: str | Server | Api) -> None:
+        """``server``: a URL, or a Server or Api (whose token it connects with)."""
+        super().__init__(server, keep_changes=True)

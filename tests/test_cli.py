@@ -33,6 +33,7 @@ FLAG_CASES: dict[str, tuple[list[str], list[str], str, object]] = {
     "--ended-output-mib": (["8"], [], "ENDED_OUTPUT_BYTES", 8 * 2**20),
     "--read-only": ([], [], "READ_ONLY", True),
     "--token": ([TOKEN], [], "TOKEN", TOKEN),
+    "--no-token": ([], [], "TOKEN", None),  # mpscope run makes one up by default
     "--viewer-token": ([VIEWER_TOKEN], ["--token", TOKEN], "VIEWER_TOKEN", VIEWER_TOKEN),
     "--allow-host": (["example.test"], [], "ALLOWED_HOSTS", ("example.test",)),
     "--rate-limit": (["2.5"], [], "RATE_LIMIT", 2.5),
@@ -93,7 +94,8 @@ def test_the_defaults_are_the_documented_ones():
     }  # fmt: skip
     assert seen(parse_args([])) == expected
     run = parse_args(["run", SCRIPT])
-    assert seen(run) == expected
+    assert seen(run) == {**expected, "TOKEN": run.token}  # a watched program's needs a token
+    assert len(run.token) == 32 and parse_args(["run", SCRIPT]).token != run.token
     assert run.python == sys.executable and not run.exit_with_program
 
 
@@ -150,6 +152,9 @@ def test_dash_dash_runs_a_script_whose_name_starts_with_a_dash(tmp_path: Path, m
         (["run", "--port", "x", SCRIPT], "mpscope run: error: argument --port: invalid int value: 'x'"),
         (["run", "--token", "short", SCRIPT], "mpscope run: error: --token must be 16-256 letters"),
         (["run", "--viewer-token", VIEWER_TOKEN, SCRIPT], "mpscope run: error: --viewer-token needs --token"),
+        (["run", "--no-token", "--token", TOKEN, SCRIPT], "mpscope run: error: --no-token goes with neither"),
+        (["run", "--no-token", "--host", "0.0.0.0", SCRIPT], "run: error: --no-token: a dashboard bound"),
+        (["--no-token", "--host", "0.0.0.0"], "mpscope: error: --no-token: a dashboard bound beyond"),
         (["run", "--bogus", SCRIPT], "mpscope run: error: unrecognized arguments: --bogus"),
         (["run", "--port"], "mpscope run: error: argument --port: expected one argument"),
         (["run", "--port", "0"], "mpscope run: error: name a script to run"),

@@ -33,7 +33,7 @@ def test_joining_a_child_whose_queue_is_unread_is_named_and_shown(run_server, ru
         context = browser.new_context(viewport={"width": width, "height": 900})
         try:
             page = context.new_page()
-            page.goto(run_server.url)
+            page.goto(run_server.page_url)
             banner = page.locator('#diagnoses .diagnosis[data-kind="queue_join"]')
             expect(banner).to_contain_text("Joined a process that cannot exit")
             expect(banner.get_by_role("link", name="programming guidelines")).to_be_visible()

@@ -78,7 +78,7 @@ def open_page(browser: Browser, srv: RunServer, width: int) -> tuple[Page, list[
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(srv.url)
+    page.goto(srv.page_url)
     expect(page.locator("#connection")).to_have_text("Live")
     return page, errors
 

@@ -40,7 +40,7 @@ def test_the_program_panel_stops_and_runs_the_program_again(browser: Browser, tm
     try:
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(srv.url)
+        page.goto(srv.page_url)
         expect(page.locator("#connection")).to_have_text("Live")
         expect(page.locator("#spawn-form")).to_have_count(0)
         expect(page.locator("#program-argv")).to_have_text(f"python {program}")

@@ -98,7 +98,7 @@ def test_stop_ends_a_program_that_ignores_sigterm_and_run_again_restarts_it(
 
 @pytest.mark.parametrize("run_server", [("bad/ignores_sigterm.py",)], indirect=True)
 def test_socket_commands_stop_and_start_the_program_and_program_events_say_so(run_server, run_api):
-    client = LiveClient(run_api.url)
+    client = LiveClient(run_api)
     try:
         first = client.wait(lambda: client.received("snapshot"), what="a snapshot")[0]["program"]
         assert first["state"] == "running" and first["argv"] == [str(EXAMPLES / "bad" / "ignores_sigterm.py")]

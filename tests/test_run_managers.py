@@ -42,7 +42,7 @@ def by_label(objects: dict, start: str) -> tuple[str, dict]:
 )
 def test_the_tutorials_manager_example_shows_every_pid_written_by_its_writer(run_server, run_api):
     srv, api = run_server, run_api
-    client = LiveClient(srv.url)
+    client = LiveClient(srv)
     try:
         wait_program(api)
         children = children_of(api)
@@ -249,7 +249,7 @@ def test_a_page_opened_after_unwatched_writes_gets_them_all_then_the_rest_live(t
     api, client = Api(srv), None
     try:
         wait_for(first_done.exists, 30, "the first phase's end")
-        client = LiveClient(srv.url)
+        client = LiveClient(srv)
         # a:0..49 and b:0..49, each written 8 times, the last time with 350 + its number (the
         # Manager's last batch may still be on its way when the page joins: then as a change)
         finished = sorted([f"{tag}:{n}", 350 + n] for tag in "ab" for n in range(50))

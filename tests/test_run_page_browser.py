@@ -117,7 +117,7 @@ def open_page(browser: Browser, url: str, width: int) -> tuple[Page, list[str]]:
 
 def test_rows_stay_one_line_and_fit_at_1280_with_long_waits(stuck_tree, browser: Browser):
     srv, api = stuck_tree
-    page, errors = open_page(browser, srv.url, 1280)
+    page, errors = open_page(browser, srv.page_url, 1280)
     try:
         notes = page.locator("#workers .waiting-note")
         expect(notes).to_have_count(2)
@@ -151,7 +151,7 @@ def test_the_program_is_a_tree_with_the_main_process_always_in_view(stuck_tree, 
     srv, api = stuck_tree
     state = api.state()
     main = state["program"]["pid"]
-    page, errors = open_page(browser, srv.url, width)
+    page, errors = open_page(browser, srv.page_url, width)
     try:
         rows = page.locator("#workers tr[data-pid]")
         expect(rows).to_have_count(12)
@@ -202,7 +202,7 @@ def test_the_program_is_a_tree_with_the_main_process_always_in_view(stuck_tree, 
 def test_nothing_of_the_built_in_dashboard_is_left(stuck_tree, browser: Browser):
     srv, api = stuck_tree
     main = api.state()["program"]["pid"]
-    page, errors = open_page(browser, srv.url, 1280)
+    page, errors = open_page(browser, srv.page_url, 1280)
     try:
         expect(page.locator(f'#workers tr[data-pid="{main}"]')).to_be_visible()
         expect(page.locator("#version")).to_have_count(0)  # the built-in shared state's version
@@ -230,7 +230,7 @@ def test_pool_rows_tasks_and_run_again(tmp_path: Path, browser: Browser):
     program.write_text(ENDED_AND_STUCK_POOL)
     srv = RunServer(tmp_path, str(program))
     api = Api(srv)
-    page, errors = open_page(browser, srv.url, 1280)
+    page, errors = open_page(browser, srv.page_url, 1280)
     try:
         expect(page.locator("#pool-timeline")).to_be_visible()
         # no lock, no deadlock: no Locks panel

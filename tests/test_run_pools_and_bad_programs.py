@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(90)
 # -- pool tasks -------------------------------------------------------------------------------
 @pytest.mark.parametrize("run_server", [("pool_callbacks.py", "0.1")], indirect=True)
 def test_pool_tasks_show_each_task_its_worker_failures_and_where_callbacks_ran(run_server, run_api):
-    client = LiveClient(run_api.url)
+    client = LiveClient(run_api)
     try:
         info = wait_program(run_api)
         # every task finished: their workers' events may still be on their way when the program ended

@@ -38,7 +38,7 @@ def shoot(program: list[str], out: Path, ready: Callable[[Page], None], tool: st
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(server.url)
+                page.goto(server.page_url)
                 ready(page)
                 page.evaluate("window.scrollTo(0, 0)")  # the sticky header stays at the top
                 page.screenshot(path=str(out), full_page=True)

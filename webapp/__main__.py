@@ -54,7 +54,14 @@ SERVER_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     ("--read-only", {"action": "store_true", "help": "watch only: spawn, kill and reset are refused"}),
-    ("--token", {"help": "require this token (generated and printed when binding beyond loopback)"}),
+    ("--token", {"help": "require this token (generated under mpscope run and beyond loopback)"}),
+    (
+        "--no-token",
+        {
+            "action": "store_true",
+            "help": "require no token, on loopback only: any local user can then read and control it",
+        },
+    ),
     ("--viewer-token", {"help": "a second token that grants read-only access"}),
     ("--allow-host", {"action": "append", "default": [], "help": "another Host name to accept (repeatable)"}),
     ("--rate-limit", {"type": float, "default": 50.0, "help": "commands per second per client (0 = off)"}),
@@ -174,7 +181,13 @@ def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
             parser.error(f"--{name.replace('_', '-')} must be 16-256 letters, digits, '-' or '_'")
     if args.viewer_token and not args.token and is_loopback(args.host):
         parser.error("--viewer-token needs --token")
-    if args.token is None and (args.viewer_token or not is_loopback(args.host)):
+    if args.no_token:
+        if args.token or args.viewer_token:
+            parser.error("--no-token goes with neither --token nor --viewer-token")
+        if not is_loopback(args.host):
+            parser.error("--no-token: a dashboard bound beyond loopback always needs a token")
+    elif args.token is None and (args.viewer_token or not is_loopback(args.host) or args.command == "run"):
+        # a watched program's state and control are its owner's, even from other local users
         args.token = secrets.token_urlsafe(24)
 
 
@@ -260,7 +273,11 @@ def serve(
     extra_config: dict | None = None,
     on_listening: Callable[[Flask, str, Callable[[], None]], None] | None = None,
 ) -> int:
-    """Serve the dashboard until SIGINT, SIGTERM or ``stop()``; then ``on_listening(app, url, stop)``."""
+    """Serve the dashboard until SIGINT, SIGTERM or ``stop()``.
+
+    ``on_listening(app, page_url, stop)`` is called once it listens; ``page_url`` is the URL
+    printed, with ``#token=T`` when a token is set.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     try:
@@ -281,11 +298,11 @@ def serve(
     notes = " (read-only)" if args.read_only else ""
     if args.record:
         notes += f", recording into {args.record}"
-    print(f"mpscope running at {url}{notes} (Ctrl-C to stop)", flush=True)
-    if args.token:
-        print(f"  open {url}/?token={args.token} (REST: Authorization: Bearer TOKEN)", flush=True)
+    # the token in the fragment: the browser never sends it, the page keeps it (webapp/web/guard.py)
+    page = f"{url}/#token={args.token}" if args.token else url
+    print(f"mpscope running at {page}{notes} (Ctrl-C to stop)", flush=True)
     if args.viewer_token:
-        print(f"  viewers: {url}/?token={args.viewer_token} (read-only)", flush=True)
+        print(f"  viewers: {url}/#token={args.viewer_token} (read-only)", flush=True)
 
     def stop(signum=None, frame=None):
         dashboard.stopping()
@@ -295,7 +312,7 @@ def serve(
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     if on_listening is not None:
-        on_listening(app, url, stop)
+        on_listening(app, page, stop)
     try:
         server.serve_forever()
     finally:
