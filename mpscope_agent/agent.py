@@ -12,6 +12,7 @@ from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
 from .native_pipes import patch_connection
+from .native_queues import patch_queues
 from .native_shm import patch_shared_memory
 from .native_values import patch_sharedctypes
 from .pool_hooks import patch_pool
@@ -51,6 +52,7 @@ def start(boot_dir: str) -> None:
             "multiprocessing.managers": lambda m: patch_managers(m, channel),
             "multiprocessing.process": lambda m: patch_process(m, channel),
             "multiprocessing.synchronize": lambda m: (native.patch_synchronize(m), native_sync.patch(m)),
+            "multiprocessing.queues": patch_queues,
             "multiprocessing.connection": patch_connection,
             "multiprocessing.sharedctypes": lambda m: patch_sharedctypes(m, channel),
             "multiprocessing.shared_memory": patch_shared_memory,

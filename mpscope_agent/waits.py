@@ -83,10 +83,27 @@ def describe(frame) -> dict | None:
             return _pool_worker(frame, inner, in_queue)
         in_queue = in_queue or place[0] in ("queues.py", "connection.py")
         if place == EXIT_FLUSH:
-            text = "exiting: its Queue's feeder is still writing items it put, which no process has read"
-            return {"call": "exit_flush", "object": None, "where": None, "text": text}
+            return _exit_flush(frame)
         inner, frame = frame, frame.f_back
     return None
+
+
+def _exit_flush(frame) -> dict:
+    """Held at exit by a Queue's feeder: which queue (one of the program's), how much is left."""
+    from .native_queues import flushing
+
+    oid, name, items, size = flushing(frame)
+    text = "exiting: its Queue's feeder is still writing items it put, which no process has read"
+    if oid is not None and items:
+        into = f"into {name}" if name else "into its Queue"
+        text = (
+            f"exiting: flushing {items} item{'s' * (items != 1)} ({size / 1e6:.1f} MB) {into}, "
+            "which no process has read"
+        )
+    waiting = {"call": "exit_flush", "object": name, "where": None, "text": text}
+    if oid is not None:
+        waiting["oid"] = oid
+    return waiting
 
 
 def _pool_worker(frame, inner, in_queue: bool) -> dict:

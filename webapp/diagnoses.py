@@ -120,10 +120,10 @@ class Diagnoses:
         ]
         barriers = self.mirror.values_of(("Barrier",))
         pipes = self.mirror.values_of(("Pipe",))
-        labels = self.mirror.labels([oid for oid, _, _ in objects + barriers + pipes])
-        found = compute(
-            self.processes.infos(), cycles, held, self.pool_tasks(), self._evidence(), labels, barriers, pipes
-        )
+        infos = self.processes.infos()
+        waited = [w["waiting"]["oid"] for w in infos if (w.get("waiting") or {}).get("oid")]  # native Queues
+        labels = self.mirror.labels([oid for oid, _, _ in objects + barriers + pipes] + waited)
+        found = compute(infos, cycles, held, self.pool_tasks(), self._evidence(), labels, barriers, pipes)
         now = time.time()
         with self.lock:
             for item in found:
@@ -164,8 +164,8 @@ def compute(
     out: list[dict] = []
     out += _deadlocks(locks, named)
     out += _dead_holders(held, by_pid, live, named)
-    out += _queue_joins(by_pid, live)
-    out += _no_writers(by_pid, live)
+    out += _queue_joins(by_pid, live, named)
+    out += _no_writers(by_pid, live, named)
     out = with_pipe_hangs(out, by_pid, live, list(pipes), labels or {}, _name)
     out += _lost_tasks(tasks, by_pid)
     out += barriers_short(list(barriers), by_pid, live, named)
@@ -232,32 +232,35 @@ def _dead_holders(held: list[dict], by_pid: dict, live: set[int], named: dict[st
     return out
 
 
-def _queue_joins(by_pid: dict, live: set[int]) -> list[dict]:
+def _queue_joins(by_pid: dict, live: set[int], named: dict[str, str]) -> list[dict]:
     out = []
     for pid in live:
         waiting = by_pid[pid].get("waiting") or {}
         target = waiting.get("pid")
         if waiting.get("call") != "join" or target not in live:
             continue
-        if (by_pid[target].get("waiting") or {}).get("call") != "exit_flush":
+        flush = by_pid[target].get("waiting") or {}
+        if flush.get("call") != "exit_flush":
             continue
+        queue = flush.get("oid")  # the program's own Queue whose feeder holds the child's exit
+        what = _named(queue, named) or flush.get("object")
         out.append(
             {
                 "id": f"queue_join:{pid}:{target}",
                 "kind": "queue_join",
                 "title": "Joined a process that cannot exit until its queued items are read",
                 "text": f"{_name(pid, by_pid)} waits in join() at {waiting.get('where')} for "
-                f"{_name(target, by_pid)}, which put items on a Queue and cannot exit until they are "
-                "read; nobody reads them while the parent waits. Fix: get() the items before join(). "
-                + GUIDE,
+                f"{_name(target, by_pid)}, which put items on {what or 'a Queue'} and cannot exit "
+                "until they are read; nobody reads them while the parent waits. Fix: get() the items "
+                "before join(). " + GUIDE,
                 "pids": [pid, target],
-                "objects": [waiting.get("object")] if waiting.get("object") else [],
+                "objects": [o for o in (waiting.get("object"), queue) if o],
             }
         )
     return out
 
 
-def _no_writers(by_pid: dict, live: set[int]) -> list[dict]:
+def _no_writers(by_pid: dict, live: set[int], named: dict[str, str]) -> list[dict]:
     """A get() or recv() that nobody can satisfy: every other live process of the program waits
     for this one to end (joins it), so none of them will ever put or send."""
     out = []
@@ -265,13 +268,19 @@ def _no_writers(by_pid: dict, live: set[int]) -> list[dict]:
         waiting = by_pid[pid].get("waiting") or {}
         if waiting.get("call") not in ("get", "recv", "recv_bytes"):
             continue
-        others = [p for p in live if p != pid and by_pid[p].get("role") not in ("manager", "worker", "lab")]
+        others = [
+            p
+            for p in live
+            if p != pid
+            and by_pid[p].get("role") not in ("manager", "worker", "lab")
+            and by_pid[p].get("name") != "resource_tracker"  # multiprocessing's own helper (spawn)
+        ]
         joiners = [p for p in others if (by_pid[p].get("waiting") or {}).get("call") == "join"]
         if not others or len(joiners) != len(others):
             continue
         if any((by_pid[p].get("waiting") or {}).get("pid") != pid for p in joiners):
             continue
-        what = waiting.get("object") or "its queue"
+        what = _named(waiting.get("oid"), named) or waiting.get("object") or "its queue"
         out.append(
             {
                 "id": f"no_writer:{pid}",
@@ -283,10 +292,16 @@ def _no_writers(by_pid: dict, live: set[int]) -> list[dict]:
                 "for it to end: nobody will ever put or send. Fix: send what it waits for (or a sentinel "
                 "that tells it to stop) before join(). " + GUIDE,
                 "pids": [pid, *joiners],
-                "objects": [what],
+                "objects": [waiting.get("oid") or what],
             }
         )
     return out
+
+
+def _named(oid: str | None, named: dict[str, str]) -> str | None:
+    """The name a followed object (a native Queue) was bound to, if its label tells one."""
+    name = named.get(oid) if oid else None
+    return name if name and name != oid else None
 
 
 def _lost_tasks(tasks: list[dict], by_pid: dict) -> list[dict]:

@@ -3,6 +3,7 @@
 import { describe } from "../format.js";
 import { setParts } from "../vlist.js";
 import { el, growingList, line, pidChip, short, since } from "./parts.js";
+import * as native from "./native_queue.js";
 
 const CALLS = { get: "get()", put: "put()", join: "join()" };
 const call = (name) => CALLS[name] || name;
@@ -13,9 +14,10 @@ function unblock(state, pid, name) {
 }
 
 export default {
-  kinds: ["Queue", "JoinableQueue"],
+  kinds: ["Queue", "JoinableQueue", "SimpleQueue"],
 
   load(value, writers = []) {
+    if (value && "put" in value) return native.load(value); // the program's own queue, sampled whole
     return {
       items: value.items.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })),
       maxsize: value.maxsize ?? 0,
@@ -47,20 +49,22 @@ export default {
     return op.op;
   },
 
-  value: (s) => ({
+  value: (s) => s.native ? native.value(s) : ({
     value: { items: s.items.map((i) => i.value), maxsize: s.maxsize, unfinished: s.unfinished, blocked: s.blocked.map((b) => ({ ...b })) },
     writers: s.items.map((i) => i.pid),
   }),
 
   summary(s) {
+    if (s.native) return native.summary(s);
     const size = s.maxsize > 0 ? ` of max ${s.maxsize}` : "";
     const full = s.maxsize > 0 && s.items.length >= s.maxsize ? " · full" : "";
     return `${s.items.length} waiting${size}${full}`;
   },
 
-  waiting: (s) => s.blocked.map((b) => [b.pid, `blocked in ${call(b.call)}`]),
+  waiting: (s) => s.native ? native.waiting(s) : s.blocked.map((b) => [b.pid, `blocked in ${call(b.call)}`]),
 
   render(s, body, ctx, panel) {
+    if (s.native) return native.render(s, body, ctx, panel);
     growingList(body, panel, s.items.length, "Empty: a get() now would block.", (row, i) => {
       const item = panel.state.items[i];
       const { text, cls } = describe(item.value);
