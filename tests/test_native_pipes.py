@@ -196,6 +196,11 @@ def test_rules_a_pipe_nobody_can_write_to():
     (hang,) = found  # the general no_writer (the parent joins the reader) gives way to it
     assert hang["kind"] == "unclosed_pipe_end"
     assert hang["pids"] == [2, 1] and hang["objects"] == ["native-pipe-1-2"]
+    # the parent reads until EOF but never closed its own write end; the writer child ended
+    alone = _workers({1: RECV, 2: None})
+    alone[1]["ended_at"] = 5.0
+    (own,) = compute(alone, [], [], [], {}, pipes=[_pipe({"r": [1], "w": [1]}, [1])])
+    assert own["kind"] == "unclosed_pipe_end" and own["pids"] == [1] and "w.close()" in own["text"]
     # the parent holds the write end and is not waiting for the reader: it may still write
     busy = compute(_workers({1: None, 2: RECV}), [], [], [], {}, pipes=[_pipe({"r": [2], "w": [1, 2]}, [2])])
     assert not [d for d in busy if d["kind"] == "unclosed_pipe_end"]
@@ -208,3 +213,7 @@ def test_rules_a_pipe_nobody_can_write_to():
     young = _workers({1: join2, 2: RECV, 3: None})
     young[2]["started_at"] = 1e12
     assert not compute(young, [], [], [], {}, pipes=[_pipe({"r": [2], "w": [2]}, [2])])
+    young[2]["name"] = "resource_tracker"  # multiprocessing's own helper holds no end of the program's
+    assert [d["kind"] for d in compute(young, [], [], [], {}, pipes=[_pipe({"r": [2], "w": [2]}, [2])])] == [
+        "unclosed_pipe_end"
+    ]

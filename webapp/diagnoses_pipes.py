@@ -68,6 +68,7 @@ def pipe_hangs(
                 p
                 for p in live - reported - joiners - {reader}
                 if by_pid[p].get("role") not in NOT_PROGRAM
+                and by_pid[p].get("name") != "resource_tracker"  # multiprocessing's own helper (spawn)
                 and now - (by_pid[p].get("started_at") or 0) < YOUNG
             ]
             if unknown:
