@@ -96,7 +96,8 @@ def test_a_killed_program_loses_what_plain_python_to_a_pipe_loses(
         assert lost <= 8192
 
 
-def test_a_printed_line_reaches_the_page_within_50_ms_while_the_program_runs(tmp_path: Path):
+def test_a_printed_line_reaches_the_page_within_50_ms_while_the_program_runs(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # block-buffered: the flusher sends the lines
     program = write(
         tmp_path,
         "import time\nfor i in range(5):\n    print('at', time.time())\n    time.sleep(0.3)\n"
