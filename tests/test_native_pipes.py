@@ -217,3 +217,56 @@ def test_rules_a_pipe_nobody_can_write_to():
     assert [d["kind"] for d in compute(young, [], [], [], {}, pipes=[_pipe({"r": [2], "w": [2]}, [2])])] == [
         "unclosed_pipe_end"
     ]
+
+
+def test_merge_names_a_duplex_pipes_ends_in_pipes_order():
+    from webapp.native.pipes import merge_pipe
+
+    # the agents name ends by inode ("a" the lower); the maker says Pipe()'s first was "b"
+    facts = {
+        1: {"held": ["b"], "sent": 2, "received": 0, "duplex": True, "first": "b"},
+        2: {"held": ["a", "b"]},
+    }
+    value = merge_pipe(facts, {2: {"call": "recv", "since": 1.0, "text": "recv() on c"}}, {3})
+    assert value["ends"] == [{"end": "a", "held_by": [1, 2]}, {"end": "b", "held_by": [2]}]
+    assert (value["sent"], value["received"]) == (2, 0) and value["by"]["2"] == {"sent": 0, "received": 0}
+    assert value["blocked"] == [{"pid": 2, "call": "recv", "since": 1.0, "text": "recv() on c"}]
+    ended = merge_pipe(facts, {}, {1, 2})  # the OS closed the descriptors of a process that ended
+    assert all(not e["held_by"] for e in ended["ends"])
+
+
+def test_an_end_is_held_while_its_descriptor_is_open_and_a_pipe_is_let_go_once_closed():
+    import gc
+    import multiprocessing.connection as connection
+    import os
+
+    from mpscope_agent import native_pipes
+
+    c1, c2 = connection.Pipe()  # unpatched here: followed by hand, as the patched Pipe() does
+    native_pipes._made((c1, c2), True, "c1, c2 = mp.Pipe()  · t.py:1")
+    ((oid, here),) = [(o, h) for o, h in native_pipes._pipes.items() if any(e.ref() is c1 for e in h.ends)]
+    assert native_pipes._facts(here)["held"] == ["a", "b"] and native_pipes._facts(here)["first"] in (
+        "a",
+        "b",
+    )
+    twin = connection.Connection(os.dup(c2.fileno()))  # the other end as a process that received it sees it
+    native_pipes._received(twin)
+    assert native_pipes._ends[id(twin)].key == native_pipes._ends[id(c2)].key and twin in [
+        e.ref() for e in native_pipes._pipes[oid].ends
+    ]
+    fd = c1.fileno()
+    os.close(fd)  # closed under the Connection (os.closerange in a child): not held
+    assert native_pipes._facts(here)["held"] == [native_pipes._ends[id(c2)].key]
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, fd)  # another file where c1's was: its number open, but not that pipe
+    assert native_pipes._facts(here)["held"] == [native_pipes._ends[id(c2)].key]
+    os.close(fd)
+    os.close(null)
+    c1._handle = None  # closed above: its close() must not close a number reused since
+    for conn in (c2, twin):
+        conn.close()
+    del c1, c2, twin, conn
+    gc.collect()
+    assert native_pipes._facts(here)["held"] == [] and oid in native_pipes._pipes  # its last facts go out
+    native_pipes._facts(here)
+    assert oid not in native_pipes._pipes
