@@ -78,7 +78,8 @@ def test_values_and_shared_memory_are_native_objects_with_their_final_values(tmp
             20,
             "every object with its final value",
         )
-        assert srv.output().count(plain.stdout.strip()) == 1 and plain.stdout.startswith("counter 4000")
+        assert plain.stdout.startswith("counter 4000")
+        wait_for(lambda: srv.output().count(plain.stdout.strip()) == 1, 20, "the output, as without mpscope")
     counter, arr, raw, shm, sl = (got[name] for name in ("counter", "arr", "raw", "shm", "sl"))
     assert counter["kind"] == "Value" and counter["label"] == 'counter = mp.Value("i", 0)  · program.py:19'
     assert counter["value"] == {"typecode": "i", "value": 4000, "raw": False}
@@ -132,4 +133,50 @@ def test_a_value_is_read_again_only_while_a_page_is_open(tmp_path):
         finally:
             page.close()
         stop.touch()
-        assert wait_program(api)["exitcode"] == 0 and "ticked True" in srv.output()
+        assert wait_program(api)["exitcode"] == 0
+        wait_for(lambda: "ticked True" in srv.output(), 20, "the program's output")
+
+
+MANAGED = """\
+import multiprocessing as mp
+from multiprocessing.managers import SharedMemoryManager
+
+
+def fill(sl, block):
+    sl[1] = 42
+    block.buf[:3] = b"abc"
+
+
+if __name__ == "__main__":
+    mp.set_start_method("spawn")
+    with SharedMemoryManager() as smm:
+        block = smm.SharedMemory(size=128)
+        sl = smm.ShareableList([0, 1, 2])
+        p = mp.Process(target=fill, args=(sl, block))
+        p.start()
+        p.join()
+        print("sl", list(sl), bytes(block.buf[:3]))
+"""
+
+
+def test_a_shared_memory_managers_blocks_are_the_programs_line_and_say_so(tmp_path):
+    with watching(tmp_path, MANAGED) as (srv, api):
+        assert wait_program(api)["exitcode"] == 0
+        got = wait_for(
+            lambda: (
+                (o := native(api)).keys() >= {"block", "sl"}
+                and o["sl"]["value"]["items"] == ["0", "42", "2"]
+                and len(o["block"]["value"]["mapped_by"]) == 2
+                and o
+            ),
+            20,
+            "the blocks, as the child left them",
+        )
+        wait_for(lambda: "sl [0, 42, 2] b'abc'" in srv.output(), 20, "the program's output")
+    block, sl = got["block"], got["sl"]
+    assert block["label"] == "block = smm.SharedMemory(size=128)  · program.py:13"
+    assert block["kind"] == "SharedMemory" and block["value"]["size"] == 128
+    assert sl["kind"] == "ShareableList" and sl["label"].startswith("sl = smm.ShareableList([0, 1, 2])")
+    for obj in (block, sl):  # the manager's shutdown unlinked them; nobody has them open any more
+        assert obj["value"]["manager"] is True and obj["value"]["unlinked"] is True
+        assert obj["value"]["open_in"] == []
