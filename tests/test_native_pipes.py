@@ -254,10 +254,9 @@ def test_an_end_is_held_while_its_descriptor_is_open_and_a_pipe_is_let_go_once_c
     assert native_pipes._ends[id(twin)].key == native_pipes._ends[id(c2)].key and twin in [
         e.ref() for e in native_pipes._pipes[oid].ends
     ]
-    fd = c1.fileno()
+    fd, null = c1.fileno(), os.open(os.devnull, os.O_RDONLY)
     os.close(fd)  # closed under the Connection (os.closerange in a child): not held
     assert native_pipes._facts(here)["held"] == [native_pipes._ends[id(c2)].key]
-    null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, fd)  # another file where c1's was: its number open, but not that pipe
     assert native_pipes._facts(here)["held"] == [native_pipes._ends[id(c2)].key]
     os.close(fd)
