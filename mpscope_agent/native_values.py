@@ -120,6 +120,10 @@ def _plain(value):
         return value if not isinstance(value, str) or len(value) <= MAX_REPR else value[:MAX_REPR]
     if isinstance(value, bytes):
         return {"$type": "bytes", "repr": _short(value)}
+    fields = getattr(type(value), "_fields_", None)
+    if fields:  # a ctypes Structure: its fields, as Point(x=1, y=2)
+        shown = ", ".join(f"{f[0]}={getattr(value, f[0], '?')!r}" for f in fields[:10])
+        return {"$type": type(value).__name__, "repr": _short_text(f"{type(value).__name__}({shown})")}
     return {"$type": type(value).__name__, "repr": _short(value)}
 
 
@@ -128,4 +132,8 @@ def _short(value) -> str:
         text = repr(value)
     except Exception:
         return "?"
+    return _short_text(text)
+
+
+def _short_text(text: str) -> str:
     return text if len(text) <= MAX_REPR else text[: MAX_REPR - 1] + "…"

@@ -91,7 +91,9 @@ class Dashboard:
         self.native = NativeLocks(self.journals, self.hub.send)
         self.native_objects = NativeObjects(self.journals)
         # a page joining reads the mirror first: every process then samples its Values again
-        self.native_pace = NativePace(self.hub.send, self.clients.watching)
+        self.native_pace = NativePace(
+            self.hub.send, self.clients.watching, lambda pid: pid in self.journals.told
+        )
         self.mirror.before_read = _both(self.native_pace.catch_up, self.mirror.before_read)
         self.hub.on(protocol.NATIVE, self._native)
         self.hub.on(protocol.WAIT, self._wait)

@@ -5,7 +5,9 @@ not just their size) only while a page is open; otherwise its last reading stand
 nothing is sent. Like a Manager's journal pace (``webapp/journals.py``), the dashboard
 tells it with ``pace`` — when the process first says something about its objects, when a
 message shows it was told otherwise, and to every process told "unwatched" as soon as a
-page reads the state (a page joining, which reads the mirror first).
+page reads the state (a page joining, which reads the mirror first). A Manager's process is
+left to ManagerJournals, which tells it the same (its journal sender and the agent's
+``watched`` both follow that one ``pace``; the dashboard's own Manager is always told "watched").
 """
 
 from __future__ import annotations
@@ -19,14 +21,22 @@ from mpscope_agent import protocol
 class NativePace:
     """What each process that has native objects was last told: watched or not."""
 
-    def __init__(self, send: Callable[[int, dict], bool], watching: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        send: Callable[[int, dict], bool],
+        watching: Callable[[], bool],
+        is_manager: Callable[[int], bool] = lambda pid: False,
+    ) -> None:
         self.send = send
         self.watching = watching
+        self.is_manager = is_manager
         self.told: dict[int, bool] = {}  # PID -> watched, as last told
         self.lock = threading.Lock()
 
     def heard(self, pid: int) -> None:
         """``pid`` sent a ``native`` message: tell it the pace if it does not know it yet."""
+        if self.is_manager(pid):
+            return
         watched = self.watching()
         with self.lock:
             if self.told.get(pid) is watched:
