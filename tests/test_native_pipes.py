@@ -201,6 +201,9 @@ def test_rules_a_pipe_nobody_can_write_to():
     alone[1]["ended_at"] = 5.0
     (own,) = compute(alone, [], [], [], {}, pipes=[_pipe({"r": [1], "w": [1]}, [1])])
     assert own["kind"] == "unclosed_pipe_end" and own["pids"] == [1] and "w.close()" in own["text"]
+    label = {"native-pipe-1-2": "inbox, outbox = mp.Pipe(duplex=False)  · p.py:3"}  # the fix names its end
+    (named,) = compute(alone, [], [], [], {}, label, pipes=[_pipe({"r": [1], "w": [1]}, [1])])
+    assert "outbox.close() first thing" in named["text"]
     # the parent holds the write end and is not waiting for the reader: it may still write
     busy = compute(_workers({1: None, 2: RECV}), [], [], [], {}, pipes=[_pipe({"r": [2], "w": [1, 2]}, [2])])
     assert not [d for d in busy if d["kind"] == "unclosed_pipe_end"]

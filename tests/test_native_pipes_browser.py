@@ -57,5 +57,6 @@ def test_the_pipe_panel_shows_who_holds_each_end(run_server, run_api, browser: B
                 inner = line.bounding_box()
                 assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
             panel.screenshot(path=str(tmp_path / f"native-pipe-{width}.png"))
+            page.screenshot(path=str(tmp_path / f"native-pipe-page-{width}.png"), full_page=True)
         finally:
             context.close()

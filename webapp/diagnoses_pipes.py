@@ -75,13 +75,17 @@ def pipe_hangs(
                 continue  # a young process may hold the write end and not have said so yet
             what = waiting.get("object") or _short(labels.get(oid)) or "a Pipe"
             if reader in writers:
-                out.append(_unclosed(oid, reader, waiting, what, writers, joiners, by_pid, name))
+                out.append(
+                    _unclosed(
+                        oid, reader, waiting, what, writers, _write_end(labels.get(oid), value), by_pid, name
+                    )
+                )
             elif f"no_writer:{reader}" not in named:
                 out.append(_no_writer(oid, reader, waiting, what, writers, by_pid, name))
     return out
 
 
-def _unclosed(oid, reader, waiting, what, writers, joiners, by_pid, name) -> dict:
+def _unclosed(oid, reader, waiting, what, writers, write_end, by_pid, name) -> dict:
     others = sorted(writers - {reader})
     also = (
         f"; the other holders ({', '.join(name(p, by_pid) for p in others)}) wait in join() for it to end"
@@ -96,7 +100,7 @@ def _unclosed(oid, reader, waiting, what, writers, joiners, by_pid, name) -> dic
         "but it still holds the write end of that Pipe itself (a fork child inherits both ends)"
         f"{also}. recv() raises EOFError only once every process has closed the write end, and "
         "nobody will write: it waits for ever. Fix: close the write end in every process that "
-        "does not write (e.g. w.close() first thing in the reader after fork), and in the writer "
+        f"does not write (e.g. {write_end}.close() first thing in the reader after fork), and in the writer "
         "once it is done. " + GUIDE,
         "pids": [reader, *others],
         "objects": [oid],
@@ -116,6 +120,14 @@ def _no_writer(oid, reader, waiting, what, writers, by_pid, name) -> dict:
         "pids": [reader, *sorted(writers)],
         "objects": [oid],
     }
+
+
+def _write_end(label: str | None, value: dict) -> str:
+    """What the program calls the write end: ``w`` for ``r, w = mp.Pipe(duplex=False)``."""
+    names = [n.strip() for n in (_short(label) or "").split(",")]
+    if not value.get("duplex") and len(names) == 2 and names[1].isidentifier():
+        return names[1]
+    return "w"
 
 
 def _short(label: str | None) -> str | None:
