@@ -12,6 +12,7 @@ while a page is open and once more at exit (``native_values.watched``).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -28,12 +29,14 @@ def patch_shared_memory(module) -> None:
     shm_init, list_init = module.SharedMemory.__init__, module.ShareableList.__init__
     own_file = module.__file__
 
+    @functools.wraps(shm_init)  # inspect.signature() still reads the original's
     def remembering_shm_init(self, *args, **kwargs):
         shm_init(self, *args, **kwargs)
         caller = sys._getframe(1)
         if caller.f_code.co_filename != own_file:  # a ShareableList's block is the list's
             _remember(self, caller, "SharedMemory")
 
+    @functools.wraps(list_init)
     def remembering_list_init(self, *args, **kwargs):
         list_init(self, *args, **kwargs)
         _remember(self, sys._getframe(1), "ShareableList")
