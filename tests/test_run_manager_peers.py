@@ -65,7 +65,7 @@ def test_a_wrong_authkey_is_refused_as_plain_python_refuses_it_and_costs_no_look
     watched = run_to_end(str(program))
     assert plain.returncode == 0, plain.stderr
     refused = [line for line in plain.stdout.splitlines() if line.startswith("refused:")]
-    assert refused == ["refused: AuthenticationError digest sent was rejected"] * 5
+    assert len(refused) == 5 and all(line.startswith("refused: AuthenticationError") for line in refused)
     assert [line for line in watched.stdout.splitlines() if line.startswith("refused:")] == refused, (
         watched.stderr
     )
