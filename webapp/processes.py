@@ -2,9 +2,11 @@
 
 One table for both modes: built-in workers (the :class:`~webapp.supervisor.Supervisor`
 starts them and tells the table) and a watched program's processes (their agents report
-themselves). Each is a :class:`ProcessRecord`. A PID is known here only once mpscope
-started it or its agent connected from it, so only those are ever signalled, and
-psutil's creation-time check keeps a reused PID safe. One thread samples CPU and RSS.
+themselves, and :mod:`webapp.program.descendants` lists those the kernel shows below the
+program without an agent). Each is a :class:`ProcessRecord`. A PID is known here only
+once mpscope started it, its agent connected from it or the kernel's parentage showed it,
+so only those are ever signalled, and psutil's creation-time check keeps a reused PID
+safe. One thread samples CPU and RSS.
 """
 
 from __future__ import annotations
