@@ -28,6 +28,9 @@ MAX_ITEMS = 1000  # of an Array's items sent: its length is said beside them
 MAX_REPR = 80
 _channel = [None]  # this process's channel to the dashboard: it knows whether a page is open
 FACTORIES = ("Value", "Array", "RawValue", "RawArray")
+# (code, instruction) -> label: a loop making 10,000 Values reads its line once, not each time
+_labels: dict[tuple, str | None] = {}
+MAX_LABELS = 1000
 
 
 def watched() -> bool:
@@ -64,7 +67,7 @@ def _factory(module, name: str, make):
         if caller.f_code.co_filename != own_file:  # not Value's own RawValue: the program's call
             try:
                 frame = native_objects.caller_outside_multiprocessing(caller)
-                label = native_objects.program_label(frame, f"mp.{name}()")
+                label = _label(frame, name)
                 if label is not None:
                     _remember(getattr(obj, "_obj", obj), label, raw)
             except Exception:  # never raised into the program: the object is just not shown
@@ -72,6 +75,17 @@ def _factory(module, name: str, make):
         return obj
 
     return remembering
+
+
+def _label(frame, name: str) -> str | None:
+    if frame is None:
+        return None
+    key = (frame.f_code, frame.f_lasti)
+    if key not in _labels:
+        if len(_labels) >= MAX_LABELS:
+            _labels.clear()
+        _labels[key] = native_objects.program_label(frame, f"mp.{name}()")
+    return _labels[key]
 
 
 def _remember(obj, label: str | None, raw: bool | None) -> None:
