@@ -21,12 +21,22 @@ waiting lines from the live stream only: they are counted in the next batch's
 ``skipped`` and stay in their worker's scrollback. The output of ended workers shares
 one budget, ``ended_budget`` bytes: past it, the oldest ended worker's oldest lines are
 dropped first (1,000 ended workers kept ~610 KiB each).
+
+A worker printing flat out writes faster than lines can be split and kept here, and a pipe
+holds 64 KiB: it waited on us (a 200,000-line printer took ~4x as long as printing to a
+file). So the pipes are read ahead of the parsing, into memory, up to ``READ_AHEAD`` bytes in
+all (then the pipes fill and the writers wait, as before), and parsed ``SLICE`` bytes at a
+time between reads; the pipe of a stream that brought ``GROW_AFTER`` bytes is grown to
+``PIPE_SIZE`` (a few at once at most:
+the kernel counts pipe memory per user) so that it holds what comes while a slice is parsed
+or a batch is sent. The lines shown are the same, in the same order.
 """
 
 from __future__ import annotations
 
 import codecs
 import collections
+import fcntl
 import itertools
 import json
 import os
@@ -45,6 +55,11 @@ PENDING_BYTES = 4 * 2**20  # lines waiting to be sent (one batch per frame: ~16 
 LINE_JSON = 92  # JSON bytes of a line besides its texts: {"pid":..,"n":..,"t":..,"stream":..,"rendered":..}
 RECENT_LINES, RECENT_BYTES = 500, 256 * 1024  # the latest lines of all workers, for a new page
 ENDED_BUDGET = 64 * 2**20
+READ_AHEAD = 32 * 2**20  # bytes read from the pipes and not parsed yet, in all streams, at most
+SLICE = 16 * 1024  # bytes of one stream parsed between two reads of the pipes
+PIPE_SIZE = 2**20  # a pipe found full is grown to this (Linux's default most for a user)
+GROWN_MAX = 8  # pipes grown at once at most
+GROW_AFTER = 256 * 1024  # a stream's pipe is grown once it brought this much
 
 
 def _text_size(text: str) -> int:
@@ -83,10 +98,17 @@ def _line(pid: int, entry: tuple) -> dict:
 class _Stream:
     """One stream of one worker: the line it is printing, and its terminal style."""
 
-    __slots__ = ("pid", "name", "buffered", "since", "style", "line", "decoder", "raw", "n", "t", "sent")
+    __slots__ = (
+        "pid", "name", "buffered", "since", "style", "line", "decoder", "raw", "n", "t", "sent",
+        "chunks", "eof", "grown", "read",
+    )  # fmt: skip
 
     def __init__(self, pid: int, name: str) -> None:
         self.pid, self.name = pid, name
+        self.chunks: collections.deque[bytes] = collections.deque()  # read, not parsed yet
+        self.eof = False  # the pipe ended (what is in chunks is its last output)
+        self.grown = False  # its pipe was grown to PIPE_SIZE
+        self.read = 0  # bytes read from its pipe
         self.buffered = b""  # the start of a line not shown yet
         self.since = 0.0  # when it started waiting
         self.style = Style()  # SGR state: it carries over from line to line, as on a terminal
@@ -183,6 +205,10 @@ class OutputCapture:
         self.pending_bytes = 0
         self.skipped = 0
         self.last_emit = 0.0
+        self.behind: dict[tuple[int, str], _Stream] = {}  # streams with chunks read, not parsed
+        self.ahead = 0  # bytes in all those chunks
+        self.paused: dict[int, tuple[int, str]] = {}  # fds left unread while READ_AHEAD is full
+        self.grown = 0  # pipes grown to PIPE_SIZE, open
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         self.selector.register(self.wake_r, selectors.EVENT_READ, None)
@@ -250,11 +276,13 @@ class OutputCapture:
             if self.pending or self.changed:
                 deadlines.append(self.last_emit + FRAME)
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
-            for key, _ in self.selector.select(timeout):
+            for key, _ in self.selector.select(0 if self.behind else timeout):
                 if key.data is None:
                     os.read(self.wake_r, 4096)
                 else:
                     self._read(key.fd, *key.data)
+            if self.behind:
+                self._parse_some()
             self._show_waiting()
             if (self.pending or self.changed) and time.monotonic() - self.last_emit >= FRAME:
                 self.last_emit = time.monotonic()
@@ -262,6 +290,8 @@ class OutputCapture:
         for key in list(self.selector.get_map().values()):
             if key.data is not None:
                 os.close(key.fd)
+        for fd in self.paused:
+            os.close(fd)
 
     def _next_batch(self) -> tuple[list[dict], int]:
         """Take the oldest pending lines, up to BATCH_BYTES, and the open lines that changed;
@@ -288,32 +318,82 @@ class OutputCapture:
         return batch, skipped
 
     def _read(self, fd: int, pid: int, stream: str) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
+        """Read what the pipe holds into the stream's chunks (parsed later, in slices)."""
         key = (pid, stream)
         st = self.streams.get(key)
         if st is None:
             st = self.streams[key] = _Stream(pid, stream)
-        if not data:  # EOF: the worker closed this stream (it exited)
-            self.selector.unregister(fd)
-            os.close(fd)
-            if st.n is not None:
-                self._finish(st)
-            elif st.buffered:
-                self._add(st, [st.buffered])
-            del self.streams[key]
-            self.waiting.pop(key, None)
-            with self.lock:
-                output = self.outputs.get(pid)
-                if output is not None:
-                    output.open_streams -= 1
-                    if output.open_streams == 0:
-                        self._end(pid, output)
+        while self.ahead < READ_AHEAD:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:  # EOF: the worker closed this stream (it exited)
+                self.selector.unregister(fd)
+                os.close(fd)
+                if st.grown:
+                    self.grown -= 1
+                st.eof = True
+                self.behind[key] = st
+                return
+            st.read += len(data)
+            if st.read >= GROW_AFTER and not st.grown:
+                self._grow(st, fd)  # a flood: it would wait for us at each 64 KiB
+            st.chunks.append(data)
+            self.ahead += len(data)
+            self.behind[key] = st
+        self.selector.unregister(fd)  # READ_AHEAD is full: its writer waits, as on a full pipe
+        self.paused[fd] = key
+
+    def _grow(self, st: _Stream, fd: int) -> None:
+        size = getattr(fcntl, "F_SETPIPE_SZ", None)
+        if size is None or self.grown >= GROWN_MAX:
             return
+        try:
+            fcntl.fcntl(fd, size, PIPE_SIZE)
+        except OSError:  # over the user's pipe memory: it stays as it is
+            return
+        st.grown = True
+        self.grown += 1
+
+    def _parse_some(self) -> None:
+        """Parse up to SLICE bytes of each stream read ahead; resume the pipes left unread."""
+        for key, st in list(self.behind.items()):
+            if st.chunks:
+                data = st.chunks.popleft()
+                if len(data) > SLICE:
+                    st.chunks.appendleft(data[SLICE:])
+                    data = data[:SLICE]
+                self.ahead -= len(data)
+                self._parse(st, key, data)
+            if not st.chunks:
+                del self.behind[key]
+                if st.eof:
+                    self._ended(st, key)
+        if self.paused and self.ahead < READ_AHEAD // 2:
+            for fd, key in self.paused.items():
+                self.selector.register(fd, selectors.EVENT_READ, key)
+            self.paused = {}
+
+    def _ended(self, st: _Stream, key: tuple[int, str]) -> None:
+        """The stream's pipe ended and all it brought is parsed: finish its last line."""
+        if st.n is not None:
+            self._finish(st)
+        elif st.buffered:
+            self._add(st, [st.buffered])
+        del self.streams[key]
+        self.waiting.pop(key, None)
+        with self.lock:
+            output = self.outputs.get(st.pid)
+            if output is not None:
+                output.open_streams -= 1
+                if output.open_streams == 0:
+                    self._end(st.pid, output)
+
+    def _parse(self, st: _Stream, key: tuple[int, str], data: bytes) -> None:
+        """Split a piece of the stream into lines, keep and queue them."""
         if st.n is not None:  # a line shown as open: this piece goes on with it
             cut = data.find(b"\n")
             if cut < 0:
