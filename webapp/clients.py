@@ -1,7 +1,10 @@
 """ClientRegistry: the connected Socket.IO clients, their snapshots, and holding back the ones that lag.
 
-Every broadcast is encoded once and queued to each client's Engine.IO socket. A client
-that stops reading would make its queue grow without bound, so a client whose queue
+Every broadcast is encoded and framed once, and the same bytes are written to each
+websocket client by one thread (:class:`~webapp.fanout.FrameFanout`; what a client's socket
+has no room for waits in its backlog, ``WholeFrameSocket.offer``); a long-polling client
+is sent it through its Engine.IO queue. A client that stops reading would make its backlog
+grow without bound, so a client whose queue
 holds more than ``high`` packets or ``high_bytes`` bytes is skipped ("lagging") until it
 drains below ``low`` packets; then it is sent a fresh snapshot, which replaces
 everything it missed. The byte bound matters: one busy ``changes`` message can be
@@ -32,8 +35,10 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
+from .fanout import FrameFanout
 from .rawjson import RawJSON
-from .serving import send_parts
+from .rawjson import dumps as wire_dumps
+from .serving import frames_of, send_parts, text_frame
 from .snapshots import ChangeHistory, EncodedSnapshot, SnapshotCache
 
 logger = logging.getLogger(__name__)
@@ -80,6 +85,7 @@ class ClientRegistry:
         self.timer: threading.Timer | None = None
         self.wake = threading.Condition(self.lock)
         self.closing = False
+        self.fanout = FrameFanout()  # every frame to a websocket client, in order
         self.sender = threading.Thread(target=self._send_due, name="mpscope-snapshots", daemon=True)
         self.sender.start()
 
@@ -153,8 +159,8 @@ class ClientRegistry:
                         self.last_snapshot[sid] = now
                 if targets:
                     self._emit_snapshot(snap, targets)
-                    if missed:
-                        self.socketio.emit("changes", missed, to=targets)
+                    if missed:  # the same way as broadcasts: in order with those after it
+                        self._send("changes", missed, targets)
                 return
 
     def _emit_snapshot(self, snap: EncodedSnapshot, targets: list[str]) -> None:
@@ -162,11 +168,17 @@ class ClientRegistry:
         fields = self.snapshot_fields()
         parts = (SNAPSHOT_EVENT + snap.head(fields), *snap.socket_members, b"]")
         eio = self.socketio.server.eio
-        polling = []
+        direct, polling = [], []
         for sid in targets:
             eio_sid = self.clients.get(sid)  # None: it left since (remove() does not wait for us)
-            if eio_sid is not None and not send_parts(eio, eio_sid, parts):
+            if eio_sid is None:
+                continue
+            if (frames := frames_of(eio, eio_sid)) is not None:
+                direct.append(frames)  # in order with the broadcasts after it (see _send)
+            elif not send_parts(eio, eio_sid, parts):
                 polling.append(sid)
+        if direct:
+            self.fanout.put(text_frame(b"4", *parts), direct)
         if polling:
             self.socketio.emit("snapshot", snap.with_fields(fields), to=polling)
 
@@ -191,6 +203,10 @@ class ClientRegistry:
         sock = self.socketio.server.eio.sockets.get(eio_sid)
         if sock is None:
             return 0, 0
+        frames = getattr(sock, "mpscope_frames", None)
+        if frames is not None:  # what it is sent waits there (its queue holds pings at most)
+            count, size = frames.backlog()
+            return count, size if count > self.low else 0
         count = sock.queue.qsize()
         if count <= self.low:
             return count, 0
@@ -219,7 +235,29 @@ class ClientRegistry:
                 encoded = data()
             elif event == "changes":
                 self.history.add(data)
-            self.socketio.emit(event, encoded, skip_sid=skip)
+            self._send(event, encoded, [sid for sid in list(self.clients) if sid not in skip])
+
+    def _send(self, event: str, data: Any, sids: list[str]) -> None:
+        """Send one event to ``sids``: encoded and framed once, the same bytes written to each
+        websocket client by one thread (FrameFanout: a lock and a system call per client, no
+        encode); the others (long-polling, or upgraded from it) through Socket.IO, in their
+        Engine.IO queue. The caller holds ``send_lock``."""
+        eio = self.socketio.server.eio
+        direct, others = [], []
+        for sid in sids:
+            eio_sid = self.clients.get(sid)  # None: it left since
+            if eio_sid is None:
+                continue
+            if (frames := frames_of(eio, eio_sid)) is not None:
+                direct.append(frames)
+            else:
+                others.append(sid)
+        if direct:
+            # a Socket.IO EVENT packet in an Engine.IO MESSAGE, as python-socketio writes it
+            payload = ("42" + wire_dumps([event, data], separators=(",", ":"))).encode()
+            self.fanout.put(text_frame(payload), direct)
+        if others:
+            self.socketio.emit(event, data, to=others)
 
     def _check(self) -> list[str]:
         """Update who lags, queue a snapshot for those that caught up; return the clients to skip.
@@ -262,3 +300,4 @@ class ClientRegistry:
             if self.timer is not None:
                 self.timer.cancel()
         self.sender.join(2)
+        self.fanout.close()

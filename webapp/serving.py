@@ -8,7 +8,8 @@ frame) as a request line and logs ``code 400, message Bad request syntax ('\\x88
 A dropped connection must simply end, which is what :class:`RequestHandler` does.
 
 simple-websocket also writes each frame with one ``socket.send`` and ignores how much
-of it was written; :class:`WholeFrameSocket` makes every write whole. And wsproto copies
+of it was written; :class:`~webapp.framesocket.WholeFrameSocket` makes every write whole
+(and takes the frames the registry fans out, ``offer``). And wsproto copies
 a message four times on its way into a frame (a 5 MB snapshot: ~20 ms of the GIL per
 client); :class:`DirectFrameWebSocket` writes big messages' frames itself.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from typing import Any
 
 from engineio import packet as eio_packet
@@ -25,6 +25,8 @@ from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from wsproto.connection import ConnectionState
+
+from .framesocket import WholeFrameSocket
 
 # A websocket peer that sends nothing for this long (a live client answers the server's ping
 # every 25 s), or takes nothing we send for this long, is gone. Without a timeout its
@@ -37,50 +39,6 @@ WEBSOCKET_TIMEOUT = 45.0
 # cost less than a system call saved)
 DIRECT_FRAME_BYTES = 64 * 1024
 _TEXT, _BINARY = 0x1, 0x2
-
-
-class WholeFrameSocket:
-    """An upgraded connection as simple-websocket sees it, except that ``send`` writes everything.
-
-    On a socket with a timeout (ours: ``WEBSOCKET_TIMEOUT``) ``socket.send`` writes what
-    fits in the kernel's buffer and returns the count, which simple-websocket ignores: the
-    rest of any message over a few MB was dropped, the peer got a frame cut in the middle
-    with the next frame after it, and the official Python client disconnected. Two threads
-    send on one websocket (Engine.IO's writer sends messages, simple-websocket's reader
-    answers pings and closes), so a whole write is also done under a lock: frames never
-    interleave. A peer that takes nothing for the timeout is cut off (the socket is shut
-    down), never left with half a frame and more after it.
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._send_lock = threading.Lock()
-        self._broken = False
-
-    def send(self, data: bytes, *more: bytes) -> int:
-        """Write all of ``data`` (then each of ``more``, as one frame) or raise (and cut the
-        connection off); return the length written."""
-        with self._send_lock:
-            if self._broken:
-                raise BrokenPipeError("the connection was cut off by an earlier failed send")
-            try:
-                for part in (data, *more):
-                    view = memoryview(part)
-                    while view:
-                        view = view[self._sock.send(view) :]
-            except OSError:
-                self._broken = True
-                try:
-                    self._sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # already gone
-                raise
-        return len(data) + sum(map(len, more))
-
-    sendall = send
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
 
 class TextParts(tuple):
@@ -104,6 +62,21 @@ class PartsPacket:
         return self.parts
 
 
+def text_frame(*parts: bytes) -> tuple[bytes, ...]:
+    """A whole text frame: its header, then ``parts`` (UTF-8), for :meth:`WholeFrameSocket.offer`;
+    joined when small (one system call per client, and one TCP segment: no Nagle delay)."""
+    size = sum(map(len, parts))
+    if size < DIRECT_FRAME_BYTES:
+        return (frame_header(_TEXT, size) + b"".join(parts),)
+    return (frame_header(_TEXT, size), *parts)
+
+
+def frames_of(eio: Any, eio_sid: str) -> WholeFrameSocket | None:
+    """The connection a client's frames are offered to (:meth:`WholeFrameSocket.offer`), or
+    None: it left, or it is not a websocket from its first request (see DirectFrameWebSocket)."""
+    return getattr(eio.sockets.get(eio_sid), "mpscope_frames", None)
+
+
 def send_parts(eio: Any, eio_sid: str, parts: tuple[bytes, ...]) -> bool:
     """Queue a Socket.IO packet, encoded as ``parts``, to one client on a websocket.
 
@@ -115,6 +88,21 @@ def send_parts(eio: Any, eio_sid: str, parts: tuple[bytes, ...]) -> bool:
         return False
     eio.send_packet(eio_sid, PartsPacket(TextParts((b"4", *parts))))
     return True
+
+
+class _FlushPacket:
+    """Put in a client's Engine.IO queue: its writer thread writes the offered frames the
+    socket had no room for (``WholeFrameSocket.flush``)."""
+
+    packet_type = eio_packet.NOOP
+    binary = False
+    data = None
+
+    def encode(self, b64: bool = False) -> TextParts:
+        return FLUSH
+
+
+FLUSH = TextParts()  # what the writer thread hands to DirectFrameWebSocket.send for it
 
 
 class DirectFrameWebSocket(SimpleWebSocketWSGI):
@@ -130,9 +118,35 @@ class DirectFrameWebSocket(SimpleWebSocketWSGI):
     more than it saves.
     """
 
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        handler, sock = self.app, environ.get("werkzeug.socket")
+        eio_socket = getattr(handler, "__self__", None)  # the Engine.IO session it serves
+        # A connection that is a websocket from its first request (never polled: the page's)
+        # has nothing queued but its OPEN packet: from then on, the registry's frames may be
+        # offered to its socket directly, in their own order (WholeFrameSocket.offer). A
+        # polling session that upgrades may still have packets queued: it keeps the queue.
+        if isinstance(sock, WholeFrameSocket) and eio_socket is not None and not eio_socket.connected:
+
+            def attached(ws: Any) -> Any:
+                # after the handshake (nothing may be written before its response)
+                sock.wake_writer = lambda: eio_socket.queue.put(_FlushPacket())
+                eio_socket.mpscope_frames = sock
+                return handler(ws)
+
+            self.app = attached
+        return super().__call__(environ, start_response)
+
     def send(self, message: str | bytes | TextParts) -> None:
         ws = self.ws
         sock = ws.sock
+        if message is FLUSH:
+            if isinstance(sock, WholeFrameSocket):
+                sock.flush()
+            return None
+        if isinstance(message, str) and message[:1] == "0" and isinstance(sock, WholeFrameSocket):
+            super().send(message)  # Engine.IO's OPEN: the first packet, before any offered frame
+            sock.release()
+            return None
         is_text = not isinstance(message, bytes)
         if (
             (len(message) < DIRECT_FRAME_BYTES and not isinstance(message, TextParts))
