@@ -102,3 +102,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield server
     finally:
         server.stop()
+
+
+def pages_at(
+    browser: Any, url: str, widths: tuple[int, ...] = (1280, 390), height: int = 900
+) -> Iterator[tuple[int, Any]]:
+    """``(width, page)`` with ``url`` open at each of ``widths``: a context each, closed after its turn."""
+    for width in widths:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            page.goto(url)
+            yield width, page
+        finally:
+            context.close()

@@ -5,6 +5,7 @@ rules themselves on hand-made evidence."""
 from __future__ import annotations
 
 import pytest
+from browser_support import pages_at
 from playwright.sync_api import Browser, expect
 from run_support import processes
 
@@ -29,21 +30,15 @@ def test_joining_a_child_whose_queue_is_unread_is_named_and_shown(run_server, ru
     assert "get() the items before join()" in found["text"] and found["since"] > 0
     child = processes(run_api)[by_role["process"]]
     assert child["waiting"]["call"] == "exit_flush"
-    for width in (1280, 390):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(run_server.page_url)
-            banner = page.locator('#diagnoses .diagnosis[data-kind="queue_join"]')
-            expect(banner).to_contain_text("Joined a process that cannot exit")
-            expect(banner.get_by_role("link", name="programming guidelines")).to_be_visible()
-            box = banner.bounding_box()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
-            expect(page.locator(f'#workers tr[data-pid="{by_role["main"]}"] .wait-line')).to_contain_text(
-                f"join() on child (PID {by_role['process']})"
-            )
-        finally:
-            context.close()
+    for width, page in pages_at(browser, run_server.page_url):
+        banner = page.locator('#diagnoses .diagnosis[data-kind="queue_join"]')
+        expect(banner).to_contain_text("Joined a process that cannot exit")
+        expect(banner.get_by_role("link", name="programming guidelines")).to_be_visible()
+        box = banner.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
+        expect(page.locator(f'#workers tr[data-pid="{by_role["main"]}"] .wait-line')).to_contain_text(
+            f"join() on child (PID {by_role['process']})"
+        )
 
 
 @pytest.mark.parametrize("run_server", [("stuck/pool_worker_killed.py",)], indirect=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from browser_support import pages_at
 from playwright.sync_api import Browser, expect
 from run_support import processes
 
@@ -26,37 +27,29 @@ def test_the_pipe_panel_shows_who_holds_each_end(run_server, run_api, browser: B
     )
     by_role = {p["role"]: p["pid"] for p in processes(run_api).values()}
     parent, reader = by_role["main"], by_role["process"]
-    for width in (1280, 390):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(run_server.page_url)
-            panel = page.locator('section.object-panel[data-kind="Pipe"]')
-            expect(panel).to_contain_text("r, w = ctx.Pipe(duplex=False)")
-            expect(panel.locator(".kind-badge")).to_have_text("Pipe")
-            write_end = panel.locator('.obj-line.pipe-end[data-end="w"]')
-            expect(write_end).to_contain_text(f"PID {reader}")
-            expect(write_end).not_to_contain_text(f"PID {parent}")  # the parent closed it
-            read_end = panel.locator('.obj-line.pipe-end[data-end="r"]')
-            expect(read_end).to_contain_text(f"PID {parent}")
-            expect(read_end).to_contain_text(f"PID {reader}")
-            expect(panel.locator(".obj-line.blocked")).to_contain_text(f"PID {reader}")
-            expect(panel.locator(".obj-line.blocked")).to_contain_text("recv()")
-            expect(panel.locator(".obj-line.by")).to_contain_text("3 sent · 0 received")
-            expect(panel.locator(".obj-line.by")).to_contain_text("0 sent · 3 received")
-            expect(page.locator(f'#workers tr[data-pid="{reader}"] .wait-line')).to_contain_text(
-                "recv() on r"
-            )
-            banner = page.locator('#diagnoses .diagnosis[data-kind="unclosed_pipe_end"]')
-            expect(banner).to_contain_text("never comes")
-            expect(banner.get_by_role("link", name="programming guidelines")).to_be_visible()
-            panel.scroll_into_view_if_needed()
-            box = panel.bounding_box()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
-            for line in panel.locator(".obj-line").all():
-                inner = line.bounding_box()
-                assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
-            panel.screenshot(path=str(tmp_path / f"native-pipe-{width}.png"))
-            page.screenshot(path=str(tmp_path / f"native-pipe-page-{width}.png"), full_page=True)
-        finally:
-            context.close()
+    for width, page in pages_at(browser, run_server.page_url):
+        panel = page.locator('section.object-panel[data-kind="Pipe"]')
+        expect(panel).to_contain_text("r, w = ctx.Pipe(duplex=False)")
+        expect(panel.locator(".kind-badge")).to_have_text("Pipe")
+        write_end = panel.locator('.obj-line.pipe-end[data-end="w"]')
+        expect(write_end).to_contain_text(f"PID {reader}")
+        expect(write_end).not_to_contain_text(f"PID {parent}")  # the parent closed it
+        read_end = panel.locator('.obj-line.pipe-end[data-end="r"]')
+        expect(read_end).to_contain_text(f"PID {parent}")
+        expect(read_end).to_contain_text(f"PID {reader}")
+        expect(panel.locator(".obj-line.blocked")).to_contain_text(f"PID {reader}")
+        expect(panel.locator(".obj-line.blocked")).to_contain_text("recv()")
+        expect(panel.locator(".obj-line.by")).to_contain_text("3 sent · 0 received")
+        expect(panel.locator(".obj-line.by")).to_contain_text("0 sent · 3 received")
+        expect(page.locator(f'#workers tr[data-pid="{reader}"] .wait-line')).to_contain_text("recv() on r")
+        banner = page.locator('#diagnoses .diagnosis[data-kind="unclosed_pipe_end"]')
+        expect(banner).to_contain_text("never comes")
+        expect(banner.get_by_role("link", name="programming guidelines")).to_be_visible()
+        panel.scroll_into_view_if_needed()
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
+        for line in panel.locator(".obj-line").all():
+            inner = line.bounding_box()
+            assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
+        panel.screenshot(path=str(tmp_path / f"native-pipe-{width}.png"))
+        page.screenshot(path=str(tmp_path / f"native-pipe-page-{width}.png"), full_page=True)

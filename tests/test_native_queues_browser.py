@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from browser_support import pages_at
 from playwright.sync_api import Browser, expect
 from run_support import processes
 
@@ -49,24 +50,18 @@ def test_a_consumer_blocked_on_a_queue_whose_producer_died(
     assert value["by"][str(producer["pid"])] == {"put": 3, "got": 0}
     assert [i["repr"] for i in value["items"]] == [f"('result', {i})" for i in range(3)]
     assert producer["state"] == "exited" and "the producer failed" in run_server.output()
-    for width in (1280, 390):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(run_server.page_url)
-            panel = page.locator('section.object-panel[data-kind="Queue"]')
-            expect(panel).to_contain_text("results = mp.Queue()")
-            expect(panel.locator(".obj-line.blocked")).to_contain_text(f"PID {main['pid']}")
-            expect(panel.locator(".obj-line.blocked")).to_contain_text("get()")
-            expect(panel.locator(".obj-line.depth")).to_contain_text("0 (put 3, got 3)")
-            expect(panel.locator(".obj-line.by")).to_contain_text("3 put · 0 got")
-            expect(panel).to_contain_text("('result', 2)")
-            panel.scroll_into_view_if_needed()
-            box = panel.bounding_box()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
-            for line in panel.locator(".obj-line").all():
-                inner = line.bounding_box()
-                assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
-            panel.screenshot(path=str(tmp_path / f"native-queue-{width}.png"))
-        finally:
-            context.close()
+    for width, page in pages_at(browser, run_server.page_url):
+        panel = page.locator('section.object-panel[data-kind="Queue"]')
+        expect(panel).to_contain_text("results = mp.Queue()")
+        expect(panel.locator(".obj-line.blocked")).to_contain_text(f"PID {main['pid']}")
+        expect(panel.locator(".obj-line.blocked")).to_contain_text("get()")
+        expect(panel.locator(".obj-line.depth")).to_contain_text("0 (put 3, got 3)")
+        expect(panel.locator(".obj-line.by")).to_contain_text("3 put · 0 got")
+        expect(panel).to_contain_text("('result', 2)")
+        panel.scroll_into_view_if_needed()
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
+        for line in panel.locator(".obj-line").all():
+            inner = line.bounding_box()
+            assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
+        panel.screenshot(path=str(tmp_path / f"native-queue-{width}.png"))
