@@ -9,11 +9,10 @@ service on another port of the same host, visited in the same browser, is sent n
 from __future__ import annotations
 
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from browser_support import OtherSite
 from playwright.sync_api import Browser, expect
 from run_support import watching
 from test_run_token import PROGRAM, SECRET, seen_secret
@@ -22,41 +21,11 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
 
 
-class OtherService:
-    """Another local service, on another port: it records the headers it is sent."""
-
-    def __init__(self) -> None:
-        seen = self.seen = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 -- http.server's name
-                seen.append(dict(self.headers))
-                body = b"<!doctype html><title>other</title>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 def test_the_printed_url_opens_the_page_and_no_other_port_is_sent_the_token(browser: Browser, tmp_path: Path):
     with watching(tmp_path, PROGRAM) as (srv, api):
         main = seen_secret(api)["pid"]
         printed = re.search(r"running at (\S+)", srv.out_path.read_text()).group(1)
-        other = OtherService()
+        other = OtherSite(b"<!doctype html><title>other</title>")
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         try:

@@ -5,10 +5,9 @@ controls."""
 from __future__ import annotations
 
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from browser_support import OtherSite
 from playwright.sync_api import expect
 from reliability_page import Page, chromium_fixture  # noqa: F401 -- provides `chromium`
 from reliability_support import servers_fixture  # noqa: F401 -- provides `servers`
@@ -51,41 +50,13 @@ go();
 </script>"""
 
 
-class EvilSite:
-    """A second local HTTP server, on another port (so another origin), serving ``EVIL_PAGE``."""
-
-    def __init__(self, dashboard_url: str) -> None:
-        page = EVIL_PAGE.replace("DASH", dashboard_url).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 -- http.server's name
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 def test_a_page_on_another_origin_cannot_drive_the_dashboard(chromium, servers):
     srv: Server = servers(max_workers=4)
     srv.spawn(1, "burst", n=5, keys=5)  # some state that a reset would empty
     entries = wait_for(lambda: len((state := srv.wait_settled())["dict"]) == 5 and state["dict"], 10, "state")
     srv.request("DELETE", "/api/workers", params={"state": "ended"})
     victim = srv.spawn(1, "sleep", seconds=60)[0]["pid"]
-    evil = EvilSite(srv.url)
+    evil = OtherSite(EVIL_PAGE.replace("DASH", srv.url).encode())
     context = chromium.new_context()
     try:
         page = context.new_page()
