@@ -11,6 +11,7 @@ from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, native_objects, nati
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
+from .native_condition import patch as patch_condition
 from .native_pipes import patch_connection
 from .native_queues import patch_queues
 from .native_shm import patch_shared_memory
@@ -51,7 +52,11 @@ def start(boot_dir: str) -> None:
         {
             "multiprocessing.managers": lambda m: patch_managers(m, channel),
             "multiprocessing.process": lambda m: patch_process(m, channel),
-            "multiprocessing.synchronize": lambda m: (native.patch_synchronize(m), native_sync.patch(m)),
+            "multiprocessing.synchronize": lambda m: (
+                native.patch_synchronize(m),
+                native_sync.patch(m),
+                patch_condition(m),
+            ),
             "multiprocessing.queues": patch_queues,
             "multiprocessing.connection": patch_connection,
             "multiprocessing.sharedctypes": lambda m: patch_sharedctypes(m, channel),

@@ -159,10 +159,17 @@ def _lock_in(frame, line: str, owner) -> tuple[str | None, str | None]:
 
     for found in re.findall(r"with\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\.acquire\s*\(", line):
         name = found[0] or found[1]
-        oid = native.oid_of(frame.f_locals.get(name, frame.f_globals.get(name)))
+        oid = _lock_oid(frame.f_locals.get(name, frame.f_globals.get(name)))
         if oid:
             return oid, name
     return (native.oid_of(owner), None) if owner is not None else (None, None)
+
+
+def _lock_oid(obj) -> str | None:
+    """One of the program's locks, or a Condition (acquired as its lock is)."""
+    if type(obj).__name__ == "Condition":
+        return native_objects.oid_of(obj)
+    return native.oid_of(obj)
 
 
 def _is_process(obj) -> bool:

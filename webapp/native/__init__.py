@@ -6,7 +6,7 @@ panels, deadlock cycles and dead holders serve both origins; :class:`NativeObjec
 Each kind's merger lives in its own module, imported here so that it is registered.
 """
 
-from . import memory, pipes, queues, sync, values  # noqa: E402,F401 -- register their mergers
+from . import condition, memory, pipes, queues, sync, values  # noqa: E402,F401 -- register their mergers
 from .locks import NativeLocks
 from .objects import MERGERS, NativeObjects, merger
 

@@ -78,6 +78,8 @@ class NativeLocks:
         releases it (a semaphore has no owner; an RLock can only be released by its own thread)."""
         if kind == "RLock":
             raise ManagerUnavailable("an RLock can only be released by the thread that holds it")
+        if kind == "Condition":  # its lock is an RLock unless the program gave one (then free that one)
+            raise ManagerUnavailable("a Condition's lock can only be released by the thread that holds it")
         with self.lock:
             live = [pid for pid in sorted(self.had_by.get(oid, ())) if pid != holder and is_alive(pid)]
             sent = next(

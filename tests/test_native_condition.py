@@ -1,0 +1,125 @@
+"""The program's own ``mp.Condition`` as a shared object (issue "Why is it stuck?", part 1):
+labelled by the name it was bound to, its lock's holder sampled in the holding process (with
+the depth of an RLock), who is in ``wait()`` or waits to acquire it from the waits — the value
+in the Manager Condition's shape."""
+
+from __future__ import annotations
+
+import pytest
+from run_support import processes, wait_program, watching
+
+from testkit.waiting import wait_for
+
+HELD = """
+import multiprocessing as mp, sys, time
+
+def waiter(cond, ready):
+    with cond:
+        ready.set()
+        cond.wait()
+
+def taker(cond):
+    with cond:
+        pass
+
+if __name__ == "__main__":
+    mp.set_start_method(sys.argv[1] if len(sys.argv) > 1 else "{method}")
+    cond, ready = mp.Condition(), mp.Event()
+    child = mp.Process(target=waiter, args=(cond, ready), name="waiter")
+    child.start()
+    ready.wait()
+    cond.acquire()
+    cond.acquire()
+    mp.Process(target=taker, args=(cond,), name="taker").start()
+    print("holding", flush=True)
+    time.sleep(120)
+"""
+
+NOTIFIED = """
+import multiprocessing as mp
+
+def waiter(cond, box):
+    with cond:
+        while box.value == 0:
+            cond.wait()
+        print("woken with", box.value, flush=True)
+
+if __name__ == "__main__":
+    mp.set_start_method("spawn")
+    cond, box = mp.Condition(), mp.Value("i", 0)
+    child = mp.Process(target=waiter, args=(cond, box))
+    child.start()
+    with cond:
+        box.value = 7
+        cond.notify_all()
+    child.join()
+    print("done", child.exitcode)
+"""
+
+
+def _condition(api) -> tuple[str, dict]:
+    return wait_for(
+        lambda: next(
+            ((oid, o) for oid, o in api.state()["objects"].items() if o["kind"] == "Condition"), None
+        ),
+        20,
+        "the program's Condition",
+    )
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_condition_shows_its_holder_and_who_waits(tmp_path, method):
+    with watching(tmp_path, HELD.replace("{method}", method)) as (_srv, api):
+        names = wait_for(
+            lambda: (
+                (n := {w["name"]: pid for pid, w in processes(api).items()}).keys() >= {"waiter", "taker"}
+                and n
+            ),
+            20,
+            "both children",
+        )
+        main = api.state()["program"]["pid"]
+        waiting = sorted([names["waiter"], names["taker"]])
+        oid, cond = wait_for(
+            lambda: (
+                (c := _condition(api))[1]["value"]["waiters"] == waiting
+                and [h["pid"] for h in c[1]["value"]["holders"]] == [main]
+                and c
+            ),
+            20,
+            "the main process holding it, both children waiting",
+        )
+        assert cond["origin"] == "native" and oid.startswith("native-")
+        assert cond["label"].startswith("cond = mp.Condition()")
+        value = cond["value"]
+        assert value["holders"][0]["depth"] == 2 and isinstance(value["holders"][0]["since"], float)
+        assert value["initial"] == 1 and value["available"] == 0
+        rows = processes(api)
+        assert rows[names["waiter"]]["waiting"]["call"] == "wait"
+        assert rows[names["waiter"]]["waiting"]["oid"] == oid
+        taker = rows[names["taker"]]["waiting"]
+        assert (
+            taker["call"] == "acquire"
+            and taker["oid"] == oid
+            and taker["text"].startswith("acquire() of cond")
+        )
+        # the lock a Condition makes for itself is not a panel of its own
+        assert [o["kind"] for o in api.state()["objects"].values() if o["origin"] == "native"].count(
+            "RLock"
+        ) == 0
+
+
+def test_a_notified_condition_leaves_the_program_unchanged(tmp_path):
+    with watching(tmp_path, NOTIFIED) as (_srv, api):
+        program = wait_program(api)
+        assert program["exitcode"] == 0
+        _oid, cond = wait_for(
+            lambda: (c := _condition(api))[1]["value"]["holders"] == [] and c, 20, "nobody holding it"
+        )
+        assert cond["value"]["waiters"] == []
+        output = wait_for(
+            lambda: "done 0" in (text := str(api.get_json(f"/api/workers/{program['pid']}/output"))) and text,
+            20,
+            "the program's output",
+        )
+        assert "done 0" in output
