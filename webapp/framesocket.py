@@ -77,6 +77,23 @@ class WholeFrameSocket:
         """
         if self._broken:
             return False
+        if len(parts) == 1 and not self._out and not self._held and self._send_lock.acquire(blocking=False):
+            # the usual case, a small frame and nothing waiting: written now, past the backlog
+            try:
+                frame = parts[0]
+                written = 0 if self._out or self._broken else self._write_now(frame)
+                if written < len(frame) and not self._broken:
+                    # the rest goes first: anything offered meanwhile came after it
+                    with self._out_lock:
+                        self._out.appendleft((memoryview(frame)[written:], True))
+                        self._out_bytes += len(frame) - written
+                        self._out_frames += 1
+            except OSError:
+                self._cut()
+            finally:
+                self._send_lock.release()
+            self._try_write()  # what was offered meanwhile, or the rest once there is room
+            return not self._broken
         last = len(parts) - 1
         with self._out_lock:
             self._out.extend((memoryview(part), i == last) for i, part in enumerate(parts))
@@ -139,16 +156,8 @@ class WholeFrameSocket:
             if block:
                 written = self._sock.send(view)
             else:
-                # On a socket with a timeout, send() first waits for room: asked first, it does not
-                # (only we write to it, under the lock: the room it has now stays)
-                if self._room is None:
-                    self._room = select.poll()
-                    self._room.register(self._sock, select.POLLOUT)
-                if not self._room.poll(0):
-                    return True
-                try:
-                    written = self._sock.send(view, socket.MSG_DONTWAIT)
-                except BlockingIOError:
+                written = self._write_now(view)
+                if not written:
                     return True
             with self._out_lock:
                 if written == len(view):
@@ -159,6 +168,21 @@ class WholeFrameSocket:
                 self._out_bytes -= written
             if written < len(view) and not block:
                 return True
+
+    def _write_now(self, data: bytes | memoryview) -> int:
+        """Write what the socket takes of ``data`` now, without waiting (the caller holds
+        ``_send_lock``); return how much that was."""
+        # On a socket with a timeout, send() first waits for room: asked first, it does not
+        # (only we write to it, under the lock: the room it has now stays)
+        if self._room is None:
+            self._room = select.poll()
+            self._room.register(self._sock, select.POLLOUT)
+        if not self._room.poll(0):
+            return 0
+        try:
+            return self._sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
 
     def _cut(self) -> None:
         """A send failed: the connection is gone (shut down, never left with half a frame)."""
