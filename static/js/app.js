@@ -13,6 +13,7 @@ import { OutputLog } from "./output.js";
 import { findDeadlocks, LocksPanel, namedLockName, namedLocks, waitingFor } from "./locks.js";
 import { Inspector } from "./inspector.js";
 import { ObjectPanels, ObjectsModel } from "./objects.js";
+import { parseSnapshotsOffThread } from "./offthread.js";
 import { BuiltinPanels } from "./builtin.js";
 import { startProgramPanel } from "./program.js";
 import { startReplay } from "./replay.js";
@@ -37,6 +38,7 @@ const objects = new ObjectsModel({
   elsewhere: (id) => builtinMode && (id === "d" || id === "l" || namedLockName(id) !== null),
 });
 const socket = io(socketOptions({ autoConnect: allowed !== null }));
+parseSnapshotsOffThread(socket.io);
 if (!allowed) {
   setConnection("offline", "No token");
   showBanner(NO_ACCESS, "bad");
@@ -124,9 +126,16 @@ let lockLiveness = new Map();
 const diagnoses = new DiagnosesBanner($("diagnoses"));
 socket.on("diagnoses", (msg) => diagnoses.show(msg.diagnoses));
 
-socket.on("snapshot", (snap) => {
+// A big snapshot is loaded a slice per task (objects.js): what reads the model waits for it.
+socket.on("snapshot", (snap) => objects.loadInPieces(snap, (applyWaiting) => {
+  loaded(snap);
+  const results = applyWaiting(); // after builtin.reset(): keys they add are new
+  if (results.includes("gap")) socket.emit("resync");
+  else if (results.includes("ok")) scheduleRender();
+}));
+
+function loaded(snap) {
   diagnoses.show(snap.diagnoses);
-  objects.load(snap);
   lockLiveness = new Map((snap.locks || []).map((lock) => [lock.name, { pid: lock.holder_pid, alive: lock.holder_alive }]));
   workers.load(snap.workers);
   limits = snap.limits || {};
@@ -138,7 +147,7 @@ socket.on("snapshot", (snap) => {
   for (const hook of snapshotHooks) hook(snap);
   if (!chartStarted) { chartStarted = true; chart.push(Date.now() / 1000, builtin.listLength(), 0); }
   scheduleRender();
-});
+}
 
 const snapshotHooks = [];
 function onSnapshot(hook) { snapshotHooks.push(hook); }

@@ -9,6 +9,10 @@ import { kindModule } from "./kinds/index.js";
 import { el } from "./kinds/parts.js";
 
 const RECENT = 6; // ops kept for an object's recent-ops line
+// A snapshot with more items than this in all is loaded a slice at a time (loadInPieces):
+// built in one go, a 100,000-entry dict and list held the page for one ~100 ms task.
+const BIG = 20000;
+const SLICE_MS = 8; // work per task while loading in pieces
 
 export class ObjectsModel {
   /**
@@ -22,14 +26,47 @@ export class ObjectsModel {
     this.elsewhere = elsewhere;
     this.mutations = 0; // ops applied, for the rate chart (never reset: it is read as differences)
     this.added = true; // objects were added or removed since the panels last looked
+    this.loading = null; // a snapshot being loaded in pieces: {queue: changes that wait for it}
   }
 
-  load(snap) {
+  /**
+   * Load a snapshot, then call `done(applyWaiting)`; `applyWaiting()` applies the changes that
+   * came meanwhile and returns their results ("ok", "stale" or "gap"). A big snapshot is loaded
+   * a slice per task, each object built aside and put in whole, so that the page never shows
+   * half an object; changes wait for the end (apply returns "queued"). A small one is loaded
+   * at once, `done` included.
+   */
+  loadInPieces(snap, done) {
+    const entries = Object.entries(snap.objects || {});
+    const size = entries.reduce((n, [, info]) => n + (Array.isArray(info.value) ? info.value.length : 0), 0);
+    if (size <= BIG) {
+      this.load(snap); // (ends a big one still being loaded: this one is newer)
+      done(() => []);
+      return;
+    }
+    const loading = (this.loading = { queue: [] });
+    const built = new Map(); // id -> state
+    const steps = entries.map(([id, info]) => buildInSlices(id, info, built));
+    const step = () => {
+      if (this.loading !== loading) return; // a newer snapshot took over
+      const until = performance.now() + SLICE_MS;
+      while (steps.length && performance.now() < until) {
+        if (steps[0].next().done) steps.shift();
+      }
+      if (steps.length) { yieldTask(step); return; }
+      this.load(snap, built);
+      done(() => loading.queue.map((msg) => this.apply(msg)));
+    };
+    yieldTask(step);
+  }
+
+  load(snap, built = null) {
+    this.loading = null; // a snapshot loaded at once ends one being loaded in pieces
     this.version = snap.version;
     const seen = new Set();
     for (const [id, info] of Object.entries(snap.objects || {})) {
       seen.add(id);
-      this.put(id, info.kind, info.label, info.value, info.writers);
+      this.put(id, info.kind, info.label, info.value, info.writers, built?.get(id));
     }
     for (const id of [...this.objects.keys()]) {
       if (!seen.has(id)) { this.objects.delete(id); this.added = true; }
@@ -47,9 +84,9 @@ export class ObjectsModel {
   }
 
   /** Create or reload one object; a reload keeps its panel and its recent ops. */
-  put(id, kind, label, value, writers) {
+  put(id, kind, label, value, writers, loaded = undefined) {
     const old = this.objects.get(id);
-    const state = kindModule(kind).load(value, writers, kind);
+    const state = loaded ?? kindModule(kind).load(value, writers, kind);
     if (old && old.kind === kind) {
       Object.assign(old, { label: label || id, state, dirty: true });
       return old;
@@ -66,6 +103,7 @@ export class ObjectsModel {
 
   /** Apply a `changes` message: "ok", "stale" (already have it) or "gap" (need a snapshot). */
   apply(msg) {
+    if (this.loading) { this.loading.queue.push(msg); return "queued"; }
     if (msg.to <= this.version) return "stale";
     if (msg.from > this.version) return "gap";
     const now = performance.now();
@@ -125,6 +163,37 @@ export class ObjectsModel {
     }
     return out;
   }
+}
+
+/**
+ * A generator that builds one object's state: a big dict or list a slice of items per step
+ * (the same state its kind's load() makes), anything else in one step. Puts it in `built`.
+ */
+function* buildInSlices(id, info, built) {
+  const { kind, value, writers } = info;
+  const family = kindModule(kind).kinds?.[0];
+  const n = Array.isArray(value) ? value.length : 0;
+  if ((family !== "dict" && family !== "list") || n <= BIG / 4) {
+    built.set(id, kindModule(kind).load(value, writers, kind));
+    return;
+  }
+  const module = kindModule(kind);
+  const state = module.load([], [], kind);
+  const piece = 2000;
+  for (let i = 0; i < n; i += piece) {
+    module.loadMore(state, value.slice(i, i + piece), writers ? writers.slice(i, i + piece) : []);
+    yield;
+  }
+  built.set(id, state);
+}
+
+// Run `fn` in a task of its own, at once (setTimeout waits 4 ms once nested)
+const channel = new MessageChannel();
+const pending = [];
+channel.port1.onmessage = () => pending.shift()();
+function yieldTask(fn) {
+  pending.push(fn);
+  channel.port2.postMessage(null);
 }
 
 /** What a person calls an object in a sentence: `a` for "a = mp.Lock()  · prog.py:7", else its label. */

@@ -10,17 +10,25 @@ export function dictRows(s) {
   return s.order;
 }
 
+/** Add the next slice of a snapshot's entries (objects.js loads a big dict a slice per task). */
+function loadMore(state, value, writers = []) {
+  const entries = state.entries;
+  value.forEach(([key, v], i) => {
+    const id = canonKey(key);
+    entries.set(id, { id, key, value: v, pid: writers?.[i] ?? null, at: 0 });
+  });
+}
+
 export default {
   kinds: ["dict"],
 
   load(value, writers = []) {
-    const entries = new Map();
-    value.forEach(([key, v], i) => {
-      const id = canonKey(key);
-      entries.set(id, { id, key, value: v, pid: writers?.[i] ?? null, at: 0 });
-    });
-    return { entries, order: null };
+    const state = { entries: new Map(), order: null };
+    loadMore(state, value, writers);
+    return state;
   },
+
+  loadMore,
 
   apply(s, op, kind, now = performance.now()) {
     if (op.op === "set") {

@@ -12,6 +12,11 @@ export default {
     return { items: value.map((v, i) => ({ value: v, pid: writers?.[i] ?? null, at: 0 })) };
   },
 
+  /** Add the next slice of a snapshot's items (objects.js loads a big list a slice per task). */
+  loadMore(state, value, writers = []) {
+    value.forEach((v, i) => state.items.push({ value: v, pid: writers?.[i] ?? null, at: 0 }));
+  },
+
   apply(s, op, kind, now = performance.now()) {
     const l = s.items;
     const item = (value) => ({ value, pid: op.pid, at: now });
