@@ -7,7 +7,17 @@ import io
 import os
 import sys
 
-from . import ENV_MAIN, ENV_PYTHONPATH, HIDDEN_ENV, native, native_objects, native_sync, protocol, waits
+from . import (
+    ENV_MAIN,
+    ENV_PYTHONPATH,
+    HIDDEN_ENV,
+    loky_hooks,
+    native,
+    native_objects,
+    native_sync,
+    protocol,
+    waits,
+)
 from .channel import Channel, directory_from_env, inherited_pipes, is_main, key_from
 from .executor_hooks import patch_executor
 from .imports import PatchOnImport
@@ -64,6 +74,7 @@ def start(boot_dir: str) -> None:
             "multiprocessing.util": lambda m: patch_util(m, channel),
             "multiprocessing.pool": lambda m: patch_pool(m, channel),
             "concurrent.futures.process": lambda m: patch_executor(m, channel),
+            **loky_hooks.patches(channel),  # joblib's workers: exec'd by loky with os.environ
         }
     ).install()
 
@@ -178,6 +189,7 @@ def _hide(boot_dir: str) -> None:
     """
     while boot_dir in sys.path:
         sys.path.remove(boot_dir)
+    loky_hooks.remember_env(dict(os.environ))  # loky builds its workers' environment from os.environ
     data = os.environ._data
     original = os.environ.get(ENV_PYTHONPATH)
     for name in HIDDEN_ENV:

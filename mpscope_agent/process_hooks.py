@@ -16,9 +16,15 @@ import sys
 ROLE_TARGETS = {
     ("multiprocessing.pool", "worker"): "pool",
     ("concurrent.futures.process", "_process_worker"): "pool",
+    ("joblib.externals.loky.process_executor", "_process_worker"): "pool",  # joblib's default backend
+    ("loky.process_executor", "_process_worker"): "pool",
     ("multiprocessing.managers", "BaseManager._run_server"): "manager",
 }
-HELPERS = {"multiprocessing.forkserver": "forkserver", "multiprocessing.resource_tracker": "resource_tracker"}
+HELPERS = {
+    "multiprocessing.forkserver": "forkserver",
+    "multiprocessing.resource_tracker": "resource_tracker",
+    "loky.backend.resource_tracker": "resource_tracker",  # loky's own (joblib.externals.loky... too)
+}
 
 
 def role_of(process) -> str:

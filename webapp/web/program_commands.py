@@ -37,5 +37,6 @@ def start_program(dashboard: Dashboard) -> dict:
 
 
 def pool_tasks(dashboard: Dashboard) -> dict:
+    # every back end answers: a recording (mpscope open) has the tasks at its position
     backend = dashboard.backend
-    return {"tasks": backend.tasks.all() if isinstance(backend, ProgramWatch) else []}
+    return {"tasks": backend.pool_tasks() if backend is not None else []}

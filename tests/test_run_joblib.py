@@ -1,0 +1,100 @@
+"""``mpscope run`` on joblib (loky backend): its workers are ``pool`` processes, its batches timed."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from run_support import EXAMPLES, PROGRAM_PYTHON, pool_tasks, run_to_end, wait_program, watching
+from support import Api, wait_for
+
+from testkit.server import Server
+
+pytest.importorskip("joblib")
+pytestmark = pytest.mark.timeout(120)
+
+FAILING = """
+from joblib import Parallel, delayed
+
+def check(x):
+    if x == 3:
+        raise ValueError(f"no luck with {x}")
+    return x
+
+if __name__ == "__main__":
+    Parallel(n_jobs=2, batch_size=1)(delayed(check)(i) for i in range(4))
+"""
+
+
+def finished_tasks(api, items: int, timeout: float = 30.0) -> list[dict]:
+    """The tasks, once the finished ones hold ``items`` calls (workers' events may trail the end)."""
+    return wait_for(
+        lambda: (t := pool_tasks(api)) and sum(x["items"] for x in t if x["ended_at"]) == items and t,
+        timeout,
+        f"joblib tasks of {items} calls on the timeline",
+    )
+
+
+@pytest.mark.parametrize("run_server", [("joblib_parallel.py", "0.05")], indirect=True)
+def test_joblib_workers_are_pool_processes_and_their_tasks_are_on_the_timeline(run_server, run_api):
+    info = wait_program(run_api, timeout=60)
+    tasks = finished_tasks(run_api, 10)
+    workers = {w["pid"]: w for w in run_api.state()["workers"]}
+    pool = {pid for pid, w in workers.items() if w["role"] == "pool"}
+    assert len(pool) == 2, workers
+    assert all(workers[pid]["ppid"] == info["pid"] for pid in pool)
+    assert all(t["func"] == "slow_square" and t["state"] == "done" for t in tasks)
+    assert {t["pid"] for t in tasks} <= pool
+    assert all(t["queued_at"] <= t["started_at"] <= t["ended_at"] for t in tasks)
+    assert all(t["pool"].startswith("loky-") and "joblib_parallel.py:" in t["pool"] for t in tasks)
+
+
+def test_a_joblib_program_prints_and_exits_as_under_plain_python():
+    args = (str(EXAMPLES / "joblib_parallel.py"), "0.05")
+    watched = run_to_end(*args)
+    plain = subprocess.run([PROGRAM_PYTHON, *args], capture_output=True, text=True, timeout=60)
+    assert watched.returncode == plain.returncode == 0, watched.stderr
+    squares = "squares: " + str([i * i for i in range(10)])
+    # mpscope's own lines ("mpscope running at ...") come first; the program's are the same
+    assert [line for line in watched.stdout.splitlines() if not line.startswith("mpscope")][0] == squares
+    assert plain.stdout.splitlines()[0] == squares
+
+
+def test_a_failing_joblib_call_is_a_failed_task_with_its_traceback(tmp_path: Path):
+    with watching(tmp_path, FAILING) as (srv, api):
+        info = wait_program(api, timeout=60)
+        tasks = finished_tasks(api, 4)
+        (failed,) = [t for t in tasks if t["state"] == "failed"]
+        assert failed["func"] == "check" and "ValueError: no luck with 3" in failed["error"]
+        assert info["exitcode"] == 1, info  # joblib re-raised it in the parent
+        assert "ValueError: no luck with 3" in srv.output()
+
+
+def test_a_recording_keeps_joblibs_tasks(tmp_path: Path):
+    path = tmp_path / "run.sqlite"
+    done = run_to_end("--record", str(path), str(EXAMPLES / "joblib_parallel.py"), "0.05")
+    assert done.returncode == 0, done.stderr
+    con = sqlite3.connect(path)
+    try:
+        roles = dict(con.execute("SELECT role, count(DISTINCT pid) FROM process_states GROUP BY role"))
+        tasks = con.execute(
+            "SELECT id, state, func, json_extract(json, '$.items'), pid, max(event)"
+            " FROM task_states GROUP BY id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert roles["pool"] == 2, roles
+    assert {(state, func) for _, state, func, *_ in tasks} == {("done", "slow_square")}
+    assert sum(items for _, _, _, items, *_ in tasks) == 10
+    opened = Server(tmp_path / "open", str(path), subcommand=("open",), max_workers=None)
+    api = Api(opened)
+    try:
+        replayed = pool_tasks(api)
+        assert sorted((t["id"], t["state"], t["pid"]) for t in replayed) == sorted(
+            (id_, state, pid) for id_, state, _, _, pid, _ in tasks
+        )
+    finally:
+        api.close()
+        opened.stop()
