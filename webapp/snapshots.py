@@ -53,6 +53,22 @@ def grouped(pieces: list[bytes], size: int = GROUP_BYTES) -> tuple[bytes, ...]:
     return tuple(out)
 
 
+def encoded(value: Any) -> list[bytes]:
+    """``value`` as compact UTF-8 JSON, in one piece (for :func:`json_object`)."""
+    return [json.dumps(value, separators=(",", ":")).encode()]
+
+
+def json_object(members: dict[str, list[bytes]]) -> tuple[bytes, ...]:
+    """A JSON object of ``members`` in their order, each value UTF-8 JSON in pieces (a
+    replica's cached chunks, or :func:`encoded`), written as they are: grouped, never
+    joined whole."""
+    out: list[bytes] = []
+    for name, pieces in members.items():
+        out += (b"," if out else b"{", json.dumps(name).encode(), b":", *pieces)
+    out.append(b"}" if out else b"{}")
+    return grouped(out)
+
+
 @dataclass(frozen=True)
 class EncodedSnapshot:
     """The mirror's part of a snapshot at ``version``, as UTF-8 JSON (an object) in parts.
@@ -94,13 +110,9 @@ class EncodedSnapshot:
     def fields(self, names: list[str], head: dict[str, Any]) -> tuple[bytes, ...]:
         """``GET /api/state?fields=``'s reply: ``names`` in that order, each from ``head``
         (fields read at send time) or from the mirror's pieces; nothing else is joined."""
-        out: list[bytes] = []
-        for name in names:
-            value = [json.dumps(head[name], separators=(",", ":")).encode()] if name in head else None
-            out += (b"," if out else b"{", json.dumps(name).encode(), b":")
-            out += value if value is not None else self.pieces.field(name)
-        out.append(b"}" if out else b"{}")
-        return grouped(out)
+        return json_object(
+            {name: encoded(head[name]) if name in head else self.pieces.field(name) for name in names}
+        )
 
     def with_fields(self, fields: dict[str, Any]) -> RawJSON:
         """The socket's snapshot as one text (for a client that long-polls)."""

@@ -224,8 +224,25 @@ class DictReplica(PieceReplica):
         return [w for _, _, w, _, _ in self.entries.values()]
 
     def page(self, offset: int, end: int | None) -> tuple[list, list]:
-        """Entries ``offset:end`` (pairs, and their writers), without building the rest."""
-        chosen = list(islice(self.entries.values(), offset, end))
+        """Entries ``offset:end`` (pairs, and their writers), without building the rest.
+
+        The chunks hold the entries in order, so the ones before the page are skipped by
+        their sizes alone: a page near the end of 100,000 entries visits only its chunks.
+        """
+        chosen: list = []
+        want = None if end is None else max(0, end - offset)
+        for chunk in self.chunks:
+            if want == 0:
+                break
+            count = len(chunk.members)
+            if offset >= count:
+                offset -= count
+                continue
+            taken = list(islice(chunk.members.values(), offset, None if want is None else offset + want))
+            chosen += taken
+            offset = 0
+            if want is not None:
+                want -= len(taken)
         return [[k, v] for k, v, _, _, _ in chosen], [w for _, _, w, _, _ in chosen]
 
     def _refresh(self) -> None:

@@ -17,6 +17,7 @@ from ..dashboard import current_dashboard
 from ..locks import describe_locks, single_holder_locks
 from ..mirror import MIRROR_FIELDS
 from ..processes import NotFound
+from ..snapshots import encoded, json_object
 from ..state import ManagerUnavailable
 from . import commands
 from .commands import ApiError, parse_pid
@@ -152,6 +153,8 @@ def get_object(oid: str):
     """
     offset, limit = _int_arg("offset", 0), _int_arg("limit", 0)
     fields = request.args.get("fields")
+    if not offset and not limit:
+        return _whole_object(oid, fields)
     wanted = set() if fields is None else set(fields.split(","))
     # the value and writers (a 100,000-entry dict's) are not built when they are left out
     leave_out = frozenset() if fields is None else frozenset({"value", "writers"} - wanted)
@@ -159,6 +162,29 @@ def get_object(oid: str):
     if obj is None:
         raise ApiError(404, f"no shared object with id {oid[:64]!r}")
     return jsonify(_only_fields(obj))
+
+
+def _whole_object(oid: str, fields: str | None) -> Response:
+    """``GET /api/objects/<oid>`` unpaged: the value and writers are the replica's cached
+    JSON pieces, written as they are (a 100,000-entry dict is never built or encoded whole)."""
+    found = current_dashboard().mirror.object_pieces(oid)
+    if found is None:
+        raise ApiError(404, f"no shared object with id {oid[:64]!r}")
+    head, value, writers = found
+    members = {name: encoded(head[name]) for name in ("id", "version", "kind", "label", "origin")}
+    members["value"] = value
+    if "manager_pid" in head:
+        members["manager_pid"] = encoded(head["manager_pid"])
+    if writers is not None:
+        members["writers"] = writers
+    if fields is not None:
+        wanted = [f for f in fields.split(",") if f]
+        if not wanted or any(f not in members for f in wanted):
+            raise ApiError(400, f"'fields' takes a comma-separated list of: {', '.join(members)}")
+        members = {f: members[f] for f in wanted}
+    body = json_object(members)
+    length = {"Content-Length": str(sum(map(len, body)))}
+    return Response(list(body), mimetype="application/json", headers=length)
 
 
 @bp.post("/api/objects/<oid>/release")
