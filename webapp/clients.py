@@ -26,6 +26,7 @@ snapshot is sent, a client is sent nothing else (it could not use it).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -50,6 +51,12 @@ RESYNC_INTERVAL = 0.5  # seconds: at most one snapshot per client this often
 STALE_BUILDS = 3  # snapshots built and found too old before one is sent anyway
 # A Socket.IO EVENT packet (type 2) on the default namespace, up to its argument
 SNAPSHOT_EVENT = b'2["snapshot",'
+
+
+@functools.lru_cache(maxsize=64)
+def _event_head(event: str) -> bytes:
+    """``42["event",``: an Engine.IO MESSAGE holding a Socket.IO EVENT, up to its argument."""
+    return f"42[{json.dumps(event)},".encode()
 
 
 class ClientRegistry:
@@ -254,7 +261,10 @@ class ClientRegistry:
                 others.append(sid)
         if direct:
             # a Socket.IO EVENT packet in an Engine.IO MESSAGE, as python-socketio writes it
-            payload = ("42" + wire_dumps([event, data], separators=(",", ":"))).encode()
+            if type(data) is RawJSON:  # a broadcast's: encoded already, spliced in as it is
+                payload = _event_head(event) + data.encode() + b"]"
+            else:
+                payload = ("42" + wire_dumps([event, data], separators=(",", ":"))).encode()
             self.fanout.put(text_frame(payload), direct)
         if others:
             self.socketio.emit(event, data, to=others)
