@@ -17,6 +17,7 @@ import { parseSnapshotsOffThread } from "./offthread.js";
 import { BuiltinPanels } from "./builtin.js";
 import { startProgramPanel } from "./program.js";
 import { startReplay } from "./replay.js";
+import { followReplay, pageNow } from "./clock.js";
 import { access, api, NO_ACCESS, socketOptions } from "./session.js";
 import { ProcessMap } from "./procmap.js";
 
@@ -78,7 +79,7 @@ function render(now) {
   frameRequested = false;
   if ($("version")) $("version").textContent = `v${objects.version}`;
   for (const hook of renderHooks) hook(now);
-  workers.render(Date.now() / 1000);
+  workers.render(pageNow());
   const flashing = builtin.render(now, workers.workers);
   const { live, ended } = workers.counts();
   $("worker-counts").textContent = `${live} running · ${ended} ended`;
@@ -135,6 +136,7 @@ socket.on("snapshot", (snap) => objects.loadInPieces(snap, (applyWaiting) => {
 }));
 
 function loaded(snap) {
+  if (snap.replay) followReplay(snap.replay); // first: every hook below shows times at the position
   diagnoses.show(snap.diagnoses);
   lockLiveness = new Map((snap.locks || []).map((lock) => [lock.name, { pid: lock.holder_pid, alive: lock.holder_alive }]));
   workers.load(snap.workers);
@@ -266,8 +268,8 @@ onRender(() => {
   workers.waiting = lastWaiting = waiting;
   // the lock table is small but rebuilt whole: do it when it changed or once a second
   const lockObjects = objects.lockTable();
-  const key = JSON.stringify([locks, lockObjects]) + Math.floor(Date.now() / 1000) + workers.counts().ended;
-  if (key !== lastLocksKey) { lastLocksKey = key; locksPanel.render(locks, Date.now() / 1000, lockObjects); }
+  const key = JSON.stringify([locks, lockObjects]) + Math.floor(pageNow()) + workers.counts().ended;
+  if (key !== lastLocksKey) { lastLocksKey = key; locksPanel.render(locks, pageNow(), lockObjects); }
   outputLog.render(performance.now());
 });
 

@@ -1,6 +1,8 @@
 // The live timeline: one row per process and thread, a bar per state, drawn in SVG as
 // events arrive. Labels are SVG text nodes (textContent), never markup.
 
+import { pageNow } from "./clock.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const ROW = 22, TOP = 22;
 // the label column: narrower on a phone, so that the bars keep most of the width
@@ -37,13 +39,16 @@ export class Timeline {
     this.current = new Map(); // "pid:tid" -> the key of that thread's newest row
     this.startedAt = startedAt;
     this.localStart = performance.now();
+    this.anchored = false; // until setStart: t = 0 is when this reset
     this.lastT = 0;
     this.box.replaceChildren();
   }
 
   setStart(startedAt) {
-    // the server's clock decides where t = 0 is; our own only moves open bars along
-    this.localStart = performance.now() - Math.max(0, Date.now() / 1000 - startedAt) * 1000;
+    // the server's clock decides where t = 0 is; open bars then run to the page's now (clock.js:
+    // the wall clock live, the position in a replay)
+    this.startedAt = startedAt;
+    this.anchored = true;
   }
 
   setServerPid(pid) { this.serverPid = pid; }
@@ -103,7 +108,7 @@ export class Timeline {
   }
 
   now() {
-    const local = (performance.now() - this.localStart) / 1000;
+    const local = this.anchored ? Math.max(0, pageNow() - this.startedAt) : (performance.now() - this.localStart) / 1000;
     return this.running ? Math.max(this.lastT, local) : this.lastT;
   }
 

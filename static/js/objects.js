@@ -7,6 +7,7 @@
 
 import { kindModule } from "./kinds/index.js";
 import { el } from "./kinds/parts.js";
+import { pageNow } from "./clock.js";
 
 const RECENT = 6; // ops kept for an object's recent-ops line
 // A snapshot with more items than this in all is loaded a slice at a time (loadInPieces):
@@ -217,7 +218,7 @@ export class ObjectPanels {
 
   /** Draw changed panels; every panel once a second (times held, dead holders). */
   render() {
-    const nowSeconds = Date.now() / 1000;
+    const nowSeconds = pageNow();
     const tick = Math.floor(nowSeconds) !== this.second;
     this.second = Math.floor(nowSeconds);
     if (this.model.added) this.sync();

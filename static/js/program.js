@@ -4,6 +4,7 @@
 
 import { Timeline } from "./labs-timeline.js";
 import { formatDuration } from "./format.js";
+import { pageNow } from "./clock.js";
 
 const $ = (id) => document.getElementById(id);
 const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
@@ -35,7 +36,7 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
     $("program-exit").className = `program-exit ${p.signal || p.exitcode ? "exit-bad" : ""}`;
     $("program-pid").textContent = `PID ${p.pid ?? "—"}`;
     $("program-cwd").textContent = p.cwd;
-    const end = p.ended_at ?? Date.now() / 1000;
+    const end = p.ended_at ?? pageNow();
     $("program-times").textContent = p.started_at ? `ran ${formatDuration(end - p.started_at)}` : "";
     const running = p.state === "running";
     if ($("program-stop")) {
@@ -94,7 +95,7 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
   function drawTimeline() {
     const list = [...tasks.values()];
     const times = list.flatMap((t) => [t.queued_at, t.started_at]).filter((t) => t !== null);
-    const t0 = program?.started_at ?? (times.length ? Math.min(...times) : Date.now() / 1000);
+    const t0 = program?.started_at ?? (times.length ? Math.min(...times) : pageNow());
     timeline.reset(t0);
     timeline.setStart(t0);
     const events = [];

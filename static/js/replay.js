@@ -3,6 +3,8 @@
 // Play sends the recorded events again as they came (1x, 4x, 16x). The page (app.js)
 // starts it with what it needs; nothing here reaches back into the page.
 
+import { followReplay } from "./clock.js";
+
 const $ = (id) => document.getElementById(id);
 
 /** Seconds as `m:ss.s` (or `s.ss s` under a minute). */
@@ -25,6 +27,7 @@ export function startReplay({ command, socket, onSnapshot }) {
   const span = () => Math.max(1e-6, status.end - status.start);
   function show(next) {
     status = next;
+    followReplay(next); // the times the page shows count to this position, not to the wall clock
     const steps = Math.min(1_000_000, Math.max(1000, Math.round(span() * 100)));
     if (Number(slider.max) !== steps) slider.max = String(steps);
     if (!dragging) slider.value = String(Math.round(((status.position - status.start) / span()) * steps));

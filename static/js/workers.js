@@ -4,6 +4,7 @@
 // ended children folded under a "N ended" row of their parent.
 
 import { formatBytes, formatDuration } from "./format.js";
+import { pageNow } from "./clock.js";
 
 const LIVE = new Set(["starting", "running"]);
 const COLUMNS = 9;
@@ -108,10 +109,10 @@ export class WorkersTable {
     const waiting = live && this.waiting.get(w.pid);
     if (waiting) cells.state.append(el("span", { className: "waiting-note", title: waiting }, waiting));
     else if (live && w.waiting?.text) { // what its agent saw it wait on: "get() on q · prog.py:15"
-      const since = w.waiting.since ? `, for ${formatDuration(Date.now() / 1000 - w.waiting.since)}` : "";
+      const since = w.waiting.since ? `, for ${formatDuration(pageNow() - w.waiting.since)}` : "";
       cells.task.append(el("span", { className: "wait-line", title: `waiting in ${w.waiting.where ?? "?"}${since}` }, w.waiting.text));
     }
-    const end = w.ended_at ?? Date.now() / 1000;
+    const end = w.ended_at ?? pageNow();
     cells.uptime.textContent = formatDuration(end - w.started_at);
     cells.cpu.textContent = live ? w.cpu_percent.toFixed(1) : "—";
     cells.rss.textContent = live ? formatBytes(w.rss) : "—";
