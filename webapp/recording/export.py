@@ -64,11 +64,9 @@ def build(reader: RecordingReader) -> dict:
     }
     sizes: dict[str, int] = {}
     for oid, obj in first.objects.items():
-        value = obj.replica.value()
-        if obj.kind == "list":
-            sizes[oid] = len(value)
-        elif obj.kind in QUEUES:
-            sizes[oid] = len(value.get("items", []))
+        size = _size(obj.kind, obj.replica.value())
+        if size is not None:
+            sizes[oid] = size
     queued: dict[str, collections.deque] = collections.defaultdict(collections.deque)  # oid -> flow ids
     open_waits: dict[tuple[str, int], tuple[str, float]] = {}
     blocked: dict[tuple[str, int, str], float] = {}
@@ -138,16 +136,18 @@ def _op(trace, op, objects, sizes, queued, open_waits, blocked, flows) -> int:
     pid, t = op.get("pid"), op.get("t", trace.start)
     if name == "create":
         objects[oid] = {"kind": kind, "label": op.get("label"), "manager": op.get("manager_pid")}
-        value = op.get("value")
-        if kind == "list":
-            sizes[oid] = len(value or [])
-        elif kind in QUEUES:
-            sizes[oid] = len((value or {}).get("items", []))
-        else:
-            return flows
-        _counter(trace, objects[oid], oid, kind, t, sizes[oid])
-        return flows
+        size = _size(kind, op.get("value"))
+        if size is not None:
+            sizes[oid] = size
+            _counter(trace, objects[oid], oid, kind, t, size)
+        return flows  # any other kind (a Pipe, SharedMemory, one yet to come): no counter
     info = objects.get(oid)
+    if name == "sample":  # the program's own objects: the value replaced whole, its depth in it
+        size = _size(kind, op.get("value"))
+        if info is not None and size is not None and size != sizes.get(oid):
+            sizes[oid] = size
+            _counter(trace, info, oid, kind, t, size)
+        return flows
     if info is None or pid is None:
         return flows
     label = info.get("label") or oid
@@ -193,6 +193,17 @@ def _op(trace, op, objects, sizes, queued, open_waits, blocked, flows) -> int:
             what, since = open_waits.pop((oid, pid))
             trace.slice(pid, what, since, t, "wait", {"object": oid, "ended_by": name})
     return flows
+
+
+def _size(kind: str | None, value: Any) -> int | None:
+    """A list's length or a queue's depth in an object's whole value; None for other kinds."""
+    if kind == "list":
+        return len(value) if isinstance(value, list) else 0
+    if isinstance(value, dict) and isinstance(value.get("depth"), int):
+        return value["depth"]  # a native queue's sample: put - got, as its panel shows
+    if kind in QUEUES:
+        return len((value or {}).get("items", []))
+    return None
 
 
 def _counter(trace: Trace, info: dict, oid: str, kind: str, t: float, size: int) -> None:
