@@ -31,6 +31,7 @@ class Channel:
         self.key = key
         self.on_lost = on_lost  # called when the dashboard goes away (a built-in worker exits then)
         self.sock = None
+        self.sock_id = None  # (st_dev, st_ino) of our socket: its fd number may be the program's later
         self.lock = _thread.allocate_lock()  # held while writing to the socket
         self._deferring()
         self.flush_at_exit = False
@@ -89,6 +90,7 @@ class Channel:
         finally:
             for fd in handed + list(saved.values()):
                 os.close(fd)
+        self.sock_id = _identity(sock.fileno())
         self.sock = sock
         _thread.start_new_thread(self._serve, ())
 
@@ -139,10 +141,34 @@ class Channel:
         sock = self.sock
         if sock is None or not data:
             return
+        if not self._still_ours(sock):
+            return
         try:
             sock.sendall(data)
         except OSError:
+            self._lose(sock)
+
+    def _still_ours(self, sock) -> bool:
+        """Whether ``sock``'s fd is still our socket: a program that closes every descriptor
+        (``os.closerange(3, ...)``, as a daemon does) and opens files or sockets that take the
+        number must not get our lines, nor have them read; we stop instead."""
+        if _identity(sock.fileno()) == self.sock_id:
+            return True
+        self._lose(sock)
+        return False
+
+    def _lose(self, sock) -> None:
+        """Stop using ``sock``: closed if its fd is still ours, else only let go of (closing it
+        would close the program's own file that took the number)."""
+        if self.sock is sock:
             self.sock = None
+        try:
+            if _identity(sock.fileno()) == self.sock_id:
+                sock.close()
+            else:
+                sock.detach()
+        except OSError:
+            pass
 
     def _deferring(self) -> None:
         """No deferred line, no writer thread yet (a new channel, or a forked child's)."""
@@ -193,10 +219,11 @@ class Channel:
         buffered = b""
         while True:
             try:
-                data = sock.recv(65536)
+                data = sock.recv(65536) if self._still_ours(sock) else b""
             except OSError:
                 data = b""
-            if not data:  # the dashboard is gone; a program goes on unwatched
+            if not data:  # the dashboard is gone (or our socket closed by the program): go on unwatched
+                self._lose(sock)
                 if self.on_lost is not None:
                     self.on_lost()
                 return

@@ -22,6 +22,10 @@ KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
 FACTORIES = set(KINDS)  # context.py's functions that make one for the program
 
 _known: dict[int, tuple] = {}  # id(lock) -> (weak ref, oid, kind, label, initial)
+# locks followed in one process: each sample reads every one's count (a program that keeps a
+# million locks alive would otherwise pay for it twice a second); more are not followed until
+# some die (their entries go at the next sample)
+MAX_FOLLOWED = 10_000
 _announced: set[str] = set()  # oids this process has told the dashboard about
 
 
@@ -85,6 +89,8 @@ def holdings() -> tuple[list[dict], dict[str, int]]:
 
 
 def _remember(lock, label: str | None, initial) -> None:
+    if len(_known) >= MAX_FOLLOWED and id(lock) not in _known:
+        return
     semlock = lock._semlock
     oid = "native-" + (semlock.name.lstrip("/") if semlock.name else f"h{semlock.handle:x}")
     if initial is None:

@@ -28,7 +28,11 @@ def patch(module) -> None:
     @functools.wraps(init)
     def following_init(self, *args, **kwargs):
         init(self, *args, **kwargs)
-        frame = native_objects.caller_outside_multiprocessing(sys._getframe(1))
+        # the program's own: made by its line through context.py's factory (or the class);
+        # not one an Event or a Barrier makes for itself (their __init__ is multiprocessing's)
+        frame = sys._getframe(1)
+        if frame.f_code.co_name == "Condition" and frame.f_code.co_filename.endswith("context.py"):
+            frame = frame.f_back
         label = native_objects.program_label(frame, "mp.Condition()")
         if label is not None:
             _follow(self, label)

@@ -22,6 +22,10 @@ _known: dict[int, tuple] = {}
 _announced: set[str] = set()  # oids this process told the dashboard about
 _sent: dict[str, dict] = {}  # oid -> the facts last sent from this process
 MAX_FACTS_PER_SAMPLE = 200  # objects whose facts one sample sends (the rest wait their turn)
+# objects followed in one process: each sample looks at every one (a program that keeps a
+# million Values alive would otherwise pay for it twice a second); more are not followed
+# until some die (their entries go at the next sample)
+MAX_FOLLOWED = 10_000
 
 
 MP_DIR = os.path.join(os.path.dirname(os.__file__), "multiprocessing")
@@ -34,6 +38,8 @@ exiting = [False]  # True during that last sample: a kind reads what it reads on
 
 def remember(obj, oid: str, kind: str, label: str | None, facts) -> None:
     """Follow ``obj`` (held weakly): ``label`` None if it was sent here (its maker named it)."""
+    if len(_known) >= MAX_FOLLOWED and id(obj) not in _known:
+        return
     try:
         ref = weakref.ref(obj)
     except TypeError:

@@ -28,6 +28,19 @@ from . import native_objects
 KINDS = ("Queue", "SimpleQueue", "JoinableQueue")
 RECENT = 5  # objects put whose reprs are shown
 MAX_REPR = 80
+# a bytes, str... item longer than this is not kept until the next sample (a 1 GB item would
+# stay alive up to half a second longer than without mpscope): its short repr is made at once
+BIG = 4096
+_BUFFERS = (bytes, bytearray, str, memoryview)
+
+
+class _Shown:
+    """The short repr of a big item put, made when it was put, in place of the item."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, obj) -> None:
+        self.text = short_repr(obj)
 
 
 class Counts:
@@ -85,7 +98,7 @@ def _counting_put(original):
         counts = _counts.get(id(self))
         if counts is not None:
             counts.put += 1
-            counts.recent.append(obj)
+            counts.recent.append(_Shown(obj) if type(obj) in _BUFFERS and len(obj) > BIG else obj)
 
     return put
 
@@ -96,7 +109,7 @@ def _counting_simple_put(original):
         counts = _counts.get(id(self))
         if counts is not None:
             counts.put += 1
-            counts.recent.append(obj)
+            counts.recent.append(_Shown(obj) if type(obj) in _BUFFERS and len(obj) > BIG else obj)
 
     return put
 
@@ -217,6 +230,8 @@ _short = _Short()
 
 def short_repr(obj) -> str:
     """``obj``'s repr, at most 80 characters."""
+    if type(obj) is _Shown:
+        return obj.text
     try:
         text = _short.repr(obj)
     except Exception:  # never raised into the program

@@ -20,6 +20,7 @@ from sharedstate.kinds import LOCK_KINDS
 
 from ..journals import ManagerJournals
 from ..state import ManagerUnavailable
+from .objects import MAX_OBJECTS as MAX_LOCKS
 
 
 class NativeLocks:
@@ -42,6 +43,8 @@ class NativeLocks:
                 oid, kind = obj.get("oid"), obj.get("kind")
                 if not isinstance(oid, str) or kind not in LOCK_KINDS or oid in self.known:
                     continue
+                if len(self.known) >= MAX_LOCKS:  # a program may make millions: the first are shown
+                    break
                 initial = obj.get("initial") if isinstance(obj.get("initial"), int) else 1
                 raw = {"initial": initial, "available": initial, "holders": [], "waiters": []}
                 ops.append((oid, "create", (kind, str(obj.get("label") or kind), raw), pid))
