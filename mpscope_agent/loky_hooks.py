@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import time
 
 from . import ENV_DIR, ENV_ERR, ENV_OUT, ENV_PYTHONPATH, ENV_TTY, stdio
-from .pool_hooks import QueueTap, counter, failure_text, func_name, labels, owner_pid
+from .pool_hooks import (
+    QueueTap,
+    counter,
+    creation_site,
+    failure_text,
+    func_name,
+    joblib_batch,
+    labels,
+    owner_pid,
+)
 
 KIND = "loky"
-# frames inside these are not the program's line that made the pool
-LIBRARY_DIRS = tuple(
-    os.sep + d + os.sep for d in ("loky", "joblib", "multiprocessing", "concurrent", "mpscope_agent")
-)
 _saved: dict[str, str] = {}  # our variables as the C environment had them when the agent hid them
 
 
@@ -73,26 +77,18 @@ def patch_fork_exec(module, channel) -> None:
     module.fork_exec = watched_fork_exec
 
 
-def batch_of(fn) -> tuple[str, int]:
+def batch_of(fn, args=()) -> tuple[str, int]:
     """The task's function name and its number of items (a joblib batch holds several calls)."""
     fn = getattr(fn, "__wrapped__", fn)
-    items = getattr(fn, "items", None)
-    if type(fn).__name__ == "BatchedCalls" and isinstance(items, list) and items:
-        first = items[0]
-        if isinstance(first, tuple) and first:
-            return func_name(first[0]), len(items)
-    return func_name(fn), 1
-
-
-def creation_site() -> str:
-    """``file.py:LINE`` of the program line that made the pool (joblib makes loky's)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if not any(d in name for d in LIBRARY_DIRS) and not name.startswith("<frozen"):
-            return f"{os.path.basename(name)}:{frame.f_lineno}"
-        frame = frame.f_back
-    return "?"
+    if (
+        isinstance(fn, functools.partial)
+        and getattr(fn.func, "__name__", None) == "_process_chunk"
+        and fn.args
+    ):
+        # executor.map() submits partial(_process_chunk, fn) over chunks of arguments
+        chunk = args[0] if args else ()
+        return func_name(fn.args[0]), len(chunk) if isinstance(chunk, (list, tuple)) else 1
+    return joblib_batch(fn) or (func_name(fn), 1)
 
 
 def patch_process_executor(module, channel) -> None:
@@ -102,7 +98,7 @@ def patch_process_executor(module, channel) -> None:
     def started(item):
         if not hasattr(item, "work_id"):
             return  # None: the sentinel that stops the worker
-        func, n = batch_of(item.fn)
+        func, n = batch_of(item.fn, item.args)
         channel.send(
             {
                 "t": "task",
@@ -155,7 +151,7 @@ def patch_process_executor(module, channel) -> None:
 
     def queued(self, label, work_id):
         item = self._pending_work_items.get(work_id)
-        func, _n = batch_of(getattr(item, "fn", None))
+        func, _n = batch_of(getattr(item, "fn", None), getattr(item, "args", ()))
         channel.send(
             {
                 "t": "task",

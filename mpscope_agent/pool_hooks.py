@@ -22,6 +22,8 @@ OWN_DIRS = (
     os.sep + "multiprocessing" + os.sep,
     os.sep + "concurrent" + os.sep,
     os.sep + "mpscope_agent" + os.sep,
+    os.sep + "joblib" + os.sep,  # joblib makes the pool (its multiprocessing backend, loky's executor)
+    os.sep + "loky" + os.sep,
 )
 labels: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 counter = itertools.count(1)
@@ -39,8 +41,23 @@ def creation_site() -> str:
 
 
 def func_name(func) -> str:
+    batch = joblib_batch(func)
+    if batch is not None:
+        return batch[0]
     func = getattr(func, "func", func)  # functools.partial
     return getattr(func, "__qualname__", None) or repr(func)[:80]
+
+
+def joblib_batch(func) -> tuple[str, int] | None:
+    """A joblib batch (``BatchedCalls``: the calls joblib sends a worker at once): its first
+    function's name and its number of calls; None for anything else. Read by duck type: the
+    agent imports nothing of joblib."""
+    if type(func).__name__ != "BatchedCalls":
+        func = getattr(func, "func", None)  # joblib's multiprocessing backend wraps it (its ``func``)
+    items = getattr(func, "items", None) if type(func).__name__ == "BatchedCalls" else None
+    if isinstance(items, list) and items and isinstance(items[0], tuple) and items[0]:
+        return func_name(items[0][0]), len(items)
+    return None
 
 
 def owner_pid() -> int:
@@ -116,6 +133,8 @@ def patch_pool(module, channel) -> None:
         n = 1
         if func in mapstars:
             func, n = args[0][0], len(args[0][1])
+        elif (batch := joblib_batch(func)) is not None:
+            n = batch[1]  # joblib's multiprocessing backend: a batch of calls per task
         channel.send(
             {
                 "t": "task",

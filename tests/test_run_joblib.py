@@ -98,3 +98,33 @@ def test_a_recording_keeps_joblibs_tasks(tmp_path: Path):
     finally:
         api.close()
         opened.stop()
+
+
+BACKENDS = """
+from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
+
+def square(x):
+    return x * x
+
+if __name__ == "__main__":
+    print(Parallel(n_jobs=2, backend="multiprocessing", batch_size=2)(delayed(square)(i) for i in range(6)))
+    executor = get_reusable_executor(max_workers=2)
+    print(list(executor.map(square, range(8), chunksize=4)))
+"""
+
+
+def test_joblibs_multiprocessing_backend_and_lokys_own_executor(tmp_path: Path):
+    with watching(tmp_path, BACKENDS) as (srv, api):
+        wait_program(api, timeout=60)
+        tasks = finished_tasks(api, 6 + 8)
+        pool = [t for t in tasks if t["id"].split(":")[1] == "pool"]  # joblib's Pool: batches of 2 at most
+        assert {t["func"] for t in pool} == {"square"} and sum(t["items"] for t in pool) == 6
+        assert max(t["items"] for t in pool) == 2
+        assert all(t["pool"].startswith("Pool-") and "program.py:" in t["pool"] for t in pool)
+        loky = [t for t in tasks if t["id"].split(":")[1] == "loky"]  # map(): chunks of 4
+        assert [(t["func"], t["items"]) for t in loky] == [("square", 4)] * 2
+        assert all(t["pool"].startswith("loky-") and "program.py:" in t["pool"] for t in loky)
+        roles = {w["pid"]: w["role"] for w in api.state()["workers"]}
+        assert all(roles[t["pid"]] == "pool" for t in tasks)
+        assert "[0, 1, 4, 9, 16, 25, 36, 49]" in srv.output()
