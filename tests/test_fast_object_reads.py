@@ -4,6 +4,7 @@ A page of a 100,000-entry dict must visit only the chunks its entries are in: he
 other chunk's entries, and the replica's whole value, writers and JSON pieces, raise when
 touched. The unpaged answer is written from the replica's cached JSON pieces (the value is
 never built in Python): it must equal what the snapshot says of the object, after changes.
+A joining client's missed changes are found walking back from the newest ones only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from inprocess import FakeBackEnd, close_app, descendants, fake_app
 from sharedstate.kinds.dicts import DictReplica
 from sharedstate.kinds.values import ValueReplica
 from webapp.dashboard import Dashboard
+from webapp.snapshots import ChangeHistory
 
 pytestmark = pytest.mark.fast
 
@@ -135,3 +137,20 @@ def test_a_small_object_unpaged_is_as_the_mirror_describes_it(app, client, big):
         assert refused.status_code == 400 and "fields" in refused.get_json()["error"]
     missing = client.get("/api/objects/gone")
     assert missing.status_code == 404 and "gone" in missing.get_json()["error"]
+
+
+def test_the_changes_since_a_snapshot_are_those_a_full_scan_finds():
+    """``ChangeHistory.since`` walks back from the newest payload only as far as it must (it
+    runs under the lock pushes take): the same ops as every payload scanned, gaps included."""
+    history = ChangeHistory()
+    payloads, seq = [], 0
+    for size, gap in [(3, 0), (1, 2), (5, 0), (2, 4), (1, 0), (4, 1)]:
+        first = seq + gap
+        ops = [{"seq": first + i} for i in range(1, size + 1)]
+        seq = ops[-1]["seq"]
+        payloads.append({"from": first, "to": seq, "ops": ops})
+        history.add(payloads[-1])
+    for version in range(seq + 2):
+        found = history.since(version)
+        scanned = [op for p in payloads if p["to"] > version for op in p["ops"] if op["seq"] > version]
+        assert found == ({} if version >= seq else {"from": version, "to": seq, "ops": scanned})

@@ -182,5 +182,12 @@ class ChangeHistory:
             return {}
         if not self.payloads or self.payloads[0]["from"] > version:
             return None
-        ops = [op for p in self.payloads if p["to"] > version for op in p["ops"] if op["seq"] > version]
+        # from the newest back to the first that holds ``version``: a snapshot is a moment
+        # old, and this runs under the lock every push takes (up to 50,000 payloads are kept)
+        after: list[dict] = []
+        for payload in reversed(self.payloads):
+            after.append(payload)
+            if payload["from"] <= version:
+                break
+        ops = [op for p in reversed(after) for op in p["ops"] if op["seq"] > version]
         return {"from": version, "to": self.sent_version, "ops": ops}
