@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
-from run_support import EXAMPLES, PROGRAM_PYTHON, pool_tasks, run_to_end, wait_program, watching
+from run_support import EXAMPLES, PROGRAM_PYTHON, PYTHON_FLAGS, pool_tasks, run_to_end, wait_program, watching
 from support import Api, wait_for
 
 from testkit.server import Server
 
-pytest.importorskip("joblib")
-pytestmark = pytest.mark.timeout(120)
+
+def _program_has_joblib() -> bool:
+    """Whether the watched programs' Python (ours, or MPSCOPE_TEST_PYTHON's) can import joblib."""
+    if not PYTHON_FLAGS:
+        return importlib.util.find_spec("joblib") is not None
+    return subprocess.run([PROGRAM_PYTHON, "-c", "import joblib"], capture_output=True).returncode == 0
+
+
+NEEDS_JOBLIB = pytest.mark.skipif(
+    not _program_has_joblib(), reason="joblib is not installed for the program's Python"
+)
+pytestmark = [NEEDS_JOBLIB, pytest.mark.timeout(120)]
 
 FAILING = """
 from joblib import Parallel, delayed

@@ -10,9 +10,9 @@ from browser_support import browser  # noqa: F401 -- fixture
 from playwright.sync_api import Browser, expect
 from run_support import RunServer, pool_tasks, wait_program
 from support import Api, wait_for
+from test_run_joblib import NEEDS_JOBLIB
 
-pytest.importorskip("joblib")
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = [NEEDS_JOBLIB, pytest.mark.browser, pytest.mark.timeout(120)]
 expect.set_options(timeout=20_000)
 
 
