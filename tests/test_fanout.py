@@ -13,6 +13,9 @@ import socket
 import threading
 import time
 
+from support import Api, LiveClient
+
+from testkit.client import SocketClient
 from testkit.waiting import wait_for
 from webapp.fanout import FrameFanout
 from webapp.framesocket import WholeFrameSocket
@@ -148,3 +151,38 @@ def test_the_fanout_thread_writes_each_frame_to_every_target_in_order():
         for sender, receiver in pairs:
             sender.close()
             receiver.close()
+
+
+class TransportClient(SocketClient):
+    """The test kit's Socket.IO client on other transports than the page's websocket."""
+
+    def __init__(self, api: Api, transports: list[str]) -> None:
+        self.transports = transports
+        super().__init__(api)
+
+    def connect(self, **options: object) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self.client.connect(self.url, transports=self.transports, wait_timeout=10, headers=headers)
+
+
+def test_every_client_sees_every_change_in_order_whatever_its_transport(api: Api):
+    """Websocket clients are written by the fan-out thread (more than a few of them);
+    a long-polling client and one that upgraded from polling keep Engine.IO's queue. Each
+    rebuilds the same state from its snapshot and the changes after it, with no gap."""
+    clients = [LiveClient(api) for _ in range(6)]
+    clients += [TransportClient(api, ["polling"]), TransportClient(api, ["polling", "websocket"])]
+    try:
+        for client in clients:
+            client.wait(lambda c=client: c.replica.version is not None, what="the first snapshot")
+        pids = [w["pid"] for w in api.spawn(2, "fill", n=200, target="list")]
+        pids += [w["pid"] for w in api.spawn(1, "fill", n=100, target="dict")]
+        api.wait_all_ended(pids)
+        state = api.wait_settled()
+        assert len(state["list"]) == 400 and len(state["dict"]) == 100
+        for client in clients:
+            client.wait(lambda c=client: c.version == state["version"], 20, "the last change")
+            assert client.replica.list == state["list"] and client.replica.dict == state["dict"]
+            assert client.snapshots == 1, "a gap in the changes made it ask for another snapshot"
+    finally:
+        for client in clients:
+            client.close()
