@@ -2,6 +2,8 @@
 // shared object, from the `changes` ops (a put, an append, a get...), the per-process counts
 // of a sampled value (a native Queue's or Pipe's `by`), and a snapshot's writers.
 
+import { pageNow } from "./clock.js";
+
 const RATE_WINDOW = 5; // seconds an items-per-second figure is averaged over
 const FLOW_KEYS = 5000; // bound on the (object, process, direction) counters kept
 
@@ -79,7 +81,7 @@ export class FlowCounter {
   }
 
   /** Count a `changes` batch's ops (each once, by seq); `now` in seconds. */
-  add(msg, now = Date.now() / 1000) {
+  add(msg, now = pageNow()) { // a replay counts in the recording's seconds (clock.js)
     for (const op of msg.ops || []) {
       if (op.seq <= this.version) continue;
       this.version = op.seq;
@@ -98,7 +100,7 @@ export class FlowCounter {
   }
 
   /** Items per second over the last RATE_WINDOW whole seconds (the current one is not over). */
-  rate(flow, now = Date.now() / 1000) {
+  rate(flow, now = pageNow()) {
     const second = Math.floor(now);
     let n = 0;
     for (const [s, count] of flow.secs) if (s < second && s >= second - RATE_WINDOW) n += count;

@@ -7,6 +7,7 @@
 import { kindModule } from "./kinds/index.js";
 import { shortName } from "./objects.js";
 import { formatRate } from "./procmap-flows.js";
+import { pageNow } from "./clock.js";
 
 const LIVE = new Set(["starting", "running"]);
 export const MAX_PROCS = 60; // more would not be read on one screen; the rest are counted
@@ -20,7 +21,7 @@ const objKey = (id) => `o:${id}`;
  * [{key, id, kind, name, sub, title}], edges: [{type: "wait"|"hold"|"flow"|"join", from, to,
  * rate, title, cycle}], cycle: Set of node keys, hidden: {procs, objects}}.
  */
-export function buildGraph({ workers, objects, diagnoses = [], flows, now = Date.now() / 1000 }) {
+export function buildGraph({ workers, objects, diagnoses = [], flows, now = pageNow() }) {
   const edges = [];
   const seen = new Set();
   const add = (edge) => {
