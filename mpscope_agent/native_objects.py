@@ -69,6 +69,18 @@ def _last_sample() -> None:
             pass
 
 
+def drop_own_frame(error: BaseException) -> None:
+    """Take the calling wrapper's own frame off ``error``'s traceback, before the wrapper
+    re-raises it with a bare ``raise`` (which adds no frame): an uncaught ``queue.Empty`` or
+    ``EOFError`` then prints as under plain python. Python 3.11+; 3.9 and 3.10 re-raise the
+    traceback as it was caught (one frame of mpscope's more, as docs/run.md says)."""
+    import sys
+
+    tb = error.__traceback__
+    if tb is not None and tb.tb_next is not None and tb.tb_frame is sys._getframe(1):
+        error.__traceback__ = tb.tb_next
+
+
 def oid_of(obj) -> str | None:
     """The id every process knows ``obj`` by, if it is one of the program's followed objects."""
     entry = _known.get(id(obj))

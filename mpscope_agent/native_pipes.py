@@ -105,7 +105,11 @@ def _counting(method, name: str):
     if name == "send":
 
         def wrapper(self, obj):
-            method(self, obj)
+            try:
+                method(self, obj)
+            except BaseException as error:  # EOFError, OSError...: raised as without us
+                native_objects.drop_own_frame(error)
+                raise
             end = _ends.get(id(self))
             if end is not None:
                 end.sent += 1
@@ -113,7 +117,11 @@ def _counting(method, name: str):
     elif name == "send_bytes":
 
         def wrapper(self, buf, offset=0, size=None):
-            method(self, buf, offset, size)
+            try:
+                method(self, buf, offset, size)
+            except BaseException as error:  # EOFError, OSError...: raised as without us
+                native_objects.drop_own_frame(error)
+                raise
             end = _ends.get(id(self))
             if end is not None:
                 end.sent += 1
@@ -121,7 +129,11 @@ def _counting(method, name: str):
     elif name == "recv_bytes_into":
 
         def wrapper(self, buf, offset=0):
-            result = method(self, buf, offset)
+            try:
+                result = method(self, buf, offset)
+            except BaseException as error:  # EOFError, OSError...: raised as without us
+                native_objects.drop_own_frame(error)
+                raise
             end = _ends.get(id(self))
             if end is not None:
                 end.received += 1
@@ -130,7 +142,11 @@ def _counting(method, name: str):
     elif name == "recv_bytes":
 
         def wrapper(self, maxlength=None):
-            result = method(self, maxlength)
+            try:
+                result = method(self, maxlength)
+            except BaseException as error:  # EOFError, OSError...: raised as without us
+                native_objects.drop_own_frame(error)
+                raise
             end = _ends.get(id(self))
             if end is not None:
                 end.received += 1
@@ -139,7 +155,11 @@ def _counting(method, name: str):
     else:
 
         def wrapper(self):
-            result = method(self)
+            try:
+                result = method(self)
+            except BaseException as error:  # EOFError, OSError...: raised as without us
+                native_objects.drop_own_frame(error)
+                raise
             end = _ends.get(id(self))
             if end is not None:
                 end.received += 1

@@ -94,7 +94,11 @@ def _patch_class(cls) -> None:
 # and count only once the call succeeded (a put on a full queue that times out put nothing).
 def _counting_put(original):
     def put(self, obj, block=True, timeout=None):
-        original(self, obj, block, timeout)
+        try:
+            original(self, obj, block, timeout)
+        except BaseException as error:  # queue.Full, or a bad argument: raised as without us
+            native_objects.drop_own_frame(error)
+            raise
         counts = _counts.get(id(self))
         if counts is not None:
             counts.put += 1
@@ -105,7 +109,11 @@ def _counting_put(original):
 
 def _counting_simple_put(original):
     def put(self, obj):
-        original(self, obj)
+        try:
+            original(self, obj)
+        except BaseException as error:
+            native_objects.drop_own_frame(error)
+            raise
         counts = _counts.get(id(self))
         if counts is not None:
             counts.put += 1
@@ -116,7 +124,11 @@ def _counting_simple_put(original):
 
 def _counting_get(original):
     def get(self, block=True, timeout=None):
-        item = original(self, block, timeout)
+        try:
+            item = original(self, block, timeout)
+        except BaseException as error:  # queue.Empty (get_nowait), EOFError...: raised as without us
+            native_objects.drop_own_frame(error)
+            raise
         counts = _counts.get(id(self))
         if counts is not None:
             counts.got += 1
@@ -127,7 +139,11 @@ def _counting_get(original):
 
 def _counting_simple_get(original):
     def get(self):
-        item = original(self)
+        try:
+            item = original(self)
+        except BaseException as error:
+            native_objects.drop_own_frame(error)
+            raise
         counts = _counts.get(id(self))
         if counts is not None:
             counts.got += 1
@@ -138,7 +154,11 @@ def _counting_simple_get(original):
 
 def _counting_task_done(original):
     def task_done(self):
-        original(self)
+        try:
+            original(self)
+        except BaseException as error:  # "task_done() called too many times"
+            native_objects.drop_own_frame(error)
+            raise
         counts = _counts.get(id(self))
         if counts is not None:
             counts.done += 1

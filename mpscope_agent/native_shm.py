@@ -31,14 +31,22 @@ def patch_shared_memory(module) -> None:
 
     @functools.wraps(shm_init)  # inspect.signature() still reads the original's
     def remembering_shm_init(self, *args, **kwargs):
-        shm_init(self, *args, **kwargs)
+        try:
+            shm_init(self, *args, **kwargs)
+        except BaseException as error:  # FileNotFoundError...: raised as without us (no frame of ours)
+            native_objects.drop_own_frame(error)
+            raise
         caller = sys._getframe(1)
         if caller.f_code.co_filename != own_file:  # a ShareableList's block is the list's
             _remember(self, caller, "SharedMemory")
 
     @functools.wraps(list_init)
     def remembering_list_init(self, *args, **kwargs):
-        list_init(self, *args, **kwargs)
+        try:
+            list_init(self, *args, **kwargs)
+        except BaseException as error:
+            native_objects.drop_own_frame(error)
+            raise
         _remember(self, sys._getframe(1), "ShareableList")
 
     module.SharedMemory.__init__ = remembering_shm_init

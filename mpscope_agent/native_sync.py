@@ -27,7 +27,11 @@ def patch(module) -> None:
 
     @functools.wraps(original)
     def wait(self, timeout=None):  # named as the original: the wait sampler reads "wait()"
-        index = original(self, timeout)
+        try:
+            index = original(self, timeout)
+        except BaseException as error:  # BrokenBarrierError: raised as without us (no frame of ours)
+            native_objects.drop_own_frame(error)
+            raise
         _passes[id(self)] = _passes.get(id(self), 0) + 1
         return index
 

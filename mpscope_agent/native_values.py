@@ -62,7 +62,11 @@ def _factory(module, name: str, make):
 
     @functools.wraps(make)
     def remembering(*args, **kwargs):
-        obj = make(*args, **kwargs)
+        try:
+            obj = make(*args, **kwargs)
+        except BaseException as error:  # a bad typecode...: raised as without us (no frame of ours)
+            native_objects.drop_own_frame(error)
+            raise
         caller = sys._getframe(1)
         if caller.f_code.co_filename != own_file:  # not Value's own RawValue: the program's call
             try:
