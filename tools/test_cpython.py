@@ -44,6 +44,18 @@ RUN_TESTS = [
     "tests/test_run_faithful.py",
     "tests/test_run_managers.py",
     "tests/test_run_pools_and_bad_programs.py",
+    # the program's own multiprocessing objects: the agent patches synchronize, queues,
+    # connection, sharedctypes and shared_memory, and reads frames (waits, labels)
+    "tests/test_native_locks.py",
+    "tests/test_native_queues.py",
+    "tests/test_native_pipes.py",
+    "tests/test_native_values.py",
+    "tests/test_native_sync.py",
+    "tests/test_native_condition.py",
+    "tests/test_native_bad_input.py",
+    "tests/test_native_tracebacks.py",
+    "tests/test_waits.py",
+    "tests/test_diagnoses_barrier.py",
 ]
 RUN_TEST_VERSIONS = ("3.9", "3.10", "3.12", "3.13")
 REGRTEST_TIMEOUT = 900  # seconds for one selection, one way
