@@ -1,6 +1,6 @@
 """The program's own objects (origin ``native``) in a recording (issue 22): ``mpscope open`` shows,
 at any moment, each one as the live page had it then (a Queue, a Lock held by a child, an Event,
-a Pipe, a SharedMemory block), and ``mpscope export`` keeps the native queue's depth as a counter."""
+a Value, a Pipe, a SharedMemory block), and ``mpscope export`` keeps the native queue's depth as a counter."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def step(name):
         time.sleep(0.02)
 
 
-def hold(lock, q, go):
+def hold(lock, q, go, v):
     with lock:
+        v.value = 7
         for i in range(3):
             q.put(("item", i))
         go.wait()
@@ -45,14 +46,16 @@ if __name__ == "__main__":
     q = mp.Queue()
     lock = mp.Lock()
     go = mp.Event()
+    v = mp.Value("i", 0)
     a, b = mp.Pipe()
     shm = shared_memory.SharedMemory(create=True, size=64)
-    child = mp.Process(target=hold, args=(lock, q, go))
+    child = mp.Process(target=hold, args=(lock, q, go, v))
     child.start()
     a.send("hello")
     step("one")
     go.set()
     child.join()
+    v.value += 1
     q.get(), q.get()
     step("two")
     shm.close()
@@ -94,7 +97,7 @@ def test_native_objects_replay_as_they_were_live(tmp_path: Path):
         first, t1 = settled(
             api,
             lambda o: (
-                len(o) == 5
+                len(o) == 6  # a Value is read only while a page is open, or at exit: whatever it reads
                 and of_kind(o, "Lock")["value"]["holders"]
                 and of_kind(o, "Queue")["value"]["depth"] == 3
             ),
@@ -108,11 +111,17 @@ def test_native_objects_replay_as_they_were_live(tmp_path: Path):
         )
         (steps / "two").touch()
         wait_program(api)
-        last, _ = settled(api, lambda o: of_kind(o, "SharedMemory")["value"]["unlinked"])
+        # the last reading, at exit: the child's 7, and the parent's + 1
+        last, _ = settled(
+            api,
+            lambda o: (
+                of_kind(o, "SharedMemory")["value"]["unlinked"] and of_kind(o, "Value")["value"]["value"] == 8
+            ),
+        )
     finally:
         api.close()
         srv.stop()
-    assert {o["kind"] for o in first.values()} == {"Queue", "Lock", "Event", "Pipe", "SharedMemory"}
+    assert {o["kind"] for o in first.values()} == {"Queue", "Lock", "Event", "Value", "Pipe", "SharedMemory"}
     opened = Server(tmp_path / "open", str(path), subcommand=("open",), max_workers=None)
     api = Api(opened)
     client = LiveClient(opened.url)
