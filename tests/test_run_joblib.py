@@ -8,7 +8,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from run_support import EXAMPLES, PROGRAM_PYTHON, PYTHON_FLAGS, pool_tasks, run_to_end, wait_program, watching
+from run_support import (
+    EXAMPLES,
+    PROGRAM_PYTHON,
+    PYTHON_FLAGS,
+    pool_tasks,
+    run_to_end,
+    wait_program,
+    watching,
+    write,
+)
 from support import Api, wait_for
 
 from testkit.server import Server
@@ -139,3 +148,13 @@ def test_joblibs_multiprocessing_backend_and_lokys_own_executor(tmp_path: Path):
         roles = {w["pid"]: w["role"] for w in api.state()["workers"]}
         assert all(roles[t["pid"]] == "pool" for t in tasks)
         assert "[0, 1, 4, 9, 16, 25, 36, 49]" in srv.output()
+
+
+def test_the_agent_imports_nothing_of_joblib_or_loky(tmp_path: Path):
+    program = write(
+        tmp_path,
+        "import sys\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('joblib', 'loky')))\n",
+    )
+    watched = run_to_end(str(program))
+    assert watched.returncode == 0, watched.stderr
+    assert "[]" in watched.stdout.splitlines()
