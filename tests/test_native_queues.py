@@ -186,7 +186,8 @@ def test_a_pools_own_queues_are_not_the_programs(tmp_path):
         assert oid.startswith("native-queue-") and queue["kind"] == "Queue"
         assert queue["label"] == 'q = mp.get_context("spawn").Queue(maxsize=3)  · program.py:5'
         assert (queue["value"]["put"], queue["value"]["maxsize"]) == (1, 3)
-        assert "[3, 2, 1]\n1\n" in srv.output()
+        # the program's output reaches the server's log a moment after the program's end
+        wait_for(lambda: "[3, 2, 1]\n1\n" in srv.output(), 20, "the program's output")
 
 
 def test_a_child_whose_exit_waits_for_its_queues_feeder_is_flushing_into_it(tmp_path):
