@@ -123,3 +123,19 @@ def test_a_notified_condition_leaves_the_program_unchanged(tmp_path):
             "the program's output",
         )
         assert "done 0" in output
+
+
+def test_the_merger_keeps_a_dead_holder_and_drops_a_holder_now_in_wait():
+    """In-process: a process in wait() released the lock (its older facts may still say held);
+    one that ended holding it stays a holder; one that ended waiting waits no more."""
+    from webapp.native.condition import merge_condition
+
+    facts = {11: {"depth": 1, "since": 5.0}, 12: {"depth": 2, "since": 6.0}, 13: {"depth": 0}}
+    blocked = {11: {"call": "wait"}, 13: {"call": "acquire"}, 14: {"call": "wait"}}
+    value = merge_condition(facts, blocked, ended={12, 14})
+    assert value == {
+        "initial": 1,
+        "available": 0,
+        "holders": [{"pid": 12, "since": 6.0, "depth": 2}],
+        "waiters": [11, 13],
+    }
