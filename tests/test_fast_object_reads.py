@@ -65,6 +65,8 @@ class Untouchable:
     def values(self):
         raise AssertionError("entries outside the page were read")
 
+    __iter__ = __getitem__ = index = values
+
 
 def forbid_whole(monkeypatch, replica: DictReplica, *names: str) -> None:
     for name in names:
@@ -80,8 +82,9 @@ def only_chunks(monkeypatch, replica: DictReplica, offset: int, count: int) -> N
     first, last = offset // DictReplica.CHUNK, (offset + max(count, 1) - 1) // DictReplica.CHUNK
     for index, chunk in enumerate(replica.chunks):
         if not first <= index <= last:
-            monkeypatch.setattr(chunk, "members", Untouchable(len(chunk.members)))
-    monkeypatch.setattr(replica, "entries", Untouchable(len(replica.entries)))  # counted only
+            for name in ("keys", "values", "pids"):
+                monkeypatch.setattr(chunk, name, Untouchable(len(chunk)))
+    monkeypatch.setattr(replica, "where", Untouchable(len(replica.where)))  # counted only
     forbid_whole(monkeypatch, replica, "value", "writers", "json_pieces")
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask
 
+from sharedstate.kinds.dict_replica import DictReplica
+
 from . import web
 from .builtin import BuiltinWorkers
 from .dashboard import Dashboard
@@ -87,6 +89,8 @@ def create_app(
     if config:
         app.config.from_mapping(config)
     app.json.sort_keys = False
+    if "MAX_ENTRIES" in app.config:  # entries kept per shared dict: one bound for the process (one app each)
+        DictReplica.MAX_ENTRIES = app.config["MAX_ENTRIES"]
 
     web.init_app(app)  # Socket.IO first: the dashboard's clients are reached through it
     app.extensions["mpscope"] = build(app.config)

@@ -39,6 +39,14 @@ SERVER_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
         {"type": int, "default": 100, "help": "shared lock names kept (free, unused ones are forgotten)"},
     ),
     (
+        "--max-entries",
+        {
+            "type": int,
+            "default": 1_000_000,
+            "help": "entries kept per shared dict (beyond: counted, not kept; the page says how many)",
+        },
+    ),
+    (
         "--release-dead-locks",
         {
             "action": "store_true",
@@ -161,6 +169,8 @@ def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--ended-cap must be >= 0")
     if not 1 <= args.max_locks <= 10_000:
         parser.error("--max-locks must be from 1 to 10000")
+    if not 1 <= args.max_entries <= 100_000_000:
+        parser.error("--max-entries must be from 1 to 100000000")
     if not 1 <= args.scrollback <= 1_000_000:
         parser.error("--scrollback must be from 1 to 1000000")
     if not 0 <= args.ended_output_mib <= 1_048_576:
@@ -238,6 +248,7 @@ def server_config(args: argparse.Namespace) -> dict[str, Any]:
         "ENDED_CAP": args.ended_cap,
         "SCROLLBACK": args.scrollback,
         "MAX_LOCKS": args.max_locks,
+        "MAX_ENTRIES": args.max_entries,
         "RELEASE_DEAD_LOCKS": args.release_dead_locks,
         "ENDED_OUTPUT_BYTES": args.ended_output_mib * 2**20,
         "READ_ONLY": args.read_only,

@@ -65,6 +65,8 @@ class MirroredObject:
         out = {"kind": self.kind, "label": self.label, "origin": self.origin, "value": self.replica.value()}
         if self.manager_pid is not None:
             out["manager_pid"] = self.manager_pid
+        if getattr(self.replica, "truncated", 0):  # entries beyond the bound, not kept (a big dict)
+            out["truncated"] = self.replica.truncated
         writers = self.replica.writers()
         if writers is not None:
             out["writers"] = writers
@@ -77,6 +79,8 @@ class MirroredObject:
         fields = {"kind": self.kind, "label": self.label, "origin": self.origin}
         if self.manager_pid is not None:
             fields["manager_pid"] = self.manager_pid
+        if getattr(self.replica, "truncated", 0):
+            fields["truncated"] = self.replica.truncated
         head = f'{json.dumps(oid)}:{json.dumps(fields, separators=SEPARATORS)[:-1]},"value":'
         if writers is None:
             return [head.encode(), *value, b"}"]
@@ -351,6 +355,8 @@ class SharedStateMirror:
             out["value"] = value
             if obj.manager_pid is not None:
                 out["manager_pid"] = obj.manager_pid
+            if getattr(replica, "truncated", 0):
+                out["truncated"] = replica.truncated
             if has_writers:
                 out["writers"] = writers  # None: left out
         if paged:
@@ -381,6 +387,8 @@ class SharedStateMirror:
             fields["origin"] = obj.origin
             if obj.manager_pid is not None:
                 fields["manager_pid"] = obj.manager_pid
+            if getattr(obj.replica, "truncated", 0):
+                fields["truncated"] = obj.replica.truncated
             value, writers = obj.replica.json_pieces()
             if writers is None and type(obj.replica).writers is not Replica.writers:
                 writers = [b"null"]  # a kind with writers, none now: as object() says it

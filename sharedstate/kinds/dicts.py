@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
-from functools import partial
-from itertools import islice
 
-from ..encoding import encode
 from ..journal import PLAIN, caller
-from .base import SEPARATORS, PieceReplica, canon
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-_dumps = partial(json.dumps, separators=SEPARATORS)
 
 
 class ObservedDict(dict):
@@ -143,147 +136,6 @@ class ObservedDict(dict):
         return dict, (dict(self),)
 
 
-class _Chunk:
-    """Up to ``CHUNK`` consecutive entries of a DictReplica and their JSON, cached until one changes."""
+from .dict_replica import DictReplica  # noqa: E402 -- the server side, in a module of its own
 
-    __slots__ = ("members", "value", "writers")
-
-    def __init__(self) -> None:
-        self.members: dict[str, list] = {}  # canon(key) -> its entry, in insertion order
-        self.value = b""  # the entries' [key, value] pairs as JSON, without brackets
-        self.writers = b""  # their writers as JSON, without brackets
-
-
-class DictReplica(PieceReplica):
-    """Encoded side: entries keyed by their encoded key, with the PID that wrote each last.
-
-    Its JSON is kept in pieces: the entries, in insertion order, are cut into chunks of at
-    most ``CHUNK``, and each chunk's text is cached until one of its entries changes (each
-    entry's own text too). A snapshot of 100,000 entries then re-encodes only what changed
-    since the last one and hands out the chunks' bytes as they are (:meth:`json_pieces`):
-    its cost does not depend on how much changed in between.
-    """
-
-    OPS = {"set": ("key", "value"), "del": ("key",), "clear": ()}
-    PAGES = True
-    CHUNK = 512
-
-    def __init__(self, value: list, writers: list | None = None) -> None:
-        writers = writers or [None] * len(value)
-        # canon(key) -> [key, value, writer, JSON of [key, value] (None: to redo), its _Chunk]
-        self.entries: dict[str, list] = {}
-        self.chunks: list[_Chunk] = []
-        self.dirty: set[_Chunk] = set()  # chunks whose text is to redo
-        self._pieces: tuple[list[bytes], list[bytes]] | None = None
-        for (k, v), w in zip(value, writers, strict=True):
-            self._add(canon(k), [k, v, w, None, None])
-
-    def _add(self, key: str, entry: list) -> None:
-        chunks = self.chunks
-        if not chunks or len(chunks[-1].members) >= self.CHUNK:
-            chunks.append(_Chunk())
-        chunk = entry[4] = chunks[-1]
-        chunk.members[key] = entry
-        self.entries[key] = entry
-        self.dirty.add(chunk)
-
-    @classmethod
-    def from_raw(cls, raw: dict) -> DictReplica:
-        return cls([[encode(k), encode(v)] for k, v in raw.items()])
-
-    def apply(self, op: dict) -> None:
-        name = op["op"]
-        if name == "set":
-            encoded = op["key"]
-            key = "s" + encoded if type(encoded) is str else canon(encoded)  # canon(), inlined: hot
-            entry = self.entries.get(key)
-            if entry is None:
-                self._add(key, [encoded, op["value"], op["pid"], None, None])
-            else:
-                entry[1], entry[2], entry[3] = op["value"], op["pid"], None
-                self.dirty.add(entry[4])
-        elif name == "del":
-            key = canon(op["key"])
-            entry = self.entries.pop(key, None)
-            if entry is not None:
-                chunk = entry[4]
-                del chunk.members[key]
-                self.dirty.add(chunk)
-        elif name == "clear":
-            self.entries.clear()
-            self.chunks.clear()
-            self.dirty.clear()
-            self._pieces = None
-        else:
-            raise ValueError(f"unknown dict op {name!r}")
-
-    def value(self) -> list:
-        return [[k, v] for k, v, _, _, _ in self.entries.values()]
-
-    def writers(self) -> list:
-        return [w for _, _, w, _, _ in self.entries.values()]
-
-    def page(self, offset: int, end: int | None) -> tuple[list, list]:
-        """Entries ``offset:end`` (pairs, and their writers), without building the rest.
-
-        The chunks hold the entries in order, so the ones before the page are skipped by
-        their sizes alone: a page near the end of 100,000 entries visits only its chunks.
-        """
-        chosen: list = []
-        want = None if end is None else max(0, end - offset)
-        for chunk in self.chunks:
-            if want == 0:
-                break
-            count = len(chunk.members)
-            if offset >= count:
-                offset -= count
-                continue
-            taken = list(islice(chunk.members.values(), offset, None if want is None else offset + want))
-            chosen += taken
-            offset = 0
-            if want is not None:
-                want -= len(taken)
-        return [[k, v] for k, v, _, _, _ in chosen], [w for _, _, w, _, _ in chosen]
-
-    def _refresh(self) -> None:
-        """Encode again the entries changed since the last time, and their chunks' texts."""
-        dumps = _dumps
-        for chunk in self.dirty:
-            texts = []
-            for entry in chunk.members.values():
-                text = entry[3]
-                if text is None:
-                    text = entry[3] = dumps(entry[:2])
-                texts.append(text)
-            chunk.value = ",".join(texts).encode()
-            chunk.writers = dumps([e[2] for e in chunk.members.values()])[1:-1].encode()
-        self.dirty.clear()
-        if len(self.chunks) > 2 * (len(self.entries) // self.CHUNK + 1):
-            self._rechunk()  # deletions left too many small or empty chunks
-        self._pieces = None
-
-    def _rechunk(self) -> None:
-        entries = list(self.entries.items())
-        self.entries, self.chunks = {}, []
-        for key, entry in entries:
-            self._add(key, entry)
-        self._refresh()
-
-    def json_pieces(self) -> tuple[list[bytes], list[bytes]]:
-        if self.dirty or self._pieces is None:
-            self._refresh()
-            value, writers = [b"["], [b"["]
-            for chunk in self.chunks:
-                if chunk.members:
-                    value += (chunk.value, b",")
-                    writers += (chunk.writers, b",")
-            if len(value) > 1:
-                value.pop()
-                writers.pop()
-            value.append(b"]")
-            writers.append(b"]")
-            self._pieces = (value, writers)
-        return self._pieces
-
-    def size(self) -> int:
-        return len(self.entries)
+__all__ = ["DictReplica", "ObservedDict"]

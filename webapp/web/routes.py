@@ -177,6 +177,8 @@ def _whole_object(oid: str, fields: str | None) -> Response:
         members["manager_pid"] = encoded(head["manager_pid"])
     if writers is not None:
         members["writers"] = writers
+    if "truncated" in head:  # entries beyond --max-entries, not kept
+        members["truncated"] = encoded(head["truncated"])
     if fields is not None:
         wanted = [f for f in fields.split(",") if f]
         if not wanted or any(f not in members for f in wanted):
