@@ -90,6 +90,8 @@ def oid_of(obj) -> str | None:
 def sample() -> tuple[list[dict], dict[str, dict]]:
     """``(new, facts)``: objects not announced yet, and this process's facts that changed."""
     new, changed = [], {}
+    # the last look, at exit, tells every object's last facts (few per look before, in turns)
+    limit = MAX_FOLLOWED if exiting[0] else MAX_FACTS_PER_SAMPLE
     for key, (ref, oid, kind, label, facts) in list(_known.items()):
         obj = ref()
         if obj is None:
@@ -98,7 +100,7 @@ def sample() -> tuple[list[dict], dict[str, dict]]:
         if oid not in _announced and label is not None:
             _announced.add(oid)
             new.append({"oid": oid, "kind": kind, "label": label})
-        if len(changed) >= MAX_FACTS_PER_SAMPLE:
+        if len(changed) >= limit:
             continue
         try:
             now = facts(obj)
