@@ -15,7 +15,9 @@ from __future__ import annotations
 import collections
 import functools
 import json
+import operator
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,33 @@ from .mirror import REST_ONLY, SharedStateMirror, SnapshotPieces
 from .rawjson import RawJSON
 
 GROUP_BYTES = 256 * 1024  # pieces are joined into writes of about this size
+
+
+GROUP_PIECES = 32  # a group is closed at this many pieces once it has MIN_GROUP_BYTES
+MIN_GROUP_BYTES = 32 * 1024
+
+
+def _groups(pieces: list[bytes], size: int) -> Iterator[tuple[bytes, ...]]:
+    """``pieces`` cut into runs to join: closed at ``size`` bytes, or at ``GROUP_PIECES``
+    pieces once past ``MIN_GROUP_BYTES`` (so that where a big object's runs start depends on
+    its chunks' count, not on their lengths: one chunk re-encoded leaves the others' runs
+    as they were); a piece of ``size`` or more is a run of its own."""
+    group: list[bytes] = []
+    length = 0
+    for piece in pieces:
+        if len(piece) >= size:
+            if group:
+                yield tuple(group)
+                group, length = [], 0
+            yield (piece,)
+            continue
+        group.append(piece)
+        length += len(piece)
+        if length >= size or (len(group) >= GROUP_PIECES and length >= MIN_GROUP_BYTES):
+            yield tuple(group)
+            group, length = [], 0
+    if group:
+        yield tuple(group)
 
 
 def grouped(pieces: list[bytes], size: int = GROUP_BYTES) -> tuple[bytes, ...]:
@@ -33,24 +62,35 @@ def grouped(pieces: list[bytes], size: int = GROUP_BYTES) -> tuple[bytes, ...]:
     one, each snapshot would copy megabytes into a fresh string at once. A piece already
     that big is kept as it is.
     """
-    out: list[bytes] = []
-    group: list[bytes] = []
-    length = 0
-    for piece in pieces:
-        if len(piece) >= size:
-            if group:
-                out.append(b"".join(group))
-                group, length = [], 0
-            out.append(piece)
-            continue
-        group.append(piece)
-        length += len(piece)
-        if length >= size:
-            out.append(b"".join(group))
-            group, length = [], 0
-    if group:
-        out.append(b"".join(group))
-    return tuple(out)
+    return tuple(b"".join(group) for group in _groups(pieces, size))
+
+
+class Grouper:
+    """:func:`grouped` for one snapshot after another: a run whose pieces are the very
+    objects of the run at the same place last time is not joined again (its bytes are
+    reused). A 100,000-entry dict changed in a few chunks then costs a join of those
+    chunks' runs, not a copy of its megabytes under the GIL every push needs."""
+
+    def __init__(self, size: int = GROUP_BYTES) -> None:
+        self.size = size
+        self.lock = threading.Lock()  # two REST replies may group one snapshot at once
+        self.last: list[
+            tuple[tuple[bytes, ...], bytes]
+        ] = []  # (run, its bytes): keeps the run's pieces alive
+        self.joined = 0  # bytes joined anew so far
+
+    def __call__(self, pieces: list[bytes]) -> tuple[bytes, ...]:
+        with self.lock:
+            last, made = self.last, []
+            for run in _groups(pieces, self.size):
+                old = last[len(made)] if len(made) < len(last) else None
+                if old is not None and len(old[0]) == len(run) and all(map(operator.is_, old[0], run)):
+                    made.append(old)
+                    continue
+                made.append((run, b"".join(run)))
+                self.joined += len(made[-1][1])
+            self.last = made
+            return tuple(joined for _, joined in made)
 
 
 def encoded(value: Any) -> list[bytes]:
@@ -88,6 +128,7 @@ class EncodedSnapshot:
     generation: int
     socket_members: tuple[bytes, ...]  # the object without its opening brace: ``"version":7,...}``
     pieces: SnapshotPieces = field(compare=False)  # what the mirror handed over, for fields=
+    group_rest: Callable[[list[bytes]], tuple[bytes, ...]] = field(default=grouped, compare=False)
 
     def head(self, fields: dict[str, Any]) -> bytes:
         """The opening of the object with ``fields`` (workers, output, ... read at send time)."""
@@ -101,7 +142,7 @@ class EncodedSnapshot:
         rest: list[bytes] = []
         for name in REST_ONLY:
             rest += (f"{json.dumps(name)}:".encode(), *self.pieces.rest[name], b",")
-        return grouped(rest) + self.socket_members
+        return self.group_rest(rest) + self.socket_members
 
     def size(self, head: bytes) -> int:
         """The length of ``GET /api/state``'s reply with this ``head``."""
@@ -127,6 +168,8 @@ class SnapshotCache:
         self.build_lock = threading.Lock()  # one build at a time; pushes never wait for it
         self.generation = 0
         self.latest: EncodedSnapshot | None = None
+        # one version's groups reused by the next wherever its pieces did not change
+        self.group_socket, self.group_rest = Grouper(), Grouper()
 
     def get(self) -> EncodedSnapshot:
         """The snapshot of the mirror's current version, built now only if not built yet."""
@@ -144,7 +187,8 @@ class SnapshotCache:
             # for GET /api/state, which documents them); grouped here, outside the mirror's lock
             members = [f'"version":{pieces.version},"objects":'.encode(), *pieces.objects, b"}"]
             # the generation read before the build: one reloaded meanwhile makes this stale
-            self.latest = EncodedSnapshot(pieces.version, generation, grouped(members), pieces)
+            socket_members = self.group_socket(members)
+            self.latest = EncodedSnapshot(pieces.version, generation, socket_members, pieces, self.group_rest)
             return self.latest
 
     def invalidate(self) -> None:
