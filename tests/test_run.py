@@ -175,8 +175,8 @@ def test_every_process_is_listed_with_name_role_exit_and_its_own_output(tmp_path
         # (in either order: stdout is block-buffered, as plain python's to a file, stderr is not)
         lines = api.get_json(f"/api/workers/{child['pid']}/output")["lines"]
         assert sorted((line["stream"], line["text"]) for line in lines) == [
-            ("stdout", f"child {child['pid']} writes to stdout"),
             ("stderr", f"child {child['pid']} writes to stderr"),
+            ("stdout", f"child {child['pid']} writes to stdout"),
         ]
         main_lines = [line["text"] for line in api.get_json(f"/api/workers/{main['pid']}/output")["lines"]]
         assert main_lines == ["squares [0, 1, 4, 9, 16, 25]", f"main {main['pid']} done"]
