@@ -2,12 +2,13 @@
 
 Two mpscope servers run at once, one holding ~100 dict entries and one 100,000 (20,000 in
 a quick run). They take turns at the same load (8 workers, 1,000 dict writes/s in all)
-and we compare push latency and CPU per mutation, big ÷ small.
+and we compare push latency and CPU per mutation, big ÷ small. Then the memory a dict
+entry costs, at 1,000,000 entries (``bench_entry_bytes``).
 """
 
 from __future__ import annotations
 
-from . import bench_latency
+from . import bench_entry_bytes, bench_latency
 from .harness import Client, Server, figure, median
 
 WORKERS, KEYS = 8, 12
@@ -60,4 +61,4 @@ def run(bench) -> list[dict]:
             c.close()
     finally:
         big.stop()
-    return rows
+    return rows + bench_entry_bytes.run(bench)  # and what each entry costs in memory

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Flask
 
 from . import create_app
+from .allocator import keep_big_blocks_mapped
 from .dashboard import Dashboard
 from .program import cli
 from .recording import RecordingRefused
@@ -291,6 +292,7 @@ def serve(
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    keep_big_blocks_mapped()  # what the replay frees goes back to the system (webapp/allocator.py)
     try:
         app = create_app({**server_config(args), **(extra_config or {})})
     except RecordingRefused as exc:
