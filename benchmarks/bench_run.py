@@ -23,35 +23,31 @@ whole command's wall time.
 from __future__ import annotations
 
 import re
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import psutil
 
 from testkit.server import Server
 from testkit.waiting import wait_for
 
 from .harness import REPO, Client, figure, median, summary_ms
+from .proc_cpu import measure
 
 ELAPSED = re.compile(r"^elapsed (\d+\.\d+)$", re.M)
 
 
-def timed(command: list[str]) -> tuple[float, float, float]:
-    """Run ``command``; return (the program's own elapsed time, the command's wall time, and the
-    CPU seconds of its whole process tree: every process that was reaped, mpscope's included)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise RuntimeError(f"{command} exited with {done.returncode}: {done.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return float(ELAPSED.search(done.stdout).group(1)), wall, cpu
+def timed(command: list[str], watched: bool) -> tuple[float, float, float, float]:
+    """Run ``command``; return the program's own elapsed time, the command's wall time, the
+    CPU seconds of the program's process tree (the agent in it included) and mpscope's own.
+
+    Watched, the program's tree is what the mpscope process reaped (benchmarks/proc_cpu.py)
+    and mpscope's own CPU (the dashboard: Flask, the listener, the page's pushes) is apart;
+    plain, the program's tree is the whole command and mpscope's is 0.
+    """
+    done = measure(command, REPO)
+    program_cpu = done.children_cpu if watched else done.tree_cpu
+    dashboard_cpu = done.own_cpu if watched else 0.0
+    return float(ELAPSED.search(done.stdout).group(1)), done.wall, program_cpu, dashboard_cpu
 
 
 def compare(bench, program: str, args: list[str], rounds: int) -> dict:
@@ -60,13 +56,16 @@ def compare(bench, program: str, args: list[str], rounds: int) -> dict:
     plain_cmd = [sys.executable, *path]
     watched_cmd = [sys.executable, "-m", "webapp", "run", "--port", "0", "--exit-with-program", *path]
     plain, watched, plain_wall, watched_wall, plain_cpu, watched_cpu = [], [], [], [], [], []
+    dashboard_cpu: list[float] = []
     for i in range(rounds):
         pair = [(plain, plain_wall, plain_cpu, plain_cmd), (watched, watched_wall, watched_cpu, watched_cmd)]
         for times, walls, cpus, command in pair if i % 2 == 0 else reversed(pair):
-            elapsed, wall, cpu = timed(command)
+            elapsed, wall, cpu, dashboard = timed(command, command is watched_cmd)
             times.append(elapsed)
             walls.append(wall)
             cpus.append(cpu)
+            if command is watched_cmd:
+                dashboard_cpu.append(dashboard)
     bench.log(
         f"{program}: plain {[round(t, 3) for t in plain]} s; mpscope run {[round(t, 3) for t in watched]} s"
     )
@@ -77,6 +76,7 @@ def compare(bench, program: str, args: list[str], rounds: int) -> dict:
         "watched_wall": watched_wall,
         "plain_cpu": plain_cpu,
         "watched_cpu": watched_cpu,
+        "dashboard_cpu": dashboard_cpu,
     }
 
 
@@ -143,10 +143,11 @@ def run(bench) -> list[dict]:
         bench.data["run"][fid] = times
         cpu = median([w / p for w, p in zip(times["watched_cpu"], times["plain_cpu"], strict=True)])
         whole = (
-            f"; whole command incl. the dashboard's start-up and shutdown "
-            f"{min(times['watched_wall']):.2f} s vs {min(times['plain_wall']):.2f} s; CPU of the whole "
-            f"process tree {median(times['watched_cpu']):.2f} s vs {median(times['plain_cpu']):.2f} s "
-            f"({cpu:.2f}×, median of the pairs' ratios)"
+            f"; the program's CPU (its process tree, the agent in it) {median(times['watched_cpu']):.2f} s "
+            f"vs {median(times['plain_cpu']):.2f} s ({cpu:.2f}×, median of the pairs' ratios); "
+            f"apart, the dashboard process's own CPU (Flask, its start-up, the listener) "
+            f"{median(times['dashboard_cpu']):.2f} s; whole command incl. the dashboard's start-up and "
+            f"shutdown {min(times['watched_wall']):.2f} s vs {min(times['plain_wall']):.2f} s"
         )
         rows.append(paired_figure(fid, f"{what}: mpscope run vs plain python", times, target, whole))
     rows.append(with_a_page_open(bench, procs, writes, rounds))
@@ -156,25 +157,10 @@ def run(bench) -> list[dict]:
 
 
 def timed_cpu(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; return (the program's own elapsed time, the mpscope process's own CPU seconds).
-
-    The dashboard's CPU is its process's own (user + system, its threads; not its
-    children's), sampled until it exits: the last 20 ms may be missed, alike on both sides.
-    """
-    with tempfile.TemporaryFile("w+") as out:
-        proc = psutil.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.DEVNULL, text=True)
-        cpu = 0.0
-        while proc.poll() is None:
-            try:
-                times = proc.cpu_times()
-                cpu = times.user + times.system
-            except psutil.Error:
-                break
-            time.sleep(0.02)
-        if proc.wait(300) != 0:
-            raise RuntimeError(f"{command} exited with {proc.returncode}")
-        out.seek(0)
-        return float(ELAPSED.search(out.read()).group(1)), cpu
+    """Run ``command``; return (the program's own elapsed time, the mpscope process's own CPU
+    seconds: user + system of its threads, not its children's; benchmarks/proc_cpu.py)."""
+    done = measure(command, REPO)
+    return float(ELAPSED.search(done.stdout).group(1)), done.own_cpu
 
 
 def recording_on_vs_off(bench, procs: int, writes: int, rounds: int) -> list[dict]:
@@ -264,7 +250,9 @@ def with_a_page_open(bench, procs: int, writes: int, rounds: int) -> dict:
             go.touch()
             for side in ("plain", "watched") if i % 2 == 0 else ("watched", "plain"):
                 if side == "plain":
-                    plain.append(timed([sys.executable, program, str(procs), str(writes), "0", str(go)])[0])
+                    plain.append(
+                        timed([sys.executable, program, str(procs), str(writes), "0", str(go)], False)[0]
+                    )
                 else:
                     watched.append(timed_with_a_page(Path(tmp), i, program, procs, writes))
     bench.log(
