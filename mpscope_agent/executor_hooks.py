@@ -13,36 +13,39 @@ import time
 from .pool_hooks import QueueTap, counter, creation_site, failure_text, func_name, labels, owner_pid
 
 
-def patch_executor(module, channel) -> None:
-    """Hook ``concurrent.futures.process``: the worker loop, process spawns and submit."""
+def tap_worker_loop(module, channel, kind: str, describe) -> None:
+    """Wrap ``module._process_worker`` (concurrent.futures' loop, or loky's copy of it) so that
+    each call item a worker takes is a task ``start`` and each result it puts an ``end``;
+    ``describe(item)`` gives the task's ``(function name, number of calls)``."""
     worker = module._process_worker
 
     def started(item):
-        if item is None:
-            return
+        if not hasattr(item, "work_id"):
+            return  # None: the sentinel that stops the worker
+        func, n = describe(item)
         channel.send(
             {
                 "t": "task",
                 "ev": "start",
-                "kind": "executor",
+                "kind": kind,
                 "owner": owner_pid(),
                 "job": item.work_id,
                 "i": 0,
-                "func": _executor_func(module, item.fn, item.args),
-                "n": 1,
+                "func": func,
+                "n": n,
                 "time": time.time(),
             }
-        )
+        )  # not deferred: a worker killed in its task must have said which task it took
 
     def ended(item):
         if not hasattr(item, "work_id"):
-            return
+            return  # a worker's PID (it stops) or a traceback of its own failure
         error = getattr(item, "exception", None)
         channel.send(
             {
                 "t": "task",
                 "ev": "end",
-                "kind": "executor",
+                "kind": kind,
                 "owner": owner_pid(),
                 "job": item.work_id,
                 "i": 0,
@@ -59,6 +62,11 @@ def patch_executor(module, channel) -> None:
         )
 
     module._process_worker = tapped_worker
+
+
+def patch_executor(module, channel) -> None:
+    """Hook ``concurrent.futures.process``: the worker loop, process spawns and submit."""
+    tap_worker_loop(module, channel, "executor", lambda item: (_executor_func(module, item.fn, item.args), 1))
     executor = module.ProcessPoolExecutor
     init, spawn, submit = executor.__init__, executor._spawn_process, executor.submit
 

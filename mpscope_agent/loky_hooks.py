@@ -19,15 +19,14 @@ import os
 import time
 
 from . import ENV_DIR, ENV_ERR, ENV_OUT, ENV_PYTHONPATH, ENV_TTY, stdio
+from .executor_hooks import tap_worker_loop
 from .pool_hooks import (
     QueueTap,
     counter,
     creation_site,
-    failure_text,
     func_name,
     joblib_batch,
     labels,
-    owner_pid,
 )
 
 KIND = "loky"
@@ -93,51 +92,7 @@ def batch_of(fn, args=()) -> tuple[str, int]:
 
 def patch_process_executor(module, channel) -> None:
     """Hook ``loky.process_executor``: the worker loop, worker starts, and each submitted work id."""
-    worker = module._process_worker
-
-    def started(item):
-        if not hasattr(item, "work_id"):
-            return  # None: the sentinel that stops the worker
-        func, n = batch_of(item.fn, item.args)
-        channel.send(
-            {
-                "t": "task",
-                "ev": "start",
-                "kind": KIND,
-                "owner": owner_pid(),
-                "job": item.work_id,
-                "i": 0,
-                "func": func,
-                "n": n,
-                "time": time.time(),
-            }
-        )  # not deferred: a worker killed in its task must have said which task it took
-
-    def ended(item):
-        if not hasattr(item, "work_id"):
-            return  # a worker's PID (it stops) or a traceback of its own failure
-        error = getattr(item, "exception", None)
-        channel.send(
-            {
-                "t": "task",
-                "ev": "end",
-                "kind": KIND,
-                "owner": owner_pid(),
-                "job": item.work_id,
-                "i": 0,
-                "ok": error is None,
-                "error": None if error is None else failure_text(error),
-                "time": time.time(),
-            }
-        )
-
-    @functools.wraps(worker)
-    def tapped_worker(call_queue, result_queue, *args, **kwargs):
-        return worker(
-            QueueTap(call_queue, on_get=started), QueueTap(result_queue, on_put=ended), *args, **kwargs
-        )
-
-    module._process_worker = tapped_worker
+    tap_worker_loop(module, channel, KIND, lambda item: batch_of(item.fn, item.args))
     executor = module.ProcessPoolExecutor
     init, adjust = executor.__init__, executor._adjust_process_count
 
