@@ -149,3 +149,13 @@ class OtherSite:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
+
+
+def assert_fits(panel: Any, width: int) -> None:
+    """``panel`` (scrolled into view) and each of its ``.obj-line`` rows fit a page ``width`` px wide."""
+    panel.scroll_into_view_if_needed()
+    box = panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box
+    for line in panel.locator(".obj-line").all():
+        inner = line.bounding_box()
+        assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)

@@ -105,15 +105,22 @@ def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subproc
 
 
 @contextlib.contextmanager
-def watching(tmp_path: Path, source: str) -> Iterator[tuple[RunServer, Api]]:
-    """``mpscope run`` on a program written from ``source``, and a REST client; stopped after."""
-    srv = RunServer(tmp_path, str(write(tmp_path, source)))
+def serving(tmp_path: Path, *args: str) -> Iterator[tuple[RunServer, Api]]:
+    """``mpscope run ARGS`` (the program and its arguments), and a REST client; stopped after."""
+    srv = RunServer(tmp_path, *args)
     api = Api(srv)
     try:
         yield srv, api
     finally:
         api.close()
         srv.stop()
+
+
+@contextlib.contextmanager
+def watching(tmp_path: Path, source: str) -> Iterator[tuple[RunServer, Api]]:
+    """``mpscope run`` on a program written from ``source``, and a REST client; stopped after."""
+    with serving(tmp_path, str(write(tmp_path, source))) as both:
+        yield both
 
 
 __all__ = [

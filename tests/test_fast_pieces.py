@@ -148,10 +148,11 @@ def test_grouped_keeps_the_bytes_and_their_order():
 def test_a_snapshot_of_the_mirror_parses_to_what_snapshot_says(monkeypatch):
     monkeypatch.setattr("webapp.mirror.REUSE", 0)  # a fresh snapshot per version
     mirror = SharedStateMirror()
+    d = DictReplica([[f"k{i}", i] for i in range(10)], [7] * 10)
     mirror.replace(
         5,
         {
-            "d": ("dict", "shared dict d", DictReplica([[f"k{i}", i] for i in range(10)], [7] * 10), None, "manager"),
+            "d": ("dict", "shared dict d", d, None, "manager"),
             "l": ("list", "shared list l", ListReplica(list(range(7))), None, "manager"),
             "9:1": ("dict", "e = m.dict()", DictReplica([]), 9, "manager"),
         },

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import pages_at
+from browser_support import assert_fits, pages_at
 from playwright.sync_api import Browser, expect
 from run_support import processes
 
@@ -48,10 +48,5 @@ def test_the_condition_panel_shows_its_holder_and_waiters(
         expect(waiters).to_contain_text(f"PID {names['waiter']}")
         expect(waiters).to_contain_text(f"PID {names['taker']}")
         expect(page.locator(f'#workers tr[data-pid="{names["waiter"]}"]')).to_contain_text("wait()")
-        panel.scroll_into_view_if_needed()
-        box = panel.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
-        for line in panel.locator(".obj-line").all():
-            inner = line.bounding_box()
-            assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
+        assert_fits(panel, width)
         panel.screenshot(path=str(tmp_path / f"native-condition-{width}.png"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import pages_at
+from browser_support import assert_fits, pages_at
 from playwright.sync_api import Browser, expect
 from run_support import processes
 
@@ -45,11 +45,6 @@ def test_the_pipe_panel_shows_who_holds_each_end(run_server, run_api, browser: B
         banner = page.locator('#diagnoses .diagnosis[data-kind="unclosed_pipe_end"]')
         expect(banner).to_contain_text("never comes")
         expect(banner.get_by_role("link", name="programming guidelines")).to_be_visible()
-        panel.scroll_into_view_if_needed()
-        box = panel.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
-        for line in panel.locator(".obj-line").all():
-            inner = line.bounding_box()
-            assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
+        assert_fits(panel, width)
         panel.screenshot(path=str(tmp_path / f"native-pipe-{width}.png"))
         page.screenshot(path=str(tmp_path / f"native-pipe-page-{width}.png"), full_page=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import pages_at
+from browser_support import assert_fits, pages_at
 from playwright.sync_api import Browser, expect
 from run_support import processes
 
@@ -58,10 +58,5 @@ def test_a_consumer_blocked_on_a_queue_whose_producer_died(
         expect(panel.locator(".obj-line.depth")).to_contain_text("0 (put 3, got 3)")
         expect(panel.locator(".obj-line.by")).to_contain_text("3 put · 0 got")
         expect(panel).to_contain_text("('result', 2)")
-        panel.scroll_into_view_if_needed()
-        box = panel.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box  # fits the width
-        for line in panel.locator(".obj-line").all():
-            inner = line.bounding_box()
-            assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, (width, inner)
+        assert_fits(panel, width)
         panel.screenshot(path=str(tmp_path / f"native-queue-{width}.png"))

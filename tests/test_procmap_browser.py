@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from browser_support import live_server  # noqa: F401 -- fixture
 from playwright.sync_api import Browser, Page, expect
-from run_support import RunServer, processes
+from run_support import RunServer, processes, serving
 from support import Api, LiveClient
 
 from testkit.server import Server
@@ -27,13 +27,8 @@ expect.set_options(timeout=20_000)
 
 @pytest.fixture(scope="module")
 def deadlock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunServer, Api]]:
-    srv = RunServer(tmp_path_factory.mktemp("procmap-deadlock"), "stuck/lock_deadlock.py")
-    api = Api(srv)
-    try:
-        yield srv, api
-    finally:
-        api.close()
-        srv.stop()
+    with serving(tmp_path_factory.mktemp("procmap-deadlock"), "stuck/lock_deadlock.py") as both:
+        yield both
 
 
 def open_map(browser: Browser, srv: Server, width: int) -> tuple[Page, list[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from run_support import RunServer, wait_program
+from run_support import RunServer, serving, wait_program
 from support import Api
 
 pytestmark = pytest.mark.browser
@@ -96,13 +96,8 @@ def stuck_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunSe
     tmp = tmp_path_factory.mktemp("stuck-tree")
     program = tmp / "stuck_tree.py"
     program.write_text(STUCK_TREE)
-    srv = RunServer(tmp, str(program))
-    api = Api(srv)
-    try:
-        yield srv, api
-    finally:
-        api.close()
-        srv.stop()
+    with serving(tmp, str(program)) as both:
+        yield both
 
 
 def open_page(browser: Browser, url: str, width: int) -> tuple[Page, list[str]]:
