@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from run_support import RunServer, wait_program
-from support import Api
+from run_support import RunServer, serving, wait_program
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
@@ -94,9 +93,7 @@ def test_a_tqdm_bar_is_one_live_line_that_keeps_its_last_state(browser: Browser,
     program = tmp_path / "bar.py"
     program.write_text(TQDM)
     go = tmp_path / "go"
-    srv = RunServer(tmp_path, str(program), str(go))
-    api = Api(srv)
-    try:
+    with serving(tmp_path, str(program), str(go)) as (srv, api):
         page, errors = open_page(browser, srv, width)
         main = api.state()["program"]["pid"]
         rows = rows_of(page, main)
@@ -122,9 +119,6 @@ def test_a_tqdm_bar_is_one_live_line_that_keeps_its_last_state(browser: Browser,
         assert last["text"].count("\r") >= 2  # the raw text keeps the redraws
         assert not errors, errors
         page.context.close()
-    finally:
-        api.close()
-        srv.stop()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -134,9 +128,7 @@ def test_words_printed_one_by_one_and_colours_show_as_in_a_terminal(
     program = tmp_path / "pieces.py"
     program.write_text(PIECES)
     go = tmp_path / "go"
-    srv = RunServer(tmp_path, str(program), str(go))
-    api = Api(srv)
-    try:
+    with serving(tmp_path, str(program), str(go)) as (srv, api):
         page, errors = open_page(browser, srv, width)
         main = api.state()["program"]["pid"]
         rows = rows_of(page, main)
@@ -186,6 +178,3 @@ def test_words_printed_one_by_one_and_colours_show_as_in_a_terminal(
         assert [line["rendered"] for line in child_lines] == expected
         assert not errors, errors
         page.context.close()
-    finally:
-        api.close()
-        srv.stop()
