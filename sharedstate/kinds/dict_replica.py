@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _dumps = partial(json.dumps, separators=SEPARATORS)
 NO_PID = -1  # a writer that is no PID (a client of a Manager served over TCP)
 _PLAIN_KEYS = frozenset({str, int, float, bool, type(None)})
+HOT = 64  # updates found by a scan after which a chunk keeps a dict of its positions
 
 
 class _Chunk:
@@ -33,7 +34,7 @@ class _Chunk:
     ints and strings as themselves), two list slots and 4 bytes of writer.
     """
 
-    __slots__ = ("keys", "values", "pids", "value", "writers")
+    __slots__ = ("keys", "values", "pids", "value", "writers", "index", "scans")
 
     def __init__(self) -> None:
         self.keys: list = []  # encoded keys, in insertion order
@@ -41,14 +42,36 @@ class _Chunk:
         self.pids = array("i")  # their writers' PIDs (NO_PID: none)
         self.value = b""  # the entries' [key, value] pairs as JSON, without brackets
         self.writers = b""  # their writers as JSON, without brackets
+        self.index: dict | None = None  # key id -> offset, once the chunk is hot (see offset)
+        self.scans = 0  # offsets found by a scan since the chunk was made or last shifted
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def offset(self, key: Any) -> int:
-        # A scan of at most CHUNK keys in C (identity, then ==): ~1 µs, and no position
-        # object per entry to keep (an int of 32 bytes each, at a million entries 32 MB).
-        return self.keys.index(key)
+    def offset(self, encoded: Any, key: Any) -> int:
+        """Where the entry of ``encoded`` (key id ``key``) is in the arrays.
+
+        A scan of the keys in C (identity, then ==) keeps no position object per entry (an
+        int of 32 bytes each, at a million entries 32 MB), but a decoded key is never the
+        kept object, so each scan compares by value: 400 string keys cost ~1.9 µs an op, most
+        of the CPU of replaying a Manager dict's writes (``mpscope run --record`` replays
+        them all). So a chunk written to ``HOT`` times builds a dict of its positions: only
+        the chunks the program keeps updating pay for it (~60 bytes an entry).
+        """
+        index = self.index
+        if index is not None:
+            return index[key]
+        self.scans += 1
+        if self.scans >= HOT:
+            self.index = {
+                k if type(k) in _PLAIN_KEYS else ("j", canon(k)): i for i, k in enumerate(self.keys)
+            }
+        return self.keys.index(encoded)
+
+    def shifted(self) -> None:
+        """An entry was removed: the positions after it moved."""
+        self.index = None
+        self.scans = 0
 
     def writer_list(self) -> list:
         return [None if p == NO_PID else p for p in self.pids]
@@ -99,7 +122,7 @@ class DictReplica(PieceReplica):
         pid = NO_PID if pid is None else pid
         chunk = self.where.get(key)
         if chunk is not None:
-            i = chunk.offset(encoded)
+            i = chunk.offset(encoded, key)
             chunk.values[i] = value
             chunk.pids[i] = pid
             self.dirty.add(chunk)
@@ -111,6 +134,8 @@ class DictReplica(PieceReplica):
         if not chunks or len(chunks[-1].keys) >= self.CHUNK:
             chunks.append(_Chunk())
         chunk = self.where[key] = chunks[-1]
+        if chunk.index is not None:
+            chunk.index[key] = len(chunk.keys)
         chunk.keys.append(encoded)
         chunk.values.append(value)
         chunk.pids.append(pid)
@@ -136,8 +161,9 @@ class DictReplica(PieceReplica):
             key = _key_id(encoded)
             chunk = self.where.pop(key, None)
             if chunk is not None:
-                i = chunk.offset(encoded)
+                i = chunk.offset(encoded, key)
                 del chunk.keys[i], chunk.values[i], chunk.pids[i]
+                chunk.shifted()
                 self.dirty.add(chunk)
             elif key in self.unkept:
                 self.unkept.discard(key)
