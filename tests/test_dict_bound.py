@@ -16,6 +16,7 @@ from run_support import PROGRAM_PYTHON, RunServer, run_to_end, wait_program, wri
 from support import Api, wait_for
 
 from sharedstate.kinds.dict_replica import DictReplica
+from webapp.snapshots import ChangeHistory
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -36,6 +37,22 @@ def test_entries_beyond_the_bound_are_counted_once_and_not_kept(monkeypatch):
     replica.apply({"op": "clear", "pid": 9})
     assert replica.value() == [] and replica.truncated == 0
     assert b"".join(replica.json_pieces()[0]) == b"[]"
+
+
+def test_the_change_history_counts_a_creates_value_and_keeps_none_past_its_bound():
+    # a Manager whose journal overflowed sends each object whole again: a create holding
+    # every pair, which must not stay alive as "one op" among 50,000 kept
+    history = ChangeHistory(max_ops=100)
+    small = {"seq": 1, "op": "create", "value": [[1, 1]] * 10}
+    history.add({"from": 0, "to": 1, "ops": [small]})
+    assert history.ops == 11 and history.since(0)["ops"] == [small]
+    big = {"seq": 2, "op": "create", "value": [[1, 1]] * 500}
+    history.add({"from": 1, "to": 2, "ops": [big]})
+    assert not history.payloads and history.ops == 0
+    assert history.since(1) is None  # a client behind it gets a snapshot
+    assert history.since(2) == {}  # one at it needs nothing
+    history.add({"from": 2, "to": 3, "ops": [{"seq": 3, "op": "set"}]})
+    assert history.since(2)["ops"] == [{"seq": 3, "op": "set"}]
 
 
 PROGRAM = """

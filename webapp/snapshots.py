@@ -200,23 +200,41 @@ class SnapshotCache:
 
 
 class ChangeHistory:
-    """The ``changes`` payloads sent last, up to ``max_ops`` operations in all."""
+    """The ``changes`` payloads sent last, up to ``max_ops`` operations in all.
+
+    A ``create`` counts once per item of its value too: a Manager's journal that overflowed
+    comes back as a create per object holding its whole value (a 270,000-entry dict's pairs,
+    ~100 bytes each), which counted as one op kept up to 50,000 such creates alive.
+    """
 
     def __init__(self, max_ops: int = 50_000) -> None:
         self.max_ops = max_ops
         self.payloads: collections.deque[dict] = collections.deque()
+        self.weights: collections.deque[int] = collections.deque()  # each payload's, as counted in ops
         self.ops = 0
         self.sent_version: int | None = None  # the version clients hold after the last one
 
     def add(self, payload: dict) -> None:
+        ops = payload["ops"]
+        weight = len(ops)
+        for op in ops:
+            if op.get("op") == "create" and type(value := op.get("value")) is list:
+                weight += len(value)
+        if weight > self.max_ops:  # alone past the bound: not kept (a client joining after gets a snapshot)
+            self.clear()
+            self.sent_version = payload["to"]
+            return
         self.payloads.append(payload)
-        self.ops += len(payload["ops"])
+        self.weights.append(weight)
+        self.ops += weight
         self.sent_version = payload["to"]
         while self.ops > self.max_ops and len(self.payloads) > 1:
-            self.ops -= len(self.payloads.popleft()["ops"])
+            self.payloads.popleft()
+            self.ops -= self.weights.popleft()
 
     def clear(self) -> None:
         self.payloads.clear()
+        self.weights.clear()
         self.ops = 0
         self.sent_version = None
 

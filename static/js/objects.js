@@ -67,7 +67,9 @@ export class ObjectsModel {
     const seen = new Set();
     for (const [id, info] of Object.entries(snap.objects || {})) {
       seen.add(id);
-      this.put(id, info.kind, info.label, info.value, info.writers, built?.get(id));
+      const obj = this.put(id, info.kind, info.label, info.value, info.writers, built?.get(id));
+      // entries past the server's --max-entries: counted there, not kept (a big dict's)
+      if (info.truncated) obj.state.truncated = info.truncated;
     }
     for (const id of [...this.objects.keys()]) {
       if (!seen.has(id)) { this.objects.delete(id); this.added = true; }

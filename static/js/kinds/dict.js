@@ -55,7 +55,8 @@ export default {
 
   value: (s) => ({ value: [...s.entries.values()].map((e) => [e.key, e.value]), writers: [...s.entries.values()].map((e) => e.pid) }),
 
-  summary: (s) => `${s.entries.size} key${s.entries.size === 1 ? "" : "s"}`,
+  summary: (s) => `${s.entries.size} key${s.entries.size === 1 ? "" : "s"}${
+    s.truncated ? ` (${s.truncated.toLocaleString("en")} more not kept: --max-entries)` : ""}`,
 
   render(s, body, ctx, panel) {
     growingList(body, panel, dictRows(s).length, "Empty.", (row, i) => {
