@@ -124,7 +124,7 @@ def test_native_objects_replay_as_they_were_live(tmp_path: Path):
     assert {o["kind"] for o in first.values()} == {"Queue", "Lock", "Event", "Value", "Pipe", "SharedMemory"}
     opened = Server(tmp_path / "open", str(path), subcommand=("open",), max_workers=None)
     api = Api(opened)
-    client = LiveClient(opened.url)
+    client = LiveClient(opened)
     try:
         assert natives(api.state()) == last  # it opens at the end
         for at, live in ((t1, first), (t2, second)):

@@ -211,7 +211,7 @@ def test_a_recorded_deadlock_is_drawn_again_by_mpscope_open(tmp_path: Path, brow
         api.close()
         srv.stop()
     opened = Server(tmp_path / "open", str(recording), subcommand=("open",), max_workers=None)
-    client = LiveClient(opened.url)
+    client = LiveClient(opened)
     try:
         page, errors = open_map(browser, opened, 1280)
         try:

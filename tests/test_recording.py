@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 from browser_support import browser  # noqa: F401 -- fixture
 from run_support import run_to_end, write
 from support import Api, LiveClient
@@ -168,7 +169,7 @@ def list_of(snapshot: dict) -> list:
 def test_open_scrubs_to_any_moment_and_plays_forward(opened: Server, recording: Path):
     rows = appends(recording)
     api = Api(opened)
-    client = LiveClient(opened.url)
+    client = LiveClient(opened)
     try:
         first = client.wait(lambda: client.received("snapshot"), what="a snapshot")[-1]
         assert first["replay"]["position"] == first["replay"]["end"] and len(list_of(first)) == 11
@@ -198,13 +199,35 @@ def test_open_scrubs_to_any_moment_and_plays_forward(opened: Server, recording: 
         api.close()
 
 
+def test_open_requires_a_token_by_default(opened: Server, recording: Path, tmp_path: Path):
+    """A recording holds the program's values and output: like ``mpscope run``, ``mpscope open``
+    makes up a token, prints the URL with it, and refuses a request without it (on loopback
+    too); ``--no-token`` opts out."""
+    assert opened.token and f"#token={opened.token}" in opened.out_path.read_text()
+    plain = requests.Session()
+    try:
+        for path in ("/api/state", "/api/recording", "/api/replay"):
+            answer = plain.get(f"{opened.url}{path}", timeout=10)
+            assert answer.status_code == 401 and "error" in answer.json()
+        assert opened.session.get(f"{opened.url}/api/state", timeout=10).status_code == 200
+        open_to_all = Server(tmp_path, str(recording), "--no-token", subcommand=("open",), max_workers=None)
+        try:
+            assert open_to_all.token is None
+            assert plain.get(f"{open_to_all.url}/api/replay", timeout=10).status_code == 200
+        finally:
+            open_to_all.stop()
+    finally:
+        plain.close()
+
+
 def test_the_slider_shows_the_state_at_the_fifth_append(opened: Server, recording: Path, browser):  # noqa: F811
     rows = appends(recording)
     page = browser.new_page()
     try:
-        page.goto(opened.url)
+        page.goto(opened.page_url)
         wait_for(lambda: "/" in page.locator("#replay-time").inner_text(), 10, what="the slider's status")
-        start, end = page.evaluate("fetch('/api/replay').then(r => r.json()).then(r => [r.start, r.end])")
+        replay = opened.session.get(f"{opened.url}/api/replay", timeout=10).json()  # with the token
+        start, end = replay["start"], replay["end"]
         slider = page.locator("#replay-slider")
         steps = int(slider.get_attribute("max"))
         # the step at or just after the fifth append (before the sixth)

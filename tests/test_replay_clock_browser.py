@@ -49,7 +49,7 @@ def test_times_on_the_page_are_measured_to_the_replay_position(tmp_path: Path, b
     assert done.returncode == 0, done.stderr
     opened = Server(tmp_path / "open", str(path), subcommand=("open",), max_workers=None)
     api = Api(opened)
-    client = LiveClient(opened.url)
+    client = LiveClient(opened)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         program = api.get_json("/api/state")["program"]
@@ -62,7 +62,7 @@ def test_times_on_the_page_are_measured_to_the_replay_position(tmp_path: Path, b
         (worker,) = [w for w in state["workers"] if w["role"] == "pool"]
         (task,) = api.get_json("/api/pool-tasks")["tasks"]
         assert task["state"] == "running"
-        page.goto(opened.url)
+        page.goto(opened.page_url)
         wait_for(lambda: "/" in page.locator("#replay-time").inner_text(), 10, what="the slider's status")
         uptime = page.locator(f"#workers tr[data-pid='{main}'] td").nth(4)
         expect(uptime).to_have_text(re.compile(r"^\d+\.\d s$"))

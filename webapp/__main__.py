@@ -63,7 +63,10 @@ SERVER_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     ("--read-only", {"action": "store_true", "help": "watch only: spawn, kill and reset are refused"}),
-    ("--token", {"help": "require this token (generated under mpscope run and beyond loopback)"}),
+    (
+        "--token",
+        {"help": "require this token (generated under mpscope run, mpscope open and beyond loopback)"},
+    ),
     (
         "--no-token",
         {
@@ -197,8 +200,11 @@ def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
             parser.error("--no-token goes with neither --token nor --viewer-token")
         if not is_loopback(args.host):
             parser.error("--no-token: a dashboard bound beyond loopback always needs a token")
-    elif args.token is None and (args.viewer_token or not is_loopback(args.host) or args.command == "run"):
-        # a watched program's state and control are its owner's, even from other local users
+    elif args.token is None and (
+        args.viewer_token or not is_loopback(args.host) or args.command in ("run", "open")
+    ):
+        # a watched program's state and control are its owner's, even from other local users;
+        # so is a recording's (its objects' values, output and argv may hold the program's secrets)
         args.token = secrets.token_urlsafe(24)
 
 
