@@ -88,7 +88,7 @@ class ClientRegistry:
         self.last_snapshot: dict[str, float] = {}  # sid -> when it was last sent one
         self.history = ChangeHistory()
         # every broadcast is also handed here first, as it is sent (a recording: webapp/recording)
-        self.tap: Callable[[str, Any], None] | None = None
+        self.tap: Callable[[str, Any, str | None], None] | None = None
         self.timer: threading.Timer | None = None
         self.wake = threading.Condition(self.lock)
         self.closing = False
@@ -226,16 +226,20 @@ class ClientRegistry:
     # -- broadcasts ------------------------------------------------------------
     def broadcast(self, event: str, data: dict | Callable[[], Any]) -> None:
         """Send ``event`` to every client that is keeping up (``data()`` is read at send time)."""
-        if self.tap is not None:
-            self.tap(event, data)
+        tap = self.tap
         if not self.clients:
             with self.send_lock:
-                if not self.clients:  # nobody to send it to (a joining client is sent history)
-                    if event == "changes":
-                        self.history.add(data)
-                    return
+                nobody = not self.clients  # nobody to send it to (a joining client is sent history)
+                if nobody and event == "changes":
+                    self.history.add(data)
+            if nobody:
+                if tap is not None:
+                    tap(event, data, None)
+                return
         # encoded before taking the lock every send waits for (a callable is read inside it)
         encoded = None if callable(data) else RawJSON(_encode(data))
+        if tap is not None:
+            tap(event, data, encoded)  # a recording keeps the text the clients are sent
         with self.send_lock:
             skip = self._check()
             if encoded is None:

@@ -121,7 +121,7 @@ class Recorder:
         self.max_bytes = max_bytes
         self.interval = interval
         self.snapshot_ops = snapshot_ops
-        self.pending: collections.deque[tuple[float, str, Any]] = collections.deque()
+        self.pending: collections.deque[tuple[float, str, Any, str | None]] = collections.deque()
         self.recording = False
         self.stopped: str | None = None  # why recording stopped before the end
         self._wake = threading.Event()
@@ -153,13 +153,14 @@ class Recorder:
             raise RecordingRefused(f"cannot record into {path}: {exc}") from None
 
     # -- any thread ------------------------------------------------------------------
-    def tap(self, event: str, data: Any) -> None:
-        """One broadcast, as it is sent (``data()`` for a payload read at send time)."""
+    def tap(self, event: str, data: Any, text: str | None = None) -> None:
+        """One broadcast, as it is sent (``data()`` for a payload read at send time); ``text``:
+        its JSON, when the clients' broadcast encoded it already (it is not encoded again)."""
         if not self.recording:
             return
         if callable(data):
             data = data()
-        self.pending.append((time.time(), event, data))
+        self.pending.append((time.time(), event, data, text))
 
     # -- lifecycle --------------------------------------------------------------------
     def start(
@@ -241,11 +242,12 @@ class Recorder:
         pending = self.pending
         last_t = self._last_t
         while pending:
-            t, event, data = pending.popleft()
-            try:
-                text = _encode(data)
-            except (TypeError, ValueError):
-                text = rawjson.dumps(data, separators=(",", ":"), default=repr)
+            t, event, data, text = pending.popleft()
+            if text is None:
+                try:
+                    text = _encode(data)
+                except (TypeError, ValueError):
+                    text = rawjson.dumps(data, separators=(",", ":"), default=repr)
             if t < last_t:
                 t = last_t  # row times never go back: positions are found by time
             last_t = t
