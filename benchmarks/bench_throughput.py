@@ -24,6 +24,7 @@ from webapp.journals import ManagerJournals
 from webapp.mirror import SharedStateMirror
 from webapp.output import OutputCapture
 from webapp.state import SharedState
+from workers.manager import FORKSERVER_PRELOAD
 
 from . import plain
 from .harness import figure, median
@@ -52,7 +53,7 @@ def writers_run(ctx, d, l, writers: int, total: int, target: str) -> float:  # n
 
 def run(bench) -> list[dict]:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
+    ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
     total = bench.q(12_000, 4_000)
     repeats = bench.q(7, 2)
     cases = bench.q(

@@ -22,6 +22,7 @@ import psutil
 from flask import current_app
 
 from mpscope_agent import protocol
+from workers.manager import FORKSERVER_PRELOAD
 
 from .agents.hub import AgentHub
 from .clients import ClientRegistry
@@ -66,7 +67,7 @@ class Dashboard:
         self.started_at = time.time()
         self.ctx = multiprocessing.get_context(config["START_METHOD"])
         if config["START_METHOD"] == "forkserver":
-            self.ctx.set_forkserver_preload(["workers.bootstrap", "webapp.manager"])
+            self.ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
         self.output = OutputCapture(
             self._emit_output, scrollback=config["SCROLLBACK"], ended_budget=config["ENDED_OUTPUT_BYTES"]
         )
