@@ -64,28 +64,45 @@ const workers = new WorkersTable($("workers"), {
 
 const builtin = new BuiltinPanels(objects);
 
-// -- rendering: at most once per frame --------------------------------------
+// -- rendering: at most once per frame, and at most every RENDER_GAP_MS -----------------
+// A frame's cost is bounded (only the visible rows are drawn) but not free: at 10,000
+// changes/s a render every vsync kept the main thread busy enough that, with the machine's
+// cores shared, its frames ran 50-300 ms on the wall for ~10-20 ms of CPU (make bench:
+// browser.longtasks). Under a flood the page draws ~10 times a second; a lone change, a
+// click or an event after a quiet spell is drawn at the next frame as before. Scrolling
+// and flash fades do not wait for it (vlist.js draws on scroll, CSS animates).
+const RENDER_GAP_MS = 100;
 let frameRequested = false;
+let lastRenderAt = -Infinity;
 function scheduleRender() {
   if (frameRequested) return;
   frameRequested = true;
-  requestAnimationFrame(render);
+  const wait = lastRenderAt + RENDER_GAP_MS - performance.now();
+  if (wait > 1) setTimeout(() => requestAnimationFrame(render), wait);
+  else requestAnimationFrame(render);
 }
 
 const renderHooks = [];
 function onRender(hook) { renderHooks.push(hook); }
 
+/** Set an element's text if it reads differently (a write re-lays out its part of the page). */
+function setText(id, text) {
+  const node = $(id);
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
 function render(now) {
   frameRequested = false;
-  if ($("version")) $("version").textContent = `v${objects.version}`;
+  lastRenderAt = performance.now();
+  setText("version", `v${objects.version}`);
   for (const hook of renderHooks) hook(now);
   workers.render(pageNow());
   const flashing = builtin.render(now, workers.workers);
   const { live, ended } = workers.counts();
-  $("worker-counts").textContent = `${live} running · ${ended} ended`;
+  setText("worker-counts", `${live} running · ${ended} ended`);
   $("no-workers").hidden = live + ended > 0;
-  $("stat-running").textContent = String(live);
-  $("stat-changes").textContent = objects.mutations.toLocaleString();
+  setText("stat-running", String(live));
+  setText("stat-changes", objects.mutations.toLocaleString());
   if (flashing) scheduleRender(); // keep flashing rows animating until their flash has faded
 }
 

@@ -71,12 +71,17 @@ export class BuiltinPanels {
     this.newKeys.update(now);
     this.listView.render(now);
     this.dictView.render(now);
-    $("list-count").textContent = `${count} item${count === 1 ? "" : "s"}`;
-    $("dict-count").textContent = `${size} key${size === 1 ? "" : "s"}`;
+    setText($("list-count"), `${count} item${count === 1 ? "" : "s"}`);
+    setText($("dict-count"), `${size} key${size === 1 ? "" : "s"}`);
     this.counterCheck.update(this.dict().entries, workers);
     const flashing = (id) => now - (this.objects.get(id)?.changedAt || -Infinity) < FLASH_MS;
     return flashing("l") || flashing("d");
   }
+}
+
+/** A write re-lays out the page around the node: none when the text is the same. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function showEmpty(listId, emptyId, empty) {

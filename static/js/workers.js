@@ -76,7 +76,10 @@ export class WorkersTable {
     if (this.tree && this.treeDirty) this.layoutTree();
     for (const [pid, row] of this.rows) {
       const w = this.workers.get(pid);
-      if (w && LIVE.has(w.state)) row.cells.uptime.textContent = formatDuration(nowSeconds - w.started_at);
+      if (!w || !LIVE.has(w.state)) continue;
+      // written when it reads differently only: each write re-lays out the table (every frame)
+      const uptime = formatDuration(nowSeconds - w.started_at);
+      if (row.cells.uptime.textContent !== uptime) row.cells.uptime.textContent = uptime;
     }
   }
 
