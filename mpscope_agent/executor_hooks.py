@@ -11,6 +11,7 @@ import os
 import time
 
 from .pool_hooks import QueueTap, counter, creation_site, failure_text, func_name, labels, owner_pid
+from .task_args import call_text
 
 
 def tap_worker_loop(module, channel, kind: str, describe) -> None:
@@ -32,6 +33,7 @@ def tap_worker_loop(module, channel, kind: str, describe) -> None:
                 "job": item.work_id,
                 "i": 0,
                 "func": func,
+                "args": _call_args(module, item),  # of its (first) call, for the tooltip
                 "n": n,
                 "time": time.time(),
             }
@@ -101,6 +103,18 @@ def patch_executor(module, channel) -> None:
         return future
 
     executor.__init__, executor._spawn_process, executor.submit = wrapped_init, wrapped_spawn, wrapped_submit
+
+
+def _call_args(module, item) -> str | None:
+    """The text of a call item's arguments; of a map() chunk's first call (its items are
+    each call's arguments, a tuple)."""
+    fn, args, kwargs = getattr(item, "fn", None), getattr(item, "args", ()), getattr(item, "kwargs", None)
+    chunker = getattr(module, "_process_chunk", None)
+    if isinstance(fn, functools.partial) and chunker is not None and fn.func is chunker and args:
+        chunk = args[0]
+        first = chunk[0] if chunk else ()
+        return call_text(first if type(first) is tuple else (first,))
+    return call_text(args, kwargs)
 
 
 def _executor_func(module, fn, args) -> str:

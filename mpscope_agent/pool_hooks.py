@@ -18,6 +18,8 @@ import time
 import traceback
 import weakref
 
+from .task_args import call_text
+
 OWN_DIRS = (
     os.sep + "multiprocessing" + os.sep,
     os.sep + "concurrent" + os.sep,
@@ -129,12 +131,17 @@ def patch_pool(module, channel) -> None:
     def started(task):
         if task is None:
             return
-        job, i, func, args, _kwds = task
+        job, i, func, args, kwds = task
         n = 1
-        if func in mapstars:
-            func, n = args[0][0], len(args[0][1])
+        if func in mapstars:  # map's chunk: (func, items); the first item's call is shown
+            star = func is mapstars[1]  # starmap: each item is the call's arguments
+            func, items = args[0][0], args[0][1]
+            n = len(items)
+            first = items[0] if n else ()
+            args, kwds = (first if star and type(first) is tuple else (first,)), None
         elif (batch := joblib_batch(func)) is not None:
             n = batch[1]  # joblib's multiprocessing backend: a batch of calls per task
+            args, kwds = (), None
         channel.send(
             {
                 "t": "task",
@@ -144,6 +151,7 @@ def patch_pool(module, channel) -> None:
                 "job": job,
                 "i": i,
                 "func": func_name(func),
+                "args": call_text(args, kwds),  # of its (first) call, for the tooltip
                 "n": n,
                 "time": time.time(),
             },

@@ -92,7 +92,7 @@ export class Timeline {
       const previous = row.segments[row.segments.length - 1];
       const from = previous ? Math.max(event.t, previous.to) : event.t;
       row.segments.push({ state: event.state || "running", label: event.kind === "state" ? event.label : "",
-        from, to: null, task: event.task });
+        tip: event.tip, from, to: null, task: event.task }); // tip: the tooltip's text, if not the label
     } else if (event.kind === "end") {
       const key = `${event.pid}:${event.tid}`;
       const row = this.rows.get(this.current.get(key) || key);
@@ -163,7 +163,8 @@ export class Timeline {
           class: `tl-bar st-${seg.state}` });
         // a bar still open says how long it has lasted so far, one that ended how long it lasted
         const lasted = (seg.to === null ? this.now() : seg.to) - seg.from;
-        rect.append(el("title", {}, `${seg.state}${seg.label ? ` · ${seg.label}` : ""} · ${seg.from.toFixed(3)}s → ${
+        const named = seg.tip || seg.label;
+        rect.append(el("title", {}, `${seg.state}${named ? ` · ${named}` : ""} · ${seg.from.toFixed(3)}s → ${
           seg.to === null ? `still ${seg.state}, ${lasted.toFixed(3)}s so far` : `${seg.to.toFixed(3)}s (${lasted.toFixed(3)}s)`}`));
         svg.append(rect);
         if (seg.label && w > seg.label.length * 6.4 + 6) {

@@ -104,8 +104,11 @@ export function startProgramPanel({ command, socket, onSnapshot, markRun = () =>
         const lost = t.state === "lost"; // its worker died while running it: it ends with the worker
         const cut = lost || t.state === "cancelled"; // (cancelled: its pool was terminated meanwhile)
         const label = `${t.items > 1 ? `${t.func} ×${t.items}` : t.func}${lost ? " (lost)" : cut ? " (cancelled)" : ""}`;
+        // the tooltip names the call: f(1), or f(0) and 3 more calls for a map() chunk of 4
+        const call = t.args == null ? null : `${t.func}(${t.args})${t.items > 1 ? ` and ${t.items - 1} more call${t.items > 2 ? "s" : ""}` : ""}`;
+        const tip = call && `${call}${lost ? " (lost)" : cut ? " (cancelled)" : ""}`;
         events.push({ kind: "state", pid: t.pid, tid: 0, state: t.state === "failed" || lost ? "blocked" : "running",
-          label, t: t.started_at - t0, rowLabel: t.pool });
+          label, tip, t: t.started_at - t0, rowLabel: t.pool });
         const end = t.ended_at ?? (cut ? endedAt(t.pid) : null);
         if (end != null) events.push({ kind: "end", pid: t.pid, tid: 0, t: Math.max(end, t.started_at) - t0 });
       }

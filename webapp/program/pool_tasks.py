@@ -18,10 +18,15 @@ QUEUED, RUNNING, DONE, FAILED, LOST = "queued", "running", "done", "failed", "lo
 CANCELLED = "cancelled"  # its pool was terminate()d while it ran: how a `with Pool()` block ends
 MAX_ERROR = 20_000
 MAX_NAME = 200  # a task's func and pool label, as kept and served (a program may name anything)
+MAX_ARGS = 80  # a task's arguments' text (the agent's mpscope_agent/task_args.py writes at most this)
 
 
 def _name(value) -> str | None:
     return None if value is None else str(value)[:MAX_NAME]
+
+
+def _args(value) -> str | None:
+    return value[:MAX_ARGS] if isinstance(value, str) else None
 
 
 def _count(value) -> int | None:
@@ -99,6 +104,7 @@ class PoolTaskTable:
             "id": f"{owner}:{kind}:{job}:{i}",
             "pool": _name(event.get("pool")),
             "func": _name(event.get("func")),
+            "args": None,  # its (first) call's arguments as text, once a worker took it
             "pid": None,
             "owner": owner,
             "job": job,
@@ -122,6 +128,7 @@ class PoolTaskTable:
             task["pool"] = _name(event.get("pool")) or task["pool"]
         elif ev == "start":
             task["pid"], task["started_at"], task["items"] = pid, t, _count(event.get("n", 1))
+            task["args"] = _args(event.get("args"))
             task["pool"] = task["pool"] or self.pool_of.get(pid)
             if task["state"] == QUEUED:
                 task["state"] = RUNNING
