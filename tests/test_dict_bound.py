@@ -77,6 +77,8 @@ def test_a_program_past_the_bound_is_unharmed_and_the_state_says_truncated(tmp_p
     assert plain.returncode == 0, plain.stderr
     printed = "".join(line for line in watched.stdout.splitlines(True) if not line.startswith("mpscope "))
     assert (watched.returncode, printed) == (plain.returncode, plain.stdout)
+    refused = run_to_end("--max-entries", "0", str(script), cwd=tmp_path)
+    assert refused.returncode == 2 and "--max-entries must be from 1" in refused.stderr
 
     srv = RunServer(tmp_path, str(script), flags=("--max-entries", "300"))
     api = Api(srv)
