@@ -79,12 +79,16 @@ class ProcessRecord:
             # different process that was given the same PID after ours ended. (``ps``: the
             # process the table already checked, e.g. as the child of a known process.)
             self.ps: psutil.Process | None = ps if ps is not None else psutil.Process(pid)
-            self.ppid: int | None = self.ps.ppid()
+            # one /proc read: psutil's ppid() first checks for PID reuse (two more reads), needless
+            # for a process just looked at, and this is on each spawn's serial path
+            self.ppid: int | None = parent_pid(pid)
+            if self.ppid is None:
+                raise psutil.NoSuchProcess(pid)
         except psutil.Error:
             self.ps, self.ppid = None, None
         # mpscope's descendant when it entered the table (the table may also vouch for it):
         # only such a process is ever signalled, even if an agent of another one connected
-        self.ours = self.ps is not None and descends_from_mpscope(pid)
+        self.ours = self.ps is not None and (self.ppid == os.getpid() or descends_from_mpscope(self.ppid))
 
     def alive(self) -> bool:
         if self.state not in LIVE or self.ps is None:
@@ -505,16 +509,23 @@ def _refused_once(pid: int, sender: int) -> None:
         logger.warning("PID %d says it started PID %d, which is not its child: not listed", sender, pid)
 
 
+def parent_pid(pid: int) -> int | None:
+    """``pid``'s parent as ``/proc`` has it now; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rpartition(b")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def descends_from_mpscope(pid: int) -> bool:
     """Whether ``pid``'s chain of parents, as ``/proc`` has it now, reaches this process (mpscope)."""
     me = os.getpid()
     for _ in range(256):  # deeper than any real tree
         if pid <= 1:
             return False
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                pid = int(f.read().rpartition(b")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
+        pid = parent_pid(pid)
+        if pid is None:
             return False
         if pid == me:
             return True
