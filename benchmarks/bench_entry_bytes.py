@@ -71,6 +71,10 @@ def run(bench) -> list[dict]:
         f"({per_get:.0f} B/entry)"
     )
     bench.data["entry_bytes"] = {"entries": entries, "before": before, "after": after, "after_get": after_get}
+    # the target is per entry at a million: at 100,000 (a quick run) the fixed costs weigh in
+    # (the last 50,000 changes kept for joining clients, ~20 MB: 200 B an entry there)
+    judged = entries >= 1_000_000
+    note = "" if judged else "quick run: fixed costs (the change history) dominate; judged at 1,000,000"
     return [
         figure(
             "state_size.bytes_per_entry",
@@ -79,7 +83,8 @@ def run(bench) -> list[dict]:
             None,
             "B",
             target="< 200 B",
-            met=per < 200,
+            met=per < 200 if judged else None,
+            note=note,
         ),
         figure(
             "state_size.bytes_per_entry_read",
@@ -88,6 +93,7 @@ def run(bench) -> list[dict]:
             None,
             "B",
             target="< 200 B",
-            met=per_get < 200,
+            met=per_get < 200 if judged else None,
+            note=note,
         ),
     ]
