@@ -118,6 +118,10 @@ export function setParts(row, parts) {
   parts.forEach(([cls, text], i) => {
     const span = row.children[i];
     if (span.className !== cls) span.className = cls;
-    if (span.textContent !== text) span.textContent = text;
+    if (span.textContent === text) return;
+    // the text node's data, not a new node: its layout object is kept (rows change each frame)
+    const node = span.firstChild;
+    if (node && node.nodeType === Node.TEXT_NODE && !node.nextSibling) node.data = text;
+    else span.textContent = text;
   });
 }
