@@ -276,6 +276,20 @@ def test_a_reader_that_fell_too_far_behind_is_told_to_resynchronise():
     assert [e[0] for e in entries] == [8, 9]
 
 
+def test_a_read_returns_the_entries_after_the_version_asked_in_order_up_to_the_limit():
+    # the newest are read from the deque's newer end, the others by index: both, across blocks
+    journal, d, l = new_journal(capacity=1000)
+    for i in range(1500):
+        l.append(i)
+    version = journal.version  # 1502: the oldest kept is 503
+    for after in (502, 503, 700, 1436, 1501):
+        for limit in (1, 64, 65, 999, 1000, 5000):
+            status, entries = journal.read(after, timeout=0, limit=limit)
+            assert status == "ok"
+            assert [e[0] for e in entries] == list(range(after + 1, min(version, after + limit) + 1))
+            assert [e[3] for e in entries] == [(v - 3,) for v in range(after + 1, after + 1 + len(entries))]
+
+
 def test_a_blocked_reader_wakes_as_soon_as_a_change_is_recorded():
     journal, d, l = new_journal()
     answers = []
