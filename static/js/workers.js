@@ -93,6 +93,17 @@ export class WorkersTable {
     }
     const { tr, cells } = row;
     const live = LIVE.has(w.state);
+    const waiting = live && this.waiting.get(w.pid);
+    const waitTitle = !waiting && live && w.waiting?.text
+      ? `waiting in ${w.waiting.where ?? "?"}${w.waiting.since ? `, for ${formatDuration(pageNow() - w.waiting.since)}` : ""}`
+      : "";
+    // A watched program's process sends new facts at each wait it enters (at 10,000 changes/s,
+    // every frame): the row is rebuilt only when what it shows reads differently (live
+    // uptimes tick in render()).
+    const shown = JSON.stringify([w.state, w.ppid, w.task, w.name, w.role, w.params, w.note, w.restarted_from,
+      waiting, w.waiting?.text, waitTitle, w.started_at, w.ended_at, w.cpu_percent, w.rss, w.signal, w.exitcode, w.error]);
+    if (row.shown === shown) return;
+    row.shown = shown;
     tr.classList.toggle("ended", !live);
     tr.dataset.state = w.state;
     cells.ppid.textContent = w.ppid ?? "—";
@@ -109,11 +120,9 @@ export class WorkersTable {
     // listed by kernel parentage, without (or no longer with) an agent: no stack or waits, Kill works
     if (live && w.note) cells.state.append(el("span", { className: "hint", title: w.note }, " · no agent"));
     if (w.restarted_from) cells.state.append(el("span", { className: "hint", title: "restarted after the Manager was lost" }, ` ↻ ${w.restarted_from}`));
-    const waiting = live && this.waiting.get(w.pid);
     if (waiting) cells.state.append(el("span", { className: "waiting-note", title: waiting }, waiting));
-    else if (live && w.waiting?.text) { // what its agent saw it wait on: "get() on q · prog.py:15"
-      const since = w.waiting.since ? `, for ${formatDuration(pageNow() - w.waiting.since)}` : "";
-      cells.task.append(el("span", { className: "wait-line", title: `waiting in ${w.waiting.where ?? "?"}${since}` }, w.waiting.text));
+    else if (waitTitle) { // what its agent saw it wait on: "get() on q · prog.py:15"
+      cells.task.append(el("span", { className: "wait-line", title: waitTitle }, w.waiting.text));
     }
     const end = w.ended_at ?? pageNow();
     cells.uptime.textContent = formatDuration(end - w.started_at);
