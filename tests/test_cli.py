@@ -29,6 +29,7 @@ FLAG_CASES: dict[str, tuple[list[str], list[str], str, object]] = {
     "--ended-cap": (["9"], [], "ENDED_CAP", 9),
     "--scrollback": (["11"], [], "SCROLLBACK", 11),
     "--max-locks": (["5"], [], "MAX_LOCKS", 5),
+    "--max-entries": (["300"], [], "MAX_ENTRIES", 300),
     "--release-dead-locks": ([], [], "RELEASE_DEAD_LOCKS", True),
     "--ended-output-mib": (["8"], [], "ENDED_OUTPUT_BYTES", 8 * 2**20),
     "--read-only": ([], [], "READ_ONLY", True),
@@ -90,7 +91,7 @@ def test_the_defaults_are_the_documented_ones():
         "HOST": "127.0.0.1", "PORT": 5000, "MAX_WORKERS": 32, "ENDED_CAP": 1000, "SCROLLBACK": 2000,
         "MAX_LOCKS": 100, "RELEASE_DEAD_LOCKS": False, "ENDED_OUTPUT_BYTES": 64 * 2**20,
         "READ_ONLY": False, "ALLOWED_HOSTS": (), "TOKEN": None, "VIEWER_TOKEN": None, "RATE_LIMIT": 50.0,
-        "RECORD": None, "RECORD_MAX_BYTES": 1024 * 2**20,
+        "RECORD": None, "RECORD_MAX_BYTES": 1024 * 2**20, "MAX_ENTRIES": 1_000_000,
     }  # fmt: skip
     assert seen(parse_args([])) == expected
     run = parse_args(["run", SCRIPT])
