@@ -34,6 +34,7 @@ import queue
 import sys
 from multiprocessing.util import Finalize
 
+from .native import _which
 from .peers import writer_of
 
 TYPE_CHECKING = False  # not typing's: importing typing cost the program ~3 ms at its Manager()
@@ -201,8 +202,12 @@ def creation_label(typeid: str) -> str:
     while frame is not None:
         name = frame.f_code.co_filename
         if not any(d in name for d in OWN_DIRS) and not name.startswith("<frozen"):
-            line = linecache.getline(name, frame.f_lineno).split("  #")[0].strip() or f"manager.{typeid}()"
-            return f"{line}  · {os.path.basename(name)}:{frame.f_lineno}"
+            line = linecache.getline(name, frame.f_lineno).split("  #")[0].strip()
+            try:  # ``b = m.Lock()`` for the second of ``a, b = m.Lock(), m.Lock()``
+                made = _which(frame, line) if line else None
+            except Exception:  # never raised into the program: the line is label enough
+                made = None
+            return f"{made or line or f'manager.{typeid}()'}  · {os.path.basename(name)}:{frame.f_lineno}"
         frame = frame.f_back
     return f"manager.{typeid}()"
 

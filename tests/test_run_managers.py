@@ -277,3 +277,36 @@ def test_a_page_opened_after_unwatched_writes_gets_them_all_then_the_rest_live(t
             client.close()
         api.close()
         srv.stop()
+
+
+TWO_ON_A_LINE = """
+import multiprocessing as mp
+
+if __name__ == "__main__":
+    with mp.Manager() as m:
+        a, b = m.Lock(), m.Lock()
+        d = m.dict()
+        d["made"] = 3
+        print("labels", len({id(a), id(b)}))
+"""
+
+
+def test_two_objects_made_on_one_line_are_labelled_by_their_own_names(tmp_path: Path):
+    from run_support import watching
+
+    with watching(tmp_path, TWO_ON_A_LINE) as (_srv, api):
+        assert wait_program(api)["exitcode"] == 0
+        labels = wait_for(
+            lambda: (
+                (found := sorted(o["label"] for o in api.state()["objects"].values()))
+                and len(found) == 3
+                and found
+            ),
+            20,
+            "the three objects",
+        )
+        assert [label.split("  · ")[0] for label in labels] == [
+            "a = m.Lock()",
+            "b = m.Lock()",
+            "d = m.dict()",
+        ]
