@@ -130,7 +130,8 @@ def _which(frame, line: str) -> str | None:
     """``b = mp.Lock()`` for the second call of ``a, b = mp.Lock(), mp.Lock()``: the call being
     made (the column of the frame's current instruction, Python 3.11+; before, which of the
     line's calls it is) and the name it is bound to."""
-    whole = source_line(frame.f_code.co_filename, frame.f_lineno, strip=False)
+    # the columns count from the line's start; a trailing comment is no part of a value
+    whole = source_line(frame.f_code.co_filename, frame.f_lineno, strip=False).split("  #")[0].rstrip()
     if "=" not in whole:
         return None
     targets, _, values = whole.partition("=")
@@ -141,8 +142,8 @@ def _which(frame, line: str) -> str | None:
         columns.append(at + len(part) - len(part.lstrip()))
         at += len(part) + 1
     if len(calls) == 1:
-        index = 0
-    elif getattr(frame.f_code, "co_positions", None) is not None:
+        return None  # the whole line says it
+    if getattr(frame.f_code, "co_positions", None) is not None:
         index = _by_column(frame, whole, calls, columns)
     else:
         index = _by_call_order(frame, len(calls))

@@ -93,11 +93,11 @@ def test_every_kind_is_recorded_and_the_program_behaves_as_without_mpscope(tmp_p
         assert kinds == every
         objects = program_objects(api)
         children = children_of(api)
-        _, queue = by_label(objects, "q, jq, ns = m.Queue()")
+        _, queue = by_label(objects, "q = m.Queue()  · manager_kinds.py:")  # one label each, by its name
         assert sorted(queue["value"]["items"]) == sorted(children) and sorted(queue["writers"]) == sorted(
             children
         )
-        _, d = by_label(objects, "d, l = m.dict(), m.list()")
+        _, d = by_label(objects, "d = m.dict()  · manager_kinds.py:")
         nested = dict((k if isinstance(k, str) else "pid", v) for k, v in d["value"])["nested"]
         assert nested[0]["$type"] == "proxy"  # shown as what it is; the feed went on
         barriers = [o for o in objects.values() if o["kind"] == "Barrier"]
