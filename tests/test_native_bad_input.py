@@ -99,7 +99,7 @@ def test_a_child_that_closes_every_descriptor_keeps_its_files_to_itself(tmp_path
 
 
 def test_a_program_that_never_idles_still_has_its_facts_sent(tmp_path):
-    srv, api, page = watched(tmp_path, "bad_never_idle.py", "8")
+    srv, api, page = watched(tmp_path, "bad_never_idle.py", "3")
     try:
 
         def puts() -> int | None:
