@@ -87,12 +87,17 @@ class Server(ServerProcesses, ServerApi):
         self.returncode: int | None = None
         try:
             self.url: str = wait_for(self._printed_url, startup_timeout, "the server to print its URL")
+            self.port = int(self.url.rsplit(":", 1)[1])
         except BaseException:
-            self.proc.kill()
-            self.proc.wait()
+            # SIGTERM first: mpscope stops what it started (a SIGKILL would orphan a program)
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             self._remove_tmp()
             raise
-        self.port = int(self.url.rsplit(":", 1)[1])
         printed = TOKEN_LINE.search(self.out_path.read_text())
         self.token = token or (printed.group(1) if printed else None)
         self.session = token_session(self.token)
