@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import textwrap
 from pathlib import Path
@@ -165,15 +166,16 @@ def test_a_child_that_ends_at_once_still_has_its_parent(tmp_path: Path, method: 
     try:
         info = wait_program(api)
         assert info["exitcode"] == 0, srv.output()
-        table = wait_for(
-            lambda: (
-                (t := processes(api)) and all(w["state"] in ("exited", "killed") for w in t.values()) and t
-            ),
-            15,
-            "every process to end",
-        )
+
+        def twelve_ended() -> dict | None:
+            # the parent's word on each child and each child's own hello are read in any order
+            table = processes(api)
+            children = [w for w in table.values() if re.fullmatch(r"\w*Process-\d+", w["name"])]
+            ended = all(w["state"] in ("exited", "killed") for w in table.values())
+            return table if ended and len(children) == 12 else None
+
+        table = wait_for(twelve_ended, 15, "twelve children listed, every process ended")
         children = [w for w in table.values() if re.fullmatch(r"\w*Process-\d+", w["name"])]
-        assert len(children) == 12, table
         parent = info["pid"]
         if method == "forkserver":
             parent = int(
@@ -193,15 +195,15 @@ def test_the_tutorials_manager_example_lists_its_ten_children_under_the_main_pro
     api = Api(srv)
     try:
         main = wait_program(api)["pid"]
-        table = wait_for(
-            lambda: (
-                (t := processes(api)) and all(w["state"] in ("exited", "killed") for w in t.values()) and t
-            ),
-            15,
-            "every process to end",
-        )
-        children = [w for w in table.values() if w["ppid"] == main]
-        assert sorted(w["role"] for w in children) == ["manager"] + ["process"] * 10, table
+
+        def children_roles() -> list[str] | None:
+            table = processes(api)
+            roles = sorted(w["role"] for w in table.values() if w["ppid"] == main)
+            ended = all(w["state"] in ("exited", "killed") for w in table.values())
+            return roles if ended and len(roles) >= 11 else None
+
+        roles = wait_for(children_roles, 15, "eleven children of the main process, every process ended")
+        assert roles == ["manager"] + ["process"] * 10
     finally:
         api.close()
         srv.stop()
@@ -221,5 +223,29 @@ def test_the_table_keeps_the_parent_it_was_told_of_a_process_already_gone():
         # and the kernel's word comes first, while the process runs
         table.seen(os.getpid(), "process", "me", ppid=12345)
         assert table.get(os.getpid()).ppid == os.getppid()
+    finally:
+        table.close()
+
+
+def test_a_child_its_parent_started_and_reaped_before_its_hello_is_listed_ended_at_once():
+    # under load the parent's "proc" and "exit" are read long before the child's own hello
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    table = ProcessTable(lambda infos, removed: None, lambda pid, request: False, lambda pid: None)
+    try:
+        assert not table.child_told(os.getpid(), gone.pid, "process", "ForkProcess-1", os.getpid())
+        table.exited(gone.pid, 0)
+        record = table.get(gone.pid)
+        assert (record.name, record.state, record.exitcode, record.ppid) == (
+            "ForkProcess-1",
+            "exited",
+            0,
+            os.getpid(),
+        )
+        assert not record.signal_if_alive(signal.SIGTERM)
+        table.seen(
+            gone.pid, "process", "MainProcess", ppid=os.getpid()
+        )  # its hello, late: the parent's name stays
+        assert (table.get(gone.pid).name, table.get(gone.pid).state) == ("ForkProcess-1", "exited")
     finally:
         table.close()

@@ -206,7 +206,8 @@ class ProcessTable:
         self.workers: dict[int, ProcessRecord] = {}
         self.pending_exit: dict[int, int] = {}  # exit codes reported before the process was seen
         # what a parent told of a child that was gone before the kernel could be asked: used
-        # once that PID's own connection says hello (never a reason to list or signal it)
+        # once that PID's own connection says hello, or its parent reports reaping it (then
+        # it is listed as ended: never signalled)
         self.told_early: dict[int, tuple] = {}
         self.lock = threading.RLock()
         self.stack_requests: dict[int, tuple[threading.Event, list]] = {}
@@ -380,6 +381,13 @@ class ProcessTable:
         """Process ``pid`` ended: its parent reaped ``code``, or (None) its connection closed."""
         with self.lock:
             proc = self.workers.get(pid)
+            if proc is None and code is not None and pid in self.told_early:
+                # its parent started it and has now reaped it: listed, ended, at once (its own
+                # hello may come much later); never signalled, it has no live process (ps None)
+                role, name, ppid = self.told_early.pop(pid)
+                proc = self.workers[pid] = ProcessRecord(pid, role or "process", name or "?")
+                proc.told = True
+                proc.parent_told(ppid)
             if proc is None:
                 if code is not None:
                     self.pending_exit[pid] = code
