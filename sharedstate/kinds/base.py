@@ -21,6 +21,21 @@ def canon(key: Any) -> str:
     return json.dumps(key, sort_keys=True, separators=(",", ":"))
 
 
+def json_arrays(chunks: Iterable[tuple[bytes, bytes]]) -> tuple[list[bytes], list[bytes]]:
+    """``(value, writers)`` pieces of two JSON arrays from ``(items, writers)`` chunks, each the
+    JSON of a run of elements without its brackets (no chunk may be empty)."""
+    value, writers = [b"["], [b"["]
+    for items, who in chunks:
+        value += (items, b",")
+        writers += (who, b",")
+    if len(value) > 1:
+        value.pop()
+        writers.pop()
+    value.append(b"]")
+    writers.append(b"]")
+    return value, writers
+
+
 class Replica:
     """One object's state as clients see it (encoded), kept current by replaying encoded ops.
 

@@ -14,7 +14,7 @@ from array import array
 from functools import partial
 
 from ..encoding import encode
-from .base import SEPARATORS, PieceReplica, canon
+from .base import SEPARATORS, PieceReplica, canon, json_arrays
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -233,17 +233,7 @@ class DictReplica(PieceReplica):
     def json_pieces(self) -> tuple[list[bytes], list[bytes]]:
         if self.dirty or self._pieces is None:
             self._refresh()
-            value, writers = [b"["], [b"["]
-            for chunk in self.chunks:
-                if chunk.keys:
-                    value += (chunk.value, b",")
-                    writers += (chunk.writers, b",")
-            if len(value) > 1:
-                value.pop()
-                writers.pop()
-            value.append(b"]")
-            writers.append(b"]")
-            self._pieces = (value, writers)
+            self._pieces = json_arrays((chunk.value, chunk.writers) for chunk in self.chunks if chunk.keys)
         return self._pieces
 
     def size(self) -> int:

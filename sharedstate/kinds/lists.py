@@ -8,7 +8,7 @@ from functools import partial
 
 from ..encoding import encode_list
 from ..journal import PLAIN, caller
-from .base import SEPARATORS, PieceReplica
+from .base import SEPARATORS, PieceReplica, json_arrays
 
 _dumps = partial(json.dumps, separators=SEPARATORS)
 TYPE_CHECKING = False
@@ -221,14 +221,5 @@ class ListReplica(PieceReplica):
                 items, who = self.items[part], self.item_writers[part]
                 chunks[i] = (_dumps(items)[1:-1].encode(), _dumps(who)[1:-1].encode())
             self._moved, self._dirty = count, set()
-            value, writers = [b"["], [b"["]
-            for items, who in chunks:
-                value += (items, b",")
-                writers += (who, b",")
-            if chunks:
-                value.pop()
-                writers.pop()
-            value.append(b"]")
-            writers.append(b"]")
-            self._pieces = (value, writers)
+            self._pieces = json_arrays(chunks)
         return self._pieces
