@@ -45,7 +45,11 @@ def load_fixture(path: Path) -> dict:
 
 # -- recording ----------------------------------------------------------------------------
 def comparable(value: Any) -> Any:
-    """An encoded value without ``since`` stamps (see the module's docstring)."""
+    """An encoded value without the ``since`` stamps of holds and blocked calls (see the module's docstring).
+
+    The Manager stamps a hold when it takes it, the op carries the time it was journalled a
+    few microseconds later; everything else must be equal.
+    """
     if isinstance(value, dict):
         return {k: comparable(v) for k, v in value.items() if k != "since"}
     if isinstance(value, list):

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from replay_fixtures import comparable
 
 from sharedstate.encoding import encode, encode_list, encode_pairs
 from sharedstate.journal import ChangeJournal
@@ -38,19 +39,6 @@ from webapp.mirror import SharedStateMirror
 
 
 # -- following a journal as the server and a client do ------------------------------------
-def comparable(value: Any) -> Any:
-    """An encoded object value without the ``since`` stamps of holds and blocked calls.
-
-    The Manager stamps a hold when it takes it, the op carries the time it was journalled a
-    few microseconds later; everything else must be equal.
-    """
-    if isinstance(value, dict):
-        return {k: comparable(v) for k, v in value.items() if k != "since"}
-    if isinstance(value, list):
-        return [comparable(v) for v in value]
-    return value
-
-
 class Follower:
     """A mirror loaded from the journal's snapshot, and a client replica loaded from the mirror's.
 
