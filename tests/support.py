@@ -6,6 +6,8 @@ its Manager and worker processes, HTTP through requests, and Socket.IO over a we
 
 from __future__ import annotations
 
+import socket
+
 from testkit.client import SocketClient
 from testkit.processes import MARK  # noqa: F401 -- re-exported for the tests
 from testkit.rest import ENDED, LIVE, ServerApi, token_session  # noqa: F401
@@ -13,6 +15,26 @@ from testkit.server import REPO, Server  # noqa: F401
 from testkit.waiting import is_alive, wait_for  # noqa: F401
 
 MAX_WORKERS = 8
+
+
+def loopback_pair(buf: int = 16 * 1024) -> tuple[socket.socket, socket.socket]:
+    """``(sender, receiver)``: a loopback TCP connection whose sender has a timeout, as served
+    websockets do, and whose buffers are ``buf`` bytes (small, so that a send fills them)."""
+    from webapp.serving import WEBSOCKET_TIMEOUT
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        receiver = socket.create_connection(listener.getsockname())
+        sender, _ = listener.accept()
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buf)
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buf)
+    sender.settimeout(WEBSOCKET_TIMEOUT)
+    return sender, receiver
+
+
+def read_all(sock: socket.socket, into: bytearray) -> None:
+    """Append what ``sock`` receives to ``into`` until its peer closes."""
+    while chunk := sock.recv(65536):
+        into += chunk
 
 
 class Api(ServerApi):

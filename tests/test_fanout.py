@@ -13,29 +13,13 @@ import socket
 import threading
 import time
 
-from support import Api, LiveClient
+from support import Api, LiveClient, loopback_pair, read_all
 
 from testkit.client import SocketClient
 from testkit.waiting import wait_for
 from webapp.fanout import FrameFanout
 from webapp.framesocket import WholeFrameSocket
-from webapp.serving import WEBSOCKET_TIMEOUT, text_frame
-
-
-def _pair(buf: int = 16 * 1024) -> tuple[socket.socket, socket.socket]:
-    """A loopback connection whose sender has a timeout, as served websockets do, and small buffers."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        receiver = socket.create_connection(listener.getsockname())
-        sender, _ = listener.accept()
-    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buf)
-    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buf)
-    sender.settimeout(WEBSOCKET_TIMEOUT)
-    return sender, receiver
-
-
-def _read(sock: socket.socket, into: bytearray) -> None:
-    while chunk := sock.recv(65536):
-        into += chunk
+from webapp.serving import text_frame
 
 
 def _frames(data: bytes) -> list[bytes]:
@@ -70,13 +54,13 @@ def _writer(frames: WholeFrameSocket) -> threading.Thread:
 def test_offered_frames_arrive_whole_and_in_order_among_blocking_sends():
     """Offers cut short by a full socket, their rest flushed by the writer, and another
     thread's own frames (pings, pongs) in between: every frame whole, the offered in order."""
-    sender, receiver = _pair()
+    sender, receiver = loopback_pair()
     try:
         frames = WholeFrameSocket(sender)
         frames.release()
         _writer(frames)
         received = bytearray()
-        reader = threading.Thread(target=_read, args=(receiver, received), daemon=True)
+        reader = threading.Thread(target=read_all, args=(receiver, received), daemon=True)
         reader.start()
         offered = [f"{i:06d}".encode() * (1 + i % 5_000) for i in range(400)]
         other = threading.Thread(target=lambda: [frames.send(*text_frame(b"ping")) for _ in range(200)])
@@ -97,7 +81,7 @@ def test_offered_frames_arrive_whole_and_in_order_among_blocking_sends():
 
 def test_an_offer_to_a_client_that_never_reads_returns_at_once_and_is_counted():
     """A stuck client costs the fan-out thread no wait: its frames stay in its backlog."""
-    sender, receiver = _pair(4096)
+    sender, receiver = loopback_pair(4096)
     try:
         frames = WholeFrameSocket(sender)
         frames.release()
@@ -115,7 +99,7 @@ def test_an_offer_to_a_client_that_never_reads_returns_at_once_and_is_counted():
 
 def test_nothing_offered_is_written_before_the_open_packet():
     """A client's first frame is Engine.IO's OPEN: what is offered before waits for it."""
-    sender, receiver = _pair()
+    sender, receiver = loopback_pair()
     try:
         frames = WholeFrameSocket(sender)
         frames.offer(*text_frame(b"4early"))
@@ -125,7 +109,7 @@ def test_nothing_offered_is_written_before_the_open_packet():
         assert frames.backlog() == (0, 0)
         sender.shutdown(socket.SHUT_WR)
         received = bytearray()
-        _read(receiver, received)
+        read_all(receiver, received)
         assert _frames(bytes(received)) == [b"0open", b"4early"]
     finally:
         sender.close()
@@ -133,7 +117,7 @@ def test_nothing_offered_is_written_before_the_open_packet():
 
 
 def test_the_fanout_thread_writes_each_frame_to_every_target_in_order():
-    pairs = [_pair() for _ in range(5)]
+    pairs = [loopback_pair() for _ in range(5)]
     fanout = FrameFanout()
     try:
         targets = [WholeFrameSocket(sender) for sender, _ in pairs]
@@ -145,7 +129,7 @@ def test_the_fanout_thread_writes_each_frame_to_every_target_in_order():
         for sender, receiver in pairs:
             sender.shutdown(socket.SHUT_WR)
             received = bytearray()
-            _read(receiver, received)
+            read_all(receiver, received)
             assert _frames(bytes(received)) == [b"42" + str(i).encode() for i in range(50)]
     finally:
         for sender, receiver in pairs:

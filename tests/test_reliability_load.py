@@ -14,39 +14,24 @@ from reliability_support import (  # noqa: F401 -- servers_fixture provides `ser
     Server,
     servers_fixture,
 )
+from support import loopback_pair, read_all
 from wsproto.frame_protocol import FrameProtocol
 
 from webapp.output import BATCH_BYTES
-from webapp.serving import WEBSOCKET_TIMEOUT, WholeFrameSocket, frame_header
+from webapp.serving import WholeFrameSocket, frame_header
 from webapp.snapshots import ChangeHistory
-
-
-def _connected_pair(sndbuf: int) -> tuple[socket.socket, socket.socket]:
-    """A loopback TCP connection whose sender has a timeout (as served websockets do) and tiny buffers."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        receiver = socket.create_connection(listener.getsockname())
-        sender, _ = listener.accept()
-    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, sndbuf)
-    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-    sender.settimeout(WEBSOCKET_TIMEOUT)
-    return sender, receiver
-
-
-def _read_all(sock: socket.socket, into: bytearray) -> None:
-    while chunk := sock.recv(65536):
-        into += chunk
 
 
 def test_a_socket_with_a_timeout_writes_big_frames_whole_and_never_interleaves_them():
     """What simple-websocket does with the served socket (one ``send`` per frame, from two threads)
     writes every byte, each frame in one piece, though the socket takes 64 KiB at a time."""
-    sender, receiver = _connected_pair(sndbuf=64 * 1024)
+    sender, receiver = loopback_pair(64 * 1024)
     try:
         frame = 4 * 2**20
         # the premise: on this socket one plain send() writes only part of a big frame
         assert sender.send(bytes(frame)) < frame
         received = bytearray()
-        reader = threading.Thread(target=_read_all, args=(receiver, received))
+        reader = threading.Thread(target=read_all, args=(receiver, received))
         reader.daemon = True
         reader.start()
         # drain what the plain send() left behind, then send two frames at once from two threads
