@@ -9,9 +9,11 @@ app is the real thing: the Dashboard core, the routes, the Socket.IO events, the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import psutil
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
@@ -130,6 +132,16 @@ def close_app(app: Flask, before: set[psutil.Process] | None = None) -> None:
             10,
             what="every process the app started to end and be reaped",
         )
+
+
+@pytest.fixture(name="app")
+def fake_app_fixture() -> Iterator[Flask]:
+    """``app`` for a test module that imports this: the core on a :class:`FakeBackEnd` (no
+    process), closed after the test with every process it started gone and reaped."""
+    before = descendants()
+    app = fake_app(FakeBackEnd())
+    yield app
+    close_app(app, before)
 
 
 def connect_socket(

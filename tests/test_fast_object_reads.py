@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from inprocess import FakeBackEnd, close_app, descendants, fake_app
+from inprocess import fake_app_fixture  # noqa: F401 -- the ``app`` fixture
 
 from sharedstate.kinds.dicts import DictReplica
 from sharedstate.kinds.values import ValueReplica
@@ -23,14 +23,6 @@ from webapp.snapshots import ChangeHistory, Grouper, grouped
 pytestmark = pytest.mark.fast
 
 ENTRIES = 100_000
-
-
-@pytest.fixture
-def app():
-    before = descendants()
-    app = fake_app(FakeBackEnd())
-    yield app
-    close_app(app, before)
 
 
 @pytest.fixture

@@ -13,20 +13,12 @@ import json
 import threading
 
 import pytest
-from inprocess import FakeBackEnd, close_app, descendants, fake_app
+from inprocess import fake_app_fixture  # noqa: F401 -- the ``app`` fixture
 
 from sharedstate.kinds.dicts import DictReplica
 from webapp.dashboard import Dashboard
 
 pytestmark = pytest.mark.fast
-
-
-@pytest.fixture
-def app():
-    before = descendants()
-    app = fake_app(FakeBackEnd())
-    yield app
-    close_app(app, before)
 
 
 class Exploding(DictReplica):
