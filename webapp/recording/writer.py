@@ -100,6 +100,18 @@ def is_recording(path: Path) -> bool:
         return False
 
 
+def copy_database(path: Path | str, dest: str | os.PathLike, read_only: bool = False) -> None:
+    """Copy what is committed in the SQLite file ``path`` into ``dest`` (a consistent file);
+    ``read_only`` opens ``path`` so, for a recording that is only being served."""
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True) if read_only else sqlite3.connect(path)
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")
@@ -210,13 +222,7 @@ class Recorder:
 
     def copy_to(self, dest: str | os.PathLike) -> None:
         """Copy what is committed so far into ``dest`` (a consistent SQLite file)."""
-        src = sqlite3.connect(self.path)
-        dst = sqlite3.connect(dest)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        copy_database(self.path, dest)
 
     # -- the writer thread --------------------------------------------------------------
     def _run(self) -> None:

@@ -58,7 +58,8 @@ def parse_signal(value: Any) -> str:
     return name
 
 
-def _object(body: Any) -> dict:
+def json_object(body: Any) -> dict:
+    """A command's arguments: a JSON object, or ``{}`` when none came."""
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -68,7 +69,7 @@ def _object(body: Any) -> dict:
 
 def spawn(dashboard: Dashboard, body: Any) -> dict:
     """Start workers: ``{"count": N, "task": NAME, "params": {...}}``, all optional."""
-    body = _object(body)
+    body = json_object(body)
     unknown = set(body) - {"count", "task", "params"}
     if unknown:
         raise ApiError(400, f"unknown field '{str(sorted(unknown, key=str)[0])[:64]}'")

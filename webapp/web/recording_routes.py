@@ -11,14 +11,16 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, jsonify, send_file
 
 from ..dashboard import Dashboard, current_dashboard
+from ..recording.writer import copy_database
 from ..replay import SPEEDS, ReplayBackEnd
 from .access import socket_event
-from .commands import ApiError
+from .commands import ApiError, json_object
 from .events import answer
 
 bp = Blueprint("recording", __name__)
@@ -36,7 +38,7 @@ def download_recording():
         copy = dash.recorder.copy_to
         name = dash.recorder.path.name
     elif isinstance(backend, ReplayBackEnd):
-        copy = _copier(str(backend.path))
+        copy = partial(copy_database, str(backend.path), read_only=True)
         name = backend.path.name
     else:
         raise ApiError(404, NOT_RECORDING)
@@ -51,21 +53,6 @@ def download_recording():
     return send_file(handle, mimetype="application/vnd.sqlite3", as_attachment=True, download_name=name)
 
 
-def _copier(path: str):
-    import sqlite3
-
-    def copy(dest: str) -> None:
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        dst = sqlite3.connect(dest)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-
-    return copy
-
-
 def replay_of(dash: Dashboard) -> ReplayBackEnd:
     if not isinstance(dash.backend, ReplayBackEnd):
         raise ApiError(409, NOT_REPLAY)
@@ -78,17 +65,9 @@ def replay_status():
     return jsonify(replay_of(current_dashboard()).status())
 
 
-def _args(data: Any) -> dict:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return data
-
-
 def seek(dash: Dashboard, data: Any) -> dict:
     replay = replay_of(dash)
-    t = _args(data).get("t")
+    t = json_object(data).get("t")
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
         raise ApiError(400, "'t' must be a time in seconds (Unix time, as the recording's start and end)")
     return {"replay": replay.seek(float(t))}
@@ -96,14 +75,14 @@ def seek(dash: Dashboard, data: Any) -> dict:
 
 def play(dash: Dashboard, data: Any) -> dict:
     replay = replay_of(dash)
-    speed = _args(data).get("speed", 1)
+    speed = json_object(data).get("speed", 1)
     if isinstance(speed, bool) or speed not in SPEEDS:
         raise ApiError(400, f"'speed' must be one of {', '.join(map(str, SPEEDS))}")
     return {"replay": replay.play(int(speed))}
 
 
 def pause(dash: Dashboard, data: Any) -> dict:
-    _args(data)
+    json_object(data)
     return {"replay": replay_of(dash).pause()}
 
 
