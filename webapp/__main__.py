@@ -142,27 +142,32 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     )
     cli.add_run_arguments(run)
     add_server_flags(run, defaults=False)
-    replay = commands.add_parser(
+    replay = _recording_command(
+        commands,
         "open",
-        prog="mpscope open",
         help="mpscope open RUN.sqlite: serve a recording, read-only, with a time slider",
         description="Serve a recording (mpscope run --record RUN.sqlite) on the dashboard, read-only, "
         "with a time slider.",
-        allow_abbrev=False,
     )
-    replay.add_argument("recording", metavar="RUN.sqlite", help="the recording to open")
     add_server_flags(replay, defaults=False)
-    export = commands.add_parser(
+    export = _recording_command(
+        commands,
         "export",
-        prog="mpscope export",
         help="mpscope export RUN.sqlite -o trace.json: a recording as Chrome trace events (Perfetto)",
         description="Write a recording as Chrome trace event JSON, for Perfetto (ui.perfetto.dev) "
         "and chrome://tracing.",
-        allow_abbrev=False,
     )
-    export.add_argument("recording", metavar="RUN.sqlite", help="the recording to export")
     export.add_argument("-o", "--output", required=True, metavar="trace.json", help="the file to write")
     return parser, {"run": run, "open": replay, "export": export}
+
+
+def _recording_command(commands: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    """The parser of ``mpscope NAME RUN.sqlite``, a subcommand that reads one recording."""
+    parser = commands.add_parser(
+        name, prog=f"mpscope {name}", help=help, description=description, allow_abbrev=False
+    )
+    parser.add_argument("recording", metavar="RUN.sqlite", help=f"the recording to {name}")
+    return parser
 
 
 def check_server_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
