@@ -84,6 +84,15 @@ def by_name(api: Api, name: str) -> dict | None:
     return next((w for w in api.state()["workers"] if w["name"] == name), None)
 
 
+def diagnosis(api: Api, kind: str, timeout: float = 20.0) -> dict:
+    """Wait until ``/api/diagnoses`` names a diagnosis of ``kind``; return it."""
+    return wait_for(
+        lambda: next((d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == kind), None),
+        timeout,
+        f"the {kind} diagnosis",
+    )
+
+
 def pool_tasks(api: Api) -> list[dict[str, Any]]:
     return api.get_json("/api/pool-tasks")["tasks"]
 
@@ -131,5 +140,6 @@ __all__ = [
     "wait_program",
     "processes",
     "by_name",
+    "diagnosis",
     "pool_tasks",
 ]

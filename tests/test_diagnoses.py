@@ -7,18 +7,10 @@ from __future__ import annotations
 import pytest
 from browser_support import pages_at
 from playwright.sync_api import Browser, expect
-from run_support import processes
+from run_support import diagnosis, processes
 
 from testkit.waiting import wait_for
 from webapp.diagnoses import compute
-
-
-def diagnosis(api, kind: str) -> dict:
-    return wait_for(
-        lambda: next((d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == kind), None),
-        20,
-        f"the {kind} diagnosis",
-    )
 
 
 @pytest.mark.browser

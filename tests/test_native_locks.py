@@ -5,21 +5,13 @@ was bound to; a cycle through them and a dead holder are named."""
 from __future__ import annotations
 
 import pytest
-from run_support import processes
+from run_support import diagnosis, processes
 
 from testkit.waiting import wait_for
 
 
 def native_locks(api) -> dict[str, dict]:
     return {oid: o for oid, o in api.state()["objects"].items() if o.get("origin") == "native"}
-
-
-def diagnosis(api, kind: str) -> dict:
-    return wait_for(
-        lambda: next((d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == kind), None),
-        20,
-        f"the {kind} diagnosis",
-    )
 
 
 @pytest.mark.parametrize("run_server", [("stuck/lock_deadlock.py",)], indirect=True)

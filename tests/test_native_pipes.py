@@ -9,7 +9,16 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from run_support import PROGRAM_PYTHON, RunServer, by_name, processes, run_to_end, wait_program, write
+from run_support import (
+    PROGRAM_PYTHON,
+    RunServer,
+    by_name,
+    diagnosis,
+    processes,
+    run_to_end,
+    wait_program,
+    write,
+)
 from support import Api
 
 from testkit.waiting import wait_for
@@ -59,14 +68,6 @@ def native_pipes(api) -> dict[str, dict]:
 def the_pipe(api) -> dict:
     (pipe,) = native_pipes(api).values()
     return pipe
-
-
-def diagnosis(api, kind: str) -> dict:
-    return wait_for(
-        lambda: next((d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == kind), None),
-        20,
-        f"the {kind} diagnosis",
-    )
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from run_support import PROGRAM_PYTHON, RunServer, processes, run_to_end, wait_program, watching
+from run_support import PROGRAM_PYTHON, RunServer, diagnosis, processes, run_to_end, wait_program, watching
 from support import Api
 
 from mpscope_agent.native_queues import short_repr
@@ -129,13 +129,7 @@ def test_a_consumer_blocked_in_get_is_shown_on_its_queue(tmp_path):
         assert queue["label"] == "jobs = mp.Queue()  · program.py:12"
         assert child["waiting"]["oid"] in native_queues(api)
         assert queue["value"]["depth"] == 0 and queue["value"]["items"][-1]["repr"] == "'first'"
-        no_writer = wait_for(
-            lambda: next(
-                (d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == "no_writer"), None
-            ),
-            20,
-            "the no_writer diagnosis",
-        )
+        no_writer = diagnosis(api, "no_writer")
         assert "jobs" in no_writer["text"]
 
 
@@ -208,13 +202,7 @@ def test_a_child_whose_exit_waits_for_its_queues_feeder_is_flushing_into_it(tmp_
             child["waiting"]["text"]
             == "exiting: flushing 1 item (1.0 MB) into results, which no process has read"
         )
-        found = wait_for(
-            lambda: next(
-                (d for d in api.get_json("/api/diagnoses")["diagnoses"] if d["kind"] == "queue_join"), None
-            ),
-            20,
-            "the queue_join diagnosis",
-        )
+        found = diagnosis(api, "queue_join")
         assert "which put items on results and cannot exit" in found["text"]
         assert child["waiting"]["oid"] in found["objects"]
     finally:
