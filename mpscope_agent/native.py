@@ -16,6 +16,7 @@ import os
 import sys
 import weakref
 
+from .native_objects import live
 from .stacks import frame_kind, source_line
 
 KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
@@ -71,14 +72,7 @@ def oid_of(lock) -> str | None:
 def holdings() -> tuple[list[dict], dict[str, int]]:
     """``(new, held)``: the locks not announced yet, and ``{oid: depth}`` of those this process holds."""
     new, held = [], {}
-    for key, (ref, oid, kind, label, initial) in list(_known.items()):
-        lock = ref()
-        if lock is None:
-            del _known[key]
-            continue
-        if oid not in _announced and label is not None:
-            _announced.add(oid)
-            new.append({"oid": oid, "kind": kind, "label": label, "initial": initial})
+    for lock, oid, _initial in live(_known, _announced, new, last_as="initial"):
         try:
             depth = lock._semlock._count()
         except (AttributeError, OSError):

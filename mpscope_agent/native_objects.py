@@ -17,6 +17,10 @@ import weakref
 
 from .stacks import frame_kind, source_line
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 # id(obj) -> (weak ref, oid, kind, label, facts(obj) -> dict); dropped once the object dies
 _known: dict[int, tuple] = {}
 _announced: set[str] = set()  # oids this process told the dashboard about
@@ -87,19 +91,31 @@ def oid_of(obj) -> str | None:
     return entry[1] if entry is not None and entry[0]() is obj else None
 
 
+def live(
+    known: dict[int, tuple], announced: set[str], new: list[dict], last_as: str | None = None
+) -> Iterator[tuple]:
+    """Each object of the table ``known`` still alive, as ``(obj, oid, last)`` (``last``: its
+    entry's fifth field). A dead object's entry is dropped; a live one this process has not
+    announced and whose maker named it is added to ``new`` (with ``last`` as ``last_as``)."""
+    for key, (ref, oid, kind, label, last) in list(known.items()):
+        obj = ref()
+        if obj is None:
+            del known[key]
+            continue
+        if oid not in announced and label is not None:
+            announced.add(oid)
+            new.append({"oid": oid, "kind": kind, "label": label})
+            if last_as is not None:
+                new[-1][last_as] = last
+        yield obj, oid, last
+
+
 def sample() -> tuple[list[dict], dict[str, dict]]:
     """``(new, facts)``: objects not announced yet, and this process's facts that changed."""
     new, changed = [], {}
     # the last look, at exit, tells every object's last facts (few per look before, in turns)
     limit = MAX_FOLLOWED if exiting[0] else MAX_FACTS_PER_SAMPLE
-    for key, (ref, oid, kind, label, facts) in list(_known.items()):
-        obj = ref()
-        if obj is None:
-            del _known[key]
-            continue
-        if oid not in _announced and label is not None:
-            _announced.add(oid)
-            new.append({"oid": oid, "kind": kind, "label": label})
+    for obj, oid, facts in live(_known, _announced, new):
         if len(changed) >= limit:
             continue
         try:
