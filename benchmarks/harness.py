@@ -107,6 +107,33 @@ def figure(
     }
 
 
+def at_most(
+    fid: str,
+    what: str,
+    value: float,
+    baseline: float,
+    unit: str,
+    times: float,
+    *,
+    baseline_name: str,
+    target: str = "",
+    note: str = "",
+) -> dict:
+    """A figure whose target is ``value`` at most ``times`` × ``baseline`` (``target``: its wording,
+    "≤ TIMES×" unless given)."""
+    return figure(
+        fid,
+        what,
+        value,
+        baseline,
+        unit,
+        baseline_name=baseline_name,
+        target=target or f"≤ {times:g}×",
+        met=value / baseline <= times,
+        note=note,
+    )
+
+
 # -- servers ------------------------------------------------------------------------------
 class Server(LiveServer):
     """A benchmark's server subprocess (mpscope, or the polling baseline ``module``).
