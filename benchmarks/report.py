@@ -123,6 +123,14 @@ def _plots(data: dict) -> list[tuple[str, str]]:
     except ImportError:
         return []
     made = []
+
+    def save(fig, name: str, title: str) -> None:
+        """Write ``fig`` to IMAGES/``name`` and list it under ``title``."""
+        fig.tight_layout()
+        fig.savefig(IMAGES / name, dpi=100)
+        plt.close(fig)
+        made.append((title, name))
+
     sweep = data.get("latency_sweep")
     if sweep:
         fig, ax = plt.subplots(figsize=(8, 4.2))
@@ -136,10 +144,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
         ax.set_xlabel("achieved mutation rate, 8 workers")
         ax.set_title("Push latency vs rate (box: p25–p75, whiskers p1–p99)")
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(IMAGES / "latency_vs_rate.png", dpi=100)
-        plt.close(fig)
-        made.append(("Push latency distribution vs rate", "latency_vs_rate.png"))
+        save(fig, "latency_vs_rate.png", "Push latency distribution vs rate")
     polling, size = data.get("polling"), data.get("state_size")
     if polling:
         sizes = sorted(polling, key=int)
@@ -162,10 +167,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
             ax.grid(True, which="both", alpha=0.3)
         axes[0].legend()
         fig.suptitle("Cost vs state size at 1,000 mutations/s")
-        fig.tight_layout()
-        fig.savefig(IMAGES / "cost_vs_state_size.png", dpi=100)
-        plt.close(fig)
-        made.append(("Cost vs state size, mpscope vs the polling baseline", "cost_vs_state_size.png"))
+        save(fig, "cost_vs_state_size.png", "Cost vs state size, mpscope vs the polling baseline")
     soak = data.get("soak")
     if soak:
         fig, ax = plt.subplots(figsize=(8, 3.4))
@@ -176,10 +178,7 @@ def _plots(data: dict) -> list[tuple[str, str]]:
         ax.set_ylim(bottom=0)
         ax.set_title("Memory during the soak")
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(IMAGES / "soak_rss.png", dpi=100)
-        plt.close(fig)
-        made.append(("Server and Manager RSS during the soak", "soak_rss.png"))
+        save(fig, "soak_rss.png", "Server and Manager RSS during the soak")
     return made
 
 
