@@ -10,7 +10,7 @@ import functools
 import os
 import time
 
-from .pool_hooks import QueueTap, counter, creation_site, failure_text, func_name, labels, owner_pid
+from .pool_hooks import QueueTap, failure_text, func_name, labelling, labels, owner_pid
 from .task_args import call_text
 
 
@@ -72,11 +72,6 @@ def patch_executor(module, channel) -> None:
     executor = module.ProcessPoolExecutor
     init, spawn, submit = executor.__init__, executor._spawn_process, executor.submit
 
-    @functools.wraps(init)
-    def wrapped_init(self, *args, **kwargs):
-        labels[self] = f"ProcessPoolExecutor-{next(counter)} ({creation_site()})"
-        init(self, *args, **kwargs)
-
     @functools.wraps(spawn)
     def wrapped_spawn(self):
         spawn(self)
@@ -102,7 +97,8 @@ def patch_executor(module, channel) -> None:
         )
         return future
 
-    executor.__init__, executor._spawn_process, executor.submit = wrapped_init, wrapped_spawn, wrapped_submit
+    executor.__init__ = labelling(init, "ProcessPoolExecutor")
+    executor._spawn_process, executor.submit = wrapped_spawn, wrapped_submit
 
 
 def _call_args(module, item) -> str | None:

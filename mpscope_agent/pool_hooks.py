@@ -42,6 +42,18 @@ def creation_site() -> str:
     return "?"
 
 
+def labelling(init, name: str):
+    """A pool class's ``init`` that first labels the pool ``NAME-n (file.py:LINE)``: the name
+    its tasks and workers are shown under."""
+
+    @functools.wraps(init)
+    def wrapped_init(self, *args, **kwargs):
+        labels[self] = f"{name}-{next(counter)} ({creation_site()})"
+        init(self, *args, **kwargs)
+
+    return wrapped_init
+
+
 def func_name(func) -> str:
     batch = joblib_batch(func)
     if batch is not None:
@@ -186,11 +198,6 @@ def patch_pool(module, channel) -> None:
     init, repopulate = pool_class.__init__, pool_class._repopulate_pool
     apply_async, map_async = pool_class.apply_async, pool_class._map_async
 
-    @functools.wraps(init)
-    def wrapped_init(self, *args, **kwargs):
-        labels[self] = f"Pool-{next(counter)} ({creation_site()})"
-        init(self, *args, **kwargs)
-
     @functools.wraps(repopulate)
     def wrapped_repopulate(self):
         result = repopulate(self)
@@ -246,5 +253,5 @@ def patch_pool(module, channel) -> None:
         queued(self, result._job, -(-length // size), func)
         return result
 
-    pool_class.__init__, pool_class._repopulate_pool = wrapped_init, wrapped_repopulate
+    pool_class.__init__, pool_class._repopulate_pool = labelling(init, "Pool"), wrapped_repopulate
     pool_class.apply_async, pool_class._map_async = wrapped_apply_async, wrapped_map_async
