@@ -33,7 +33,7 @@ from pathlib import Path
 from testkit.server import Server
 from testkit.waiting import wait_for
 
-from .harness import REPO, Client, figure, median, summary_ms
+from .harness import REPO, Client, figure, median, paired, summary_ms
 from .proc_cpu import measure
 from .run_record import recording_on_vs_off
 
@@ -177,17 +177,13 @@ def run(bench) -> list[dict]:
 def paired_figure(fid: str, what: str, times: dict, target: float, note: str = "") -> dict:
     """The median of the pairs' ratios (watched / plain, run back to back) against ``target``."""
     plain, watched = times["plain"], times["watched"]
-    paired = median([w / p for w, p in zip(watched, plain, strict=True)])
-    return figure(
+    return paired(
         fid,
         what,
-        median(watched) * 1000,
-        median(plain) * 1000,
-        "ms",
-        ratio=paired,
+        watched,
+        plain,
+        target,
         baseline_name="the same program under plain python, in pairs run back to back",
-        target=f"≤ {target}× (median of the pairs' ratios)",
-        met=paired <= target,
         note=(
             f"{len(plain)} pairs; values are the medians of each side; fastest runs "
             f"{min(watched) * 1000:.0f} ms vs {min(plain) * 1000:.0f} ms ({min(watched) / min(plain):.2f}×)"

@@ -134,6 +134,33 @@ def at_most(
     )
 
 
+def paired(
+    fid: str,
+    what: str,
+    value: list[float],
+    baseline: list[float],
+    times: float,
+    *,
+    baseline_name: str,
+    note: str = "",
+) -> dict:
+    """Seconds of a subject and its baseline, run in pairs: a figure of their medians in ms whose
+    ratio, the median of the pairs' ratios, is to be at most ``times``."""
+    ratio = median([v / b for v, b in zip(value, baseline, strict=True)])
+    return figure(
+        fid,
+        what,
+        median(value) * 1000,
+        median(baseline) * 1000,
+        "ms",
+        ratio=ratio,
+        baseline_name=baseline_name,
+        target=f"≤ {times}× (median of the pairs' ratios)",
+        met=ratio <= times,
+        note=note,
+    )
+
+
 # -- servers ------------------------------------------------------------------------------
 class Server(LiveServer):
     """A benchmark's server subprocess (mpscope, or the polling baseline ``module``).

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .harness import REPO, figure, median
+from .harness import REPO, paired
 from .proc_cpu import measure
 
 ELAPSED = re.compile(r"^elapsed (\d+\.\d+)$", re.M)
@@ -45,25 +45,19 @@ def recording_on_vs_off(bench, procs: int, writes: int, rounds: int) -> list[dic
     bench.data["run"]["run.record"] = {"off": off_t, "on": on_t, "off_cpu": off_cpu, "on_cpu": on_cpu}
     bench.log(f"record: program off {off_t} on {on_t} s; dashboard CPU off {off_cpu} on {on_cpu} s")
     what = f"{procs} processes × {writes:,} Manager dict writes under mpscope run, --record on vs off"
-    rows = []
     recorded, own_cpu = f"the recording: {size / 2**20:.1f} MiB", "user + system of the mpscope process only"
-    for key, subject, on, off, bound, note in (
-        ("program", "the program's time", on_t, off_t, 1.1, recorded),
-        ("cpu", "the dashboard process's CPU", on_cpu, off_cpu, 1.2, own_cpu),
-    ):
-        ratio = median([a / b for a, b in zip(on, off, strict=True)])
-        rows.append(
-            figure(
-                f"run.record_{key}",
-                f"{what}: {subject}",
-                median(on) * 1000,
-                median(off) * 1000,
-                "ms",
-                ratio=ratio,
-                baseline_name="the same under mpscope run without --record, in alternating pairs",
-                target=f"≤ {bound}× (median of the pairs' ratios)",
-                met=ratio <= bound,
-                note=f"{rounds} pairs; {note}",
-            )
+    return [
+        paired(
+            f"run.record_{key}",
+            f"{what}: {subject}",
+            on,
+            off,
+            times,
+            baseline_name="the same under mpscope run without --record, in alternating pairs",
+            note=f"{rounds} pairs; {note}",
         )
-    return rows
+        for key, subject, on, off, times, note in (
+            ("program", "the program's time", on_t, off_t, 1.1, recorded),
+            ("cpu", "the dashboard process's CPU", on_cpu, off_cpu, 1.2, own_cpu),
+        )
+    ]
