@@ -14,9 +14,24 @@ import bisect
 import random
 import time
 
-from .harness import Client, figure, summary_ms
+from .harness import Client, figure, median, summary_ms
 
 WORKERS = 8
+
+# What a phase measures, as figures show it: (its field, what it is, its unit).
+MEASURES = (
+    ("p50", "push latency p50", "ms"),
+    ("p99", "push latency p99", "ms"),
+    ("server_us", "server CPU per mutation", "µs"),
+    ("manager_us", "Manager CPU per mutation", "µs"),
+)
+
+
+def medians(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Each side's phases (as :func:`phase` returns them) as the median of each of MEASURES."""
+    return {
+        side: {f: median([r[f] for r in phases]) for f, _, _ in MEASURES} for side, phases in results.items()
+    }
 
 
 def phase(server, client: Client, rate: float, seconds: float, keys: int = 100) -> dict:

@@ -25,7 +25,7 @@ import time
 from array import array
 
 from . import bench_latency
-from .harness import Client, Server, figure, median, summary_ms, wait_for
+from .harness import Client, Server, figure, summary_ms, wait_for
 
 WORKERS, RATE, KEYS = 8, 1000, 12
 
@@ -130,17 +130,10 @@ def run(bench) -> list[dict]:
                         ours.reset()
                         ours.fill(entries=size - WORKERS * KEYS, writers=4)
                     results[kind].append(bench_latency.phase(ours, client, RATE, seconds, keys=KEYS))
-            m = {
-                k: {f: median([r[f] for r in v]) for f in ("p50", "p99", "server_us", "manager_us")}
-                for k, v in results.items()
-            }
+            m = bench_latency.medians(results)
             plot[size] = m
             bench.log(f"{size:,} entries: {m}")
-            for field, label, unit in (
-                ("p50", "latency p50", "ms"),
-                ("p99", "latency p99", "ms"),
-                ("server_us", "server CPU per mutation", "µs"),
-            ):
+            for field, label, unit in bench_latency.MEASURES[:3]:  # the Managers' CPU goes in the note
                 win = m["polling"][field] / m["mpscope"][field]
                 rows.append(
                     figure(

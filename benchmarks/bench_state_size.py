@@ -9,7 +9,7 @@ entry costs, at 1,000,000 entries (``bench_entry_bytes``).
 from __future__ import annotations
 
 from . import bench_entry_bytes, bench_latency
-from .harness import Client, Server, at_most, median
+from .harness import Client, Server, at_most
 
 WORKERS, KEYS = 8, 12
 
@@ -33,18 +33,10 @@ def run(bench) -> list[dict]:
                     small.reset()  # back to ~100 entries: 4 + the 96 keys the workers write
                     small.fill(entries=4)
                 results[kind].append(bench_latency.phase(servers[kind], clients[kind], 1000, seconds, KEYS))
-        m = {
-            k: {f: median([r[f] for r in v]) for f in ("p50", "p99", "server_us", "manager_us")}
-            for k, v in results.items()
-        }
+        m = bench_latency.medians(results)
         bench.log(f"{m}")
         bench.data["state_size"] = {"entries": {"small": 100, "big": big_size}, **m}
-        for field, label, unit in (
-            ("p50", "push latency p50", "ms"),
-            ("p99", "push latency p99", "ms"),
-            ("server_us", "server CPU per mutation", "µs"),
-            ("manager_us", "Manager CPU per mutation", "µs"),
-        ):
+        for field, label, unit in bench_latency.MEASURES:
             rows.append(
                 at_most(
                     f"state_size.{field}",
