@@ -163,9 +163,8 @@ def _labs() -> list[Lab]:
                 pools.crunch,
                 pools.crunch_jobs,
                 pools.crunch_jobs_in_turns,
-                pools.crunch_in_threads,
                 pools.wait_io,
-                pools.wait_io_in_threads,
+                pools.in_threads,
             ),
             gil.summarize,
             {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from .report import Thread, gil_turns, state, task
 
@@ -94,25 +95,16 @@ def crunch_jobs_in_turns(jobs: int, work: int) -> None:
                 crunch(piece)
 
 
-def crunch_in_threads(jobs: int, work: int, threads: int) -> None:
-    shares = [jobs // threads + (k < jobs % threads) for k in range(threads)]
-    ts = [Thread(target=crunch_jobs_in_turns, args=(share, work)) for share in shares if share]
-    for t in ts:
-        t.start()
-    with state("blocked", "t.join()"):
-        for t in ts:
-            t.join()
-
-
 def wait_io(jobs: int, seconds: float) -> None:
     for _ in range(jobs):
         with state("sleeping", f"time.sleep({seconds})  # waiting for IO"):
             time.sleep(seconds)
 
 
-def wait_io_in_threads(jobs: int, seconds: float, threads: int) -> None:
+def in_threads(run: Callable[[int, float], None], jobs: int, arg: float, threads: int) -> None:
+    # the jobs shared out among the threads: each thread runs run(its share, arg)
     shares = [jobs // threads + (k < jobs % threads) for k in range(threads)]
-    ts = [Thread(target=wait_io, args=(share, seconds)) for share in shares if share]
+    ts = [Thread(target=run, args=(share, arg)) for share in shares if share]
     for t in ts:
         t.start()
     with state("blocked", "t.join()"):
@@ -136,10 +128,10 @@ def main_gil(lab, jobs: int, work: int, threads: int, processes: int, io_seconds
     walls, marks = {}, {}
     shares = [jobs // processes + (k < jobs % processes) for k in range(processes)]
     timed("CPU, serial", [(crunch_jobs, (jobs, work))])
-    timed(f"CPU, {threads} threads", [(crunch_in_threads, (jobs, work, threads))])
+    timed(f"CPU, {threads} threads", [(in_threads, (crunch_jobs_in_turns, jobs, work, threads))])
     timed(f"CPU, {processes} processes", [(crunch_jobs, (share, work)) for share in shares if share])
     timed("IO, serial", [(wait_io, (jobs, io_seconds))])
-    timed(f"IO, {threads} threads", [(wait_io_in_threads, (jobs, io_seconds, threads))])
+    timed(f"IO, {threads} threads", [(in_threads, (wait_io, jobs, io_seconds, threads))])
     return {
         "walls": walls,
         "marks": marks,
