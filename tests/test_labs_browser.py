@@ -118,7 +118,9 @@ def test_the_gil_lab_draws_waiting_threads_and_shows_field_limits(chromium, lab_
     assert "invalid" in page.locator("#limits-work").evaluate("note => note.parentElement.className")
     assert page.inner_text("#run-status") == ""
 
-    work.fill("300000")
+    # the default work: each thread's job is ~100 pieces, so its turns surely interleave with
+    # the others' (with 300000 one CI run, on a loaded machine, drew no GIL wait at all)
+    work.fill("1000000")
     page.click("#run-button")
     page.wait_for_selector(FINISHED, timeout=60000)
     assert page.inner_text("#run-status") == "done"
