@@ -8,6 +8,7 @@ goes to the server's stdout/stderr files, as it would go to the terminal.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -111,6 +112,24 @@ def run_command(*args: str) -> list[str]:
 def run_to_end(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     """``mpscope run --exit-with-program ARGS`` to its end."""
     return subprocess.run(run_command(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def exported_trace(recording: Path, out: Path) -> list[dict]:
+    """``python -m webapp export RECORDING -o OUT``, which must succeed: the trace's events, each
+    checked against the trace event format's rules."""
+    done = subprocess.run(
+        [sys.executable, "-m", "webapp", "export", str(recording), "-o", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = json.loads(out.read_text())["traceEvents"]
+    for event in events:
+        assert event["ph"] in "XMCisf" and isinstance(event["name"], str)
+        assert isinstance(event["pid"], int) and isinstance(event["tid"], int)
+        assert isinstance(event["ts"], (int, float)) and event["ts"] >= 0
+        if event["ph"] == "X":
+            assert event["dur"] > 0
+    return events
 
 
 @contextlib.contextmanager

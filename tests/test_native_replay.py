@@ -4,17 +4,14 @@ a Value, a Pipe, a SharedMemory block), and ``mpscope export`` keeps the native 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from run_support import RunServer, wait_program, write
+from run_support import RunServer, exported_trace, wait_program, write
 from support import Api, LiveClient
 
-from testkit.server import REPO, Server
+from testkit.server import Server
 from testkit.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -143,16 +140,7 @@ def test_native_objects_replay_as_they_were_live(tmp_path: Path):
         client.close()
         api.close()
         opened.stop()
-    trace = tmp_path / "trace.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "webapp", "export", str(path), "-o", str(trace)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    events = json.loads(trace.read_text())["traceEvents"]
-    for event in events:  # the trace event format's rules
-        assert event["ph"] in "XMCisf" and isinstance(event["name"], str)
-        assert isinstance(event["pid"], int) and isinstance(event["ts"], (int, float)) and event["ts"] >= 0
+    events = exported_trace(path, tmp_path / "trace.json")  # each event checked against the format
     label = of_kind(first, "Queue")["label"]
     depths = [e["args"]["depth"] for e in events if e["ph"] == "C" and e["name"] == f"{label} depth"]
     assert depths[0] == 0 and max(depths) == 3 and depths[-1] == 1, depths  # 3 put, 2 got

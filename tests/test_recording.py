@@ -5,17 +5,14 @@ Chromium) and plays forward; ``mpscope export`` writes a Chrome trace Perfetto c
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 from browser_support import browser  # noqa: F401 -- fixture
-from run_support import run_to_end, write
+from run_support import exported_trace, run_to_end, write
 from support import Api, LiveClient
 
 from testkit.server import REPO, Server
@@ -118,20 +115,7 @@ def test_the_state_at_the_fifth_append(recording: Path):
 
 
 def test_export_writes_a_chrome_trace(recording: Path, tmp_path: Path):
-    out = tmp_path / "trace.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "webapp", "export", str(recording), "-o", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    trace = json.loads(out.read_text())
-    events = trace["traceEvents"]
-    for event in events:  # the trace event format's rules
-        assert event["ph"] in "XMCisf" and isinstance(event["name"], str)
-        assert isinstance(event["pid"], int) and isinstance(event["tid"], int)
-        assert isinstance(event["ts"], (int, float)) and event["ts"] >= 0
-        if event["ph"] == "X":
-            assert event["dur"] > 0
+    events = exported_trace(recording, tmp_path / "trace.json")  # each event checked against the format
     con = sqlite3.connect(recording)
     names = {
         pid: name
