@@ -8,6 +8,7 @@ browser tests and tools have always called it); Chromium comes from :mod:`testki
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -117,6 +118,26 @@ def pages_at(
             yield width, page
         finally:
             context.close()
+
+
+@contextlib.contextmanager
+def checked_page(
+    browser: Any, width: int = 1280, height: int = 900, *, console: bool = True, **options: Any
+) -> Iterator[Any]:
+    """A page in a browser context of its own (``width`` × ``height``, ``options`` for the context),
+    closed on leaving; a block that ends normally must have left no uncaught exception on the page,
+    nor, with ``console``, a console error."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+        if console:
+            page.on("console", lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}"))
+        yield page
+    finally:
+        context.close()
+    assert not errors, errors
 
 
 class OtherSite:

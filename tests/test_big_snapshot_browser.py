@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser_support import LiveServer, browser, live_server  # noqa: F401 -- fixtures
+from browser_support import LiveServer, browser, checked_page, live_server  # noqa: F401 -- fixtures
 from playwright.sync_api import expect
 
 from testkit.waiting import wait_for
@@ -23,14 +23,9 @@ ENTRIES = 30_000
 
 @pytest.fixture
 def page(browser) -> Iterator:  # noqa: F811 -- the imported fixture
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    yield page
-    context.close()
-    assert not errors, errors
+    """A 1280 × 800 page that must see no uncaught exception or console error."""
+    with checked_page(browser, height=800) as page:
+        yield page
 
 
 def test_a_big_snapshot_and_the_changes_during_its_load_all_reach_the_page(

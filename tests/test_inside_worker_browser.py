@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from browser_support import LiveServer, live_server, wait_until  # noqa: F401 -- fixtures
+from browser_support import LiveServer, checked_page, live_server, wait_until  # noqa: F401 -- fixtures
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.browser
@@ -17,11 +17,7 @@ def test_printer_lines_the_stack_of_a_sleeper_and_a_lock_holder_show_in_the_page
     live_server: LiveServer,  # noqa: F811
 ):
     live_server.reset()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with checked_page(browser, console=False) as page:
         page.goto(live_server.url)
         expect(page.locator("#connection")).to_have_text("Live")
 
@@ -54,6 +50,3 @@ def test_printer_lines_the_stack_of_a_sleeper_and_a_lock_holder_show_in_the_page
         expect(page.locator(f'#workers tr[data-pid="{waiter}"]')).to_contain_text(
             f"waiting for {name}, held by {holder}"
         )
-        assert not errors, errors
-    finally:
-        context.close()

@@ -8,12 +8,13 @@ the shared dict and list, and items per second along a queue.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import live_server  # noqa: F401 -- fixture
+from browser_support import checked_page, live_server  # noqa: F401 -- fixture
 from playwright.sync_api import Browser, Page, expect
 from run_support import RunServer, processes, serving
 from support import Api, LiveClient
@@ -31,26 +32,25 @@ def deadlock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunServ
         yield both
 
 
-def open_map(browser: Browser, srv: Server, width: int) -> tuple[Page, list[str]]:
-    """The page at ``width`` px with the Map view chosen from the keyboard; its errors so far."""
+@contextlib.contextmanager
+def open_map(browser: Browser, srv: Server, width: int) -> Iterator[Page]:
+    """The page at ``width`` px with the Map view chosen from the keyboard; closed on leaving, and
+    a block that ends normally must have left no uncaught exception or console error on it."""
     # (the page as the printed URL opens it, with its token, where the harness knows that URL)
     url = getattr(srv, "page_url", srv.url)
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}"))
-    page.goto(url)
-    expect(page.locator("#connection")).to_have_text("Live")
-    table_tab = page.get_by_role("tab", name="Table")
-    expect(table_tab).to_have_attribute("aria-selected", "true")
-    expect(page.locator("#procmap")).to_be_hidden()
-    table_tab.focus()
-    page.keyboard.press("ArrowRight")  # ARIA tabs: the arrow keys move between them
-    expect(page.get_by_role("tab", name="Map")).to_have_attribute("aria-selected", "true")
-    expect(page.get_by_role("tab", name="Map")).to_be_focused()
-    expect(page.locator("#procmap")).to_be_visible()
-    expect(page.locator("#workers-table")).to_be_hidden()
-    return page, errors
+    with checked_page(browser, width) as page:
+        page.goto(url)
+        expect(page.locator("#connection")).to_have_text("Live")
+        table_tab = page.get_by_role("tab", name="Table")
+        expect(table_tab).to_have_attribute("aria-selected", "true")
+        expect(page.locator("#procmap")).to_be_hidden()
+        table_tab.focus()
+        page.keyboard.press("ArrowRight")  # ARIA tabs: the arrow keys move between them
+        expect(page.get_by_role("tab", name="Map")).to_have_attribute("aria-selected", "true")
+        expect(page.get_by_role("tab", name="Map")).to_be_focused()
+        expect(page.locator("#procmap")).to_be_visible()
+        expect(page.locator("#workers-table")).to_be_hidden()
+        yield page
 
 
 def node(page: Page, key: str):
@@ -84,8 +84,7 @@ def test_a_lock_deadlock_is_a_tree_two_locks_red_waits_and_a_cycle(
     children = sorted(pid for pid, w in workers.items() if w["ppid"] == main)
     assert sorted(diagnosis["pids"]) == children
     locks = diagnosis["objects"]
-    page, errors = open_map(browser, srv, width)
-    try:
+    with open_map(browser, srv, width) as page:
         # the processes as a tree: the main process first, its two children under it
         procs = page.locator("#procmap .pm-proc")
         expect(procs).to_have_count(3)
@@ -133,9 +132,6 @@ def test_a_lock_deadlock_is_a_tree_two_locks_red_waits_and_a_cycle(
         expect(page.locator("#procmap .pm-node").first).to_be_focused()
         no_page_overflow(page)
         page.locator(".workers-panel").screenshot(path=str(tmp_path / f"procmap-deadlock-{width}.png"))
-        assert not errors, errors
-    finally:
-        page.context.close()
 
 
 def test_the_built_in_dashboard_maps_its_workers_the_dict_the_list_and_a_queue_rate(
@@ -148,8 +144,7 @@ def test_the_built_in_dashboard_maps_its_workers_the_dict_the_list_and_a_queue_r
         api.reset()
         ticking = api.spawn_pids(2, "append_pid", interval=0.2)
         producer = api.spawn_pids(1, "producer", queue="jobs", n=10_000, rate=10.0, maxsize=1000)[0]
-        page, errors = open_map(browser, live_server, 1280)
-        try:
+        with open_map(browser, live_server, 1280) as page:
             for pid in [*ticking, producer]:
                 expect(node(page, f"p:{pid}")).to_be_visible()
             expect(node(page, "o:d")).to_contain_text("dict")
@@ -177,9 +172,6 @@ def test_the_built_in_dashboard_maps_its_workers_the_dict_the_list_and_a_queue_r
             expect(page.locator("#procmap")).to_be_hidden()
             page.get_by_role("tab", name="Map").click()
             page.locator(".workers-panel").screenshot(path=str(tmp_path / "procmap-builtin.png"))
-            assert not errors, errors
-        finally:
-            page.context.close()
     finally:
         api.kill_all()
         api.close()
@@ -213,8 +205,7 @@ def test_a_recorded_deadlock_is_drawn_again_by_mpscope_open(tmp_path: Path, brow
     opened = Server(tmp_path / "open", str(recording), subcommand=("open",), max_workers=None)
     client = LiveClient(opened)
     try:
-        page, errors = open_map(browser, opened, 1280)
-        try:
+        with open_map(browser, opened, 1280) as page:
             # the recording ends with the program stopped: back to the moment it was stuck
             assert client.call("replay_seek", {"t": since + 0.5})["status"] == 200
             cycle = page.locator("#procmap .pm-proc.pm-in-cycle")
@@ -224,9 +215,6 @@ def test_a_recorded_deadlock_is_drawn_again_by_mpscope_open(tmp_path: Path, brow
             )
             expect(page.locator("#procmap .pm-obj.pm-in-cycle")).to_have_count(2)
             expect(page.locator("#procmap .pm-wait.pm-cycle")).to_have_count(2)
-            assert not errors, errors
-        finally:
-            page.context.close()
     finally:
         client.close()
         opened.stop()
@@ -238,8 +226,7 @@ def test_a_built_in_deadlock_on_named_locks_is_a_cycle(live_server, browser: Bro
         api.reset()
         one = api.spawn_pids(1, "deadlock", first="map-a", second="map-b")[0]
         two = api.spawn_pids(1, "deadlock", first="map-b", second="map-a")[0]
-        page, errors = open_map(browser, live_server, 390)
-        try:
+        with open_map(browser, live_server, 390) as page:
             cycle = page.locator("#procmap .pm-node.pm-in-cycle")
             expect(cycle).to_have_count(4)
             assert sorted(cycle.evaluate_all("ns => ns.map(n => n.dataset.key)")) == sorted(
@@ -248,9 +235,6 @@ def test_a_built_in_deadlock_on_named_locks_is_a_cycle(live_server, browser: Bro
             expect(edge(page, "wait", f"p:{one}", "o:lock:map-b")).to_have_class(re.compile(r"\bpm-cycle\b"))
             expect(edge(page, "hold", "o:lock:map-a", f"p:{one}")).to_have_class(re.compile(r"\bpm-cycle\b"))
             no_page_overflow(page)
-            assert not errors, errors
-        finally:
-            page.context.close()
     finally:
         api.kill_all()
         api.close()
@@ -259,8 +243,7 @@ def test_a_built_in_deadlock_on_named_locks_is_a_cycle(live_server, browser: Bro
 def test_per_process_counts_of_a_sampled_value_give_items_per_second(live_server, browser: Browser):  # noqa: F811
     """A native Queue's or Pipe's value counts items per process (``by``): successive samples
     give the rate along each edge; a kind the page has no module for still shows who is blocked."""
-    page, errors = open_map(browser, live_server, 1280)
-    try:
+    with open_map(browser, live_server, 1280) as page:
         edges = page.evaluate(
             """async () => {
               const { FlowCounter } = await import("/static/js/procmap-flows.js");
@@ -286,6 +269,3 @@ def test_per_process_counts_of_a_sampled_value_give_items_per_second(live_server
             ("flow", "p:11", "o:c", 10),
             ("wait", "p:13", "o:c", None),
         ], edges
-        assert not errors, errors
-    finally:
-        page.context.close()

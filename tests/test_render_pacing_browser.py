@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from browser_support import LiveServer, browser, live_server  # noqa: F401 -- fixtures
+from browser_support import LiveServer, browser, checked_page, live_server  # noqa: F401 -- fixtures
 from playwright.sync_api import expect
 
 expect.set_options(timeout=30_000)
@@ -37,15 +37,10 @@ FRAMES = """
 
 @pytest.fixture
 def page(browser) -> Iterator:  # noqa: F811 -- the imported fixture
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    page.add_init_script(FRAMES)
-    yield page
-    context.close()
-    assert not errors, errors
+    """A 1280 × 800 page that must see no uncaught exception or console error."""
+    with checked_page(browser, height=800) as page:
+        page.add_init_script(FRAMES)
+        yield page
 
 
 def test_a_flood_is_drawn_about_ten_times_a_second_and_every_change_is_shown(

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from browser_support import checked_page
 from playwright.sync_api import Browser, expect
 from run_support import RunServer
 from support import Api
@@ -35,37 +36,32 @@ def test_the_program_panel_stops_and_runs_the_program_again(browser: Browser, tm
     program.write_text(WAITING_POOL)
     srv = RunServer(tmp_path, str(program))
     api = Api(srv)
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    errors: list[str] = []
     try:
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(srv.page_url)
-        expect(page.locator("#connection")).to_have_text("Live")
-        expect(page.locator("#spawn-form")).to_have_count(0)
-        expect(page.locator("#program-argv")).to_have_text(f"python {program}")
-        expect(page.locator("#program-state")).to_have_text("running")
-        first_pid = api.state()["program"]["pid"]
-        expect(page.locator(f'#workers tr[data-pid="{first_pid}"]')).to_contain_text("MainProcess")
-        expect(page.locator("#workers tr", has_text="ForkPoolWorker-1")).to_contain_text("pool")
-        expect(page.locator("#pool-counts")).to_contain_text("6 done")
-        expect(page.locator("#pool-timeline rect.tl-bar.st-running")).to_have_count(6)
-        expect(page.locator("#pool-timeline rect.tl-bar.st-waiting_lock")).to_have_count(6)  # callbacks
+        with checked_page(browser, height=1000, console=False) as page:
+            page.goto(srv.page_url)
+            expect(page.locator("#connection")).to_have_text("Live")
+            expect(page.locator("#spawn-form")).to_have_count(0)
+            expect(page.locator("#program-argv")).to_have_text(f"python {program}")
+            expect(page.locator("#program-state")).to_have_text("running")
+            first_pid = api.state()["program"]["pid"]
+            expect(page.locator(f'#workers tr[data-pid="{first_pid}"]')).to_contain_text("MainProcess")
+            expect(page.locator("#workers tr", has_text="ForkPoolWorker-1")).to_contain_text("pool")
+            expect(page.locator("#pool-counts")).to_contain_text("6 done")
+            expect(page.locator("#pool-timeline rect.tl-bar.st-running")).to_have_count(6)
+            expect(page.locator("#pool-timeline rect.tl-bar.st-waiting_lock")).to_have_count(6)  # callbacks
 
-        page.get_by_role("button", name="Stop the program").click()
-        expect(page.locator("#program-state")).to_have_text("killed")
-        expect(page.locator("#program-exit")).to_have_text("killed by SIGTERM")
-        # its workers end too: killed by us, or on their own when their task queue closed
-        expect(page.locator("#workers tr.ended", has_text="ForkPoolWorker-1")).to_have_count(1)
+            page.get_by_role("button", name="Stop the program").click()
+            expect(page.locator("#program-state")).to_have_text("killed")
+            expect(page.locator("#program-exit")).to_have_text("killed by SIGTERM")
+            # its workers end too: killed by us, or on their own when their task queue closed
+            expect(page.locator("#workers tr.ended", has_text="ForkPoolWorker-1")).to_have_count(1)
 
-        page.get_by_role("button", name="Run the program again").click()
-        expect(page.locator("#program-state")).to_have_text("running")
-        second_pid = api.state()["program"]["pid"]
-        assert second_pid != first_pid
-        expect(page.locator(f'#workers tr[data-pid="{second_pid}"]')).to_contain_text("main")
-        expect(page.locator(f'#workers tr[data-pid="{first_pid}"]')).to_have_count(0)  # the last run's
-        assert not errors, errors
+            page.get_by_role("button", name="Run the program again").click()
+            expect(page.locator("#program-state")).to_have_text("running")
+            second_pid = api.state()["program"]["pid"]
+            assert second_pid != first_pid
+            expect(page.locator(f'#workers tr[data-pid="{second_pid}"]')).to_contain_text("main")
+            expect(page.locator(f'#workers tr[data-pid="{first_pid}"]')).to_have_count(0)  # the last run's
     finally:
-        context.close()
         api.close()
         srv.stop()
