@@ -81,7 +81,7 @@ class FakeBackEnd:
     def pool_tasks(self) -> list[dict]:
         return []
 
-    def stopping(self) -> None:
+    def stopping(self, interrupted: bool = False) -> None:
         self.stopped = True
 
     def close(self) -> None:

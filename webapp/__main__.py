@@ -329,7 +329,7 @@ def serve(
         print(f"  viewers: {url}/#token={args.viewer_token} (read-only)", flush=True)
 
     def stop(signum=None, frame=None):
-        dashboard.stopping()
+        dashboard.stopping(signum == signal.SIGINT)
         # shutdown() waits for serve_forever() to return, so it cannot run in this thread
         threading.Thread(target=server.shutdown, daemon=True).start()
 

@@ -78,7 +78,7 @@ class BuiltinWorkers:
         if self.config["RELEASE_DEAD_LOCKS"]:
             self._release_dead_holders(pids)
 
-    def stopping(self) -> None:
+    def stopping(self, interrupted: bool = False) -> None:
         """The server is stopping. A SIGTERM sent to the whole process group reaches the
         Manager too: its death is then no reason to start another one."""
         self.stopped.set()

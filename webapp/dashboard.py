@@ -54,7 +54,7 @@ class BackEnd(Protocol):
     def release(self, oid: str, pid: int) -> None: ...
     def processes_ended(self, pids: set[int]) -> None: ...
     def pool_tasks(self) -> list[dict]: ...
-    def stopping(self) -> None: ...
+    def stopping(self, interrupted: bool = False) -> None: ...
     def close(self) -> None: ...
 
 
@@ -224,10 +224,11 @@ class Dashboard:
             "output", {"lines": lines, "skipped": skipped} if skipped else {"lines": lines}
         )
 
-    def stopping(self) -> None:
-        """The server is stopping (a signal): the back end stops expecting its parts to live."""
+    def stopping(self, interrupted: bool = False) -> None:
+        """The server is stopping (a signal; ``interrupted``: SIGINT, as Ctrl-C sends the whole
+        foreground process group): the back end stops expecting its parts to live."""
         if self.backend is not None:
-            self.backend.stopping()
+            self.backend.stopping(interrupted)
 
     def close(self) -> None:
         """Stop the back end, the processes and the clients; leave no process behind."""

@@ -114,7 +114,7 @@ class ReplayBackEnd:
         with self.lock:
             return list(self.state.pool_tasks.values())
 
-    def stopping(self) -> None:
+    def stopping(self, interrupted: bool = False) -> None:
         self.pause()
 
     def close(self) -> None:

@@ -52,6 +52,7 @@ class ProgramWatch:
         self.pending_lock = threading.Lock()
         self.flusher: threading.Timer | None = None
         self.stop_lock = threading.Lock()  # held while a Stop kills the program and what is left of it
+        self.interrupted = True  # until stopping() says which signal stopped the server
         hub.on(protocol.TASK, self.tasks.record)
         hub.on(protocol.POOL, self._pool)
         hub.on_gone(self._on_gone)
@@ -92,8 +93,11 @@ class ProgramWatch:
     def pool_tasks(self) -> list[dict]:
         return self.tasks.all()
 
-    def stopping(self) -> None:
-        """The server is stopping: close() stops the program."""
+    def stopping(self, interrupted: bool = False) -> None:
+        """The server is stopping: close() stops the program. After a Ctrl-C the program got
+        SIGINT as well, and is given a moment to end as it would; after a SIGTERM sent to
+        mpscope alone it is sent SIGTERM at once."""
+        self.interrupted = interrupted
 
     # -- commands ------------------------------------------------------------------
     def start(self) -> dict:
@@ -130,8 +134,8 @@ class ProgramWatch:
 
     def close(self, grace: float = 2.0) -> None:
         """Stop the program and kill what is left of it."""
-        # after a Ctrl-C the program got SIGINT as well: give it a moment to end as it would
-        if self.program.state == ProgramState.RUNNING and not self.program.ended.wait(grace):
+        waited = grace if self.interrupted else 0.0
+        if self.program.state == ProgramState.RUNNING and not self.program.ended.wait(waited):
             self.program.stop(grace, self.table.kill_all_now)
         self.table.kill_all_now()
         self.descendants.stop_rest()
