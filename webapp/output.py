@@ -62,6 +62,17 @@ GROWN_MAX = 8  # pipes grown at once at most
 GROW_AFTER = 256 * 1024  # a stream's pipe is grown once it brought this much
 
 
+def read_pipe(fd: int) -> bytes | None:
+    """Up to 64 KiB of what non-blocking pipe ``fd`` holds: None if nothing yet, ``b""`` at its
+    end (or if it broke: either way nothing more will come)."""
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 def _text_size(text: str) -> int:
     """JSON bytes of a string (escaped as JSON does it)."""
     if text.isascii() and text.isprintable():  # the usual case, without encoding it
@@ -324,12 +335,9 @@ class OutputCapture:
         if st is None:
             st = self.streams[key] = _Stream(pid, stream)
         while self.ahead < READ_AHEAD:
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
+            data = read_pipe(fd)
+            if data is None:
                 return
-            except OSError:
-                data = b""
             if not data:  # EOF: the worker closed this stream (it exited)
                 self.selector.unregister(fd)
                 os.close(fd)

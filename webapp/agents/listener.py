@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 from mpscope_agent import protocol
 
+from ..output import read_pipe
+
 logger = logging.getLogger(__name__)
 
 MAX_FDS = 4
@@ -379,12 +381,9 @@ class AgentListener:
             self.attach_output(pid, relays)
 
     def _relay(self, fd: int, name: str, write_end: int, pid: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        data = read_pipe(fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         terminal = TERMINAL_FD[name]
         if not data:
             self._flush_partial_lines(fd=fd, terminal=terminal)
