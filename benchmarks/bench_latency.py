@@ -27,6 +27,12 @@ MEASURES = (
 )
 
 
+def sides(m: dict[str, dict[str, float]], ours: str, baseline: str, measures: int = len(MEASURES)) -> list:
+    """``(field, what it is, unit, ours, baseline)`` for the first ``measures`` of MEASURES, from
+    :func:`medians` of two sides."""
+    return [(f, label, unit, m[ours][f], m[baseline][f]) for f, label, unit in MEASURES[:measures]]
+
+
 def medians(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     """Each side's phases (as :func:`phase` returns them) as the median of each of MEASURES."""
     return {
