@@ -7,13 +7,17 @@ creates once the page showed the line in progress: no fixed waits.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import checked_page
 from playwright.sync_api import Browser, Page, expect
-from run_support import RunServer, serving, wait_program
+from run_support import serving, wait_program
+from support import Api
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
@@ -72,14 +76,22 @@ PIECES = textwrap.dedent(
 )
 
 
-def open_page(browser: Browser, srv: RunServer, width: int) -> tuple[Page, list[str]]:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(srv.page_url)
-    expect(page.locator("#connection")).to_have_text("Live")
-    return page, errors
+@contextlib.contextmanager
+def watched_page(
+    browser: Browser, program: Path, source: str, width: int
+) -> Iterator[tuple[Api, Page, int, Path]]:
+    """``mpscope run PROGRAM GO`` on ``source``, its page live at ``width`` px: ``(api, page, the
+    main process's PID, GO)``, the file the program waits for; a block that ends normally must
+    have left no uncaught exception on the page."""
+    program.write_text(source)
+    go = program.parent / "go"
+    with (
+        serving(program.parent, str(program), str(go)) as (srv, api),
+        checked_page(browser, width, console=False) as page,
+    ):
+        page.goto(srv.page_url)
+        expect(page.locator("#connection")).to_have_text("Live")
+        yield api, page, api.state()["program"]["pid"], go
 
 
 def rows_of(page: Page, pid: int):
@@ -90,12 +102,7 @@ def rows_of(page: Page, pid: int):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_tqdm_bar_is_one_live_line_that_keeps_its_last_state(browser: Browser, tmp_path: Path, width: int):
-    program = tmp_path / "bar.py"
-    program.write_text(TQDM)
-    go = tmp_path / "go"
-    with serving(tmp_path, str(program), str(go)) as (srv, api):
-        page, errors = open_page(browser, srv, width)
-        main = api.state()["program"]["pid"]
+    with watched_page(browser, tmp_path / "bar.py", TQDM, width) as (api, page, main, go):
         rows = rows_of(page, main)
         bar = rows.filter(has_text=re.compile(r"\d+/40"))
         expect(bar).to_have_count(1)
@@ -117,20 +124,13 @@ def test_a_tqdm_bar_is_one_live_line_that_keeps_its_last_state(browser: Browser,
         assert re.match(r"100%\|█+\| 40/40 \[", last["rendered"]), last
         assert last["stream"] == "stderr" and "open" not in last
         assert last["text"].count("\r") >= 2  # the raw text keeps the redraws
-        assert not errors, errors
-        page.context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_words_printed_one_by_one_and_colours_show_as_in_a_terminal(
     browser: Browser, tmp_path: Path, width: int
 ):
-    program = tmp_path / "pieces.py"
-    program.write_text(PIECES)
-    go = tmp_path / "go"
-    with serving(tmp_path, str(program), str(go)) as (srv, api):
-        page, errors = open_page(browser, srv, width)
-        main = api.state()["program"]["pid"]
+    with watched_page(browser, tmp_path / "pieces.py", PIECES, width) as (api, page, main, go):
         rows = rows_of(page, main)
         dots = rows.filter(has_text=re.compile(r"(\. ){3,}"))
         expect(dots).to_have_count(1)
@@ -176,5 +176,3 @@ def test_words_printed_one_by_one_and_colours_show_as_in_a_terminal(
         tab = " " * 8
         expected = [tab + "child sleeping", "", tab + "child terminating"]
         assert [line["rendered"] for line in child_lines] == expected
-        assert not errors, errors
-        page.context.close()
