@@ -8,7 +8,9 @@ A child that closes its agent connection (``os.dup2`` over the socket) runs on: 
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -117,13 +119,26 @@ def listed_running(api: Api, pids: list[int], noted: tuple[int, ...] = ()) -> di
     return None
 
 
-def test_stop_leaves_no_daemon_no_new_session_child_and_no_double_forked_sleep(tmp_path: Path):
+@contextlib.contextmanager
+def leaves(tmp_path: Path) -> Iterator[tuple[RunServer, Api, list[psutil.Process]]]:
+    """``mpscope run`` on LEAVES, and the three processes it leaves, each running; a block that
+    ends normally must have left none of them running (whichever still runs is killed after)."""
     pids = tmp_path / "pids"
     srv = RunServer(tmp_path, str(write(tmp_path, LEAVES)), str(pids))
     api = Api(srv)
     leftovers: list[psutil.Process] = []
     try:
         leftovers = started(pids, 3)
+        yield srv, api, leftovers
+    finally:
+        api.close()
+        left = reap(leftovers)
+        srv.stop()
+    assert left == []
+
+
+def test_stop_leaves_no_daemon_no_new_session_child_and_no_double_forked_sleep(tmp_path: Path):
+    with leaves(tmp_path) as (srv, api, leftovers):
         # the sleeps are shown without an agent, by their command line (the daemon has its agent)
         sleeps = (leftovers[1].pid, leftovers[2].pid)
         rows = wait_for(
@@ -134,29 +149,14 @@ def test_stop_leaves_no_daemon_no_new_session_child_and_no_double_forked_sleep(t
         wait_program(api)
         wait_for(lambda: not any(map(running, leftovers)), 10, "every leftover to be stopped")
         assert "left running" not in srv.log()
-    finally:
-        api.close()
-        left = reap(leftovers)
-        srv.stop()
-    assert left == []
 
 
 def test_ctrl_c_leaves_no_daemon_no_new_session_child_and_no_double_forked_sleep(tmp_path: Path):
-    pids = tmp_path / "pids"
-    srv = RunServer(tmp_path, str(write(tmp_path, LEAVES)), str(pids))
-    api = Api(srv)
-    leftovers: list[psutil.Process] = []
-    try:
-        leftovers = started(pids, 3)
+    with leaves(tmp_path) as (srv, api, leftovers):
         wait_for(lambda: listed_running(api, [p.pid for p in leftovers]), 20, "all three listed")
         api.close()
         assert srv.terminate(signal.SIGINT, timeout=15) == 0
         assert not any(map(running, leftovers)), srv.log()
-    finally:
-        api.close()
-        left = reap(leftovers)
-        srv.stop()
-    assert left == []
 
 
 def test_a_child_that_closes_its_agent_connection_stays_running_and_can_be_killed(tmp_path: Path):
