@@ -4,7 +4,8 @@ mpscope: the ``printer`` task (lines=N, interval=0) as a worker, whose stdout is
 read by the server; its run time is the worker's own ``started_at`` → ``ended_at``.
 Baselines, side by side: the same task in a bare process whose stdout is a file, once
 block-buffered (what ``python worker.py > file`` does) and once line-buffered (what
-mpscope did before it flushed every 50 ms instead), each timed from ``start()`` to ``join()``;
+mpscope did before it flushed every 50 ms instead), each timed from before ``start()`` to
+``join()``, as mpscope's worker is;
 and plain python printing the same way to a pipe that a thread of ours reads (what mpscope's
 worker writes to), with its CPU time beside the wall time.
 """
@@ -28,8 +29,10 @@ def bare(ctx, lines: int, line_buffered: bool) -> float:
     os.close(fd)
     try:
         p = ctx.Process(target=plain.print_to_file, args=(path, lines, line_buffered))
-        p.start()
+        # from before start(), as mpscope's worker is timed (its started_at is taken before it
+        # is started, its ended_at once it is reaped) and as to_pipe() is
         t0 = time.time()
+        p.start()
         p.join()
         return time.time() - t0
     finally:
