@@ -94,6 +94,17 @@ def diagnosis(api: Api, kind: str, timeout: float = 20.0) -> dict:
     )
 
 
+def named(api: Api, *names: str, timeout: float = 20.0) -> dict[str, int]:
+    """Wait until the program's processes include one of each of ``names``; return their PIDs by name."""
+    return wait_for(
+        lambda: (
+            (found := {w["name"]: pid for pid, w in processes(api).items()}).keys() >= set(names) and found
+        ),
+        timeout,
+        f"processes named {', '.join(names)}",
+    )
+
+
 def pool_tasks(api: Api) -> list[dict[str, Any]]:
     return api.get_json("/api/pool-tasks")["tasks"]
 
@@ -159,6 +170,7 @@ __all__ = [
     "wait_program",
     "processes",
     "by_name",
+    "named",
     "diagnosis",
     "pool_tasks",
 ]

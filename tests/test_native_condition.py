@@ -5,35 +5,14 @@ in the Manager Condition's shape."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from run_support import processes, wait_program, watching
+from run_support import named, processes, serving, wait_program, watching
 
 from testkit.waiting import wait_for
 
-HELD = """
-import multiprocessing as mp, sys, time
-
-def waiter(cond, ready):
-    with cond:
-        ready.set()
-        cond.wait()
-
-def taker(cond):
-    with cond:
-        pass
-
-if __name__ == "__main__":
-    mp.set_start_method(sys.argv[1] if len(sys.argv) > 1 else "{method}")
-    cond, ready = mp.Condition(), mp.Event()
-    child = mp.Process(target=waiter, args=(cond, ready), name="waiter")
-    child.start()
-    ready.wait()
-    cond.acquire()
-    cond.acquire()
-    mp.Process(target=taker, args=(cond,), name="taker").start()
-    print("holding", flush=True)
-    time.sleep(120)
-"""
+HELD = str(Path(__file__).parent / "programs" / "condition_held.py")  # ARGV: the start method
 
 NOTIFIED = """
 import multiprocessing as mp
@@ -69,15 +48,8 @@ def _condition(api) -> tuple[str, dict]:
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_a_condition_shows_its_holder_and_who_waits(tmp_path, method):
-    with watching(tmp_path, HELD.replace("{method}", method)) as (_srv, api):
-        names = wait_for(
-            lambda: (
-                (n := {w["name"]: pid for pid, w in processes(api).items()}).keys() >= {"waiter", "taker"}
-                and n
-            ),
-            20,
-            "both children",
-        )
+    with serving(tmp_path, HELD, method) as (_srv, api):
+        names = named(api, "waiter", "taker")
         main = api.state()["program"]["pid"]
         waiting = sorted([names["waiter"], names["taker"]])
         oid, cond = wait_for(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from browser_support import assert_fits, pages_at
 from playwright.sync_api import Browser, expect
-from run_support import processes
+from run_support import named
 
 from testkit.waiting import wait_for
 
@@ -21,14 +21,7 @@ PROGRAM = str(Path(__file__).parent / "programs" / "condition_held.py")
 def test_the_condition_panel_shows_its_holder_and_waiters(
     run_server, run_api, browser: Browser, tmp_path: Path
 ):
-    names = wait_for(
-        lambda: (
-            (n := {w["name"]: pid for pid, w in processes(run_api).items()}).keys() >= {"waiter", "taker"}
-            and n
-        ),
-        20,
-        "both children",
-    )
+    names = named(run_api, "waiter", "taker")
     main = run_api.state()["program"]["pid"]
     wait_for(
         lambda: any(
