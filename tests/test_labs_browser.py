@@ -30,11 +30,17 @@ def open_labs(chromium, server: LabServer, lab: str, scheme: str = "light", widt
     return page, errors
 
 
-def test_running_a_lab_draws_its_timeline_and_output(chromium, lab_server: LabServer) -> None:
-    page, errors = open_labs(chromium, lab_server, "process")
-    page.fill("#param-processes", "3")
-    page.fill("#param-seconds", "0.4")
+def run_lab(chromium, server: LabServer, lab: str, **params: str):
+    """The Labs page on ``lab`` with ``params`` filled in (``#param-NAME``), its run started."""
+    page, errors = open_labs(chromium, server, lab)
+    for name, value in params.items():
+        page.fill(f"#param-{name}", value)
     page.click("#run-button")
+    return page, errors
+
+
+def test_running_a_lab_draws_its_timeline_and_output(chromium, lab_server: LabServer) -> None:
+    page, errors = run_lab(chromium, lab_server, "process", processes="3", seconds="0.4")
     # while it runs the timeline already has one row per process, drawn as events arrive
     page.locator(".tl-bar.st-sleeping").nth(2).wait_for(timeout=10000)
     page.wait_for_selector(FINISHED, timeout=20000)
@@ -60,9 +66,7 @@ def test_bad_params_show_the_servers_message(chromium, lab_server: LabServer) ->
 
 
 def test_stopping_a_run_says_stopped_not_failed_or_done(chromium, lab_server: LabServer) -> None:
-    page, errors = open_labs(chromium, lab_server, "process")
-    page.fill("#param-seconds", "8")
-    page.click("#run-button")
+    page, errors = run_lab(chromium, lab_server, "process", seconds="8")
     page.locator(".tl-bar.st-sleeping").nth(3).wait_for(timeout=10000)
     page.click("#stop-button")
     page.wait_for_selector(".run-status.status-stopped", timeout=15000)
@@ -77,10 +81,7 @@ def test_stopping_a_run_says_stopped_not_failed_or_done(chromium, lab_server: La
 
 
 def test_a_run_past_its_time_limit_says_timed_out(chromium, lab_server: LabServer) -> None:
-    page, errors = open_labs(chromium, lab_server, "process")
-    page.fill("#param-seconds", "8")
-    page.fill("#param-time_limit", "1")
-    page.click("#run-button")
+    page, errors = run_lab(chromium, lab_server, "process", seconds="8", time_limit="1")
     page.wait_for_selector(".run-status.status-timeout", timeout=15000)
     assert page.inner_text("#run-status") == "timed out"
     assert page.inner_text("#takeaway").startswith("Timed out after ")
@@ -90,9 +91,7 @@ def test_a_run_past_its_time_limit_says_timed_out(chromium, lab_server: LabServe
 
 
 def test_the_process_lab_draws_the_servers_join_as_blocked(chromium, lab_server: LabServer) -> None:
-    page, errors = open_labs(chromium, lab_server, "process")
-    page.fill("#param-seconds", "0.3")
-    page.click("#run-button")
+    page, errors = run_lab(chromium, lab_server, "process", seconds="0.3")
     page.wait_for_selector(FINISHED, timeout=20000)
     server_pid = page.inner_text("#server-pid").split()[-1]
     blocked = page.locator(".tl-bar.st-blocked title").all_text_contents()
