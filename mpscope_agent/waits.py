@@ -53,7 +53,7 @@ def _send_native(channel, last_held: list[dict]) -> None:
 
 
 def _run(channel, last_held: list[dict]) -> None:
-    last_cpu, last_key = time.process_time(), None
+    last_cpu, last_key, since = time.process_time(), None, 0.0
     while channel.sock is not None:
         time.sleep(SAMPLE)
         _send_native(channel, last_held)
@@ -62,11 +62,13 @@ def _run(channel, last_held: list[dict]) -> None:
         frame = sys._current_frames().get(_main[0]) if idle else None
         waiting = describe(frame) if frame is not None else None
         del frame
-        key = None if waiting is None else (waiting["where"], waiting["call"])
+        key = None if waiting is None else (waiting["where"], waiting["call"], waiting["text"])
         if key != last_key:
+            if waiting is not None:  # the same wait with new text (a map's tasks left) keeps its start
+                same = last_key is not None and last_key[:2] == key[:2]
+                waiting["since"] = since if same else time.time() - SAMPLE / 2
+                since = waiting["since"]
             last_key = key
-            if waiting is not None:
-                waiting["since"] = time.time() - SAMPLE / 2
             channel.send({"t": protocol.WAIT, "waiting": waiting})
 
 
@@ -74,10 +76,17 @@ def describe(frame) -> dict | None:
     """``{"call", "object", "where", "text"}`` for a stack, innermost ``frame`` first; None if empty."""
     inner = None  # the frame just inside the one being looked at
     in_queue = False  # a frame inside it reads a queue or pipe
+    mapping = None  # the Pool map whose results it waits for, if it does
     while frame is not None:
         code = frame.f_code
         if frame_kind(code.co_filename) == "program":
-            return _wait(frame, inner)
+            return _in_map(_wait(frame, inner), mapping) if mapping is not None else _wait(frame, inner)
+        if (
+            mapping is None
+            and code.co_name in ("get", "wait")
+            and type(frame.f_locals.get("self")).__name__ == "MapResult"
+        ):
+            mapping = frame.f_locals["self"]
         place = (os.path.basename(code.co_filename), code.co_name)
         if place in TASK_LOOPS:
             return _pool_worker(frame, inner, in_queue)
@@ -86,6 +95,20 @@ def describe(frame) -> dict | None:
             return _exit_flush(frame)
         inner, frame = frame, frame.f_back
     return None
+
+
+def _in_map(waiting: dict, result) -> dict:
+    """A wait for a Pool map's results says how many of its tasks (chunks, as the pool timeline
+    draws them) are left: ``map(): 3 of 10 tasks left · prog.py:12``."""
+    left, size = getattr(result, "_number_left", None), getattr(result, "_chunksize", None)
+    value = getattr(result, "_value", None)  # one slot per item
+    if not (isinstance(left, int) and isinstance(size, int) and isinstance(value, list)) or size <= 0:
+        return waiting
+    items = len(value)
+    tasks = items // size + bool(items % size)
+    where = f" · {waiting['where']}" if waiting.get("where") else ""
+    waiting["text"] = f"{waiting['call']}(): {left} of {tasks} task{'s' * (tasks != 1)} left{where}"
+    return waiting
 
 
 def _exit_flush(frame) -> dict:

@@ -5,7 +5,7 @@ was bound to; a cycle through them and a dead holder are named."""
 from __future__ import annotations
 
 import pytest
-from run_support import diagnosis, processes
+from run_support import diagnosis, processes, watching
 
 from testkit.waiting import wait_for
 
@@ -35,6 +35,19 @@ def test_two_locks_taken_in_opposite_orders_are_a_named_deadlock(run_server, run
     waits = [p["waiting"] for p in processes(run_api).values() if p["role"] == "process"]
     assert {w["text"].split(" · ")[0] for w in waits} == {"acquire() of second"}  # the name in take()
     assert {w["oid"] for w in waits} == set(locks)
+    # and each row says who holds what it waits for: the other child
+    rows = wait_for(
+        lambda: (
+            (r := [p for p in processes(run_api).values() if p["role"] == "process"])
+            and all((p["waiting"] or {}).get("held_by") for p in r)
+            and r
+        ),
+        10,
+        "each child's wait to name its lock's holder",
+    )
+    for row, other in zip(rows, reversed(rows), strict=True):
+        assert row["waiting"]["held_by"] == [other["pid"]]
+        assert row["waiting"]["text"].endswith(f", held by {other['pid']}")
 
 
 @pytest.mark.parametrize("run_server", [("stuck/dies_holding_mp_lock.py",)], indirect=True)
@@ -58,6 +71,10 @@ def test_a_child_that_died_holding_a_lock_is_its_dead_holder(run_server, run_api
         "the parent waiting",
     )
     assert main["waiting"]["text"].startswith("acquire() of guard")
+    held = wait_for(
+        lambda: (w := processes(run_api)[main["pid"]]["waiting"] or {}).get("held_by") and w, 10, "held by"
+    )
+    assert held["held_by"] == [child["pid"]] and held["text"].endswith(f", held by {child['pid']}")
     # Release: the parent (a live process of the program that has the lock) frees it for the dead child
     released = run_api.request("POST", f"/api/objects/{oid}/release", json={"pid": child["pid"]})
     assert released.status_code == 200, released.text
@@ -66,3 +83,35 @@ def test_a_child_that_died_holding_a_lock_is_its_dead_holder(run_server, run_api
     assert program["exitcode"] == 0 and "released: the parent took the lock" in run_server.output()
     again = run_api.request("POST", f"/api/objects/{oid}/release", json={"pid": child["pid"]})
     assert again.status_code in (400, 409)  # not held by it any more
+
+
+MAP_STUCK = """
+import multiprocessing as mp, time
+
+def work(x):
+    if x >= 8:
+        time.sleep(60)  # the last two tasks never end while the test looks
+    return x
+
+if __name__ == "__main__":
+    with mp.Pool(2) as pool:
+        print(pool.map(work, range(10), chunksize=1))
+"""
+
+
+def test_a_main_process_waiting_in_map_says_how_many_tasks_are_left(tmp_path):
+    with watching(tmp_path, MAP_STUCK) as (_srv, api):
+        main = wait_for(
+            lambda: next(
+                (
+                    p
+                    for p in processes(api).values()
+                    if p["role"] == "main" and "tasks left" in ((p["waiting"] or {}).get("text") or "")
+                ),
+                None,
+            ),
+            20,
+            "the main process's wait in map()",
+        )
+        assert main["waiting"]["call"] == "map"
+        assert main["waiting"]["text"] == "map(): 2 of 10 tasks left · program.py:11"

@@ -120,6 +120,7 @@ class Diagnoses:
         ]
         barriers = self.mirror.values_of(("Barrier",))
         pipes = self.mirror.values_of(("Pipe",))
+        self.processes.held_by(_holders_of_waiters(objects))
         infos = self.processes.infos()
         waited = [w["waiting"]["oid"] for w in infos if (w.get("waiting") or {}).get("oid")]  # native Queues
         labels = self.mirror.labels([oid for oid, _, _ in objects + barriers + pipes] + waited)
@@ -137,6 +138,18 @@ class Diagnoses:
     def _evidence(self) -> dict[str, dict[int, str]]:
         with self.lock:
             return {kind: dict(kept) for kind, kept in self.evidence.items()}
+
+
+def _holders_of_waiters(objects: list[tuple[str, str, dict]]) -> dict[int, list[int]]:
+    """Waiter PID -> the PIDs holding the lock-like object it waits for (the first such object)."""
+    found: dict[int, list[int]] = {}
+    for _oid, _kind, value in objects:
+        holders = sorted({h["pid"] for h in value.get("holders", []) if isinstance(h.get("pid"), int)})
+        for waiter in value.get("waiters", []):
+            others = [pid for pid in holders if pid != waiter]
+            if isinstance(waiter, int) and others:
+                found.setdefault(waiter, others)
+    return found
 
 
 def _key(diagnoses: list[dict]) -> str:

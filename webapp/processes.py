@@ -69,6 +69,7 @@ class ProcessRecord:
         self.signal: str | None = None
         self.error: str | None = None
         self.waiting: dict | None = None  # what it waits on, as its agent samples it (None: it runs)
+        self.held_by: list[int] = []  # who holds the lock it waits for (the diagnoses' wait-for graph)
         self.manager_lost = False  # its task failed because its Manager connection broke
         self.note: str | None = None  # why it runs without an agent (program/descendants.py), if it does
         self.cpu_percent = 0.0
@@ -118,6 +119,13 @@ class ProcessRecord:
                 pass
         self.killed_by_us = before or (sent and signum == signal.SIGKILL)
         return sent
+
+    def _waiting(self) -> dict | None:
+        """Its wait as its agent described it, and who holds what it waits for, when known."""
+        if self.waiting is None or not self.held_by:
+            return self.waiting
+        holders = ", ".join(str(pid) for pid in self.held_by)
+        return {**self.waiting, "text": f"{self.waiting['text']}, held by {holders}", "held_by": self.held_by}
 
     def mark_running(self) -> None:
         if self.state == STARTING:
@@ -180,7 +188,7 @@ class ProcessRecord:
             "cpu_percent": self.cpu_percent,
             "rss": self.rss,
             "error": self.error,
-            "waiting": self.waiting if self.ended_at is None else None,
+            "waiting": self._waiting() if self.ended_at is None else None,
             "restarted_from": self.restarted_from,
             "note": self.note if self.ended_at is None else None,
         }
@@ -365,8 +373,21 @@ class ProcessTable:
             proc = self.workers.get(pid)
             if proc is None or proc.waiting == waiting:
                 return
-            proc.waiting = waiting
+            proc.waiting, proc.held_by = waiting, []  # the next look at the holders says it again
         self.notify([proc.info()], [])
+
+    def held_by(self, holders: dict[int, list[int]]) -> None:
+        """Who holds the lock each waiting process waits to acquire, by waiter (the diagnoses'
+        wait-for graph): said at the end of its wait's text, ``…, held by 411``."""
+        changed = []
+        with self.lock:
+            for proc in self.workers.values():
+                now = holders.get(proc.pid, []) if proc.waiting is not None and proc.ended_at is None else []
+                if now != proc.held_by:
+                    proc.held_by = now
+                    changed.append(proc.info())
+        if changed:
+            self.notify(changed, [])
 
     def failed(self, pid: int, traceback: str, manager_lost: bool) -> None:
         """Process ``pid``'s task raised: keep its traceback (its end is reported on its own)."""
