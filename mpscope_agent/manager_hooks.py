@@ -34,7 +34,7 @@ import queue
 import sys
 from multiprocessing.util import Finalize
 
-from .native import _which
+from .bound_names import bound_name
 from .peers import writer_of
 
 TYPE_CHECKING = False  # not typing's: importing typing cost the program ~3 ms at its Manager()
@@ -204,7 +204,7 @@ def creation_label(typeid: str) -> str:
         if not any(d in name for d in OWN_DIRS) and not name.startswith("<frozen"):
             line = linecache.getline(name, frame.f_lineno).split("  #")[0].strip()
             try:  # ``b = m.Lock()`` for the second of ``a, b = m.Lock(), m.Lock()``
-                made = _which(frame, line) if line else None
+                made = bound_name(frame, line) if line else None
             except Exception:  # never raised into the program: the line is label enough
                 made = None
             return f"{made or line or f'manager.{typeid}()'}  · {os.path.basename(name)}:{frame.f_lineno}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import weakref
 
+from .bound_names import bound_name
 from .stacks import frame_kind, source_line
 
 TYPE_CHECKING = False
@@ -142,13 +143,11 @@ def after_fork_in_child() -> None:
 def program_label(frame, fallback: str) -> str | None:
     """``q = mp.Queue()  · prog.py:7`` for the program's ``frame`` making an object; None if
     ``frame`` is not the program's own code (a library made it for its own use)."""
-    from .native import _which  # the assignment's name, column-exact (Python 3.11+)
-
     if frame is None or frame_kind(frame.f_code.co_filename) != "program":
         return None
     line = source_line(frame.f_code.co_filename, frame.f_lineno)
     try:
-        made = _which(frame, line) or line or fallback
+        made = bound_name(frame, line) or line or fallback
     except Exception:  # never raised into the program: the line is label enough
         made = line or fallback
     return f"{made}  · {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
