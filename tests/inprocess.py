@@ -21,7 +21,7 @@ from flask_socketio import SocketIOTestClient
 from testkit.waiting import wait_for
 from webapp import create_app
 from webapp.dashboard import Dashboard
-from webapp.processes import Conflict
+from webapp.process_record import Conflict
 from webapp.sockets import socketio
 from webapp.state import ManagerUnavailable
 

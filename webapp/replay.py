@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .processes import Conflict
+from .process_record import Conflict
 from .recording.reader import RecordingReader, State
 from .state import ManagerUnavailable
 

@@ -23,7 +23,8 @@ from workers.bootstrap import run_worker
 from workers.registry import get_task
 
 from .agents.hub import AgentHub
-from .processes import LIVE, Conflict, ProcessRecord, ProcessTable
+from .process_record import LIVE, Conflict, ProcessRecord
+from .processes import ProcessTable
 from .state import ManagerUnavailable, TooManyLocks
 
 logger = logging.getLogger(__name__)

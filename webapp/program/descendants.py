@@ -36,7 +36,8 @@ from collections.abc import Callable
 
 import psutil
 
-from ..processes import ProcessRecord, ProcessTable, is_mpscope_or_above
+from ..process_record import ProcessRecord, is_mpscope_or_above
+from ..processes import ProcessTable
 
 logger = logging.getLogger(__name__)
 

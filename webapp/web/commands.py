@@ -13,7 +13,7 @@ from sharedstate.kinds.locks import named_lock_id
 from workers.registry import ParamError, get_task
 
 from ..dashboard import Dashboard
-from ..processes import SIGNALS, Conflict, NotFound
+from ..process_record import SIGNALS, Conflict, NotFound
 from ..state import ManagerUnavailable
 
 MAX_PID = 2**22  # Linux's pid_max ceiling

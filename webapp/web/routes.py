@@ -16,7 +16,7 @@ from workers.registry import TASKS
 from ..dashboard import current_dashboard
 from ..locks import describe_locks, single_holder_locks
 from ..mirror import MIRROR_FIELDS
-from ..processes import NotFound
+from ..process_record import NotFound
 from ..snapshots import encoded, json_object
 from ..state import ManagerUnavailable
 from . import commands
