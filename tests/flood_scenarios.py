@@ -20,7 +20,8 @@ import socketio
 from reliability_support import Server, Watcher, wait_for
 
 from webapp.clients import RESYNC_INTERVAL
-from webapp.output import BATCH_BYTES, LINE_COST
+from webapp.output import BATCH_BYTES
+from webapp.scrollback import LINE_COST
 
 
 class OfficialClient:

@@ -37,22 +37,19 @@ from __future__ import annotations
 import codecs
 import collections
 import fcntl
-import itertools
-import json
 import os
 import selectors
 import threading
 import time
 from collections.abc import Callable
 
+from .scrollback import LINE_COST, LINE_JSON, WorkerOutput, cheap_size, line_message, line_size
 from .terminal import LineRenderer, Style, render_line
 
 FRAME = 0.016
 MAX_LINE = 10_000
-LINE_COST = 200  # bytes a kept line costs besides its text: tuple, time, number (tracemalloc: ~197)
 BATCH_BYTES = 256 * 1024  # JSON bytes of lines in one ``output`` message at most
 PENDING_BYTES = 4 * 2**20  # lines waiting to be sent (one batch per frame: ~16 MB/s at most)
-LINE_JSON = 92  # JSON bytes of a line besides its texts: {"pid":..,"n":..,"t":..,"stream":..,"rendered":..}
 RECENT_LINES, RECENT_BYTES = 500, 256 * 1024  # the latest lines of all workers, for a new page
 ENDED_BUDGET = 64 * 2**20
 READ_AHEAD = 32 * 2**20  # bytes read from the pipes and not parsed yet, in all streams, at most
@@ -71,39 +68,6 @@ def read_pipe(fd: int) -> bytes | None:
         return None
     except OSError:
         return b""
-
-
-def _text_size(text: str) -> int:
-    """JSON bytes of a string (escaped as JSON does it)."""
-    if text.isascii() and text.isprintable():  # the usual case, without encoding it
-        return 2 + len(text) + text.count('"') + text.count("\\")
-    return len(json.dumps(text))
-
-
-def _size(line: dict) -> int:
-    """JSON bytes of one line in a message."""
-    text, rendered = line["text"], line["rendered"]
-    size = _text_size(text)
-    size = LINE_JSON + size + (size if rendered is text else _text_size(rendered))
-    if "styles" in line:
-        size += 12 + len(json.dumps(line["styles"]))
-    return size
-
-
-def _cheap(line: dict) -> int:
-    """What a line is counted as while it waits to be sent or is recent (exact for plain ASCII)."""
-    return LINE_JSON + len(line["text"]) + len(line["rendered"])
-
-
-def _line(pid: int, entry: tuple) -> dict:
-    """The message form of a kept line ``(n, t, stream, text, rendered, styles, open, cost)``."""
-    n, t, stream, text, rendered, styles, is_open, _ = entry
-    line = {"pid": pid, "n": n, "t": t, "stream": stream, "text": text, "rendered": rendered}
-    if styles:
-        line["styles"] = styles
-    if is_open:
-        line["open"] = True
-    return line
 
 
 class _Stream:
@@ -129,57 +93,6 @@ class _Stream:
         self.n: int | None = None  # the open line's number
         self.t = 0.0  # when it last changed
         self.sent = False  # the open line was sent (and is among the recent lines)
-
-
-class WorkerOutput:
-    """The bounded scrollback of one worker's output.
-
-    Lines are kept as ``(n, t, stream, text, rendered, styles, open, cost)``.
-    """
-
-    def __init__(self, scrollback: int) -> None:
-        self.lines: collections.deque[tuple] = collections.deque()
-        self.scrollback = scrollback
-        self.count = 0
-        self.bytes = 0
-        self.open_streams = 0
-
-    def add(self, stream: str, text: str, rendered: str, styles, is_open: bool, t: float, cost: int) -> int:
-        """Keep a line (dropping the oldest past ``scrollback``); return its number."""
-        self.count += 1
-        self.lines.append((self.count, t, stream, text, rendered, styles, is_open, cost))
-        self.bytes += cost
-        if len(self.lines) > self.scrollback:
-            self.bytes -= self.lines.popleft()[7]
-        return self.count
-
-    def replace(self, entry: tuple) -> None:
-        """Put a new state of line ``entry[0]`` in place of the old one (if it is still kept)."""
-        i = entry[0] - self.count - 1  # from the end: the lines are in order
-        if i >= -len(self.lines):
-            self.bytes += entry[7] - self.lines[i][7]
-            self.lines[i] = entry
-
-    def drop_oldest(self) -> int:
-        """Drop the oldest line kept; return the bytes freed."""
-        cost = self.lines.popleft()[7]
-        self.bytes -= cost
-        return cost
-
-    def since(self, n: int) -> tuple[list[dict], int, int]:
-        """Return lines numbered above ``n``, how many of those were dropped, and the total."""
-        first = self.count - len(self.lines) + 1  # number of the oldest line kept
-        dropped = max(0, first - 1 - n) if self.count else 0
-        skip = max(0, n - (first - 1))
-        lines = []
-        for n, t, stream, text, rendered, styles, is_open, _ in itertools.islice(self.lines, skip, None):
-            line = {"n": n, "t": t, "stream": stream, "text": text, "rendered": rendered}
-            if styles:
-                line["styles"] = styles
-            if is_open:
-                line["open"] = True
-            lines.append(line)
-        return lines, dropped, self.count
 
 
 class OutputCapture:
@@ -310,22 +223,22 @@ class OutputCapture:
         batch, size = [], 0
         with self.lock:
             while self.pending:
-                line_size = _size(self.pending[0])
-                if batch and size + line_size > BATCH_BYTES:
+                this = line_size(self.pending[0])
+                if batch and size + this > BATCH_BYTES:
                     break
                 line = self.pending.popleft()
                 batch.append(line)
-                size += line_size
-                self.pending_bytes -= _cheap(line)
+                size += this
+                self.pending_bytes -= cheap_size(line)
             skipped, self.skipped = self.skipped, 0
             for key, st in list(self.changed.items()):
                 line = self._publish(st, is_open=True)
-                line_size = _size(line)
-                if batch and size + line_size > BATCH_BYTES:
+                this = line_size(line)
+                if batch and size + this > BATCH_BYTES:
                     break  # sent at the next frame, as it will be then
                 del self.changed[key]
                 batch.append(line)
-                size += line_size
+                size += this
         return batch, skipped
 
     def _read(self, fd: int, pid: int, stream: str) -> None:
@@ -466,11 +379,11 @@ class OutputCapture:
         output = self.outputs.get(st.pid)
         if output is not None:
             output.replace(entry)
-        line = _line(st.pid, entry)
+        line = line_message(st.pid, entry)
         if st.sent:
             self._replace_recent(line)
         else:
-            self._add_recent([line], _cheap(line))
+            self._add_recent([line], cheap_size(line))
         st.sent = True
         return line
 
@@ -481,7 +394,7 @@ class OutputCapture:
         with self.lock:
             self.changed.pop((st.pid, st.name), None)
             line = self._publish(st, is_open=False)
-            self._add_pending([line], _cheap(line))
+            self._add_pending([line], cheap_size(line))
         st.line.next_line()
         st.line = st.decoder = st.n = None
         st.raw = ""
@@ -512,11 +425,11 @@ class OutputCapture:
                 if styles:
                     line["styles"] = styles
                 new.append(line)
-                added += _cheap(line)
+                added += cheap_size(line)
             self._add_pending(new, added)
             if len(new) > RECENT_LINES:
                 new = new[-RECENT_LINES:]
-                added = sum(_cheap(line) for line in new)
+                added = sum(cheap_size(line) for line in new)
             self._add_recent(new, added)
 
     def _add_pending(self, new: list[dict], added: int) -> None:
@@ -525,14 +438,14 @@ class OutputCapture:
         self.pending.extend(new)
         self.pending_bytes += added
         while self.pending_bytes > PENDING_BYTES:
-            self.pending_bytes -= _cheap(self.pending.popleft())
+            self.pending_bytes -= cheap_size(self.pending.popleft())
             self.skipped += 1
 
     def _add_recent(self, new: list[dict], added: int) -> None:
         self.recent_lines.extend(new)
         self.recent_bytes += added
         while len(self.recent_lines) > RECENT_LINES or self.recent_bytes > RECENT_BYTES:
-            self.recent_bytes -= _cheap(self.recent_lines.popleft())
+            self.recent_bytes -= cheap_size(self.recent_lines.popleft())
 
     def _replace_recent(self, line: dict) -> None:
         """Put a new state of an open line in place of its last one among the recent lines."""
@@ -541,5 +454,5 @@ class OutputCapture:
         for i, old in enumerate(reversed(recent)):
             if old["n"] == n and old["pid"] == pid:
                 recent[-1 - i] = line
-                self.recent_bytes += _cheap(line) - _cheap(old)
+                self.recent_bytes += cheap_size(line) - cheap_size(old)
                 return
