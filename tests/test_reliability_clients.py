@@ -15,7 +15,7 @@ def test_clients_that_stop_reading_are_held_back_and_resynced(servers):
     """Two raw websocket clients stop reading while 4 workers write flat out: they are held
     back, a reading client and REST stay prompt, and each gets a snapshot when it reads again."""
     srv: Server = servers(max_workers=8)
-    figures = stuck_clients(srv, seconds=4, stuck=2)
+    figures = stuck_clients(srv, seconds=1, stuck=2)
     assert figures["held_back"] >= 2
     assert figures["resynced_with_snapshot"] == 2
     assert figures["slowest_healthz_s"] < 2.0, figures
