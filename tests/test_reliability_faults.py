@@ -19,9 +19,9 @@ from reliability_support import (  # noqa: F401 -- servers_fixture provides `ser
 
 
 def test_workers_killed_mid_write_lose_nothing(servers):
-    """Fault 1, short: SIGKILL random burst workers for 3 s; clients == /api/state == Manager."""
+    """Fault 1, short: SIGKILL random burst workers for 1.5 s; clients == /api/state == Manager."""
     srv: Server = servers(max_workers=8)
-    figures = kill_storm(srv, seconds=3, workers=8)
+    figures = kill_storm(srv, seconds=1.5, workers=8)
     assert figures["workers_killed"] >= 8
     assert figures["lost_acknowledged_changes"] == 0
 
