@@ -7,6 +7,7 @@ the dashboard's memory bounded, nothing hangs (every wait has a timeout)."""
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -89,8 +90,10 @@ def test_a_child_that_closes_every_descriptor_keeps_its_files_to_itself(tmp_path
     the freed numbers get none of mpscope's lines (nor are read by it, nor closed under it)."""
     env = {**__import__("os").environ, "BAD_CLOSE_SECONDS": "1.5"}
     program = str(PROGRAMS / "bad_close_all.py")
-    alone = plain(program, method, str(tmp_path / "plain.txt"), env=env)
-    under = run_to_end(program, method, str(tmp_path / "watched.txt"), env=env)
+    with ThreadPoolExecutor(1) as pool:  # the plain run alongside the watched one: each takes 1.5 s
+        plain_run = pool.submit(plain, program, method, str(tmp_path / "plain.txt"), env=env)
+        under = run_to_end(program, method, str(tmp_path / "watched.txt"), env=env)
+        alone = plain_run.result()
     assert alone.returncode == under.returncode == 0, under.stderr
     assert alone.stdout == "child wrote True\nexit 0 foreign 0\n"
     assert under.stdout.split("\n", 1)[1] == alone.stdout and "Traceback" not in under.stderr
