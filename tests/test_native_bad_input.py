@@ -102,7 +102,7 @@ def test_a_child_that_closes_every_descriptor_keeps_its_files_to_itself(tmp_path
 
 
 def test_a_program_that_never_idles_still_has_its_facts_sent(tmp_path):
-    srv, api, page = watched(tmp_path, "bad_never_idle.py", "3")
+    srv, api, page = watched(tmp_path, "bad_never_idle.py", "2")  # its puts are sampled twice a second
     try:
 
         def puts() -> int | None:
