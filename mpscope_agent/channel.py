@@ -107,7 +107,12 @@ class Channel:
         """
         if self.sock is None:
             return
-        data = protocol.line(message)
+        self.send_line(protocol.line(message), defer)
+
+    def send_line(self, data: bytes, defer: bool = False) -> None:
+        """:meth:`send` for a message already encoded: one JSON line (``protocol.line``'s form)."""
+        if self.sock is None:
+            return
         if defer:
             with self.queue_lock:
                 self.deferred.append(data)
@@ -128,6 +133,15 @@ class Channel:
                 batch.append(data)
                 data = b"".join(batch)
             self._write(data)
+
+    def take_back(self, data: bytes) -> bool:
+        """Unqueue ``data``, the last line deferred, if it is still waiting: True if it will
+        not be written (a task's start that its end then carries: one line instead of two)."""
+        with self.queue_lock:
+            if self.deferred and self.deferred[-1] is data:
+                self.deferred.pop()
+                return True
+        return False
 
     def flush(self) -> None:
         """Write what is queued now (at exit)."""

@@ -10,52 +10,31 @@ import functools
 import os
 import time
 
-from .pool_hooks import QueueTap, failure_text, func_name, labelling, labels, owner_pid
+from .pool_hooks import QueueTap, TaskReporter, failure_text, func_name, labelling, labels
 from .task_args import call_text
 
 
 def tap_worker_loop(module, channel, kind: str, describe) -> None:
     """Wrap ``module._process_worker`` (concurrent.futures' loop, or loky's copy of it) so that
-    each call item a worker takes is a task ``start`` and each result it puts an ``end``;
+    each call item a worker takes is a task ``start`` and each result it puts an ``end`` (see
+    :class:`~.pool_hooks.TaskReporter`: a run of fast tasks sends one line per task);
     ``describe(item)`` gives the task's ``(function name, number of calls)``."""
     worker = module._process_worker
+
+    reporter = TaskReporter(channel, kind)
 
     def started(item):
         if not hasattr(item, "work_id"):
             return  # None: the sentinel that stops the worker
         func, n = describe(item)
-        channel.send(
-            {
-                "t": "task",
-                "ev": "start",
-                "kind": kind,
-                "owner": owner_pid(),
-                "job": item.work_id,
-                "i": 0,
-                "func": func,
-                "args": _call_args(module, item),  # of its (first) call, for the tooltip
-                "n": n,
-                "time": time.time(),
-            }
-        )  # not deferred: a worker killed in its task must have said which task it took
+        # the args: of its (first) call, for the tooltip
+        reporter.start(item.work_id, 0, func, _call_args(module, item), n)
 
     def ended(item):
         if not hasattr(item, "work_id"):
             return  # a worker's PID (it stops) or a traceback of its own failure
         error = getattr(item, "exception", None)
-        channel.send(
-            {
-                "t": "task",
-                "ev": "end",
-                "kind": kind,
-                "owner": owner_pid(),
-                "job": item.work_id,
-                "i": 0,
-                "ok": error is None,
-                "error": None if error is None else failure_text(error),
-                "time": time.time(),
-            }
-        )
+        reporter.end(item.work_id, 0, error is None, None if error is None else failure_text(error))
 
     @functools.wraps(worker)
     def tapped_worker(call_queue, result_queue, *args, **kwargs):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 import sys
 import threading
@@ -18,6 +19,8 @@ import time
 import traceback
 import weakref
 
+from . import protocol
+from .channel import DEFER_WINDOW
 from .task_args import call_text
 
 OWN_DIRS = (
@@ -88,6 +91,103 @@ def failure_text(error) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
+_string = json.encoder.encode_basestring_ascii
+
+
+def _json_text(value) -> str:
+    """A JSON string of ``value`` (its repr if it is not a str), or null."""
+    if value is None:
+        return "null"
+    return _string(value if isinstance(value, str) else repr(value))
+
+
+def _task_head(ev: str, kind: str, owner: int, job, i) -> str:
+    """The opening of a task event's JSON line, up to its own fields. Task events are the
+    messages sent per task (several per task: 100,000 tiny tasks send 300,000), so they are
+    written by hand: an f-string is ~6 times cheaper than ``json.dumps`` of a dict."""
+    return f'{{"t":"task","ev":"{ev}","kind":{_json_text(kind)},"owner":{owner:d},"job":{job:d},"i":{i:d}'
+
+
+def _dict_line(message: dict) -> bytes:
+    """The line of a task event whose hand-written form failed (a job that is not an int, a
+    name whose repr raises...): as any message is written."""
+    try:
+        return protocol.line(message)
+    except Exception:
+        return b""  # nothing: a task event is never raised into the program
+
+
+class TaskReporter:
+    """A worker's task events: each task it takes (``start``) and how it ended (``end``).
+
+    A start is written at once, before the task runs, so that a worker killed in its task has
+    said which task it took (the lost_task diagnosis), except in a run of fast tasks: there
+    (the worker's last task ran shorter than the channel's window) the start is deferred, and
+    the end, written at once, takes it back if it is still waiting and carries its fields
+    (``started``, ``func``, ``args``, ``n``): one line per task instead of two. A task killed
+    within the window of its start is then not named (nor was it shown running).
+    """
+
+    def __init__(self, channel, kind: str) -> None:
+        self.channel, self.kind = channel, kind
+        self.fast = False  # the worker's last task ran under DEFER_WINDOW
+        self.began = 0.0
+        self.held = None  # (the deferred start line, the merged end's head) while it may be taken back
+
+    def start(self, job, i, func: str, args: str | None, n: int) -> None:
+        if self.channel.sock is None:
+            return
+        now, owner, kind = time.time(), owner_pid(), self.kind
+        self.began, self.held = now, None
+        try:
+            fields = f',"func":{_json_text(func)},"args":{_json_text(args)},"n":{n:d}'
+            data = f'{_task_head("start", kind, owner, job, i)}{fields},"time":{now!r}}}\n'.encode()
+        except Exception:
+            fields = None
+            data = _dict_line(
+                {"t": "task", "ev": "start", "kind": kind, "owner": owner, "job": job, "i": i}
+                | {"func": func, "args": args, "n": n, "time": now}
+            )
+        self.channel.send_line(data, defer=self.fast)
+        if self.fast and fields is not None:
+            self.held = (data, f'{_task_head("end", kind, owner, job, i)}{fields},"started":{now!r}')
+
+    def end(self, job, i, ok: bool, error: str | None) -> None:
+        if self.channel.sock is None:
+            return
+        now, owner, kind = time.time(), owner_pid(), self.kind
+        held, self.held = self.held, None
+        self.fast = now - self.began < DEFER_WINDOW
+        try:
+            head = held[1] if held is not None and self.channel.take_back(held[0]) else None
+            head = head or _task_head("end", kind, owner, job, i)
+            flag = "true" if ok else "false"
+            data = f'{head},"ok":{flag},"error":{_json_text(error)},"time":{now!r}}}\n'.encode()
+        except Exception:
+            data = _dict_line(
+                {"t": "task", "ev": "end", "kind": kind, "owner": owner, "job": job, "i": i}
+                | {"ok": ok, "error": error, "time": now}
+            )
+        self.channel.send_line(data)
+
+
+def report_callback(channel, kind: str, job, error: bool) -> None:
+    """Say that the callback of task ``job`` (chunk 0) runs now, in this thread."""
+    if channel.sock is None:
+        return
+    where, now, owner = threading.current_thread().name, time.time(), os.getpid()
+    try:
+        flag = "true" if error else "false"
+        head = _task_head("callback", kind, owner, job, 0)
+        data = f'{head},"thread":{_json_text(where)},"error_callback":{flag},"time":{now!r}}}\n'.encode()
+    except Exception:
+        data = _dict_line(
+            {"t": "task", "ev": "callback", "kind": kind, "owner": owner, "job": job, "i": 0}
+            | {"thread": where, "error_callback": error, "time": now}
+        )
+    channel.send_line(data, defer=True)
+
+
 class QueueTap:
     """A task or result queue that reports what passes through it, and is otherwise the queue."""
 
@@ -115,21 +215,7 @@ def _wrap_callback(channel, kind, job_of, callback, error):
 
     # no functools.wraps: copying the callback's attributes cost ~13 us per apply_async
     def ran_here(value):
-        where = threading.current_thread().name
-        channel.send(
-            {
-                "t": "task",
-                "ev": "callback",
-                "kind": kind,
-                "owner": os.getpid(),
-                "job": job_of(),
-                "i": 0,
-                "thread": where,
-                "error_callback": error,
-                "time": time.time(),
-            },
-            defer=True,
-        )
+        report_callback(channel, kind, job_of(), error)
         return callback(value)
 
     return ran_here
@@ -139,6 +225,8 @@ def patch_pool(module, channel) -> None:
     """Hook ``multiprocessing.pool``: the worker loop, Pool creation, apply_async and map."""
     worker = module.worker
     mapstars = (module.mapstar, module.starmapstar)
+
+    reporter = TaskReporter(channel, "pool")
 
     def started(task):
         if task is None:
@@ -154,40 +242,15 @@ def patch_pool(module, channel) -> None:
         elif (batch := joblib_batch(func)) is not None:
             n = batch[1]  # joblib's multiprocessing backend: a batch of calls per task
             args, kwds = (), None
-        channel.send(
-            {
-                "t": "task",
-                "ev": "start",
-                "kind": "pool",
-                "owner": owner_pid(),
-                "job": job,
-                "i": i,
-                "func": func_name(func),
-                "args": call_text(args, kwds),  # of its (first) call, for the tooltip
-                "n": n,
-                "time": time.time(),
-            },
-            # sent before the task runs, not deferred: a worker killed in its task must have said
-            # which task it took, or the task could not be named lost (issue 20's lost_task)
-        )
+        # the args: of its (first) call, for the tooltip
+        reporter.start(job, i, func_name(func), call_text(args, kwds), n)
 
     def ended(item):
         if not (isinstance(item, tuple) and len(item) == 3):
             return
         job, i, (ok, value) = item
-        channel.send(
-            {
-                "t": "task",
-                "ev": "end",
-                "kind": "pool",
-                "owner": owner_pid(),
-                "job": job,
-                "i": i,
-                "ok": ok,
-                "error": None if ok else failure_text(value),
-                "time": time.time(),
-            },
-        )  # not deferred: written (with the start before it) before the parent can have the result
+        # written at once, before the parent can have the result
+        reporter.end(job, i, ok, None if ok else failure_text(value))
 
     @functools.wraps(worker)
     def tapped_worker(inqueue, outqueue, *args, **kwargs):
@@ -197,6 +260,7 @@ def patch_pool(module, channel) -> None:
     pool_class = module.Pool
     init, repopulate = pool_class.__init__, pool_class._repopulate_pool
     apply_async, map_async = pool_class.apply_async, pool_class._map_async
+    set_result = module.ApplyResult._set  # MapResult has its own (its callbacks stay wrapped)
 
     @functools.wraps(repopulate)
     def wrapped_repopulate(self):
@@ -206,22 +270,20 @@ def patch_pool(module, channel) -> None:
         return result
 
     def queued(self, job, count, func):
-        now = time.time()
+        if channel.sock is None:
+            return
+        now, owner = time.time(), os.getpid()
+        pool, name = labels.get(self, "Pool"), func_name(func)
+        tail = f',"pool":{_json_text(pool)},"func":{_json_text(name)},"time":{now!r}}}\n'
         for i in range(count):
-            channel.send(
-                {
-                    "t": "task",
-                    "ev": "queued",
-                    "kind": "pool",
-                    "owner": os.getpid(),
-                    "job": job,
-                    "i": i,
-                    "pool": labels.get(self, "Pool"),
-                    "func": func_name(func),
-                    "time": now,
-                },
-                defer=True,
-            )
+            try:
+                data = f"{_task_head('queued', 'pool', owner, job, i)}{tail}".encode()
+            except Exception:
+                data = _dict_line(
+                    {"t": "task", "ev": "queued", "kind": "pool", "owner": owner, "job": job, "i": i}
+                    | {"pool": pool, "func": name, "time": now}
+                )
+            channel.send_line(data, defer=True)
 
     def reported(callback, error_callback):
         """The two callbacks, reporting where they ran; the job id goes in the box once known."""
@@ -238,11 +300,19 @@ def patch_pool(module, channel) -> None:
 
     @functools.wraps(apply_async)
     def wrapped_apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):  # noqa: B006
-        box, on_result, on_error = reported(callback, error_callback)
-        result = apply_async(self, func, args, kwds, on_result, on_error)
-        box.append(result._job)
+        # its callbacks are reported by ApplyResult._set, not wrapped: two closures per task
+        # made the garbage collector, run more often, walk every pending result (~10 us a task)
+        result = apply_async(self, func, args, kwds, callback, error_callback)
         queued(self, result._job, 1, func)
         return result
+
+    @functools.wraps(set_result)
+    def wrapped_set(self, i, obj):
+        if type(obj) is tuple and len(obj) == 2:
+            callback = self._callback if obj[0] else self._error_callback
+            if callback:
+                report_callback(channel, "pool", self._job, not obj[0])
+        return set_result(self, i, obj)
 
     @functools.wraps(map_async)
     def wrapped_map_async(self, func, iterable, mapper, chunksize=None, callback=None, error_callback=None):
@@ -255,3 +325,4 @@ def patch_pool(module, channel) -> None:
 
     pool_class.__init__, pool_class._repopulate_pool = labelling(init, "Pool"), wrapped_repopulate
     pool_class.apply_async, pool_class._map_async = wrapped_apply_async, wrapped_map_async
+    module.ApplyResult._set = wrapped_set
