@@ -5,7 +5,8 @@ A task is keyed by (owning PID, kind, job, chunk); its events may arrive in any 
 each event fills in what it knows. At most ``cap`` tasks are kept, finished ones
 dropped first. Every event costs O(1) (a callback finds its job's tasks by index): a
 program that runs 100,000 tasks with callbacks must not wait on the dashboard. Changed
-tasks are pushed as one ``pool_tasks`` batch per ``FRAME``.
+tasks are pushed as one ``pool_tasks`` batch per ``FRAME``, each task once however many of
+its events came in the frame.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ CANCELLED = "cancelled"  # its pool was terminate()d while it ran: how a `with P
 MAX_ERROR = 20_000
 MAX_NAME = 200  # a task's func and pool label, as kept and served (a program may name anything)
 MAX_ARGS = 80  # a task's arguments' text (the agent's mpscope_agent/task_args.py writes at most this)
+FRAME = 0.1  # seconds between two pushes of the changed tasks
 
 
 def _name(value) -> str | None:
@@ -36,9 +38,14 @@ def _count(value) -> int | None:
 class PoolTaskTable:
     """Every task the program's pools ran, queued or running or finished."""
 
-    def __init__(self, emit: Callable[[list[dict]], None], cap: int = 5000) -> None:
-        self.emit = emit
+    def __init__(self, emit: Callable[[list[dict]], None], cap: int = 5000, frame: float = FRAME) -> None:
+        self.emit = emit  # called with the tasks changed in the last frame, from a timer thread
         self.cap = cap
+        self.frame = frame
+        # changed since the last push, by key: copied once per frame, not per event (a task
+        # has three or four events, all in one frame when it is fast)
+        self.changed: dict[tuple, dict] = {}
+        self.flusher: threading.Timer | None = None
         self.tasks: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
         # finished tasks' keys, oldest first: what a full table drops first (found without a scan)
         self.finished: collections.OrderedDict[tuple, None] = collections.OrderedDict()
@@ -61,17 +68,16 @@ class PoolTaskTable:
             return
         with self.lock:
             if ev == "callback":
-                changed = self._callback(key, pid, event, t)
+                key = self._callback(key, pid, event, t)
+                if key is None:
+                    return
             else:
                 task = self.tasks.get(key) or self._new(key, event)
                 self._apply(task, pid, ev, event, t)
                 if task["state"] in (DONE, FAILED, LOST, CANCELLED):
                     self.finished[key] = None
-                changed = [task]
+            self._changed(key)
             self._trim()
-            payload = [dict(task) for task in changed]
-        if payload:
-            self.emit(payload)
 
     def workers_ended(self, pids: set[int], state: str = LOST) -> list[dict]:
         """Workers ended: a task still running on one of them is lost (the pool never re-runs it),
@@ -84,6 +90,7 @@ class PoolTaskTable:
             for k, task in lost:
                 task["state"] = state
                 self.finished[k] = None
+                self._changed(k)
             lost = [task for _, task in lost]
             return [dict(task) for task in lost]
 
@@ -97,6 +104,7 @@ class PoolTaskTable:
             self.finished.clear()
             self.chunks.clear()
             self.pool_of.clear()
+            self.changed.clear()
 
     def _new(self, key: tuple, event: dict) -> dict:
         owner, kind, job, i = key
@@ -133,25 +141,45 @@ class PoolTaskTable:
             if task["state"] == QUEUED:
                 task["state"] = RUNNING
         elif ev == "end":
+            started = event.get("started")  # a fast task's end carries its start (one line for both)
+            if isinstance(started, (int, float)) and task["started_at"] is None:
+                self._apply(task, pid, "start", event, float(started))
             task["pid"] = task["pid"] or pid
             task["ended_at"] = t
             task["state"] = DONE if event.get("ok") else FAILED
             if not event.get("ok"):
                 task["error"] = str(event.get("error") or "")[:MAX_ERROR]
 
-    def _callback(self, key: tuple, pid: int, event: dict, t: float) -> list[dict]:
+    def _changed(self, key: tuple) -> None:
+        self.changed[key] = self.tasks[key]
+        if self.flusher is None:
+            self.flusher = threading.Timer(self.frame, self._push)
+            self.flusher.daemon = True
+            self.flusher.start()
+
+    def _push(self) -> None:
+        with self.lock:
+            batch = [dict(task) for task in self.changed.values()]
+            self.changed.clear()
+            self.flusher = None
+        if batch:
+            self.emit(batch)
+
+    def _callback(self, key: tuple, pid: int, event: dict, t: float) -> tuple | None:
+        """Mark the callback; the key of the task marked (None if its job is not kept)."""
         # map_async's callback runs once for the whole job: mark it on the job's last chunk
         chunks = self.chunks.get(key[:3])
         if not chunks:
-            return []
-        last = self.tasks[(*key[:3], max(chunks))]
+            return None
+        key = (*key[:3], max(chunks))
+        last = self.tasks[key]
         last["callback"] = {
             "pid": pid,
             "thread": _name(event.get("thread")),
             "error_callback": bool(event.get("error_callback")),
             "at": t,
         }
-        return [last]
+        return key
 
     def _trim(self) -> None:
         while len(self.tasks) > self.cap:

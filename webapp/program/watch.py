@@ -47,10 +47,7 @@ class ProgramWatch:
         self.table = table
         self.broadcast = broadcast
         self.end_hook = on_end
-        self.tasks = PoolTaskTable(self._task_changed)
-        self.pending_tasks: dict[str, dict] = {}
-        self.pending_lock = threading.Lock()
-        self.flusher: threading.Timer | None = None
+        self.tasks = PoolTaskTable(self._push_tasks, frame=FRAME)
         self.stop_lock = threading.Lock()  # held while a Stop kills the program and what is left of it
         self.interrupted = True  # until stopping() says which signal stopped the server
         hub.on(protocol.TASK, self.tasks.record)
@@ -84,11 +81,8 @@ class ProgramWatch:
         # Pool.terminate() (the end of every `with Pool()` block) stops its workers with SIGTERM:
         # what they ran then was cancelled, not lost
         terminated = {pid for pid in pids if (p := self.table.get(pid)) is not None and p.signal == "SIGTERM"}
-        changed = self.tasks.workers_ended(pids - terminated) + self.tasks.workers_ended(
-            terminated, CANCELLED
-        )
-        if changed:
-            self._task_changed(changed)
+        self.tasks.workers_ended(pids - terminated)  # what changed is pushed with the next frame
+        self.tasks.workers_ended(terminated, CANCELLED)
 
     def pool_tasks(self) -> list[dict]:
         return self.tasks.all()
@@ -176,17 +170,6 @@ class ProgramWatch:
         if pid != main and not self.descendants.gone(pid):
             self.table.exited(pid, None)
 
-    def _task_changed(self, tasks: list[dict]) -> None:
-        with self.pending_lock:
-            for task in tasks:
-                self.pending_tasks[task["id"]] = task
-            if self.flusher is None:
-                self.flusher = threading.Timer(FRAME, self._flush_tasks)
-                self.flusher.daemon = True
-                self.flusher.start()
-
-    def _flush_tasks(self) -> None:
-        with self.pending_lock:
-            batch, self.pending_tasks, self.flusher = list(self.pending_tasks.values()), {}, None
-        if batch:
-            self.broadcast("pool_tasks", {"tasks": batch})
+    def _push_tasks(self, batch: list[dict]) -> None:
+        """The tasks changed in the last ``FRAME`` (the task table batches them)."""
+        self.broadcast("pool_tasks", {"tasks": batch})
