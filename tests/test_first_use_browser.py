@@ -158,8 +158,8 @@ def test_a_deadlock_is_announced_in_the_top_bar_wherever_the_page_is_scrolled(cl
     dash = open_page(clean_server.url, viewport={"width": 1280, "height": 900})
     a, b = unique("a"), unique("b")
     # each takes its first lock, pauses long enough for the other to take its own, then waits
-    first = clean_server.spawn_pids(1, "deadlock", first=a, second=b, pause=3)[0]
-    second = clean_server.spawn_pids(1, "deadlock", first=b, second=a, pause=3)[0]
+    first = clean_server.spawn_pids(1, "deadlock", first=a, second=b, pause=1)[0]
+    second = clean_server.spawn_pids(1, "deadlock", first=b, second=a, pause=1)[0]
     alert = dash.page.locator("#deadlock-alert")
     expect(alert).to_contain_text(f"PID {first} waits for {b}")
     expect(alert).to_contain_text(f"PID {second} waits for {a}")
