@@ -128,7 +128,10 @@ class Dashboard:
 
     def broadcast(self, event: str, payload: object) -> None:
         self.clients.broadcast(event, payload)
-        self.diagnoses.poke()  # whatever changed may prove or end a hang
+        if event == "changes":
+            self.diagnoses.changed(payload)
+        else:
+            self.diagnoses.poke()  # a process, a task, an output line may prove or end a hang
 
     # -- what clients see ------------------------------------------------------
     def snapshot(self) -> dict:
