@@ -10,8 +10,10 @@ also runs) in ``fault_scenarios`` and ``load_scenarios``, the browser page in ``
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +46,23 @@ def servers_fixture(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     logged) when the test ends.
     """
     started: list[Server] = []
+    numbers = itertools.count()  # a test may start servers from several threads
 
     def start(*args: str, **options: Any) -> Server:
-        srv = start_server(tmp_path / f"server{len(started)}", *args, **options)
+        srv = start_server(tmp_path / f"server{next(numbers)}", *args, **options)
         started.append(srv)
         return srv
 
-    yield start
-    failures = []
-    for srv in started:
+    def stop(srv: Server) -> str | None:
         try:
             srv.stop()
         except AssertionError as exc:
-            failures.append(str(exc))
+            return str(exc)
+        return None
+
+    yield start
+    with ThreadPoolExecutor(max(1, len(started))) as pool:  # each stop waits on its own processes
+        failures = [failure for failure in pool.map(stop, started) if failure]
     assert not failures, "\n".join(failures)
 
 

@@ -5,6 +5,7 @@ controls."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from browser_support import OtherSite
@@ -115,7 +116,10 @@ def test_worker_values_are_text_never_html_under_a_strict_csp(chromium, servers)
 
 def test_read_only_users_get_no_controls(chromium, servers):
     admin, viewer = "A" * 24, "V" * 24
-    srv: Server = servers("--viewer-token", viewer, token=admin)
+    with ThreadPoolExecutor(1) as pool:  # the --read-only server starts meanwhile
+        starting = pool.submit(servers, "--read-only")
+        srv: Server = servers("--viewer-token", viewer, token=admin)
+        ro: Server = starting.result()
     pid = srv.spawn(1, "sleep", seconds=60)[0]["pid"]
     for token, controls in ((viewer, False), (admin, True)):
         view = Page(chromium, f"{srv.url}/?token={token}")
@@ -132,7 +136,6 @@ def test_read_only_users_get_no_controls(chromium, servers):
             assert view.errors == [], view.errors
         finally:
             view.close()
-    ro = servers("--read-only")
     view = Page(chromium, ro.url)
     try:
         expect(view.page.locator(".readonly-note")).to_be_visible()
