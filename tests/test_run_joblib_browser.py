@@ -17,7 +17,7 @@ expect.set_options(timeout=20_000)
 
 
 def test_joblib_tasks_are_bars_on_the_pool_timeline(tmp_path: Path, browser: Browser):  # noqa: F811
-    srv = RunServer(tmp_path, "joblib_parallel.py", "0.2")
+    srv = RunServer(tmp_path, "joblib_parallel.py", "0.05")
     api = Api(srv)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
