@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -167,17 +168,19 @@ def test_an_old_page_link_goes_to_the_fragment_and_sets_no_cookie(tmp_path: Path
 
 def test_the_token_can_be_chosen_or_turned_off(tmp_path: Path):
     program = str(write(tmp_path, PROGRAM))
-    chosen = RunServer(tmp_path / "chosen", program, flags=("--token", TOKEN))
+    with ThreadPoolExecutor(2) as pool:  # both dashboards start, and stop, side by side
+        starting = [
+            pool.submit(RunServer, tmp_path / "chosen", program, flags=("--token", TOKEN)),
+            pool.submit(RunServer, tmp_path / "open", program, flags=("--no-token",)),
+        ]
+    started = [future.result() for future in starting if not future.exception()]
     try:
+        chosen, open_to_all = (future.result() for future in starting)  # raises if one failed to start
         assert chosen.token == TOKEN and f"/#token={TOKEN} " in chosen.out_path.read_text()
         assert raw(chosen, "GET", "/api/state").status_code == 401
         assert (
             raw(chosen, "GET", "/api/state", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
         )
-    finally:
-        chosen.stop()
-    open_to_all = RunServer(tmp_path / "open", program, flags=("--no-token",))
-    try:
         assert open_to_all.token is None and "#token=" not in open_to_all.out_path.read_text()
         api = Api(open_to_all)
         try:
@@ -186,4 +189,7 @@ def test_the_token_can_be_chosen_or_turned_off(tmp_path: Path):
             api.close()
         assert SECRET in raw(open_to_all, "GET", "/api/state").text  # what --no-token risks (docs/run.md)
     finally:
-        open_to_all.stop()
+        with ThreadPoolExecutor(2) as pool:
+            stops = [pool.submit(srv.stop) for srv in started]
+        for stop in stops:
+            stop.result()
