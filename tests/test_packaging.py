@@ -43,11 +43,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
     (site / "test-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "-w", str(root / "dist"), str(source)],
-                   check=True, cwd=root, capture_output=True)  # fmt: skip
-    (wheel,) = (root / "dist").glob("mpscope-*.whl")
     target = ["--python", str(venv / "bin" / "python")]
-    subprocess.run([*pip, *target, "install", "--quiet", "--no-deps", str(wheel)],
+    # one pip: it builds the wheel (isolated, as `pip wheel` would) and installs it
+    subprocess.run([*pip, *target, "install", "--quiet", "--no-deps", str(source)],
                    check=True, cwd=root, capture_output=True)  # fmt: skip
     shutil.rmtree(source)  # nothing may be read from the source tree any more
     return venv
