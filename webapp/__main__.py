@@ -338,7 +338,8 @@ def serve(
     if on_listening is not None:
         on_listening(app, page, stop)
     try:
-        server.serve_forever()
+        # it looks for shutdown() every poll_interval: 0.5 s by default, each stop waited that
+        server.serve_forever(poll_interval=0.1)
     finally:
         server.server_close()
         dashboard.close()
