@@ -99,7 +99,13 @@ class WholeFrameSocket:
             self._out.extend((memoryview(part), i == last) for i, part in enumerate(parts))
             self._out_bytes += sum(map(len, parts))
             self._out_frames += 1
-        self._try_write()
+        if last and self.wake_writer is not None:
+            # A frame in parts is a big one (a snapshot): the connection's writer thread writes
+            # it. Written here, the megabytes the socket took now held up the caller, which
+            # holds the registry's send lock: every push to every client waited for it.
+            self._hand_over()
+        else:
+            self._try_write()
         return True
 
     def backlog(self) -> tuple[int, int]:
@@ -122,9 +128,18 @@ class WholeFrameSocket:
                     self._cut()
         self._try_write()
 
+    def _hand_over(self) -> None:
+        """Have the writer thread write what is offered (it calls flush)."""
+        if not self._woken:
+            self._woken = True
+            self.wake_writer()
+
     def _try_write(self) -> None:
         # Whoever appends then tries the lock; a holder that ends tries again after
-        # releasing it: no frame is left unwritten while nobody holds the lock.
+        # releasing it: no frame is left unwritten while nobody holds the lock. Once the
+        # writer thread is woken it writes everything offered, this too (flush).
+        if self._woken:
+            return
         while self._out and not self._held and self._send_lock.acquire(blocking=False):
             try:
                 if self._broken:  # closed or cut off: nothing offered is written any more
@@ -139,9 +154,8 @@ class WholeFrameSocket:
             finally:
                 self._send_lock.release()
             if full:  # the socket takes no more now: its writer thread waits for it
-                if not self._woken and self.wake_writer is not None:
-                    self._woken = True
-                    self.wake_writer()
+                if self.wake_writer is not None:
+                    self._hand_over()
                 return
 
     def _write_out(self, block: bool) -> bool:
