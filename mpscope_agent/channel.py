@@ -110,7 +110,8 @@ class Channel:
         self.send_line(protocol.line(message), defer)
 
     def send_line(self, data: bytes, defer: bool = False) -> None:
-        """:meth:`send` for a message already encoded: one JSON line (``protocol.line``'s form)."""
+        """:meth:`send` for a message already encoded: one JSON line (``protocol.line``'s form),
+        or, deferred, an object whose ``take()`` gives the lines when they are written."""
         if self.sock is None:
             return
         if defer:
@@ -131,7 +132,7 @@ class Channel:
                 batch, self.deferred = self.deferred, []
             if batch:
                 batch.append(data)
-                data = b"".join(batch)
+                data = _joined(batch)
             self._write(data)
 
     def take_back(self, data: bytes) -> bool:
@@ -149,7 +150,7 @@ class Channel:
             with self.queue_lock:
                 batch, self.deferred = self.deferred, []
             if batch:
-                self._write(b"".join(batch))
+                self._write(_joined(batch))
 
     def _write(self, data: bytes) -> None:
         sock = self.sock
@@ -212,7 +213,7 @@ class Channel:
                     batch, self.deferred = self.deferred, []
                     self.writer_idle = not batch
                 if batch:
-                    self._write(b"".join(batch))
+                    self._write(_joined(batch))
             if not batch:
                 self.wake.acquire()
 
@@ -254,6 +255,12 @@ class Channel:
                     self.send({"t": protocol.STACK, "id": request.get("id"), "threads": threads})
                 elif request.get("t") in self.handlers:
                     self.handlers[request["t"]](request)
+
+
+def _joined(batch: list) -> bytes:
+    """The deferred lines as written: a line is bytes; anything else queued is a batcher that
+    gathers events of its own (``pool_hooks.EventBatch``), whose ``take()`` gives its lines."""
+    return b"".join(item if type(item) is bytes else item.take() for item in batch)
 
 
 def process_name() -> str:

@@ -23,7 +23,11 @@ From a process to the dashboard:
 ``stack``           the answer to a stack request: ``id``, ``threads``
 ``wait``            what this process now waits on (``waiting``: ``call``, ``object``,
                     ``where``, ``text``, ``since``), or null once it runs again
-``task``            a Pool / ProcessPoolExecutor task event (see ``pool_hooks``)
+``task``            a Pool / ProcessPoolExecutor task event (see ``pool_hooks``): ``ev``,
+                    ``kind``, ``owner``, ``job``, ``i`` (the chunk), ``time`` and what the
+                    event knows; a fast task's ``end`` carries its start (``started``,
+                    ``func``, ``args``, ``n``); a Pool's ``queued`` and ``callback`` events
+                    come in batches: ``tasks``, each ``[job, i, time]``, sharing the rest
 ``pool``            a pool's ``label`` and its worker ``pids``
 ``journal``         a batch of a Manager's journal entries (``entries``: base64 pickle)
 ``journal_snapshot`` a Manager's objects as they are (``version``, ``objects``)

@@ -60,24 +60,35 @@ class PoolTaskTable:
                 self.pool_of[pid] = label
 
     def record(self, pid: int, event: dict) -> None:
-        """Apply one task event sent by process ``pid``."""
+        """Apply one task event sent by process ``pid``, or a batch of them: ``tasks``, each
+        ``[job, chunk, time]``, sharing the message's other fields (the parent's queued and
+        callback events)."""
         try:
-            key = (int(event["owner"]), str(event["kind"]), int(event["job"]), int(event["i"]))
-            ev, t = event["ev"], float(event["time"])
+            owner, kind, ev = int(event["owner"]), str(event["kind"]), event["ev"]
+            batch = event.get("tasks")
+            calls = [(event["job"], event["i"], event["time"])] if batch is None else batch
         except (KeyError, TypeError, ValueError):
             return
+        if not isinstance(calls, list):
+            return
         with self.lock:
-            if ev == "callback":
-                key = self._callback(key, pid, event, t)
-                if key is None:
-                    return
-            else:
-                task = self.tasks.get(key) or self._new(key, event)
-                self._apply(task, pid, ev, event, t)
-                if task["state"] in (DONE, FAILED, LOST, CANCELLED):
-                    self.finished[key] = None
-            self._changed(key)
-            self._trim()
+            for call in calls:
+                try:
+                    job, i, t = call
+                    key, t = (owner, kind, int(job), int(i)), float(t)
+                except (TypeError, ValueError):
+                    continue
+                if ev == "callback":
+                    key = self._callback(key, pid, event, t)
+                    if key is None:
+                        continue
+                else:
+                    task = self.tasks.get(key) or self._new(key, event)
+                    self._apply(task, pid, ev, event, t)
+                    if task["state"] in (DONE, FAILED, LOST, CANCELLED):
+                        self.finished[key] = None
+                self._changed(key)
+                self._trim()
 
     def workers_ended(self, pids: set[int], state: str = LOST) -> list[dict]:
         """Workers ended: a task still running on one of them is lost (the pool never re-runs it),
