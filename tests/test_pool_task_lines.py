@@ -1,0 +1,108 @@
+"""The Pool task events' lines (issue 21, item 4): a fast task's start carried by its end, the
+parent's queued and callback events in batches, and the dashboard's table reading both."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+import pytest
+
+from mpscope_agent.channel import DEFER_WINDOW, Channel
+from mpscope_agent.pool_hooks import EventBatch, TaskReporter, report_callback
+from webapp.program.pool_tasks import PoolTaskTable
+
+
+@pytest.fixture
+def wire():
+    """A channel on one end of a socket pair, and a function that reads the lines it wrote."""
+    ours, theirs = socket.socketpair()
+    channel = Channel("/nonexistent", "key")
+    st = os.fstat(ours.fileno())
+    channel.sock, channel.sock_id = ours, (st.st_dev, st.st_ino)
+    theirs.settimeout(2)
+
+    def lines(flush: bool = True) -> list[dict]:
+        if flush:
+            channel.flush()
+        time.sleep(DEFER_WINDOW * 3)
+        theirs.setblocking(False)
+        data = b""
+        try:
+            while chunk := theirs.recv(1 << 20):
+                data += chunk
+        except BlockingIOError:
+            pass
+        return [json.loads(line) for line in data.splitlines()]
+
+    yield channel, lines
+    ours.close()
+    theirs.close()
+
+
+def test_a_run_of_fast_tasks_sends_one_line_each_and_a_slow_start_goes_at_once(wire, monkeypatch):
+    channel, lines = wire
+    window = 0.3  # not 10 ms: a busy machine must not make a fast task slow
+    monkeypatch.setattr("mpscope_agent.pool_hooks.DEFER_WINDOW", window)
+    monkeypatch.setattr("mpscope_agent.channel.DEFER_WINDOW", window)
+    reporter = TaskReporter(channel, "pool")
+    for job in range(3):
+        reporter.start(job, 0, "square", f"{job}", 1)
+        reporter.end(job, 0, True, None)
+    sent = lines()
+    # the first task's start went before it ran; the next ones' ends carry their starts
+    assert [m["ev"] for m in sent] == ["start", "end", "end", "end"]
+    assert [m.get("started") is not None for m in sent[1:]] == [False, True, True]
+    assert sent[3] | {"started": 0, "time": 0} == {
+        "t": "task", "ev": "end", "kind": "pool", "owner": sent[3]["owner"], "job": 2, "i": 0,
+        "func": "square", "args": "2", "n": 1, "started": 0, "ok": True, "error": None, "time": 0,
+    }  # fmt: skip
+    # a task still running after the window has been shown running: its start was written
+    reporter.start(7, 0, "sleep", "60", 1)
+    time.sleep(window * 4)
+    assert [m["ev"] for m in lines(flush=False)] == ["start"]  # written by the writer thread
+    reporter.end(7, 0, False, 'Trace "quoted"\n\u00e9')
+    (end,) = lines()
+    assert end["ok"] is False and end["error"] == 'Trace "quoted"\n\u00e9' and "started" not in end
+
+
+def test_the_parents_events_are_batched_as_valid_json(wire):
+    channel, lines = wire
+    queued = EventBatch(channel, "queued", "pool", ("pool", "func"))
+    callbacks = EventBatch(channel, "callback", "pool", ("thread", "error_callback"))
+    for job in range(4):
+        queued.add("Pool-1 (prog.py:3)", 'odd "name" \u00e9', job, 0, 1.5)
+    report_callback(callbacks, 2, False)
+    report_callback(callbacks, 3, True)
+    queued.add("Pool-1 (prog.py:3)", object(), "not a job", 0, 1.5)  # written as json.dumps would
+    sent = lines()
+    batch = [m for m in sent if m["ev"] == "queued" and m["func"] == 'odd "name" \u00e9']
+    assert batch[0]["tasks"] == [[job, 0, 1.5] for job in range(4)]
+    assert [m["tasks"][0][:2] for m in sent if m["ev"] == "callback"] == [[2, 0], [3, 0]]
+    assert [m["error_callback"] for m in sent if m["ev"] == "callback"] == [False, True]
+    assert any(m.get("tasks") == [["not a job", 0, 1.5]] for m in sent)
+
+
+def test_the_table_reads_an_end_with_its_start_and_batches_and_skips_bad_entries():
+    table = PoolTaskTable(lambda batch: None)
+    base = {"t": "task", "kind": "pool", "owner": 1}
+    table.record(
+        1, base | {"ev": "queued", "pool": "P", "func": "f", "tasks": [[1, 0, 1.0], "bad", [2], [2, 0, 1.0]]}
+    )
+    table.record(5, base | {"ev": "end", "job": 1, "i": 0, "func": "f", "args": "1", "n": 1, "started": 2.0}
+                 | {"ok": True, "error": None, "time": 3.0})  # fmt: skip
+    table.record(
+        1,
+        base
+        | {"ev": "callback", "thread": "T", "error_callback": False, "tasks": [[1, 0, 4.0], [99, 0, 4.0]]},
+    )
+    table.record(1, base | {"ev": "queued", "tasks": {"not": "a list"}})
+    tasks = {t["job"]: t for t in table.all()}
+    assert set(tasks) == {1, 2}
+    one = tasks[1]
+    assert (one["state"], one["pid"], one["args"], one["queued_at"], one["started_at"], one["ended_at"]) == (
+        "done", 5, "1", 1.0, 2.0, 3.0,
+    )  # fmt: skip
+    assert one["callback"] == {"pid": 1, "thread": "T", "error_callback": False, "at": 4.0}
