@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,13 +202,14 @@ def test_a_recorded_deadlock_is_drawn_again_by_mpscope_open(tmp_path: Path, brow
         children = sorted(pid for pid, w in processes(api).items() if w["role"] != "main")
     finally:
         api.close()
+        stopped_at = time.time()  # the recording is stuck from `since` until the stop
         srv.stop()
     opened = Server(tmp_path / "open", str(recording), subcommand=("open",), max_workers=None)
     client = LiveClient(opened)
     try:
         with open_map(browser, opened, 1280) as page:
-            # the recording ends with the program stopped: back to the moment it was stuck
-            assert client.call("replay_seek", {"t": since + 0.5})["status"] == 200
+            # the recording ends with the program stopped: back to a moment it was stuck
+            assert client.call("replay_seek", {"t": (since + stopped_at) / 2})["status"] == 200
             cycle = page.locator("#procmap .pm-proc.pm-in-cycle")
             expect(cycle).to_have_count(2)
             assert (
