@@ -168,13 +168,27 @@ class PoolTaskTable:
             self.flusher.daemon = True
             self.flusher.start()
 
-    def _push(self) -> None:
+    def push(self) -> None:
+        """Push the tasks changed since the last frame now (the program ended: a recording or a
+        page must not miss its last frame when mpscope stops within it)."""
         with self.lock:
-            batch = [dict(task) for task in self.changed.values()]
-            self.changed.clear()
-            self.flusher = None
+            if self.flusher is not None:
+                self.flusher.cancel()
+            batch = self._take_changed()
         if batch:
             self.emit(batch)
+
+    def _push(self) -> None:
+        with self.lock:
+            batch = self._take_changed()
+        if batch:
+            self.emit(batch)
+
+    def _take_changed(self) -> list[dict]:
+        batch = [dict(task) for task in self.changed.values()]
+        self.changed.clear()
+        self.flusher = None
+        return batch
 
     def _callback(self, key: tuple, pid: int, event: dict, t: float) -> tuple | None:
         """Mark the callback; the key of the task marked (None if its job is not kept)."""

@@ -134,6 +134,7 @@ class ProgramWatch:
         self.table.kill_all_now()
         self.descendants.stop_rest()
         self.descendants.close()
+        self.tasks.push()  # what the last frame changed, before the recording closes
 
     # -- what happens --------------------------------------------------------------
     def _stop(self) -> None:
@@ -150,6 +151,7 @@ class ProgramWatch:
             # its last lines first (a child may still hold its stdout: wait a moment only)
             self.hub.listener.wait_output(self.program.popen.pid, timeout=0.5)
             self.table.exited(self.program.popen.pid, code)
+        self.tasks.push()
         info = self.info()
         self.broadcast("program", info)
         how = f"was killed by {info['signal']}" if info["signal"] else f"exited with code {info['exitcode']}"
