@@ -7,10 +7,9 @@ same time may mix their tasks in the table (a Pool's job numbers are unique).
 from __future__ import annotations
 
 import functools
-import os
 import time
 
-from .pool_hooks import QueueTap, TaskReporter, failure_text, func_name, labelling, labels
+from .pool_hooks import EventBatch, QueueTap, TaskReporter, failure_text, func_name, labelling, labels
 from .task_args import call_text
 
 
@@ -58,22 +57,15 @@ def patch_executor(module, channel) -> None:
             {"t": "pool", "label": labels.get(self, "ProcessPoolExecutor"), "pids": list(self._processes)}
         )
 
+    queued = EventBatch(channel, "queued", "executor", ("pool", "func"))
+
     @functools.wraps(submit)
     def wrapped_submit(self, fn, /, *args, **kwargs):
+        now = time.time()  # before: a worker may take the task before submit returns
         future = submit(self, fn, *args, **kwargs)
-        channel.send(
-            {
-                "t": "task",
-                "ev": "queued",
-                "kind": "executor",
-                "owner": os.getpid(),
-                "job": self._queue_count - 1,
-                "i": 0,
-                "pool": labels.get(self, "ProcessPoolExecutor"),
-                "func": _executor_func(module, fn, args),
-                "time": time.time(),
-            }
-        )
+        if channel.sock is not None:  # written by the channel's writer, with the others submitted since
+            label = labels.get(self, "ProcessPoolExecutor")
+            queued.add(label, _executor_func(module, fn, args), self._queue_count - 1, 0, now)
         return future
 
     executor.__init__ = labelling(init, "ProcessPoolExecutor")

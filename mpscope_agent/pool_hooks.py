@@ -318,10 +318,10 @@ def patch_pool(module, channel) -> None:
     queued_batch = EventBatch(channel, "queued", "pool", ("pool", "func"))
     callback_batch = EventBatch(channel, "callback", "pool", ("thread", "error_callback"))
 
-    def queued(self, job, count, func):
+    def queued(self, job, count, func, now):
         if channel.sock is None:
             return
-        now, pool, name = time.time(), labels.get(self, "Pool"), func_name(func)
+        pool, name = labels.get(self, "Pool"), func_name(func)
         for i in range(count):
             queued_batch.add(pool, name, job, i, now)
 
@@ -340,10 +340,11 @@ def patch_pool(module, channel) -> None:
 
     @functools.wraps(apply_async)
     def wrapped_apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):  # noqa: B006
-        # its callbacks are reported by ApplyResult._set, not wrapped: two closures per task
-        # made the garbage collector, run more often, walk every pending result (~10 us a task)
+        # its callbacks are reported by ApplyResult._set, not wrapped: the closures made per
+        # task had the garbage collector run more often, over every pending result
+        now = time.time()  # before: a worker may take the task before apply_async returns
         result = apply_async(self, func, args, kwds, callback, error_callback)
-        queued(self, result._job, 1, func)
+        queued(self, result._job, 1, func, now)
         return result
 
     @functools.wraps(set_result)
@@ -357,10 +358,11 @@ def patch_pool(module, channel) -> None:
     @functools.wraps(map_async)
     def wrapped_map_async(self, func, iterable, mapper, chunksize=None, callback=None, error_callback=None):
         box, on_result, on_error = reported(callback, error_callback)
+        now = time.time()
         result = map_async(self, func, iterable, mapper, chunksize, on_result, on_error)
         box.append(result._job)
         length, size = len(result._value or ()), result._chunksize or 1
-        queued(self, result._job, -(-length // size), func)
+        queued(self, result._job, -(-length // size), func, now)
         return result
 
     pool_class.__init__, pool_class._repopulate_pool = labelling(init, "Pool"), wrapped_repopulate

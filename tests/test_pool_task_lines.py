@@ -106,3 +106,44 @@ def test_the_table_reads_an_end_with_its_start_and_batches_and_skips_bad_entries
         "done", 5, "1", 1.0, 2.0, 3.0,
     )  # fmt: skip
     assert one["callback"] == {"pid": 1, "thread": "T", "error_callback": False, "at": 4.0}
+
+
+FAST_TASKS = """
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import Pool
+
+
+def square(x):
+    return x * x
+
+
+if __name__ == "__main__":
+    results = []
+    with Pool(2) as pool:
+        pending = [pool.apply_async(square, (i,), callback=results.append) for i in range(600)]
+        for result in pending:
+            result.wait()
+    with ProcessPoolExecutor(2) as executor:
+        assert list(executor.map(square, range(300))) == [i * i for i in range(300)]
+    assert sorted(results) == [i * i for i in range(600)]
+"""
+
+
+@pytest.mark.timeout(90)
+def test_every_fast_task_is_shown_with_its_start_end_worker_args_and_callback(tmp_path):
+    from run_support import pool_tasks, wait_program, watching
+    from support import wait_for
+
+    with watching(tmp_path, FAST_TASKS) as (_srv, api):
+        assert wait_program(api)["exitcode"] == 0
+        tasks = wait_for(
+            lambda: (t := pool_tasks(api)) and len(t) == 900 and all(x["ended_at"] for x in t) and t,
+            20,
+            "900 finished tasks",
+        )
+    pool = [t for t in tasks if t["id"].split(":")[1] == "pool"]
+    assert len(pool) == 600 and {t["args"] for t in pool} == {f"{i}" for i in range(600)}
+    for task in tasks:
+        assert task["state"] == "done" and task["func"] == "square" and task["pid"], task
+        assert task["queued_at"] <= task["started_at"] <= task["ended_at"], task
+    assert all(t["callback"] and t["callback"]["thread"] != "MainThread" for t in pool)
