@@ -26,7 +26,7 @@ From a process to the dashboard:
 ``task``            a Pool / ProcessPoolExecutor task event (see ``pool_hooks``): ``ev``,
                     ``kind``, ``owner``, ``job``, ``i`` (the chunk), ``time`` and what the
                     event knows; a fast task's ``end`` carries its start (``started``,
-                    ``func``, ``args``, ``n``); a Pool's ``queued`` and ``callback`` events
+                    ``func``, ``args``, ``n``); the parent's ``queued`` and ``callback`` events
                     come in batches: ``tasks``, each ``[job, i, time]``, sharing the rest
 ``pool``            a pool's ``label`` and its worker ``pids``
 ``journal``         a batch of a Manager's journal entries (``entries``: base64 pickle)
