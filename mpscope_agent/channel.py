@@ -135,15 +135,6 @@ class Channel:
                 data = _joined(batch)
             self._write(data)
 
-    def take_back(self, data: bytes) -> bool:
-        """Unqueue ``data``, the last line deferred, if it is still waiting: True if it will
-        not be written (a task's start that its end then carries: one line instead of two)."""
-        with self.queue_lock:
-            if self.deferred and self.deferred[-1] is data:
-                self.deferred.pop()
-                return True
-        return False
-
     def flush(self) -> None:
         """Write what is queued now (at exit)."""
         with self.lock:

@@ -21,7 +21,6 @@ import traceback
 import weakref
 
 from . import protocol
-from .channel import DEFER_WINDOW
 from .task_args import call_text
 
 OWN_DIRS = (
@@ -119,49 +118,39 @@ def _dict_line(message: dict) -> bytes:
 
 
 class TaskReporter:
-    """A worker's task events: each task it takes (``start``) and how it ended (``end``).
+    """A worker's task events: each task it takes (``start``) and how it ended (``end``), as
+    lines written by hand (a ``json.dumps`` per event was a large part of a worker's cost).
 
-    A start is written at once, before the task runs, so that a worker killed in its task has
-    said which task it took (the lost_task diagnosis), except in a run of fast tasks: there
-    (the worker's last task ran shorter than the channel's window) the start is deferred, and
-    the end, written at once, takes it back if it is still waiting and carries its fields
-    (``started``, ``func``, ``args``, ``n``): one line per task instead of two. A task killed
-    within the window of its start is then not named (nor was it shown running).
+    Both are written at once. The start before the task runs: a worker killed in its task,
+    however soon after it took it (a task that crashes at once, after a run of fast ones), has
+    said which task it took, and the lost_task diagnosis names it. (Deferring the start of a
+    fast task to merge it with its end saved ~10% of a 100,000-task program's time, and lost
+    exactly that case.) The end before the parent can have the result.
     """
 
     def __init__(self, channel, kind: str) -> None:
         self.channel, self.kind = channel, kind
-        self.fast = False  # the worker's last task ran under DEFER_WINDOW
-        self.began = 0.0
-        self.held = None  # (the deferred start line, the merged end's head) while it may be taken back
 
     def start(self, job, i, func: str, args: str | None, n: int) -> None:
         if self.channel.sock is None:
             return
         now, owner, kind = time.time(), owner_pid(), self.kind
-        self.began, self.held = now, None
         try:
             fields = f',"func":{_json_text(func)},"args":{_json_text(args)},"n":{n:d}'
             data = f'{_task_head("start", kind, owner, job, i)}{fields},"time":{now!r}}}\n'.encode()
         except Exception:
-            fields = None
             data = _dict_line(
                 {"t": "task", "ev": "start", "kind": kind, "owner": owner, "job": job, "i": i}
                 | {"func": func, "args": args, "n": n, "time": now}
             )
-        self.channel.send_line(data, defer=self.fast)
-        if self.fast and fields is not None:
-            self.held = (data, f'{_task_head("end", kind, owner, job, i)}{fields},"started":{now!r}')
+        self.channel.send_line(data)
 
     def end(self, job, i, ok: bool, error: str | None) -> None:
         if self.channel.sock is None:
             return
         now, owner, kind = time.time(), owner_pid(), self.kind
-        held, self.held = self.held, None
-        self.fast = now - self.began < DEFER_WINDOW
         try:
-            head = held[1] if held is not None and self.channel.take_back(held[0]) else None
-            head = head or _task_head("end", kind, owner, job, i)
+            head = _task_head("end", kind, owner, job, i)
             flag = "true" if ok else "false"
             data = f'{head},"ok":{flag},"error":{_json_text(error)},"time":{now!r}}}\n'.encode()
         except Exception:

@@ -25,8 +25,7 @@ From a process to the dashboard:
                     ``where``, ``text``, ``since``), or null once it runs again
 ``task``            a Pool / ProcessPoolExecutor task event (see ``pool_hooks``): ``ev``,
                     ``kind``, ``owner``, ``job``, ``i`` (the chunk), ``time`` and what the
-                    event knows; a fast task's ``end`` carries its start (``started``,
-                    ``func``, ``args``, ``n``); the parent's ``queued`` and ``callback`` events
+                    event knows; the parent's ``queued`` and ``callback`` events
                     come in batches: ``tasks``, each ``[job, i, time]``, sharing the rest
 ``pool``            a pool's ``label`` and its worker ``pids``
 ``journal``         a batch of a Manager's journal entries (``entries``: base64 pickle)

@@ -1,16 +1,16 @@
-"""The Pool task events' lines (issue 21, item 4): a fast task's start carried by its end, the
-parent's queued and callback events in batches, and the dashboard's table reading both."""
+"""The Pool task events' lines (issue 21, item 4): a worker's start and end written at once
+(a worker that dies in a task at once has named it), the parent's queued and callback events
+in batches, and the dashboard's table reading both."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
-import time
 
 import pytest
 
-from mpscope_agent.channel import DEFER_WINDOW, Channel
+from mpscope_agent.channel import Channel
 from mpscope_agent.pool_hooks import EventBatch, TaskReporter, report_callback
 from webapp.program.pool_tasks import PoolTaskTable
 
@@ -25,9 +25,8 @@ def wire():
     theirs.settimeout(2)
 
     def lines(flush: bool = True) -> list[dict]:
-        if flush:
+        if flush:  # what the writer thread would write within its window (flush waits for it)
             channel.flush()
-        time.sleep(DEFER_WINDOW * 3)
         theirs.setblocking(False)
         data = b""
         try:
@@ -42,30 +41,47 @@ def wire():
     theirs.close()
 
 
-def test_a_run_of_fast_tasks_sends_one_line_each_and_a_slow_start_goes_at_once(wire, monkeypatch):
+def test_each_start_is_written_before_its_task_runs_and_each_end_at_once(wire):
     channel, lines = wire
-    window = 0.3  # not 10 ms: a busy machine must not make a fast task slow
-    monkeypatch.setattr("mpscope_agent.pool_hooks.DEFER_WINDOW", window)
-    monkeypatch.setattr("mpscope_agent.channel.DEFER_WINDOW", window)
     reporter = TaskReporter(channel, "pool")
-    for job in range(3):
+    for job in range(3):  # a run of fast tasks: each start is on the wire before the task runs
         reporter.start(job, 0, "square", f"{job}", 1)
+        assert [m["ev"] for m in lines(flush=False)] == ["start"]
         reporter.end(job, 0, True, None)
-    sent = lines()
-    # the first task's start went before it ran; the next ones' ends carry their starts
-    assert [m["ev"] for m in sent] == ["start", "end", "end", "end"]
-    assert [m.get("started") is not None for m in sent[1:]] == [False, True, True]
-    assert sent[3] | {"started": 0, "time": 0} == {
-        "t": "task", "ev": "end", "kind": "pool", "owner": sent[3]["owner"], "job": 2, "i": 0,
-        "func": "square", "args": "2", "n": 1, "started": 0, "ok": True, "error": None, "time": 0,
+        assert [m["ev"] for m in lines(flush=False)] == ["end"]
+    reporter.start(7, 0, "boom", "'x', 2", 1)
+    (start,) = lines(flush=False)
+    assert start | {"owner": 0, "time": 0} == {
+        "t": "task", "ev": "start", "kind": "pool", "owner": 0, "job": 7, "i": 0,
+        "func": "boom", "args": "'x', 2", "n": 1, "time": 0,
     }  # fmt: skip
-    # a task still running after the window has been shown running: its start was written
-    reporter.start(7, 0, "sleep", "60", 1)
-    time.sleep(window * 4)
-    assert [m["ev"] for m in lines(flush=False)] == ["start"]  # written by the writer thread
     reporter.end(7, 0, False, 'Trace "quoted"\n\u00e9')
-    (end,) = lines()
-    assert end["ok"] is False and end["error"] == 'Trace "quoted"\n\u00e9' and "started" not in end
+    (end,) = lines(flush=False)
+    assert end["ok"] is False and end["error"] == 'Trace "quoted"\n\u00e9'
+
+
+CRASHES_AT_ONCE = """
+import multiprocessing as mp, os
+
+def work(x):
+    if x == 300:
+        os._exit(3)  # dies in its task at once, after a run of fast ones
+    return x * x
+
+if __name__ == "__main__":
+    with mp.Pool(2) as pool:
+        print(sum(pool.map(work, range(600), chunksize=1)))
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_task_whose_worker_dies_at_once_after_fast_ones_is_named_lost(tmp_path):
+    from run_support import diagnosis, pool_tasks, watching
+
+    with watching(tmp_path, CRASHES_AT_ONCE) as (_srv, api):
+        found = diagnosis(api, "lost_task")
+        lost = [t for t in pool_tasks(api) if t["state"] == "lost"]
+        assert [t["args"] for t in lost] == ["300"] and lost[0]["pid"] in found["pids"]
 
 
 def test_the_parents_events_are_batched_as_valid_json(wire):
@@ -85,14 +101,14 @@ def test_the_parents_events_are_batched_as_valid_json(wire):
     assert any(m.get("tasks") == [["not a job", 0, 1.5]] for m in sent)
 
 
-def test_the_table_reads_an_end_with_its_start_and_batches_and_skips_bad_entries():
+def test_the_table_reads_batches_and_skips_bad_entries():
     table = PoolTaskTable(lambda batch: None)
     base = {"t": "task", "kind": "pool", "owner": 1}
     table.record(
         1, base | {"ev": "queued", "pool": "P", "func": "f", "tasks": [[1, 0, 1.0], "bad", [2], [2, 0, 1.0]]}
     )
-    table.record(5, base | {"ev": "end", "job": 1, "i": 0, "func": "f", "args": "1", "n": 1, "started": 2.0}
-                 | {"ok": True, "error": None, "time": 3.0})  # fmt: skip
+    table.record(5, base | {"ev": "start", "job": 1, "i": 0, "func": "f", "args": "1", "n": 1, "time": 2.0})
+    table.record(5, base | {"ev": "end", "job": 1, "i": 0, "ok": True, "error": None, "time": 3.0})
     table.record(
         1,
         base

@@ -152,9 +152,6 @@ class PoolTaskTable:
             if task["state"] == QUEUED:
                 task["state"] = RUNNING
         elif ev == "end":
-            started = event.get("started")  # a fast task's end carries its start (one line for both)
-            if isinstance(started, (int, float)) and task["started_at"] is None:
-                self._apply(task, pid, "start", event, float(started))
             task["pid"] = task["pid"] or pid
             task["ended_at"] = t
             task["state"] = DONE if event.get("ok") else FAILED
