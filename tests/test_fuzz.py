@@ -20,9 +20,15 @@ from reliability_support import LIVE, ModuleServer, Server, Stranger, Watcher, i
 from workers.registry import TASKS
 
 MAX_WORKERS = 3
+# The same 150 examples every run (derandomize, no example database): the suite is CI's
+# gate, and the kill-path test drew a FlakyStrategyDefinition now and then with a random seed
+# (its examples aim at live workers, which come and go). To hunt with new examples, set
+# derandomize=False here for a local run.
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 HOSTILE_TEXT = [
