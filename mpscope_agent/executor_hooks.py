@@ -16,8 +16,8 @@ from .task_args import call_text
 def tap_worker_loop(module, channel, kind: str, describe) -> None:
     """Wrap ``module._process_worker`` (concurrent.futures' loop, or loky's copy of it) so that
     each call item a worker takes is a task ``start`` and each result it puts an ``end`` (see
-    :class:`~.pool_hooks.TaskReporter`: a run of fast tasks sends one line per task);
-    ``describe(item)`` gives the task's ``(function name, number of calls)``."""
+    :class:`~.pool_hooks.TaskReporter`); ``describe(item)`` gives the task's ``(function
+    name, number of calls)``."""
     worker = module._process_worker
 
     reporter = TaskReporter(channel, kind)

@@ -90,9 +90,9 @@ class PoolTaskTable:
                 self._changed(key)
                 self._trim()
 
-    def workers_ended(self, pids: set[int], state: str = LOST) -> list[dict]:
+    def workers_ended(self, pids: set[int], state: str = LOST) -> None:
         """Workers ended: a task still running on one of them is lost (the pool never re-runs it),
-        or ``cancelled`` when its pool was terminated."""
+        or ``cancelled`` when its pool was terminated (pushed with the next frame)."""
         # a worker's end is often known in two steps (its hang-up, then the status its parent
         # reaped): a task named lost at the first is cancelled once SIGTERM shows at the second
         was = (RUNNING, LOST) if state == CANCELLED else (RUNNING,)
@@ -102,8 +102,6 @@ class PoolTaskTable:
                 task["state"] = state
                 self.finished[k] = None
                 self._changed(k)
-            lost = [task for _, task in lost]
-            return [dict(task) for task in lost]
 
     def all(self) -> list[dict]:
         with self.lock:
@@ -171,21 +169,15 @@ class PoolTaskTable:
         with self.lock:
             if self.flusher is not None:
                 self.flusher.cancel()
-            batch = self._take_changed()
-        if batch:
-            self.emit(batch)
+        self._push()
 
     def _push(self) -> None:
         with self.lock:
-            batch = self._take_changed()
+            batch = [dict(task) for task in self.changed.values()]
+            self.changed.clear()
+            self.flusher = None
         if batch:
             self.emit(batch)
-
-    def _take_changed(self) -> list[dict]:
-        batch = [dict(task) for task in self.changed.values()]
-        self.changed.clear()
-        self.flusher = None
-        return batch
 
     def _callback(self, key: tuple, pid: int, event: dict, t: float) -> tuple | None:
         """Mark the callback; the key of the task marked (None if its job is not kept)."""

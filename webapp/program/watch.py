@@ -2,7 +2,8 @@
 
 It runs the program and turns what its agents report (through the dashboard's one
 :class:`~webapp.agents.hub.AgentHub`) into pool task updates, pushed to clients as
-``program`` when the program starts or ends, and ``pool_tasks`` batched per ``FRAME``.
+``program`` when the program starts or ends, and ``pool_tasks`` batched per frame
+(``pool_tasks.FRAME``).
 Its processes are in the dashboard's process table, and the journals of its Managers in
 the dashboard's ManagerJournals, like any others.
 """
@@ -26,7 +27,6 @@ from .pool_tasks import CANCELLED, PoolTaskTable
 
 logger = logging.getLogger(__name__)
 
-FRAME = 0.1
 NO_MANAGER = "mpscope run has no Manager of its own: the objects are the program's"
 
 
@@ -47,7 +47,7 @@ class ProgramWatch:
         self.table = table
         self.broadcast = broadcast
         self.end_hook = on_end
-        self.tasks = PoolTaskTable(self._push_tasks, frame=FRAME)
+        self.tasks = PoolTaskTable(self._push_tasks)
         self.stop_lock = threading.Lock()  # held while a Stop kills the program and what is left of it
         self.interrupted = True  # until stopping() says which signal stopped the server
         hub.on(protocol.TASK, self.tasks.record)
@@ -173,5 +173,5 @@ class ProgramWatch:
             self.table.exited(pid, None)
 
     def _push_tasks(self, batch: list[dict]) -> None:
-        """The tasks changed in the last ``FRAME`` (the task table batches them)."""
+        """The tasks changed in the last frame (the task table batches them)."""
         self.broadcast("pool_tasks", {"tasks": batch})
