@@ -25,11 +25,18 @@ def test_pool_tasks_show_each_task_its_worker_failures_and_where_callbacks_ran(r
     client = LiveClient(run_api)
     try:
         info = wait_program(run_api)
-        # every task finished: their workers' events may still be on their way when the program ended
+        # every task finished and its callback seen: the workers' events and the parent's last
+        # (batched) callback line, on other connections, may still be on their way at its end
         tasks = wait_for(
-            lambda: (t := pool_tasks(run_api)) and len(t) == 15 and all(x["ended_at"] for x in t) and t,
+            lambda: (
+                (t := pool_tasks(run_api))
+                and len(t) == 15
+                and all(x["ended_at"] for x in t)
+                and all(x["callback"] for x in t if x["func"] in ("foo", "fails"))
+                and t
+            ),
             20,
-            "15 finished tasks",
+            "15 finished tasks and their callbacks",
         )
         workers = {w["pid"]: w for w in run_api.state()["workers"] if w["role"] == "pool"}
         foo = [t for t in tasks if t["func"] == "foo"]
