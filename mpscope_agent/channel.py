@@ -17,6 +17,7 @@ import time
 
 from . import ENV_DIR, ENV_ERR, ENV_MAIN, ENV_OUT, protocol
 from .stacks import current_stacks
+from .task_log import TaskLog
 
 STREAMS = ((1, "stdout", ENV_OUT), (2, "stderr", ENV_ERR))
 MAX_DEFERRED = 10_000  # queued lines beyond which a deferred send writes them itself
@@ -39,6 +40,7 @@ class Channel:
         self.pipes = {}  # fd -> (st_dev, st_ino) of the pipe we put there
         self.handlers = {}  # request type -> function(request), for requests other hooks serve
         self.watched = False  # a page is open (the dashboard's last pace): sampled values are read
+        self.task_log = TaskLog(self)  # a pool worker's task events (task_log.py)
 
     def connect(self, role: str, inherited: dict) -> None:
         """Connect, take over fds 1 and 2 where they are ours to take, and say hello.
@@ -130,29 +132,39 @@ class Channel:
         with self.lock:
             with self.queue_lock:
                 batch, self.deferred = self.deferred, []
-            if batch:
-                batch.append(data)
-                data = _joined(batch)
-            self._write(data)
+            batch.append(data)
+            self._write_batch(batch)
 
     def flush(self) -> None:
         """Write what is queued now (at exit)."""
         with self.lock:
             with self.queue_lock:
                 batch, self.deferred = self.deferred, []
-            if batch:
-                self._write(_joined(batch))
+            self._write_batch(batch)
 
-    def _write(self, data: bytes) -> None:
+    def _write_batch(self, batch: list) -> None:
+        """Write the deferred lines (``self.lock`` held): a line is bytes; anything else queued
+        gathers events of its own (``pool_hooks.EventBatch``, ``task_log.TaskLog``): its
+        ``take()`` gives its lines, and it is told once they are written, if it asks."""
+        if not batch:
+            return
+        if self._write(b"".join(item if type(item) is bytes else item.take() for item in batch)):
+            for item in batch:
+                if type(item) is not bytes and hasattr(item, "wrote"):
+                    item.wrote()
+
+    def _write(self, data: bytes) -> bool:
         sock = self.sock
         if sock is None or not data:
-            return
+            return sock is not None
         if not self._still_ours(sock):
-            return
+            return False
         try:
             sock.sendall(data)
         except OSError:
             self._lose(sock)
+            return False
+        return True
 
     def _still_ours(self, sock) -> bool:
         """Whether ``sock``'s fd is still our socket: a program that closes every descriptor
@@ -203,8 +215,7 @@ class Channel:
                 with self.queue_lock:
                     batch, self.deferred = self.deferred, []
                     self.writer_idle = not batch
-                if batch:
-                    self._write(_joined(batch))
+                self._write_batch(batch)
             if not batch:
                 self.wake.acquire()
 
@@ -246,12 +257,6 @@ class Channel:
                     self.send({"t": protocol.STACK, "id": request.get("id"), "threads": threads})
                 elif request.get("t") in self.handlers:
                     self.handlers[request["t"]](request)
-
-
-def _joined(batch: list) -> bytes:
-    """The deferred lines as written: a line is bytes; anything else queued is a batcher that
-    gathers events of its own (``pool_hooks.EventBatch``), whose ``take()`` gives its lines."""
-    return b"".join(item if type(item) is bytes else item.take() for item in batch)
 
 
 def process_name() -> str:

@@ -121,15 +121,16 @@ class TaskReporter:
     """A worker's task events: each task it takes (``start``) and how it ended (``end``), as
     lines written by hand (a ``json.dumps`` per event was a large part of a worker's cost).
 
-    Both are written at once. The start before the task runs: a worker killed in its task,
-    however soon after it took it (a task that crashes at once, after a run of fast ones), has
-    said which task it took, and the lost_task diagnosis names it. (Deferring the start of a
-    fast task to merge it with its end saved ~10% of a 100,000-task program's time, and lost
-    exactly that case.) The end before the parent can have the result.
+    Both go into the process's :class:`~.task_log.TaskLog` at once: the start before the task
+    runs, the end before the parent can have the result. The log survives the process, so a
+    worker killed in its task, however soon after it took it (a task that crashes at once,
+    after a run of fast ones), has said which task it took, and the lost_task diagnosis
+    names it; its writer thread sends many events per write.
     """
 
     def __init__(self, channel, kind: str) -> None:
         self.channel, self.kind = channel, kind
+        self.log = channel.task_log
 
     def start(self, job, i, func: str, args: str | None, n: int) -> None:
         if self.channel.sock is None:
@@ -143,7 +144,7 @@ class TaskReporter:
                 {"t": "task", "ev": "start", "kind": kind, "owner": owner, "job": job, "i": i}
                 | {"func": func, "args": args, "n": n, "time": now}
             )
-        self.channel.send_line(data)
+        self.log.add(data)
 
     def end(self, job, i, ok: bool, error: str | None) -> None:
         if self.channel.sock is None:
@@ -158,7 +159,7 @@ class TaskReporter:
                 {"t": "task", "ev": "end", "kind": kind, "owner": owner, "job": job, "i": i}
                 | {"ok": ok, "error": error, "time": now}
             )
-        self.channel.send_line(data)
+        self.log.add(data)
 
 
 MAX_BATCH = 10_000  # events a batch holds before the adding thread writes them itself

@@ -55,6 +55,7 @@ STACK = "stack"
 WAIT = "wait"
 NATIVE = "native"
 TASK = "task"
+TASKS = "tasks"  # a worker's task log: {"t": "tasks", "events": [task messages]} (task_log.py)
 POOL = "pool"
 JOURNAL = "journal"
 JOURNAL_SNAPSHOT = "journal_snapshot"

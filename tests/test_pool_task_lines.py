@@ -1,25 +1,29 @@
-"""The Pool task events' lines (issue 21, item 4): a worker's start and end written at once
-(a worker that dies in a task at once has named it), the parent's queued and callback events
-in batches, and the dashboard's table reading both."""
+"""The Pool task events' lines (issue 21, item 4): a worker's start and end logged at once
+where the dashboard reads them even if the worker dies (a worker that dies in a task at once
+has named it) and sent in batches, the parent's queued and callback events in batches, and
+the dashboard's table reading both."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import threading
 
 import pytest
 
+from mpscope_agent import task_log
 from mpscope_agent.channel import Channel
 from mpscope_agent.pool_hooks import EventBatch, TaskReporter, report_callback
 from webapp.program.pool_tasks import PoolTaskTable
 
 
 @pytest.fixture
-def wire():
-    """A channel on one end of a socket pair, and a function that reads the lines it wrote."""
+def wire(tmp_path):
+    """A channel on one end of a socket pair, and a function that reads the lines it wrote
+    (a worker's ``tasks`` batch as the events in it)."""
     ours, theirs = socket.socketpair()
-    channel = Channel("/nonexistent", "key")
+    channel = Channel(str(tmp_path), "key")
     st = os.fstat(ours.fileno())
     channel.sock, channel.sock_id = ours, (st.st_dev, st.st_ino)
     theirs.settimeout(2)
@@ -34,30 +38,57 @@ def wire():
                 data += chunk
         except BlockingIOError:
             pass
-        return [json.loads(line) for line in data.splitlines()]
+        messages = [json.loads(line) for line in data.splitlines()]
+        return [e for m in messages for e in (m["events"] if m["t"] == "tasks" else [m])]
 
     yield channel, lines
     ours.close()
     theirs.close()
 
 
-def test_each_start_is_written_before_its_task_runs_and_each_end_at_once(wire):
+def test_each_start_is_logged_before_its_task_runs_and_read_even_if_the_worker_dies(wire, tmp_path):
     channel, lines = wire
     reporter = TaskReporter(channel, "pool")
-    for job in range(3):  # a run of fast tasks: each start is on the wire before the task runs
+    for job in range(3):  # a run of fast tasks: sent together by the writer, in order
         reporter.start(job, 0, "square", f"{job}", 1)
-        assert [m["ev"] for m in lines(flush=False)] == ["start"]
         reporter.end(job, 0, True, None)
-        assert [m["ev"] for m in lines(flush=False)] == ["end"]
+    expected = [(ev, job) for job in range(3) for ev in ("start", "end")]
+    assert [(m["ev"], m["job"]) for m in lines()] == expected
     reporter.start(7, 0, "boom", "'x', 2", 1)
-    (start,) = lines(flush=False)
+    reporter.end(7, 0, False, 'Trace "quoted"\n\u00e9')
+    # the worker dies here, before its writer sent them: the dashboard reads them from its log
+    start, end = [json.loads(line) for line in task_log.unsent(str(tmp_path), os.getpid())]
     assert start | {"owner": 0, "time": 0} == {
         "t": "task", "ev": "start", "kind": "pool", "owner": 0, "job": 7, "i": 0,
         "func": "boom", "args": "'x', 2", "n": 1, "time": 0,
     }  # fmt: skip
-    reporter.end(7, 0, False, 'Trace "quoted"\n\u00e9')
-    (end,) = lines(flush=False)
     assert end["ok"] is False and end["error"] == 'Trace "quoted"\n\u00e9'
+    assert not (tmp_path / f"tasks-{os.getpid()}").exists()  # read once, then removed
+
+
+def test_a_log_that_wraps_round_or_fills_loses_and_repeats_nothing(tmp_path):
+    ours, theirs = socket.socketpair()
+    channel = Channel(str(tmp_path), "key")
+    st = os.fstat(ours.fileno())
+    channel.sock, channel.sock_id = ours, (st.st_dev, st.st_ino)
+    received = []
+    reader = threading.Thread(target=lambda: received.extend(iter(lambda: theirs.recv(1 << 20), b"")))
+    reader.start()
+    reporter = TaskReporter(channel, "pool")
+    name = "f" * 900  # ~1 KiB an event: the 1 MiB ring fills and wraps round several times
+    for job in range(3000):
+        reporter.start(job, 0, name, None, 1)
+        reporter.end(job, 0, True, None)
+    channel.flush()
+    reporter.start(3000, 0, name, None, 1)  # logged, then the worker dies
+    unsent = [json.loads(line) for line in task_log.unsent(str(tmp_path), os.getpid())]
+    ours.shutdown(socket.SHUT_WR)
+    reader.join(10)
+    ours.close()
+    theirs.close()
+    sent = [e for line in b"".join(received).splitlines() for e in json.loads(line)["events"]]
+    assert [(m["ev"], m["job"]) for m in sent] == [(ev, j) for j in range(3000) for ev in ("start", "end")]
+    assert [(m["ev"], m["job"]) for m in unsent] == [("start", 3000)]
 
 
 CRASHES_AT_ONCE = """

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from mpscope_agent import protocol
+from mpscope_agent import protocol, task_log
 
 from ..output import read_pipe
 
@@ -81,6 +81,7 @@ class AgentListener:
         hello_within: float = HELLO_WITHIN,
     ) -> None:
         self.key = key
+        self.directory = os.path.dirname(path)  # the run's private directory (processes' task logs)
         self.max_line = max_line
         self.hello_within = hello_within
         self.ungreeted: dict[AgentConnection, None] = {}  # accepted, no hello yet: oldest first
@@ -429,9 +430,22 @@ class AgentListener:
                 if self.connections.get(conn.pid) is conn:
                     del self.connections[conn.pid]
                 after = self.after_drop.pop(conn.pid, None)
+            self._read_task_log(conn.pid)
             self.on_gone(conn.pid)
             if after is not None:
                 after()
+
+    def _read_task_log(self, pid: int) -> None:
+        """The task events ``pid`` logged but had not sent (mpscope_agent/task_log.py): a worker
+        that was stopped or died between two of its writer's sends said them there."""
+        for raw in task_log.unsent(self.directory, pid):
+            message = protocol.parse(raw)
+            if message is None or message.get("t") != protocol.TASK:
+                continue
+            try:
+                self.on_message(pid, message)
+            except Exception as exc:  # as for a message read from the socket
+                self._complain(pid, f"a task event mpscope cannot use ({exc!r:.200})")
 
 
 def _refusal(hello: dict, key: str) -> str:

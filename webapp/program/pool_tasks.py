@@ -21,6 +21,7 @@ MAX_ERROR = 20_000
 MAX_NAME = 200  # a task's func and pool label, as kept and served (a program may name anything)
 MAX_ARGS = 80  # a task's arguments' text (the agent's mpscope_agent/task_args.py writes at most this)
 FRAME = 0.1  # seconds between two pushes of the changed tasks
+MAX_ENDED = 10_000  # ended workers remembered (see PoolTaskTable.ended)
 
 
 def _name(value) -> str | None:
@@ -51,6 +52,9 @@ class PoolTaskTable:
         self.finished: collections.OrderedDict[tuple, None] = collections.OrderedDict()
         self.chunks: dict[tuple, set[int]] = {}  # (owner, kind, job) -> its kept chunks (for callbacks)
         self.pool_of: dict[int, str] = {}  # worker PID -> its pool's label
+        # worker PID -> what a task it was running became when it ended (lost, cancelled): a
+        # start that comes after (read from its task log, once it was gone) becomes that too
+        self.ended: collections.OrderedDict[int, str] = collections.OrderedDict()
         self.lock = threading.Lock()
 
     def pool_members(self, label: str, pids: list[int]) -> None:
@@ -59,10 +63,21 @@ class PoolTaskTable:
             for pid in pids:
                 self.pool_of[pid] = label
 
-    def record(self, pid: int, event: dict) -> None:
-        """Apply one task event sent by process ``pid``, or a batch of them: ``tasks``, each
-        ``[job, chunk, time]``, sharing the message's other fields (the parent's queued and
-        callback events)."""
+    def record(self, pid: int, message: dict) -> None:
+        """Apply the task events sent by process ``pid``: one (``task``), a worker's batch of
+        them (``tasks``: its task log's events, each as a ``task`` message would be), or one
+        that stands for many: ``tasks``, each ``[job, chunk, time]``, sharing the message's
+        other fields (the parent's queued and callback events)."""
+        events = message.get("events") if message.get("t") == "tasks" else [message]
+        if not isinstance(events, list):
+            return
+        with self.lock:
+            for event in events:
+                if isinstance(event, dict):
+                    self._record(pid, event)
+            self._trim()
+
+    def _record(self, pid: int, event: dict) -> None:
         try:
             owner, kind, ev = int(event["owner"]), str(event["kind"]), event["ev"]
             batch = event.get("tasks")
@@ -71,24 +86,22 @@ class PoolTaskTable:
             return
         if not isinstance(calls, list):
             return
-        with self.lock:
-            for call in calls:
-                try:
-                    job, i, t = call
-                    key, t = (owner, kind, int(job), int(i)), float(t)
-                except (TypeError, ValueError):
+        for call in calls:
+            try:
+                job, i, t = call
+                key, t = (owner, kind, int(job), int(i)), float(t)
+            except (TypeError, ValueError):
+                continue
+            if ev == "callback":
+                key = self._callback(key, pid, event, t)
+                if key is None:
                     continue
-                if ev == "callback":
-                    key = self._callback(key, pid, event, t)
-                    if key is None:
-                        continue
-                else:
-                    task = self.tasks.get(key) or self._new(key, event)
-                    self._apply(task, pid, ev, event, t)
-                    if task["state"] in (DONE, FAILED, LOST, CANCELLED):
-                        self.finished[key] = None
-                self._changed(key)
-                self._trim()
+            else:
+                task = self.tasks.get(key) or self._new(key, event)
+                self._apply(task, pid, ev, event, t)
+                if task["state"] in (DONE, FAILED, LOST, CANCELLED):
+                    self.finished[key] = None
+            self._changed(key)
 
     def workers_ended(self, pids: set[int], state: str = LOST) -> None:
         """Workers ended: a task still running on one of them is lost (the pool never re-runs it),
@@ -97,6 +110,10 @@ class PoolTaskTable:
         # reaped): a task named lost at the first is cancelled once SIGTERM shows at the second
         was = (RUNNING, LOST) if state == CANCELLED else (RUNNING,)
         with self.lock:
+            for pid in pids:
+                self.ended[pid] = state
+            while len(self.ended) > MAX_ENDED:
+                self.ended.popitem(last=False)
             lost = [(k, t) for k, t in self.tasks.items() if t["state"] in was and t["pid"] in pids]
             for k, task in lost:
                 task["state"] = state
@@ -112,6 +129,7 @@ class PoolTaskTable:
             self.tasks.clear()
             self.finished.clear()
             self.chunks.clear()
+            self.ended.clear()
             self.pool_of.clear()
             self.changed.clear()
 
@@ -148,7 +166,7 @@ class PoolTaskTable:
             task["args"] = _args(event.get("args"))
             task["pool"] = task["pool"] or self.pool_of.get(pid)
             if task["state"] == QUEUED:
-                task["state"] = RUNNING
+                task["state"] = self.ended.get(pid, RUNNING)
         elif ev == "end":
             task["pid"] = task["pid"] or pid
             task["ended_at"] = t

@@ -51,6 +51,7 @@ class ProgramWatch:
         self.stop_lock = threading.Lock()  # held while a Stop kills the program and what is left of it
         self.interrupted = True  # until stopping() says which signal stopped the server
         hub.on(protocol.TASK, self.tasks.record)
+        hub.on(protocol.TASKS, self.tasks.record)
         hub.on(protocol.POOL, self._pool)
         hub.on_gone(self._on_gone)
         self.program = Program(argv, hub.dir.program_env(dict(os.environ)), self._on_start, self._on_end)
