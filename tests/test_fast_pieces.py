@@ -146,7 +146,7 @@ def test_grouped_keeps_the_bytes_and_their_order():
 
 
 def test_a_snapshot_of_the_mirror_parses_to_what_snapshot_says(monkeypatch):
-    monkeypatch.setattr("webapp.mirror.REUSE", 0)  # a fresh snapshot per version
+    monkeypatch.setattr("webapp.mirrored.REUSE", 0)  # a fresh snapshot per version
     mirror = SharedStateMirror()
     d = DictReplica([[f"k{i}", i] for i in range(10)], [7] * 10)
     mirror.replace(

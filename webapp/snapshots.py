@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .mirror import REST_ONLY, SharedStateMirror, SnapshotPieces
+from .mirror import SharedStateMirror
+from .mirrored import REST_ONLY, SnapshotPieces
 from .rawjson import RawJSON
 
 GROUP_BYTES = 256 * 1024  # pieces are joined into writes of about this size
@@ -120,7 +121,7 @@ class EncodedSnapshot:
 
     The socket's snapshot holds each object once (``socket_members``). ``GET /api/state``
     also has d and l again as its documented ``list``, ``dict`` and ``writers``
-    (``mirror.REST_ONLY``): its ``members`` are grouped the first time a REST reply asks
+    (``mirrored.REST_ONLY``): its ``members`` are grouped the first time a REST reply asks
     for this version, never for a socket.
     """
 

@@ -15,7 +15,7 @@ from workers.registry import TASKS
 
 from ..dashboard import current_dashboard
 from ..locks import describe_locks, single_holder_locks
-from ..mirror import MIRROR_FIELDS
+from ..mirrored import MIRROR_FIELDS
 from ..process_record import NotFound
 from ..snapshots import encoded, json_object
 from ..state import ManagerUnavailable
