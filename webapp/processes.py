@@ -6,39 +6,34 @@ themselves, and :mod:`webapp.program.descendants` lists those the kernel shows b
 program without an agent). Each is a :class:`ProcessRecord`. A PID is known here only
 once mpscope started it, its agent connected from it or the kernel's parentage showed it,
 so only those are ever signalled, and psutil's creation-time check keeps a reused PID
-safe. One thread samples CPU and RSS.
+safe. The signals, stacks, CPU/RSS sampling and reads are its base class's,
+:class:`~webapp.process_control.ProcessControl`.
 """
 
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
-import signal
-import threading
-import time
 from collections.abc import Callable
 
 import psutil
 
+from .process_control import ProcessControl
 from .process_record import (
     ROLES,
-    SIGNALS,
     STARTING,
     Conflict,
-    NotFound,
     ProcessRecord,
     is_mpscope_or_above,
 )
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_EVERY = 1.0
 __all__ = ["Conflict", "ProcessTable"]  # Conflict: program/watch.py takes it from here
 
 
-class ProcessTable:
-    """Every watched process by PID; reports each change through ``notify(infos, removed_pids)``."""
+class ProcessTable(ProcessControl):
+    """Who is listed: every process mpscope started, whose agent connected or the kernel showed."""
 
     def __init__(
         self,
@@ -48,24 +43,15 @@ class ProcessTable:
         ended_cap: int = 1000,
         noun: str = "worker",
     ) -> None:
-        self.notify = notify
-        self.noun = noun  # how an error names a process: "no running worker with PID 12"
         self.ended_cap = ended_cap
         self.ended: collections.deque[int] = collections.deque()  # ended PIDs, oldest first
-        self.ask_stack = ask_stack
         self.forget_output = forget_output
-        self.workers: dict[int, ProcessRecord] = {}
         self.pending_exit: dict[int, int] = {}  # exit codes reported before the process was seen
         # what a parent told of a child that was gone before the kernel could be asked: used
         # once that PID's own connection says hello, or its parent reports reaping it (then
         # it is listed as ended: never signalled)
         self.told_early: dict[int, tuple] = {}
-        self.lock = threading.RLock()
-        self.stack_requests: dict[int, tuple[threading.Event, list]] = {}
-        self.request_ids = itertools.count(1)
-        self.closing = threading.Event()
-        self.sampler = threading.Thread(target=self._sample, name="mpscope-sampler", daemon=True)
-        self.sampler.start()
+        super().__init__(notify, ask_stack, noun)  # last: it starts the sampler
 
     # -- what the starters and the agents report -------------------------------------
     def started(self, record: ProcessRecord) -> ProcessRecord:
@@ -277,28 +263,6 @@ class ProcessTable:
                 removed.append(pid)
         return removed
 
-    def stack_answer(self, request_id: int, threads: list) -> None:
-        waiting = self.stack_requests.get(request_id)
-        if waiting is not None:
-            waiting[1].append(threads)
-            waiting[0].set()
-
-    # -- commands ------------------------------------------------------------------
-    def kill_worker(self, pid: int, sig: str = "TERM") -> dict:
-        """Send ``SIG<sig>`` to a live process of ours; raise NotFound for anything else."""
-        proc = self.get(pid)
-        if proc is None or not proc.signal_if_alive(SIGNALS[sig]):
-            raise NotFound(f"no running {self.noun} with PID {pid}")
-        logger.info("sent SIG%s to %s %d", sig, self.noun, pid)
-        return proc.info()
-
-    def kill_all(self, sig: str = "TERM") -> list[int]:
-        """Signal every live process; return the PIDs signalled."""
-        pids = [p.pid for p in self.live() if p.signal_if_alive(SIGNALS[sig])]
-        if pids:
-            logger.info("sent SIG%s to %d process(es)", sig, len(pids))
-        return pids
-
     def clear_ended(self) -> list[int]:
         """Forget ended processes; return their PIDs."""
         with self.lock:
@@ -310,65 +274,6 @@ class ProcessTable:
         if pids:
             self.notify([], pids)
         return pids
-
-    def stack(self, pid: int, timeout: float = 2.0) -> list[dict]:
-        """Ask a live process's agent for every thread's stack; raise NotFound or TimeoutError."""
-        proc = self.get(pid)
-        if proc is None or not proc.alive():
-            raise NotFound(f"no running {self.noun} with PID {pid}")
-        if proc.note is not None:
-            # (NotFound: no agent of that PID to ask; the message says it runs)
-            raise NotFound(f"process {pid} runs without mpscope's agent: no stack to take ({proc.note})")
-        request_id = next(self.request_ids)
-        done, answer = self.stack_requests[request_id] = (threading.Event(), [])
-        deadline = time.monotonic() + timeout
-        try:
-            # a process mpscope just started connects a moment later: wait for it, not refuse
-            while not self.ask_stack(pid, request_id):
-                if proc.state != STARTING or time.monotonic() > deadline or not proc.alive():
-                    raise TimeoutError(f"process {pid} is still starting: mpscope cannot reach it yet")
-                proc.ended.wait(0.01)
-            if not done.wait(max(0.0, deadline - time.monotonic())):
-                raise TimeoutError(f"process {pid} did not answer within {timeout}s")
-            return answer[0]
-        finally:
-            self.stack_requests.pop(request_id, None)
-
-    def get(self, pid: int) -> ProcessRecord | None:
-        with self.lock:
-            return self.workers.get(pid)
-
-    def records(self) -> list[ProcessRecord]:
-        with self.lock:
-            return list(self.workers.values())
-
-    def infos(self) -> list[dict]:
-        with self.lock:
-            return [p.info() for p in self.workers.values()]
-
-    def live(self) -> list[ProcessRecord]:
-        with self.lock:
-            return [p for p in self.workers.values() if p.ended_at is None]
-
-    def live_count(self) -> int:
-        return len(self.live())
-
-    def kill_all_now(self) -> None:
-        """SIGKILL every process that still runs."""
-        for proc in self.live():
-            proc.signal_if_alive(signal.SIGKILL)
-
-    def close(self) -> None:
-        """Stop sampling (the starters stop and reap their own processes)."""
-        self.closing.set()
-        if self.sampler.is_alive():
-            self.sampler.join(2)
-
-    def _sample(self) -> None:
-        while not self.closing.wait(SAMPLE_EVERY):
-            changed = [p.info() for p in self.live() if p.sample()]
-            if changed:
-                self.notify(changed, [])
 
 
 _refused: collections.deque[int] = collections.deque(maxlen=64)
