@@ -15,14 +15,14 @@ import threading
 import pytest
 
 from testkit.waiting import wait_for
-from webapp import output
+from webapp import pipe_reader
 from webapp.output import OutputCapture
 
 LINES = 200_000
 
 
 def _flood(read_ahead: int, monkeypatch) -> tuple[OutputCapture, int, list[bytes]]:
-    monkeypatch.setattr(output, "READ_AHEAD", read_ahead)
+    monkeypatch.setattr(pipe_reader, "READ_AHEAD", read_ahead)
     capture = OutputCapture(lambda lines, skipped: None, scrollback=LINES + 1)
     read_end, write_end = os.pipe()
     capture.attach(1, {"stdout": read_end})
@@ -41,12 +41,14 @@ def _flood(read_ahead: int, monkeypatch) -> tuple[OutputCapture, int, list[bytes
     return capture, write_end, lines
 
 
-@pytest.mark.parametrize("read_ahead", [output.READ_AHEAD, 256 * 1024], ids=["read-ahead", "read-ahead-full"])
+@pytest.mark.parametrize(
+    "read_ahead", [pipe_reader.READ_AHEAD, 256 * 1024], ids=["read-ahead", "read-ahead-full"]
+)
 def test_a_flood_is_kept_whole_and_in_order_and_ends_after_its_last_line(read_ahead, monkeypatch):
     capture, write_end, lines = _flood(read_ahead, monkeypatch)
     try:
-        if read_ahead == output.READ_AHEAD:  # it brought more than GROW_AFTER: its pipe was grown
-            assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == output.PIPE_SIZE
+        if read_ahead == pipe_reader.READ_AHEAD:  # it brought more than GROW_AFTER: its pipe was grown
+            assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == pipe_reader.PIPE_SIZE
         os.close(write_end)
         wait_for(lambda: capture.outputs[1].open_streams == 0, 30, "the stream to end")
         kept, dropped, total = capture.lines(1)
@@ -54,7 +56,7 @@ def test_a_flood_is_kept_whole_and_in_order_and_ends_after_its_last_line(read_ah
         assert [line["text"] for line in kept[:-1]] == [line.decode() for line in lines]
         assert [line["n"] for line in kept] == list(range(1, LINES + 2))
         assert kept[-1]["text"] == "no newline at the end" and "open" not in kept[-1]
-        assert capture.ahead == 0 and not capture.behind and not capture.paused
-        assert capture.grown == 0  # its pipe closed: no longer counted
+        assert capture.pipes.ahead == 0 and not capture.pipes.behind and not capture.pipes.paused
+        assert capture.pipes.grown == 0  # its pipe closed: no longer counted
     finally:
         capture.close()

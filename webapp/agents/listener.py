@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from mpscope_agent import protocol, task_log
 
-from ..output import read_pipe
+from ..pipe_reader import read_pipe
 
 logger = logging.getLogger(__name__)
 
