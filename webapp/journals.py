@@ -29,8 +29,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from .agents.listener import lower_priority
 from .mirror import SharedStateMirror
+from .priority import lower_priority
 
 logger = logging.getLogger(__name__)
 

@@ -5,14 +5,12 @@ watched program (its PID comes from the socket's peer credentials, not from what
 claims). Its ``hello`` brings the read ends of its stdout/stderr pipes. With ``echo``
 (``mpscope run``: the program's output is also ours) the same thread copies what arrives
 on them to our own terminal, byte for byte, and into a pipe that the dashboard's
-OutputCapture reads line by line; without it (built-in workers, whose output is the
-page's only) the OutputCapture reads them directly.
+OutputCapture reads line by line (:mod:`.relay`); without it (built-in workers, whose
+output is the page's only) the OutputCapture reads them directly.
 """
 
 from __future__ import annotations
 
-import array
-import hmac
 import logging
 import os
 import select
@@ -25,45 +23,17 @@ from collections.abc import Callable
 
 from mpscope_agent import protocol, task_log
 
-from ..pipe_reader import read_pipe
+from ..priority import lower_priority
+from .connection import MAX_FDS, NO_HELLO, TOO_LONG, AgentConnection, refusal
+from .relay import PARTIAL_LINE_DELAY, TerminalRelay
 
 logger = logging.getLogger(__name__)
 
-MAX_FDS = 4
-NICE = 10  # this thread's niceness (see _run)
-# A line-buffered print() writes each argument on its own: the terminal gets whole lines, so
-# that processes printing at once do not mix words; a partial line (a prompt) waits this long.
-PARTIAL_LINE_DELAY = 0.05
-MAX_HELLO = 64 * 1024  # a connection that sends more than this before its hello is not an agent
 HELLO_WITHIN = 5.0  # seconds: a connection that has not said hello by then is dropped
 # One message line: a Manager's journal batch may carry a value of hundreds of MiB; a longer
 # line drops the connection (what it costs to keep is bounded, and linear in its length).
 MAX_LINE = 512 * 1024 * 1024
-TERMINAL_FD = {"stdout": 1, "stderr": 2}
 COMPLAIN_EVERY = 1.0  # seconds between two log lines about unusable messages
-
-
-class AgentConnection:
-    """One process's connection: its PID, whether it said hello, and unread bytes."""
-
-    def __init__(self, sock: socket.socket, pid: int) -> None:
-        self.sock = sock
-        self.pid = pid
-        self.greeted = False
-        self.chunks: list[bytes] = []  # the unfinished line, as read (joined once its newline comes)
-        self.size = 0  # its length
-        self.accepted_at = time.monotonic()
-        self.fds: list[int] = []  # descriptors received before the hello was complete
-        self.write_lock = threading.Lock()
-
-    def send(self, message: dict) -> bool:
-        data = protocol.line(message)
-        with self.write_lock:
-            try:
-                self.sock.sendall(data)
-            except OSError:
-                return False
-        return True
 
 
 class AgentListener:
@@ -86,7 +56,6 @@ class AgentListener:
         self.hello_within = hello_within
         self.ungreeted: dict[AgentConnection, None] = {}  # accepted, no hello yet: oldest first
         self.complained = 0.0  # when the last unusable message was logged
-        self.echo = echo
         self.on_message = on_message
         self.on_gone = on_gone
         self.attach_output = attach_output
@@ -94,8 +63,6 @@ class AgentListener:
         self.after_drop: dict[int, Callable[[], None]] = {}  # PID -> what to do once it is gone
         self.gone_requests: list[tuple[int, Callable[[], None]]] = []  # when_gone's, for the thread
         self.lock = threading.Lock()
-        self.open_streams: dict[int, int] = {}  # PID -> its output pipes not yet at EOF
-        self.streams_closed = threading.Condition(self.lock)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(path)
         self.server.listen(256)
@@ -105,8 +72,7 @@ class AgentListener:
         self.wake_r, self.wake_w = os.pipe()
         self.selector.register(self.wake_r, selectors.EVENT_READ, ("wake", None))
         self.stopping = False
-        self.partial: dict[int, tuple[bytes, float]] = {}  # relayed fd -> (unfinished line, since)
-        self.terminal_of: dict[int, int] = {}  # relayed fd -> our fd 1 or 2
+        self.terminal = TerminalRelay(self.selector, echo)
         self.thread = threading.Thread(target=self._run, name="mpscope-agents", daemon=True)
         self.thread.start()
 
@@ -115,13 +81,6 @@ class AgentListener:
         with self.lock:
             conn = self.connections.get(pid)
         return conn is not None and conn.send(message)
-
-    def wait_output(self, pid: int | None = None, timeout: float = 1.0) -> bool:
-        """Wait until ``pid``'s output pipes (all, if None) reached EOF and were copied out."""
-        with self.streams_closed:
-            return self.streams_closed.wait_for(
-                lambda: not self.open_streams.get(pid) if pid is not None else not self.open_streams, timeout
-            )
 
     def when_gone(self, pid: int, callback: Callable[[], None]) -> None:
         """Call ``callback`` (on the listener thread) once every message the reaped process
@@ -139,7 +98,7 @@ class AgentListener:
         callback()  # closing: the thread is gone, and so is every connection
 
     def close(self) -> None:
-        self.wait_output(timeout=1.0)  # what the program wrote last still reaches the terminal
+        self.terminal.wait_output(timeout=1.0)  # what the program wrote last still reaches the terminal
         with self.lock:
             self.stopping = True
             requests, self.gone_requests = self.gone_requests, []
@@ -158,7 +117,7 @@ class AgentListener:
         # encode, push): at a lower CPU priority than the program
         lower_priority()
         while not self.stopping:
-            due = [since + PARTIAL_LINE_DELAY for _, since in self.partial.values()]
+            due = self.terminal.due()
             if self.ungreeted:
                 due.append(next(iter(self.ungreeted)).accepted_at + self.hello_within)
             timeout = max(0.0, min(due) - time.monotonic()) if due else None
@@ -170,15 +129,15 @@ class AgentListener:
                     elif kind == "conn":
                         self._read(target)
                     elif kind == "relay":
-                        self._relay(key.fd, *target)
+                        self.terminal.copy(key.fd, *target)
                     elif kind == "wake":
                         os.read(self.wake_r, 4096)
                         self._settle_gone()
                 except Exception:  # one bad connection must not stop the watch of all the others
                     logger.exception("error while reading the program's agents")
-            self._flush_partial_lines(time.monotonic() - PARTIAL_LINE_DELAY)
+            self.terminal.flush_partial_lines(time.monotonic() - PARTIAL_LINE_DELAY)
             self._drop_silent(time.monotonic() - self.hello_within)
-        self._flush_partial_lines()
+        self.terminal.flush_partial_lines()
         for key in list(self.selector.get_map().values()):
             kind, target = key.data
             if kind == "relay":
@@ -244,41 +203,38 @@ class AgentListener:
 
     def _refuse(self, conn: AgentConnection) -> None:
         """Drop a connection that never became an agent's, with what it sent."""
-        for fd in conn.fds:
-            os.close(fd)
-        conn.fds = []
+        conn.close_fds()
         self._drop(conn, greeted=False)
 
     def _read(self, conn: AgentConnection) -> None:
-        fds = array.array("i")
-        try:
-            data, ancdata, _flags, _addr = conn.sock.recvmsg(65536, socket.CMSG_SPACE(MAX_FDS * fds.itemsize))
-        except OSError:
-            data, ancdata = b"", []
-        for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
-        if fds and conn.greeted:  # only the hello may carry descriptors
-            for fd in fds:
-                os.close(fd)
-        elif fds:
-            conn.fds.extend(fds)
-            if len(conn.fds) > MAX_FDS:
-                logger.warning(
-                    "refused an agent connection from PID %d: over %d descriptors before its hello",
-                    conn.pid,
-                    MAX_FDS,
-                )
-                self._refuse(conn)
-                return
+        data = conn.receive()
+        if len(conn.fds) > MAX_FDS:
+            logger.warning(
+                "refused an agent connection from PID %d: over %d descriptors before its hello",
+                conn.pid,
+                MAX_FDS,
+            )
+            self._refuse(conn)
+            return
         if not data:
-            for fd in conn.fds:
-                os.close(fd)
-            conn.fds = []
+            conn.close_fds()
             self._drop(conn, greeted=conn.greeted)
             return
-        for raw in self._lines(conn, data):
-            if raw is None:  # over a limit: the connection is dropped
+        for raw in conn.lines(data, self.max_line):
+            if raw is TOO_LONG:
+                logger.warning(
+                    "dropped the agent connection of PID %d: a line over %d MiB",
+                    conn.pid,
+                    self.max_line >> 20,
+                )
+                if conn.greeted:
+                    self._drop(conn)
+                else:
+                    self._refuse(conn)
+                return
+            if raw is NO_HELLO:
+                logger.warning("refused an agent connection from PID %d: no hello", conn.pid)
+                self._refuse(conn)
                 return
             try:
                 message = protocol.parse(raw)
@@ -289,7 +245,7 @@ class AgentListener:
                 continue
             if not conn.greeted:
                 fds, conn.fds = conn.fds, []
-                refused = _refusal(message, self.key)
+                refused = refusal(message, self.key)
                 if refused:
                     logger.warning("refused an agent connection from PID %d: %s", conn.pid, refused)
                     for fd in fds:
@@ -302,52 +258,16 @@ class AgentListener:
                     self.connections[conn.pid] = conn
                 self.on_message(conn.pid, message)
                 streams = message.get("streams")
-                self._take_streams(conn.pid, streams if isinstance(streams, list) else [], fds)
+                relays = self.terminal.take_streams(
+                    conn.pid, streams if isinstance(streams, list) else [], fds
+                )
+                if relays:
+                    self.attach_output(conn.pid, relays)
                 continue
             try:
                 self.on_message(conn.pid, message)
             except Exception as exc:  # one message mpscope cannot use: not the rest of the read
                 self._complain(conn.pid, f"a {message['t'][:40]!r} message mpscope cannot use ({exc!r:.200})")
-
-    def _lines(self, conn: AgentConnection, data: bytes):
-        """The lines ``data`` completes, in order (None once a limit dropped the connection).
-
-        Linear in what is read: the newline is searched for in new data only, and an
-        unfinished line is kept as the chunks it came in, joined once, when it ends.
-        """
-        start = 0
-        while (end := data.find(b"\n", start)) >= 0:
-            if conn.chunks:
-                conn.chunks.append(data[start:end])
-                line, conn.chunks, conn.size = b"".join(conn.chunks), [], 0
-            else:
-                line = data[start:end]
-            if not conn.greeted and len(line) > MAX_HELLO:
-                break
-            yield line
-            if conn.sock.fileno() < 0:  # dropped while its line was handled (a refused hello)
-                return
-            start = end + 1
-        else:
-            if start < len(data):
-                conn.chunks.append(data[start:])
-                conn.size += len(data) - start
-            if conn.greeted or conn.size <= MAX_HELLO:
-                if conn.size > self.max_line:
-                    logger.warning(
-                        "dropped the agent connection of PID %d: a line over %d MiB",
-                        conn.pid,
-                        self.max_line >> 20,
-                    )
-                    if conn.greeted:
-                        self._drop(conn)
-                    else:
-                        self._refuse(conn)
-                    yield None
-                return
-        logger.warning("refused an agent connection from PID %d: no hello", conn.pid)
-        self._refuse(conn)
-        yield None
 
     def _complain(self, pid: int, what: str) -> None:
         """One short log line, at most one a second, for a message that was skipped."""
@@ -355,70 +275,6 @@ class AgentListener:
         if now - self.complained >= COMPLAIN_EVERY:
             self.complained = now
             logger.warning("PID %d sent %s: skipped", pid, what)
-
-    def _take_streams(self, pid: int, names: list, fds) -> None:
-        relays = {}
-        for name, fd in zip(names, fds, strict=False):
-            if name not in TERMINAL_FD:
-                os.close(fd)
-                continue
-            if not self.echo:
-                relays[name] = fd
-                continue
-            try:
-                read_end, write_end = os.pipe()
-            except OSError:  # out of descriptors: the page still gets this stream, the terminal not
-                logger.warning("too many open files: PID %d's %s goes to the page only", pid, name)
-                relays[name] = fd
-                continue
-            relays[name] = read_end
-            os.set_blocking(fd, False)
-            self.selector.register(fd, selectors.EVENT_READ, ("relay", (name, write_end, pid)))
-            with self.lock:
-                self.open_streams[pid] = self.open_streams.get(pid, 0) + 1
-        for fd in fds[len(names) :]:
-            os.close(fd)
-        if relays:
-            self.attach_output(pid, relays)
-
-    def _relay(self, fd: int, name: str, write_end: int, pid: int) -> None:
-        data = read_pipe(fd)
-        if data is None:
-            return
-        terminal = TERMINAL_FD[name]
-        if not data:
-            self._flush_partial_lines(fd=fd, terminal=terminal)
-            self.selector.unregister(fd)
-            os.close(fd)
-            os.close(write_end)
-            with self.streams_closed:
-                self.open_streams[pid] -= 1
-                if not self.open_streams[pid]:
-                    del self.open_streams[pid]
-                self.streams_closed.notify_all()
-            return
-        _write_all(write_end, data)  # the page's reader splits lines itself
-        unfinished, since = self.partial.pop(fd, (b"", time.monotonic()))
-        data = unfinished + data
-        cut = data.rfind(b"\n") + 1
-        _write_all(terminal, data[:cut])
-        if cut < len(data):
-            self.partial[fd] = (data[cut:], since if unfinished else time.monotonic())
-        self.terminal_of[fd] = terminal
-
-    def _flush_partial_lines(
-        self, older_than: float = float("inf"), fd: int | None = None, terminal: int = 1
-    ) -> None:
-        """Write out unfinished lines that waited long enough (or ``fd``'s, at its EOF)."""
-        if fd is not None:
-            if fd in self.partial:
-                _write_all(terminal, self.partial.pop(fd)[0])
-            self.terminal_of.pop(fd, None)
-            return
-        for waiting, (unfinished, since) in list(self.partial.items()):
-            if since <= older_than:
-                del self.partial[waiting]
-                _write_all(self.terminal_of.get(waiting, 1), unfinished)
 
     def _drop(self, conn: AgentConnection, greeted: bool = True) -> None:
         self.ungreeted.pop(conn, None)
@@ -446,31 +302,3 @@ class AgentListener:
                 self.on_message(pid, message)
             except Exception as exc:  # as for a message read from the socket
                 self._complain(pid, f"a task event mpscope cannot use ({exc!r:.200})")
-
-
-def _refusal(hello: dict, key: str) -> str:
-    """Why a first message is not an agent's hello we accept ("" if it is)."""
-    if hello.get("t") != protocol.HELLO or not hmac.compare_digest(str(hello.get("key")), key):
-        return "bad key"
-    if hello.get("v") != protocol.VERSION:
-        return f"protocol version {hello.get('v')!r}, not {protocol.VERSION} (another mpscope's agent?)"
-    return ""
-
-
-def lower_priority() -> None:
-    """Run the calling thread at a lower CPU priority than the program (this thread only: the
-    program is started from another), so that it yields the cores to the program when both
-    want them; watching slows the program less, and the page catches up after."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
-    except OSError:
-        pass
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view) :]
-        except OSError:
-            return  # a closed terminal or reader: the page keeps what it got

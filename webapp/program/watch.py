@@ -150,7 +150,7 @@ class ProgramWatch:
     def _on_end(self, code: int) -> None:
         if self.program.popen is not None:
             # its last lines first (a child may still hold its stdout: wait a moment only)
-            self.hub.listener.wait_output(self.program.popen.pid, timeout=0.5)
+            self.hub.listener.terminal.wait_output(self.program.popen.pid, timeout=0.5)
             self.table.exited(self.program.popen.pid, code)
         self.tasks.push()
         info = self.info()
