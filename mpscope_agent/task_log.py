@@ -52,11 +52,19 @@ class TaskLog:
         with self.lock:
             if self.ring is None and not self.broken:
                 self._open()
-            fits = self.ring is not None and n <= SIZE // 2
+            ring = self.ring
+            fits = ring is not None and n <= SIZE // 2
             if fits:
-                full = self.written + n - self.sent > SIZE
-                if not full:
-                    self._put(line)
+                written = self.written
+                full = written + n - self.sent > SIZE
+                if not full:  # copied in, then counted: a reader never sees half a line
+                    start = HEADER.size + written % SIZE
+                    first = min(n, HEADER.size + SIZE - start)
+                    ring[start : start + first] = line[:first] if first < n else line
+                    if first < n:  # wrapped round
+                        ring[HEADER.size : HEADER.size + n - first] = line[first:]
+                    self.written = written = written + n
+                    HEADER.pack_into(ring, 0, written, self.sent)
                     queue, self.queued = not self.queued, True
         if not fits:
             self.channel.flush()  # what the ring holds goes first: the order is kept
@@ -67,16 +75,6 @@ class TaskLog:
             self.add(line)
         elif queue:
             self.channel.send_line(self, defer=True)
-
-    def _put(self, line: bytes) -> None:
-        start = HEADER.size + self.written % SIZE
-        first = min(len(line), HEADER.size + SIZE - start)
-        ring = self.ring
-        ring[start : start + first] = line[:first]
-        if first < len(line):  # wrapped round
-            ring[HEADER.size : HEADER.size + len(line) - first] = line[first:]
-        self.written += len(line)
-        HEADER.pack_into(ring, 0, self.written, self.sent)
 
     def take(self) -> bytes:
         """What was added since the last take, as one ``tasks`` line (parsed at once, not an
