@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.data = {**old.get("data", {}), **bench.data}
         merged = f"{', '.join(names)} re-measured at {meta['date']} into the run of {old['machine']['date']}"
         meta = {**old["machine"], "families": {**old["machine"].get("families", {}), **timings}}
-        meta["merged"] = merged
+        # every partial run since the full one says so, not only the last
+        meta["merged"] = "; ".join(filter(None, (old["machine"].get("merged"), merged)))
     report.write_json(out, meta, rows, bench.data)
     print(f"wrote {out.relative_to(harness.REPO)}; this run took {elapsed} s", flush=True)
     if not args.quick and not args.no_page:
