@@ -61,9 +61,9 @@ def run(bench) -> list[dict]:
     )
 
     output = OutputCapture(lambda lines, skipped: None)
-    hub = AgentHub(output, echo=False)
+    hub = AgentHub(output, echo=False, nice=False)  # as the built-in dashboard's
     mirror = SharedStateMirror()
-    journals = ManagerJournals(mirror, lambda payload: json.dumps(payload), lambda: True)
+    journals = ManagerJournals(mirror, lambda payload: json.dumps(payload), lambda: True, nice=False)
     journals.tell = hub.send
     for kind in (protocol.JOURNAL, protocol.JOURNAL_SNAPSHOT):
         hub.on(kind, journals.receive)

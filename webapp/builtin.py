@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+STOP_GRACE = 0.3  # seconds before a lost Manager is restarted (see _manager_lost)
+
 
 class BuiltinWorkers:
     """The Manager and the Supervisor; what the core asks of a back end."""
@@ -121,6 +123,12 @@ class BuiltinWorkers:
 
     def _manager_lost(self, pid: int) -> None:
         """The Manager died: start a new one from the mirror and restart live workers."""
+        # One that died with mpscope (SIGTERM to the whole process group: `timeout`, `kill
+        # -TERM -PGID`, a service manager) must not be restarted on the way out. mpscope's own
+        # handler runs in its main thread, which may see the signal up to a poll interval
+        # (0.1 s) after the listener saw the Manager's connection drop.
+        if self.stopped.wait(STOP_GRACE):
+            return
         with self.restarting:
             if self.closed.is_set() or pid != self.state.manager_pid:
                 return

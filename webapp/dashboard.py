@@ -73,13 +73,20 @@ class Dashboard:
         )
         self.mirror = SharedStateMirror()
         self.clients = ClientRegistry(socketio, SnapshotCache(self.mirror), self.snapshot_fields)
-        self.hub = AgentHub(self.output, echo=echo_output)
+        # A watched program comes first: the threads that work per op of its (replay, encode,
+        # push) yield the cores to it. The built-in workers are the dashboard's own, and their
+        # page comes first: a reader (a poller, a joining page) must not hold the feed back by
+        # outranking it (niced, the live push p99 doubled while a poller and joining pages read)
+        self.hub = AgentHub(self.output, echo=echo_output, nice=echo_output)
         self.processes = ProcessTable(
             self._emit_workers, self.hub.ask_stack, self.output.forget, config["ENDED_CAP"], process_noun
         )
         self.hub.serve(self.processes)
         self.journals = ManagerJournals(
-            self.mirror, lambda payload: self.broadcast("changes", payload), self.clients.watching
+            self.mirror,
+            lambda payload: self.broadcast("changes", payload),
+            self.clients.watching,
+            nice=echo_output,
         )
         self.journals.tell = self.hub.send
         self.journals.reloaded = self.resync_all

@@ -46,8 +46,11 @@ class ManagerJournals:
         mirror: SharedStateMirror,
         emit_changes: Callable[[dict], None],
         watched: Callable[[], bool] = lambda: True,
+        nice: bool = True,
     ) -> None:
+        """``nice``: the replay of held batches yields the cores to the program (priority.py)."""
         self.mirror = mirror
+        self.nice = nice
         self.emit_changes = emit_changes
         self.watched = watched
         self.lock = threading.RLock()
@@ -129,7 +132,8 @@ class ManagerJournals:
             self.settle.notify()
 
     def _replay_when_quiet(self) -> None:
-        lower_priority()
+        if self.nice:
+            lower_priority()
         with self.lock:
             while not self.closing:
                 quiet_for = time.monotonic() - self.last_held

@@ -27,13 +27,19 @@ MAX_NAME, MAX_ROLE = 200, 40  # a process's name and role as kept and served
 class AgentHub:
     """Accepts agents and routes their messages by type."""
 
-    def __init__(self, output: OutputCapture, echo: bool) -> None:
+    def __init__(self, output: OutputCapture, echo: bool, nice: bool = True) -> None:
         self.dir = PrivateDir()
         self.handlers: dict[str, Callable[[int, dict], None]] = {}
         self.gone_handlers: list[Callable[[int], None]] = []
         self.table: ProcessTable | None = None
         self.listener = AgentListener(
-            self.dir.socket_path, self.dir.key, self._on_message, self._on_gone, output.attach, echo=echo
+            self.dir.socket_path,
+            self.dir.key,
+            self._on_message,
+            self._on_gone,
+            output.attach,
+            echo=echo,
+            nice=nice,
         )
 
     @property

@@ -49,11 +49,14 @@ class AgentListener:
         echo: bool = True,
         max_line: int = MAX_LINE,
         hello_within: float = HELLO_WITHIN,
+        nice: bool = True,
     ) -> None:
+        """``nice``: the thread yields the cores to the program (see priority.py)."""
         self.key = key
         self.directory = os.path.dirname(path)  # the run's private directory (processes' task logs)
         self.max_line = max_line
         self.hello_within = hello_within
+        self.nice = nice
         self.ungreeted: dict[AgentConnection, None] = {}  # accepted, no hello yet: oldest first
         self.complained = 0.0  # when the last unusable message was logged
         self.on_message = on_message
@@ -115,7 +118,8 @@ class AgentListener:
     def _run(self) -> None:
         # This thread does the dashboard's work per op of the program's Managers (replay,
         # encode, push): at a lower CPU priority than the program
-        lower_priority()
+        if self.nice:
+            lower_priority()
         while not self.stopping:
             due = self.terminal.due()
             if self.ungreeted:
