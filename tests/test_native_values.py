@@ -171,10 +171,12 @@ def test_a_shared_memory_managers_blocks_are_the_programs_line_and_say_so(tmp_pa
                 (o := native(api)).keys() >= {"block", "sl"}
                 and o["sl"]["value"]["items"] == ["0", "42", "2"]
                 and len(o["block"]["value"]["mapped_by"]) == 2
+                # the manager's shutdown unlinked them, and the child's close came in too
+                and all(o[k]["value"]["unlinked"] and not o[k]["value"]["open_in"] for k in ("block", "sl"))
                 and o
             ),
             20,
-            "the blocks, as the child left them",
+            "the blocks, as the child left them, unlinked and closed",
         )
         wait_for(lambda: "sl [0, 42, 2] b'abc'" in srv.output(), 20, "the program's output")
     block, sl = got["block"], got["sl"]
