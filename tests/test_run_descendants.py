@@ -26,16 +26,17 @@ import os, subprocess, sys, time
 pids = sys.argv[1]
 
 
-def note(pid):
+def note(what, pid):
+    # the two grandchildren write in their own time: each line says which it is
     with open(pids, "a") as f:
-        f.write(f"{pid}\\n")
+        f.write(f"{what} {pid}\\n")
 
 
-def double_fork(argv=None):
+def double_fork(what, argv=None):
     middle = os.fork()
     if middle == 0:
         if os.fork() == 0:
-            note(os.getpid())
+            note(what, os.getpid())
             if argv:
                 os.execvp(argv[0], argv)
             os.setsid()  # a daemon
@@ -46,9 +47,9 @@ def double_fork(argv=None):
 
 
 if __name__ == "__main__":
-    double_fork()
-    double_fork(["sleep", "300"])
-    note(subprocess.Popen(["sleep", "300"], start_new_session=True).pid)
+    double_fork("1-daemon")
+    double_fork("2-sleep", ["sleep", "300"])
+    note("3-popen", subprocess.Popen(["sleep", "300"], start_new_session=True).pid)
     time.sleep(300)
 """
 
@@ -80,11 +81,12 @@ if __name__ == "__main__":
 
 
 def started(path: Path, count: int) -> list[psutil.Process]:
-    """The ``count`` processes the program wrote down, each checked alive."""
+    """The ``count`` processes the program wrote down, each checked alive, in the order of their
+    tags (the daemon, the double-forked ``sleep``, the ``Popen`` one), whatever order they wrote in."""
 
     def read() -> list[int] | None:
-        pids = [int(n) for n in path.read_text().split()] if path.exists() else []
-        return pids if len(pids) == count else None
+        lines = sorted(line.split() for line in path.read_text().splitlines()) if path.exists() else []
+        return [int(pid) for _, pid in lines] if len(lines) == count else None
 
     found = []
     for pid in wait_for(read, 20, f"{count} PIDs from the program"):
