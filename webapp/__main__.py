@@ -21,6 +21,7 @@ from flask import Flask
 
 from . import create_app
 from .allocator import keep_big_blocks_mapped
+from .collector import settle_after_start_up
 from .dashboard import Dashboard
 from .program import cli
 from .recording import RecordingRefused
@@ -310,6 +311,7 @@ def serve(
         print(f"mpscope: {exc}", file=sys.stderr)
         return 2
     dashboard: Dashboard = app.extensions["mpscope"]
+    settle_after_start_up()  # the collector walks only what serving makes (webapp/collector.py)
     try:
         server = make_threaded_server(app, args.host, args.port)
     except (OSError, SystemExit) as exc:  # Werkzeug reports a busy port with sys.exit(1)
