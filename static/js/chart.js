@@ -15,6 +15,20 @@ function xRange(min, max) {
   return [max - Math.max(60, Math.min(WINDOW, max - min)), max];
 }
 
+// The time axis in one row: each tick its seconds (":10"), the first tick and each new
+// minute the time of day. uPlot's default second row of dates and times put
+// "12/8/26 12:46am" and "12:47am" on top of each other when a minute began at the second tick.
+function timeLabels(u, splits) {
+  return splits.map((t, i) => {
+    const d = new Date(t * 1000), seconds = d.getSeconds();
+    if (i === 0 || seconds === 0) {
+      const shown = { hour: "numeric", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}) };
+      return d.toLocaleTimeString([], shown);
+    }
+    return `:${String(seconds).padStart(2, "0")}`;
+  });
+}
+
 export class ActivityChart {
   constructor(el) {
     this.el = el;
@@ -35,7 +49,7 @@ export class ActivityChart {
           fill: "rgba(240,180,41,0.10)" },
       ],
       axes: [
-        { ...axis },
+        { ...axis, space: 80, values: timeLabels },
         { ...axis, scale: "len", label: "list length", labelSize: 18, size: 50 },
         { ...axis, scale: "rate", side: 1, label: "mutations/s", labelSize: 18, size: 50, grid: { show: false } },
       ],
