@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .allocator import HeapTrimmer
 from .mirror import SharedStateMirror
 from .mirrored import REST_ONLY, SnapshotPieces
 from .rawjson import RawJSON
 
 GROUP_BYTES = 256 * 1024  # pieces are joined into writes of about this size
+TRIMMER = HeapTrimmer()  # what a big snapshot's build freed goes back to the system
 
 
 GROUP_PIECES = 32  # a group is closed at this many pieces once it has MIN_GROUP_BYTES
@@ -82,7 +84,7 @@ class Grouper:
 
     def __call__(self, pieces: list[bytes]) -> tuple[bytes, ...]:
         with self.lock:
-            last, made = self.last, []
+            last, made, before = self.last, [], self.joined
             for run in _groups(pieces, self.size):
                 old = last[len(made)] if len(made) < len(last) else None
                 if old is not None and len(old[0]) == len(run) and all(map(operator.is_, old[0], run)):
@@ -90,8 +92,9 @@ class Grouper:
                     continue
                 made.append((run, b"".join(run)))
                 self.joined += len(made[-1][1])
-            self.last = made
-            return tuple(joined for _, joined in made)
+            self.last, new_bytes = made, self.joined - before
+        TRIMMER.built(new_bytes)
+        return tuple(joined for _, joined in made)
 
 
 def encoded(value: Any) -> list[bytes]:
