@@ -5,7 +5,7 @@ Every parsed message, op and task event is a handful of small containers, so CPy
 default young-generation threshold (700 allocations) runs a young collection every few
 hundred microseconds under load, and every hundredth of those a full one, which walks
 every tracked object: the imported modules, Flask, psutil, the mirror's replicas. A
-watched program running 100,000 Pool tasks with callbacks made the dashboard spend ~0.24–0.5
+watched program running 100,000 Pool tasks with callbacks made the dashboard spend 0.24–0.5 s
 of its ~1.8 s of CPU in 9–10 full collections (measured with ``gc.callbacks``).
 
 So, once the app is built: what start-up made is collected once and frozen (``gc.freeze``:
