@@ -116,7 +116,6 @@ class BuiltinWorkers:
     def _gone(self, pid: int) -> None:
         # on the agents' listener thread, which the new Manager's hello needs: restart elsewhere
         if pid == self.state.manager_pid and not (self.closed.is_set() or self.stopped.is_set()):
-            logger.warning("lost the Manager (PID %d); restarting it", pid)
             threading.Thread(
                 target=self._manager_lost, args=(pid,), name="mpscope-restart", daemon=True
             ).start()
@@ -128,10 +127,11 @@ class BuiltinWorkers:
         # handler runs in its main thread, which may see the signal up to a poll interval
         # (0.1 s) after the listener saw the Manager's connection drop.
         if self.stopped.wait(STOP_GRACE):
-            return
+            return  # said nothing: it was not lost, mpscope is stopping
         with self.restarting:
             if self.closed.is_set() or pid != self.state.manager_pid:
                 return
+            logger.warning("lost the Manager (PID %d); restarting it", pid)
             self.manager_state = "restarting"
             self.core.broadcast("manager", self.manager_info())
             self.core.journals.catch_up()  # what it sent before it died, into the mirror first
